@@ -1,0 +1,1 @@
+//! Paliadin API library.

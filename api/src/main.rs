@@ -1,0 +1,2 @@
+//! `paliadin-api` binary.
+fn main() {}

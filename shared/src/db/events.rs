@@ -1,0 +1,61 @@
+//! SQL for `turn_events`: fenced appends with their NOTIFY, and replay after a sequence number.
+
+use crate::events::NewEvent;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// One stored event.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct EventRow {
+    pub seq: i32,
+    pub kind: String,
+    pub data: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Appends an event and queues its notification (`turn_id:seq`, delivered at commit), in one
+/// statement. `fence` = the attempt the writer claimed: when the turn's attempt differs (the
+/// lease passed to another worker), nothing is written and `None` comes back. `fence = None` is
+/// for the API's own writes (meta/queued/cancelled), which are guarded by the caller's state check.
+pub async fn append(
+    conn: &mut PgConnection,
+    turn_id: Uuid,
+    fence: Option<i32>,
+    ev: &NewEvent,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH bump AS (
+             UPDATE turns SET last_seq = last_seq + 1
+              WHERE id = $1 AND ($2::int IS NULL OR attempt = $2)
+          RETURNING id, last_seq
+         ), ins AS (
+             INSERT INTO turn_events (turn_id, seq, kind, data)
+             SELECT id, last_seq, $3, $4 FROM bump
+          RETURNING seq
+         )
+         SELECT seq, pg_notify('paliadin_events', $1::text || ':' || seq) FROM ins",
+    )
+    .bind(turn_id)
+    .bind(fence)
+    .bind(ev.kind.as_str())
+    .bind(&ev.data)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Events of a turn with `seq > after`, in order.
+pub async fn list_after(
+    pool: &PgPool,
+    turn_id: Uuid,
+    after: i32,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, kind, data, created_at FROM turn_events WHERE turn_id = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(turn_id)
+    .bind(after)
+    .fetch_all(pool)
+    .await
+}

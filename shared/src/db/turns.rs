@@ -1,0 +1,333 @@
+//! SQL for `turns`: enqueue rows, ownership-scoped reads, the worker's fenced claim and finish.
+//!
+//! Every worker write is conditional on the attempt it claimed (`AND attempt = $n`): a worker
+//! whose lease passed to another can change nothing.
+
+use crate::domain::trailer::Reply;
+use crate::events::ErrorCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Columns every read returns (a macro so queries stay `&'static str`, which sqlx requires).
+macro_rules! cols {
+    () => {
+        "id, user_id, session_id, client_turn_id, kind, message, page_origin, host, msg_id, state,
+    attempt, last_seq, worker_id, cancel_requested, queued_at, claimed_at, delivered_at, finished_at,
+    reply_text, used_tools, rows_seen, chip_count, classifier_tag, error_code, error_message"
+    };
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct TurnRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub client_turn_id: Option<String>,
+    pub kind: String,
+    #[serde(skip)]
+    pub message: String,
+    pub page_origin: Option<String>,
+    pub host: String,
+    pub msg_id: Option<i64>,
+    pub state: String,
+    pub attempt: i32,
+    pub last_seq: i32,
+    pub worker_id: Option<String>,
+    pub cancel_requested: bool,
+    pub queued_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub reply_text: Option<String>,
+    pub used_tools: Option<Vec<String>>,
+    pub rows_seen: Option<i32>,
+    pub chip_count: Option<i32>,
+    pub classifier_tag: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl TurnRow {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled")
+    }
+}
+
+/// What the API inserts.
+#[derive(Debug, Clone)]
+pub struct NewTurn<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub client_turn_id: Option<&'a str>,
+    pub kind: &'a str,
+    pub message: &'a str,
+    pub page_origin: Option<&'a str>,
+    pub host: &'a str,
+}
+
+/// Inserts a turn; `None` when `(user_id, client_turn_id)` already exists.
+pub async fn insert(
+    conn: &mut PgConnection,
+    t: &NewTurn<'_>,
+) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!("INSERT INTO turns (id, user_id, session_id, client_turn_id, kind, message, page_origin, host)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (user_id, client_turn_id) DO NOTHING
+         RETURNING ", cols!(), ""))
+    .bind(t.id)
+    .bind(t.user_id)
+    .bind(t.session_id)
+    .bind(t.client_turn_id)
+    .bind(t.kind)
+    .bind(t.message)
+    .bind(t.page_origin)
+    .bind(t.host)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_msg_id(conn: &mut PgConnection, id: Uuid, msg_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE turns SET msg_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(msg_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn by_client_id(
+    pool: &PgPool,
+    user: Uuid,
+    client_turn_id: &str,
+) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM turns WHERE user_id = $1 AND client_turn_id = $2"
+    ))
+    .bind(user)
+    .bind(client_turn_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Turns of this user waiting in the queue (for the per-user cap).
+pub async fn count_queued(conn: &mut PgConnection, user: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM turns WHERE user_id = $1 AND state = 'queued'")
+        .bind(user)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", cols!(), " FROM turns WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A turn, only if it belongs to `user` (everything else is "not found").
+pub async fn get_owned(
+    pool: &PgPool,
+    id: Uuid,
+    user: Uuid,
+) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM turns WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The user's most recent message turns (optionally of one session), returned oldest first.
+pub async fn list_owned(
+    pool: &PgPool,
+    user: Uuid,
+    session: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TurnRow>, sqlx::Error> {
+    let mut rows: Vec<TurnRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM turns
+          WHERE user_id = $1 AND kind = 'message' AND ($2::uuid IS NULL OR session_id = $2)
+          ORDER BY queued_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(user)
+    .bind(session)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Recent turns of all users (admin), newest first.
+pub async fn list_recent(pool: &PgPool, limit: i64) -> Result<Vec<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM turns ORDER BY queued_at DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Number of turns queued ahead of this one in its user's line.
+pub async fn queued_ahead(pool: &PgPool, turn: &TurnRow) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM turns WHERE user_id = $1 AND state IN ('queued', 'running') AND queued_at < $2",
+    )
+    .bind(turn.user_id)
+    .bind(turn.queued_at)
+    .fetch_one(pool)
+    .await
+}
+
+/// Cancels a still-queued turn of `user`; returns the row (with host and msg_id) if it was queued.
+pub async fn cancel_queued(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user: Uuid,
+) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!("UPDATE turns SET state = 'cancelled', finished_at = clock_timestamp(), cancel_requested = true
+          WHERE id = $1 AND user_id = $2 AND state = 'queued' RETURNING ", cols!(), ""))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Flags a running turn for cancellation; the worker running it acts on the flag.
+pub async fn request_cancel(pool: &PgPool, id: Uuid, user: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET cancel_requested = true WHERE id = $1 AND user_id = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(user)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query("SELECT pg_notify('paliadin_cancel', $1::text)")
+            .bind(id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// Claims a turn for a new attempt. `None` when the turn is already finished (stale message).
+pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE turns SET attempt = attempt + 1, state = 'running', worker_id = $2,
+                claimed_at = COALESCE(claimed_at, clock_timestamp())
+          WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
+        cols!(),
+        ""
+    ))
+    .bind(id)
+    .bind(worker)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Is this attempt still the turn's current one (and is a cancel asked for)? `None` = fenced out.
+pub async fn check_fence(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records delivery (first delivery time is kept across takeovers). False = fenced out.
+pub async fn mark_delivered(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET delivered_at = COALESCE(delivered_at, clock_timestamp())
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Finishes a turn successfully (fenced). False = fenced out.
+pub async fn finish_succeeded(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+    reply: &Reply,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET state = 'succeeded', finished_at = clock_timestamp(), reply_text = $3,
+                used_tools = $4, rows_seen = $5, chip_count = $6, classifier_tag = $7
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(&reply.text)
+    .bind(&reply.trailer.used_tools)
+    .bind(reply.trailer.rows_seen)
+    .bind(reply.trailer.chip_count)
+    .bind(&reply.trailer.classifier_tag)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Fails a turn (fenced unless `attempt` is `None`), keeping any reply text.
+pub async fn finish_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: Option<i32>,
+    code: ErrorCode,
+    message: &str,
+    text: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET state = 'failed', finished_at = clock_timestamp(), error_code = $3,
+                error_message = $4, reply_text = COALESCE($5, reply_text)
+          WHERE id = $1 AND ($2::int IS NULL OR attempt = $2) AND state IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(code.as_str())
+    .bind(message)
+    .bind(text)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a running turn cancelled (fenced).
+pub async fn finish_cancelled(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET state = 'cancelled', finished_at = clock_timestamp()
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,161 @@
+//! SQL for `users`, `api_tokens` and `web_sessions`. Secrets arrive here already hashed.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+/// A user's role: `owner` chats, `admin` reads stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+}
+
+/// Creates a user with a first token hash. Fails if the email is taken.
+pub async fn create(
+    pool: &PgPool,
+    email: &str,
+    role: Role,
+    token_hash: &[u8],
+) -> Result<UserRow, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let user: UserRow = sqlx::query_as(
+        "INSERT INTO users (id, email, role) VALUES ($1, $2, $3) RETURNING id, email, role, disabled, created_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(email)
+    .bind(role.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO api_tokens (token_hash, user_id) VALUES ($1, $2)")
+        .bind(token_hash)
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Adds another token for a user (`user token`), returning false for an unknown email.
+pub async fn add_token(pool: &PgPool, email: &str, token_hash: &[u8]) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO api_tokens (token_hash, user_id) SELECT $1, id FROM users WHERE email = $2",
+    )
+    .bind(token_hash)
+    .bind(email)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables or re-enables a user; false for an unknown email.
+pub async fn set_disabled(pool: &PgPool, email: &str, disabled: bool) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET disabled = $2 WHERE email = $1")
+        .bind(email)
+        .bind(disabled)
+        .execute(pool)
+        .await?;
+    if disabled {
+        sqlx::query(
+            "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE email = $1)",
+        )
+        .bind(email)
+        .execute(pool)
+        .await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, email, role, disabled, created_at FROM users ORDER BY created_at")
+        .fetch_all(pool)
+        .await
+}
+
+/// The enabled user owning an unrevoked token with this hash.
+pub async fn by_token_hash(
+    pool: &PgPool,
+    token_hash: &[u8],
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.email, u.role, u.disabled, u.created_at
+           FROM api_tokens t JOIN users u ON u.id = t.user_id
+          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Starts a browser session that expires at `expires_at`.
+pub async fn create_web_session(
+    pool: &PgPool,
+    session_hash: &[u8],
+    user_id: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO web_sessions (session_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(session_hash)
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The enabled user of an unexpired browser session.
+pub async fn by_web_session(
+    pool: &PgPool,
+    session_hash: &[u8],
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.email, u.role, u.disabled, u.created_at
+           FROM web_sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.session_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
+    )
+    .bind(session_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn delete_web_session(pool: &PgPool, session_hash: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM web_sessions WHERE session_hash = $1")
+        .bind(session_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

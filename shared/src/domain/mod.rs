@@ -1,0 +1,17 @@
+//! Domain newtypes that validate once at the edge.
+
+mod envelope;
+mod host;
+mod message;
+mod session;
+pub mod trailer;
+
+pub use envelope::Envelope;
+pub use host::HostName;
+pub use message::{MAX_MESSAGE_BYTES, MessageError, UserMessage};
+pub use session::{SessionName, SessionPrefix};
+
+/// Why a domain value was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);

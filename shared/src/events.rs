@@ -1,0 +1,174 @@
+//! The ⚑ turn event vocabulary: kinds, error codes and payload builders.
+//!
+//! Events are rows of `turn_events (turn_id, seq, kind, data)`; the SSE endpoint sends each as
+//! `id: <seq>`, `event: <kind>`, `data: <data>`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::fmt;
+use std::str::FromStr;
+
+/// Event kinds, exactly the ⚑ SSE `event:` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Meta,
+    Status,
+    Activity,
+    Content,
+    End,
+    Error,
+    Cancelled,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Meta,
+        EventKind::Status,
+        EventKind::Activity,
+        EventKind::Content,
+        EventKind::End,
+        EventKind::Error,
+        EventKind::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Meta => "meta",
+            EventKind::Status => "status",
+            EventKind::Activity => "activity",
+            EventKind::Content => "content",
+            EventKind::End => "end",
+            EventKind::Error => "error",
+            EventKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// Terminal events end a turn's stream.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            EventKind::End | EventKind::Error | EventKind::Cancelled
+        )
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown event kind {s:?}"))
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ⚑ error codes of the terminal `error` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    UpstreamError,
+    TmuxUnavailable,
+    HostUnreachable,
+    SessionLost,
+    Timeout,
+    InvalidReply,
+    WorkerLost,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::TmuxUnavailable => "tmux_unavailable",
+            ErrorCode::HostUnreachable => "host_unreachable",
+            ErrorCode::SessionLost => "session_lost",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::InvalidReply => "invalid_reply",
+            ErrorCode::WorkerLost => "worker_lost",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `status.state` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusState {
+    Queued,
+    Claimed,
+    Delivered,
+    Answering,
+}
+
+impl StatusState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Queued => "queued",
+            StatusState::Claimed => "claimed",
+            StatusState::Delivered => "delivered",
+            StatusState::Answering => "answering",
+        }
+    }
+}
+
+/// A new event to append: kind and JSON payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub data: Value,
+}
+
+impl NewEvent {
+    pub fn status(state: StatusState, worker: Option<&str>, host: Option<&str>) -> Self {
+        let mut data = json!({ "state": state.as_str() });
+        if let Some(w) = worker {
+            data["worker"] = json!(w);
+        }
+        if let Some(h) = host {
+            data["host"] = json!(h);
+        }
+        NewEvent {
+            kind: EventKind::Status,
+            data,
+        }
+    }
+
+    pub fn content(delta: &str) -> Self {
+        NewEvent {
+            kind: EventKind::Content,
+            data: json!({ "delta": delta }),
+        }
+    }
+
+    pub fn activity(text: &str) -> Self {
+        NewEvent {
+            kind: EventKind::Activity,
+            data: json!({ "text": text }),
+        }
+    }
+
+    pub fn error(code: ErrorCode, message: &str) -> Self {
+        NewEvent {
+            kind: EventKind::Error,
+            data: json!({ "code": code.as_str(), "message": message }),
+        }
+    }
+
+    pub fn cancelled() -> Self {
+        NewEvent {
+            kind: EventKind::Cancelled,
+            data: json!({}),
+        }
+    }
+}

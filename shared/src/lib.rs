@@ -1,0 +1,20 @@
+//! Paliadin's shared library: everything the API and the workers must agree on.
+//!
+//! # Layout
+//! - [`domain`]: parse-once newtypes (session names, host names, envelopes, user messages,
+//!   reply trailers) so invalid values cannot exist past the edge.
+//! - [`events`]: the ⚑ SSE event kinds and error codes, as stored in `turn_events`.
+//! - [`db`]: connection, migrations (pgmq SQL-only install + sqlx migrations) and all SQL,
+//!   one module per table family.
+//! - [`queue`]: the thin wrapper around pgmq (`turns_<host>` queues, group header, fencing notes).
+//! - [`secret`]: bearer tokens and their hashes (only hashes are stored).
+//! - [`telemetry`]: the one tracing initialiser both binaries use.
+
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod queue;
+pub mod secret;
+pub mod telemetry;
+
+pub use domain::*;

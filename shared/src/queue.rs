@@ -1,0 +1,152 @@
+//! The turn queues: one pgmq queue per tmux host (`turns_<host>`), each message carrying a turn
+//! id and the header `x-pgmq-group = <user_id>` so `read_grouped_head` serialises a user's turns.
+//!
+//! pgmq's `delete`/`archive`/`set_vt` match on `msg_id` only; callers fence them with the turn's
+//! attempt in the same transaction (see `db::turns`).
+
+use crate::domain::HostName;
+use pgmq::PGMQueueExt;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// The message body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnMessage {
+    pub turn_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct GroupHeader {
+    #[serde(rename = "x-pgmq-group")]
+    group: String,
+}
+
+/// A message read from a queue: the lease on a turn.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub msg_id: i64,
+    pub turn_id: Uuid,
+    pub read_ct: i32,
+}
+
+/// Cheap to clone; remembers which queues it already created.
+pub struct TurnQueue {
+    pgmq: PGMQueueExt,
+    created: Mutex<HashSet<String>>,
+}
+
+impl TurnQueue {
+    pub async fn new(pool: PgPool) -> Self {
+        TurnQueue {
+            pgmq: PGMQueueExt::new_with_pool(pool).await,
+            created: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Creates the host's queue if needed (idempotent, serialised by pgmq's queue lock).
+    pub async fn ensure(&self, host: &HostName) -> Result<(), pgmq::errors::PgmqError> {
+        let name = host.queue_name();
+        if self.created.lock().expect("lock").contains(&name) {
+            return Ok(());
+        }
+        let mut tx = self.pgmq.acquire_queue_lock(&name).await?;
+        self.pgmq.create_with_cxn(&name, &mut *tx).await?;
+        tx.commit().await?;
+        self.created.lock().expect("lock").insert(name);
+        Ok(())
+    }
+
+    /// Enqueues a turn on the caller's connection (use the turn row's transaction).
+    pub async fn send(
+        &self,
+        conn: &mut PgConnection,
+        host: &HostName,
+        turn_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<i64, pgmq::errors::PgmqError> {
+        let header = GroupHeader {
+            group: user_id.to_string(),
+        };
+        self.pgmq
+            .send_delay_with_headers_with_cxn(
+                &host.queue_name(),
+                &TurnMessage { turn_id },
+                Some(&header),
+                0,
+                conn,
+            )
+            .await
+    }
+
+    /// Reads up to `qty` group heads (at most one per user), leasing each for `vt_secs`.
+    pub async fn read_heads(
+        &self,
+        host: &HostName,
+        vt_secs: i32,
+        qty: i32,
+    ) -> Result<Vec<Leased>, pgmq::errors::PgmqError> {
+        let msgs = self
+            .pgmq
+            .read_grouped_head::<TurnMessage, serde_json::Value>(&host.queue_name(), vt_secs, qty)
+            .await?;
+        Ok(msgs
+            .into_iter()
+            .map(|m| Leased {
+                msg_id: m.msg_id,
+                turn_id: m.message.turn_id,
+                read_ct: m.read_ct,
+            })
+            .collect())
+    }
+
+    /// Extends a lease. Callers fence it (see module docs).
+    pub async fn extend(
+        &self,
+        conn: &mut PgConnection,
+        host: &HostName,
+        msg_id: i64,
+        vt_secs: i32,
+    ) -> Result<bool, pgmq::errors::PgmqError> {
+        let m = self
+            .pgmq
+            .set_vt_with_cxn::<_, serde_json::Value, serde_json::Value>(
+                &host.queue_name(),
+                msg_id,
+                vt_secs,
+                conn,
+            )
+            .await?;
+        Ok(m.is_some())
+    }
+
+    /// Archives a finished turn's message (in the finishing transaction).
+    pub async fn archive(
+        &self,
+        conn: &mut PgConnection,
+        host: &HostName,
+        msg_id: i64,
+    ) -> Result<bool, pgmq::errors::PgmqError> {
+        self.pgmq
+            .archive_with_cxn(&host.queue_name(), msg_id, conn)
+            .await
+    }
+
+    /// Removes a cancelled turn's message before any worker runs it.
+    pub async fn delete(
+        &self,
+        conn: &mut PgConnection,
+        host: &HostName,
+        msg_id: i64,
+    ) -> Result<bool, pgmq::errors::PgmqError> {
+        self.pgmq
+            .delete_with_cxn(&host.queue_name(), msg_id, conn)
+            .await
+    }
+
+    pub fn pgmq(&self) -> &PGMQueueExt {
+        &self.pgmq
+    }
+}

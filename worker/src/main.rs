@@ -1,0 +1,2 @@
+//! `paliadin-worker`: claims turns and drives agents.
+fn main() {}
