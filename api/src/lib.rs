@@ -1,1 +1,59 @@
-//! Paliadin API library.
+//! Paliadin API: enqueue turns into PostgreSQL (pgmq) and stream their durable events over SSE.
+//!
+//! # Layout
+//! - [`config`]: settings (flags + environment).
+//! - [`state`]: the shared [`state::AppState`].
+//! - [`auth`]: bearer/cookie identity and the 404 role gates.
+//! - [`hub`]: one LISTEN connection fanned out to every SSE stream.
+//! - [`routes`]: handlers, one module per concern.
+//! - [`error`]: the one `AppError` that renders the ⚑ error JSON.
+//!
+//! [`app`] builds the router (tests drive it directly); [`serve`] runs it until `shutdown`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod routes;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use state::AppState;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (the message limit is 32 KiB; JSON escaping can grow it).
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/api/paliadin/turn", post(routes::enqueue::post_turn))
+        .route("/api/paliadin/turns", get(routes::turns::history))
+        .route(
+            "/api/paliadin/turn/{id}/cancel",
+            post(routes::turns::cancel),
+        )
+        .route("/api/paliadin/stream/{id}", get(routes::stream::stream))
+        .route("/api/paliadin/reset", post(routes::turns::reset))
+        .fallback(|| async { error::not_found() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` fires; open streams end on the same signal.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

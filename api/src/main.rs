@@ -1,2 +1,159 @@
-//! `paliadin-api` binary.
-fn main() {}
+//! `paliadin-api`: `serve`, `migrate`, and `user …` administration.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use paliadin_api::config::ApiConfig;
+use paliadin_api::state::AppState;
+use paliadin_shared::db::{self, users};
+use paliadin_shared::secret;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "paliadin-api",
+    version,
+    about = "Paliadin HTTP API and administration"
+)]
+struct Cli {
+    /// PostgreSQL connection string.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the API (refuses to start on an unmigrated database).
+    Serve(ApiConfig),
+    /// Install pgmq and run the migrations (idempotent, safe to run concurrently).
+    Migrate,
+    /// Manage users and their tokens.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user; prints the new token as the last line of stdout.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["owner", "admin"])]
+        role: String,
+    },
+    /// Issue an additional token; prints it as the last line of stdout.
+    Token {
+        #[arg(long)]
+        email: String,
+    },
+    /// List users.
+    List,
+    /// Disable a user (their sessions end; their tokens stop working).
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Re-enable a user.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    paliadin_shared::telemetry::init();
+    let cli = Cli::parse();
+    let url = cli
+        .database_url
+        .context("DATABASE_URL (or --database-url) is required")?;
+    match cli.cmd {
+        Cmd::Migrate => {
+            let pool = db::connect(&url, 4).await?;
+            db::migrate(&pool).await?;
+            println!("database migrated");
+        }
+        Cmd::Serve(config) => serve(&url, config).await?,
+        Cmd::User(cmd) => user(&url, cmd).await?,
+    }
+    Ok(())
+}
+
+async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
+    let pool = db::connect(url, 32).await?;
+    db::ensure_migrated(&pool).await?;
+    let shutdown = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    tracing::info!(addr = %listener.local_addr()?, "paliadin-api listening");
+    let state = AppState::new(pool, config, shutdown.clone()).await?;
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new connections, streams end");
+        signal.cancel();
+    });
+    let server = paliadin_api::serve(listener, state, shutdown.clone());
+    let result = server.await;
+    // Bound the drain: connections still open 10 s after the signal are dropped.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {}).await;
+    result.context("server error")
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn user(url: &str, cmd: UserCmd) -> anyhow::Result<()> {
+    let pool = db::connect(url, 2).await?;
+    db::ensure_migrated(&pool).await?;
+    match cmd {
+        UserCmd::Add { email, role } => {
+            let role = users::Role::parse(&role).context("role must be owner or admin")?;
+            let token = secret::new_token();
+            let user = users::create(&pool, email.trim(), role, &secret::hash(&token))
+                .await
+                .with_context(|| format!("cannot create user {email} (does it exist already?)"))?;
+            println!("created {} {} ({})", user.role, user.email, user.id);
+            println!("{token}");
+        }
+        UserCmd::Token { email } => {
+            let token = secret::new_token();
+            anyhow::ensure!(
+                users::add_token(&pool, &email, &secret::hash(&token)).await?,
+                "no user {email}"
+            );
+            println!("{token}");
+        }
+        UserCmd::List => {
+            for u in users::list(&pool).await? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{}", u.id, u.email, u.role, state);
+            }
+        }
+        UserCmd::Disable { email } => {
+            anyhow::ensure!(
+                users::set_disabled(&pool, &email, true).await?,
+                "no user {email}"
+            );
+            println!("disabled {email}");
+        }
+        UserCmd::Enable { email } => {
+            anyhow::ensure!(
+                users::set_disabled(&pool, &email, false).await?,
+                "no user {email}"
+            );
+            println!("enabled {email}");
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! - [`db`]: connection, migrations (pgmq SQL-only install + sqlx migrations) and all SQL,
 //!   one module per table family.
 //! - [`queue`]: the thin wrapper around pgmq (`turns_<host>` queues, group header, fencing notes).
+//! - [`render`]: Markdown to sanitised HTML for finished replies.
 //! - [`secret`]: bearer tokens and their hashes (only hashes are stored).
 //! - [`telemetry`]: the one tracing initialiser both binaries use.
 
@@ -14,6 +15,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod queue;
+pub mod render;
 pub mod secret;
 pub mod telemetry;
 

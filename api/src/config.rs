@@ -1,0 +1,43 @@
+//! API settings: one typed struct, from flags and environment, validated at start.
+
+use clap::Args;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiConfig {
+    /// Address the API listens on.
+    #[arg(long, env = "PALIADIN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Host a new user is pinned to when no worker has registered any host yet.
+    #[arg(long, env = "PALIADIN_DEFAULT_HOST", default_value = "local")]
+    pub default_host: String,
+    /// Most turns one user may have waiting in the queue (more → 429).
+    #[arg(long, env = "PALIADIN_MAX_QUEUED_PER_USER", default_value_t = 20)]
+    pub max_queued_per_user: i64,
+    /// How long `POST /api/paliadin/reset` waits for a worker to kill the session.
+    #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 60)]
+    pub reset_wait_secs: u64,
+    /// Lifetime of a browser session.
+    #[arg(long, env = "PALIADIN_SESSION_HOURS", default_value_t = 24 * 14)]
+    pub session_hours: i64,
+    /// Mark the session cookie `Secure` (set when served behind TLS).
+    #[arg(long, env = "PALIADIN_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+    /// Keep-alive comment interval on SSE streams, seconds (15–25 per contract).
+    #[arg(long, env = "PALIADIN_SSE_KEEPALIVE_SECS", default_value_t = 15)]
+    pub sse_keepalive_secs: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            bind: "127.0.0.1:8080".parse().expect("static address"),
+            default_host: "local".into(),
+            max_queued_per_user: 20,
+            reset_wait_secs: 60,
+            session_hours: 24 * 14,
+            cookie_secure: false,
+            sse_keepalive_secs: 15,
+        }
+    }
+}

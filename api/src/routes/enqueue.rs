@@ -1,0 +1,203 @@
+//! `POST /api/paliadin/turn`: validate, then write the turn row, its first events and the pgmq
+//! message in **one transaction** (a rolled-back request leaves neither row nor message).
+
+use crate::auth::Owner;
+use crate::error::AppError;
+use crate::routes::json::JsonBody;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use paliadin_shared::db::{WORK_CHANNEL, events, sessions, turns};
+use paliadin_shared::events::{EventKind, NewEvent, StatusState};
+use paliadin_shared::{HostName, MessageError, UserMessage};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+pub struct TurnRequest {
+    pub user_message: Option<String>,
+    pub session_id: Option<String>,
+    pub page_origin: Option<String>,
+    pub client_turn_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct TurnResponse {
+    pub turn_id: Uuid,
+    pub sse_url: String,
+    pub session_id: Uuid,
+}
+
+impl TurnResponse {
+    pub fn of(row: &turns::TurnRow) -> Self {
+        TurnResponse {
+            turn_id: row.id,
+            sse_url: format!("/api/paliadin/stream/{}", row.id),
+            session_id: row.session_id,
+        }
+    }
+}
+
+fn bad(code: &'static str, msg: impl Into<String>) -> AppError {
+    AppError::BadRequest(code, msg.into())
+}
+
+/// Validated request fields.
+pub struct Valid {
+    message: UserMessage,
+    session_id: Option<Uuid>,
+    page_origin: Option<String>,
+    client_turn_id: Option<String>,
+}
+
+fn validate(req: TurnRequest) -> Result<Valid, AppError> {
+    let raw = req
+        .user_message
+        .ok_or_else(|| bad("empty_message", "user_message is required"))?;
+    let message = UserMessage::parse(&raw).map_err(|e| match e {
+        MessageError::Empty => bad("empty_message", e.to_string()),
+        MessageError::TooLarge(_) => AppError::TooLarge(e.to_string()),
+        MessageError::ControlCharacter(..) => bad("invalid_message", e.to_string()),
+    })?;
+    let session_id = match req.session_id.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            Uuid::parse_str(s)
+                .map_err(|_| bad("invalid_session_id", "session_id must be a UUID"))?,
+        ),
+    };
+    if let Some(p) = &req.page_origin {
+        if p.len() > 2048 || p.chars().any(char::is_control) {
+            return Err(bad(
+                "invalid_page_origin",
+                "page_origin must be at most 2048 printable characters",
+            ));
+        }
+    }
+    if let Some(c) = &req.client_turn_id {
+        if c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad(
+                "invalid_client_turn_id",
+                "client_turn_id must be 1..=128 printable ASCII characters",
+            ));
+        }
+    }
+    Ok(Valid {
+        message,
+        session_id,
+        page_origin: req.page_origin,
+        client_turn_id: req.client_turn_id,
+    })
+}
+
+/// A retried POST with the same `client_turn_id` gets the same turn; a different message under
+/// the same id is a conflict.
+fn same_request(row: &turns::TurnRow, v: &Valid) -> Result<TurnResponse, AppError> {
+    let same =
+        row.message == v.message.as_str() && v.session_id.is_none_or(|s| s == row.session_id);
+    if same {
+        Ok(TurnResponse::of(row))
+    } else {
+        Err(AppError::Conflict(
+            "client_turn_id was already used for a different message".into(),
+        ))
+    }
+}
+
+pub async fn post_turn(
+    State(st): State<AppState>,
+    Owner(user): Owner,
+    JsonBody(req): JsonBody<TurnRequest>,
+) -> Result<Json<TurnResponse>, AppError> {
+    let v = validate(req)?;
+    if let Some(c) = &v.client_turn_id {
+        if let Some(row) = turns::by_client_id(&st.pool, user.id, c).await? {
+            return same_request(&row, &v).map(Json);
+        }
+    }
+    let session_id = v.session_id.unwrap_or_else(Uuid::now_v7);
+    match enqueue(&st, user.id, session_id, "message", &v).await? {
+        Some(row) => Ok(Json(TurnResponse::of(&row))),
+        None => {
+            // Lost a race with a concurrent retry of the same client_turn_id.
+            let c = v.client_turn_id.as_deref().unwrap_or_default();
+            let row = turns::by_client_id(&st.pool, user.id, c)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            same_request(&row, &v).map(Json)
+        }
+    }
+}
+
+/// The transactional enqueue shared by message and reset turns. `None` = client_turn_id taken.
+pub async fn enqueue(
+    st: &AppState,
+    user: Uuid,
+    session_id: Uuid,
+    kind: &str,
+    v: &Valid,
+) -> Result<Option<turns::TurnRow>, AppError> {
+    let mut tx = st.pool.begin().await?;
+    // Serialise this user's enqueues so the queued-turns cap holds under concurrency.
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    if kind == "message"
+        && turns::count_queued(&mut tx, user).await? >= st.config.max_queued_per_user
+    {
+        return Err(AppError::TooManyQueued(format!(
+            "you already have {} turns waiting; wait for them to finish",
+            st.config.max_queued_per_user
+        )));
+    }
+    let host_name = sessions::pin_host(&mut tx, user, st.default_host.as_str()).await?;
+    let host = HostName::parse(&host_name).map_err(AppError::internal)?;
+    st.queue.ensure(&host).await?;
+    let new = turns::NewTurn {
+        id: Uuid::now_v7(),
+        user_id: user,
+        session_id,
+        client_turn_id: v.client_turn_id.as_deref(),
+        kind,
+        message: v.message.as_str(),
+        page_origin: v.page_origin.as_deref(),
+        host: host.as_str(),
+    };
+    let Some(row) = turns::insert(&mut tx, &new).await? else {
+        return Ok(None);
+    };
+    let msg_id = st.queue.send(&mut tx, &host, row.id, user).await?;
+    turns::set_msg_id(&mut tx, row.id, msg_id).await?;
+    let meta = NewEvent {
+        kind: EventKind::Meta,
+        data: json!({ "turn_id": row.id, "session_id": row.session_id, "queued_at": row.queued_at }),
+    };
+    events::append(&mut tx, row.id, None, &meta).await?;
+    events::append(
+        &mut tx,
+        row.id,
+        None,
+        &NewEvent::status(StatusState::Queued, None, Some(host.as_str())),
+    )
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WORK_CHANNEL)
+        .bind(host.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(turn_id = %row.id, user = %user, host = %host, kind, "turn enqueued");
+    Ok(Some(row))
+}
+
+/// Builds the `Valid` for a reset turn (no user text).
+pub fn reset_request() -> Valid {
+    Valid {
+        message: UserMessage::parse("/reset").expect("static message"),
+        session_id: None,
+        page_origin: None,
+        client_turn_id: None,
+    }
+}

@@ -1,0 +1,20 @@
+//! Liveness and readiness probes.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+/// `GET /readyz`: the database is reachable and migrated.
+pub async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, AppError> {
+    paliadin_shared::db::ready(&st.pool)
+        .await
+        .map_err(|e| AppError::NotReady(e.to_string()))?;
+    Ok(Json(json!({ "ok": true })))
+}

@@ -1,0 +1,7 @@
+//! HTTP routes, one module per concern.
+
+pub mod enqueue;
+pub mod health;
+pub mod json;
+pub mod stream;
+pub mod turns;

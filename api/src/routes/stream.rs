@@ -1,0 +1,134 @@
+//! `GET /api/paliadin/stream/{turn_id}`: replay from `turn_events` after `Last-Event-ID`, then
+//! live events, with no gap and no duplicate, on any API instance, for queued, running or long
+//! finished turns. Ends after the terminal event, when the client leaves, or on shutdown.
+
+use crate::auth::Owner;
+use crate::error::AppError;
+use crate::hub::Notice;
+use crate::routes::turns::turn_id;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use paliadin_shared::db::events;
+use paliadin_shared::events::EventKind;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use uuid::Uuid;
+
+/// How long a browser waits before reconnecting (SSE `retry:`).
+const RETRY: Duration = Duration::from_secs(2);
+
+fn last_event_id(headers: &HeaderMap) -> Result<i32, AppError> {
+    match headers.get("last-event-id") {
+        None => Ok(0),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .and_then(|s| {
+                if s.is_empty() {
+                    Some(0)
+                } else {
+                    s.parse::<i32>().ok()
+                }
+            })
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "invalid_last_event_id",
+                    "Last-Event-ID must be a non-negative integer".into(),
+                )
+            }),
+    }
+}
+
+pub async fn stream(
+    State(st): State<AppState>,
+    Owner(user): Owner,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = turn_id(&raw)?;
+    let after = last_event_id(&headers)?;
+    paliadin_shared::db::turns::get_owned(&st.pool, id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    // Subscribe before the first read, so nothing committed after it can be missed.
+    let notices = st.hub.subscribe();
+    let (tx, rx) = mpsc::channel::<Event>(64);
+    tokio::spawn(pump(st.clone(), id, after, notices, tx));
+    let sse = Sse::new(to_stream(rx)).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(st.config.sse_keepalive_secs))
+            .text("keep-alive"),
+    );
+    let mut resp = sse.into_response();
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
+
+fn to_stream(rx: mpsc::Receiver<Event>) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::StreamExt::map(ReceiverStream::new(rx), Ok)
+}
+
+/// Reads events after `last` and forwards them until the terminal one; waits on the hub between.
+async fn pump(
+    st: AppState,
+    id: Uuid,
+    mut last: i32,
+    mut notices: broadcast::Receiver<Notice>,
+    tx: mpsc::Sender<Event>,
+) {
+    let mut first = true;
+    loop {
+        let rows = match events::list_after(&st.pool, id, last).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(turn_id = %id, error = %e, "stream catch-up failed; the client will reconnect");
+                return;
+            }
+        };
+        for row in rows {
+            let mut ev = Event::default()
+                .id(row.seq.to_string())
+                .event(&row.kind)
+                .data(row.data.to_string());
+            if first {
+                ev = ev.retry(RETRY);
+                first = false;
+            }
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+            last = row.seq;
+            if row
+                .kind
+                .parse::<EventKind>()
+                .is_ok_and(EventKind::is_terminal)
+            {
+                return;
+            }
+        }
+        // Wait until something may have changed for this turn.
+        loop {
+            tokio::select! {
+                _ = st.shutdown.cancelled() => return,
+                _ = tx.closed() => return,
+                n = notices.recv() => match n {
+                    Ok(Notice::Event { turn_id, seq }) if turn_id == id && seq > last => break,
+                    Ok(Notice::Event { .. }) => continue,
+                    Ok(Notice::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+}

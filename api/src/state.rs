@@ -1,0 +1,43 @@
+//! Shared state of the API process.
+
+use crate::config::ApiConfig;
+use crate::hub::Hub;
+use paliadin_shared::HostName;
+use paliadin_shared::queue::TurnQueue;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    /// pgmq wrapper for enqueueing and cancelling.
+    pub queue: Arc<TurnQueue>,
+    /// Fan-out of the one LISTEN connection to all SSE streams.
+    pub hub: Arc<Hub>,
+    pub config: Arc<ApiConfig>,
+    /// Fallback host for users not pinned yet.
+    pub default_host: HostName,
+    /// Fires on shutdown: every stream ends.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub async fn new(
+        pool: PgPool,
+        config: ApiConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let default_host = HostName::parse(&config.default_host)?;
+        let queue = Arc::new(TurnQueue::new(pool.clone()).await);
+        let hub = Hub::spawn(pool.clone(), shutdown.clone());
+        Ok(AppState {
+            pool,
+            queue,
+            hub,
+            config: Arc::new(config),
+            default_host,
+            shutdown,
+        })
+    }
+}

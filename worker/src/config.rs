@@ -1,0 +1,70 @@
+//! Worker settings: one typed struct from flags and environment, validated at start.
+
+use clap::Args;
+use std::time::Duration;
+
+/// How the claim loop and leases behave. Driver settings live with the driver.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeConfig {
+    /// This worker's id in the `workers` table (default: `<hostname>-<pid>`).
+    #[arg(long, env = "PALIADIN_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Turns this worker runs at once (different users).
+    #[arg(long, env = "PALIADIN_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Lease length: the visibility timeout set when a turn is read, renewed on a heartbeat.
+    #[arg(long, env = "PALIADIN_LEASE_SECS", default_value_t = 30)]
+    pub lease_secs: i32,
+    /// Fallback poll interval when no notification arrives.
+    #[arg(long, env = "PALIADIN_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Attempts before a turn is failed with `worker_lost`.
+    #[arg(long, env = "PALIADIN_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: i32,
+    /// A turn's hard limit.
+    #[arg(long, env = "PALIADIN_TURN_TIMEOUT_SECS", default_value_t = 120)]
+    pub turn_timeout_secs: u64,
+    /// On shutdown, how long in-flight turns may finish before their leases are released.
+    #[arg(long, env = "PALIADIN_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+    /// tmux session name prefix (`<prefix>-<userid8>`).
+    #[arg(long, env = "PALIADIN_SESSION_PREFIX", default_value = "paliadin")]
+    pub session_prefix: String,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            worker_id: None,
+            concurrency: 8,
+            lease_secs: 30,
+            poll_ms: 1000,
+            max_attempts: 3,
+            turn_timeout_secs: 120,
+            shutdown_grace_secs: 20,
+            session_prefix: "paliadin".into(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.max(10))
+    }
+
+    /// Heartbeat period: a third of the lease, so two heartbeats may fail before it lapses.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis((self.lease_secs.max(3) as u64 * 1000) / 3)
+    }
+
+    pub fn turn_timeout(&self) -> Duration {
+        Duration::from_secs(self.turn_timeout_secs)
+    }
+
+    pub fn resolved_worker_id(&self) -> String {
+        self.worker_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
+            format!("{}-{}", host.trim(), std::process::id())
+        })
+    }
+}

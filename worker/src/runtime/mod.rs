@@ -1,0 +1,223 @@
+//! The worker runtime: register in `workers`, claim group heads from each served host's queue
+//! (one turn per user at a time, users in parallel), run each turn in its own task, and stop
+//! cleanly.
+//!
+//! Wake-ups: LISTEN `paliadin_work` (new turns) and `paliadin_cancel` (cancel a running turn),
+//! with a poll timer as fallback — a lost notification costs at most one poll interval.
+
+mod finish;
+mod lease;
+mod sink;
+mod turn;
+
+use crate::config::RuntimeConfig;
+use crate::driver::{Driver, TurnControl};
+use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL, fleet};
+use paliadin_shared::queue::TurnQueue;
+use paliadin_shared::{HostName, SessionPrefix};
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgNotification};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+/// Everything a turn task needs.
+pub struct Ctx {
+    pub pool: PgPool,
+    pub queue: Arc<TurnQueue>,
+    pub driver: Arc<dyn Driver>,
+    pub config: RuntimeConfig,
+    pub worker_id: String,
+    pub prefix: SessionPrefix,
+}
+
+/// A host this worker serves and how it is reached (for the `hosts` table).
+#[derive(Debug, Clone)]
+pub struct ServedHost {
+    pub name: HostName,
+    pub address: String,
+}
+
+pub struct Worker {
+    ctx: Arc<Ctx>,
+    hosts: Vec<ServedHost>,
+    running: Arc<Mutex<HashMap<Uuid, TurnControl>>>,
+}
+
+impl Worker {
+    pub async fn new(
+        pool: PgPool,
+        driver: Arc<dyn Driver>,
+        config: RuntimeConfig,
+        hosts: Vec<ServedHost>,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(!hosts.is_empty(), "a worker must serve at least one host");
+        anyhow::ensure!(config.concurrency > 0, "concurrency must be at least 1");
+        let prefix = SessionPrefix::parse(&config.session_prefix)?;
+        let queue = Arc::new(TurnQueue::new(pool.clone()).await);
+        let worker_id = config.resolved_worker_id();
+        let ctx = Ctx {
+            pool,
+            queue,
+            driver,
+            config,
+            worker_id,
+            prefix,
+        };
+        Ok(Worker {
+            ctx: Arc::new(ctx),
+            hosts,
+            running: Arc::default(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.ctx.worker_id
+    }
+
+    /// Runs until `shutdown`; then stops claiming, lets in-flight turns finish within the grace
+    /// period, and abandons (releases) the rest so another worker takes them over.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let ctx = &self.ctx;
+        let names: Vec<String> = self.hosts.iter().map(|h| h.name.to_string()).collect();
+        fleet::register_worker(&ctx.pool, &ctx.worker_id, &names, env!("CARGO_PKG_VERSION"))
+            .await?;
+        for h in &self.hosts {
+            ctx.queue.ensure(&h.name).await?;
+            fleet::host_seen(&ctx.pool, h.name.as_str(), &h.address, true, None).await?;
+        }
+        tracing::info!(worker = %ctx.worker_id, hosts = ?names, "worker started");
+        let slots = Arc::new(Semaphore::new(ctx.config.concurrency));
+        let tracker = TaskTracker::new();
+        let freed = Arc::new(Notify::new());
+        let mut listener = listen(&ctx.pool).await;
+        let mut poll = tokio::time::interval(ctx.config.poll());
+        let mut beat = tokio::time::interval(Duration::from_secs(5));
+        while !shutdown.is_cancelled() {
+            let claimed = self.claim(&slots, &tracker, &freed).await;
+            if claimed > 0 && slots.available_permits() > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = freed.notified() => {}
+                _ = poll.tick() => {
+                    if listener.is_none() {
+                        listener = listen(&ctx.pool).await;
+                    }
+                }
+                n = recv(&mut listener) => match n {
+                    Some(n) => self.on_notification(&n),
+                    None => listener = None,
+                },
+                _ = beat.tick() => {
+                    let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
+                    if let Err(e) = fleet::heartbeat(&ctx.pool, &ctx.worker_id, in_flight).await {
+                        tracing::warn!(error = %e, "worker heartbeat failed");
+                    }
+                    for h in &self.hosts {
+                        let _ = fleet::host_seen(&ctx.pool, h.name.as_str(), &h.address, true, None).await;
+                    }
+                }
+            }
+        }
+        self.drain(tracker).await;
+        fleet::stop_worker(&ctx.pool, &ctx.worker_id).await?;
+        tracing::info!(worker = %ctx.worker_id, "worker stopped");
+        Ok(())
+    }
+
+    /// Reads as many group heads as there are free slots and starts a task for each.
+    async fn claim(
+        &self,
+        slots: &Arc<Semaphore>,
+        tracker: &TaskTracker,
+        freed: &Arc<Notify>,
+    ) -> usize {
+        let mut claimed = 0;
+        for h in &self.hosts {
+            let free = slots.available_permits();
+            if free == 0 {
+                break;
+            }
+            let leased = match self
+                .ctx
+                .queue
+                .read_heads(&h.name, self.ctx.config.lease_secs, free as i32)
+                .await
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(host = %h.name, error = %e, "cannot read the queue");
+                    continue;
+                }
+            };
+            for msg in leased {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let control = TurnControl::default();
+                self.running
+                    .lock()
+                    .expect("lock")
+                    .insert(msg.turn_id, control.clone());
+                let (ctx, host, running, freed) = (
+                    self.ctx.clone(),
+                    h.name.clone(),
+                    self.running.clone(),
+                    freed.clone(),
+                );
+                tracker.spawn(async move {
+                    let id = msg.turn_id;
+                    turn::run(ctx, host, msg, control).await;
+                    running.lock().expect("lock").remove(&id);
+                    drop(permit);
+                    freed.notify_one();
+                });
+                claimed += 1;
+            }
+        }
+        claimed
+    }
+
+    fn on_notification(&self, n: &PgNotification) {
+        if n.channel() == CANCEL_CHANNEL {
+            if let Ok(id) = Uuid::parse_str(n.payload()) {
+                if let Some(c) = self.running.lock().expect("lock").get(&id) {
+                    tracing::info!(turn_id = %id, "cancel requested");
+                    c.cancel.cancel();
+                }
+            }
+        }
+    }
+
+    async fn drain(&self, tracker: TaskTracker) {
+        tracker.close();
+        let grace = Duration::from_secs(self.ctx.config.shutdown_grace_secs);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::info!("grace period over: releasing in-flight turns to other workers");
+            for c in self.running.lock().expect("lock").values() {
+                c.abandon.cancel();
+            }
+            tracker.wait().await;
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut l = PgListener::connect_with(pool).await.ok()?;
+    l.listen_all([WORK_CHANNEL, CANCEL_CHANNEL]).await.ok()?;
+    Some(l)
+}
+
+/// Next notification; `None` when the connection dropped (polling covers the gap).
+async fn recv(listener: &mut Option<PgListener>) -> Option<PgNotification> {
+    match listener {
+        Some(l) => l.try_recv().await.ok().flatten(),
+        None => std::future::pending().await,
+    }
+}
