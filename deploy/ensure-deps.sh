@@ -9,7 +9,8 @@
 # Debian/Ubuntu (apt-get). As root it installs; otherwise it prints the apt-get command to run
 # and exits 1. It never starts system services (a policy-rc.d blocks them during the install):
 # the tests start their own sshd on loopback and the scripts their own PostgreSQL.
-# The Rust toolchain is a prerequisite (https://rustup.rs); its absence is reported, not fixed.
+# The Rust toolchain is a prerequisite (https://rustup.rs); its absence is reported (exit 3 when
+# it is the only thing missing), not fixed.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -19,7 +20,7 @@ for arg in "$@"; do
   case $arg in
     --browser) browser=1 ;;
     --check) check_only=1 ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ensure-deps.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -64,11 +65,20 @@ rust_hint() {
   if [[ $rust_missing -eq 1 ]]; then
     echo "ensure-deps.sh: no Rust toolchain found. Install it with:" >&2
     echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt" >&2
-    return 1
+    return 3
+  fi
+}
+
+# sshd refuses to start as root without its privilege separation directory, which only the
+# (blocked) service start would create.
+sshd_dir() {
+  if [[ $EUID -eq 0 && -x /usr/sbin/sshd && ! -d /run/sshd ]]; then
+    mkdir -m 0755 /run/sshd
   fi
 }
 
 if [[ ${#missing[@]} -eq 0 ]]; then
+  sshd_dir
   rust_hint
   exit 0
 fi
@@ -111,4 +121,5 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   echo "ensure-deps.sh: still missing after install: ${missing[*]}" >&2
   exit 1
 fi
+sshd_dir
 rust_hint

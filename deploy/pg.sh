@@ -183,8 +183,9 @@ pg_start() {
     local attempt
     for attempt in 1 2 3; do
       port=$(pg_pick_port "$kind") || { exec {lock_fd}>&-; return 1; }
-      # The server must not inherit the lock's descriptor, or it would hold the lock forever.
-      if pg_as "$bindir/pg_ctl" start -w -t 60 -D "$dir" -l "$dir/server.log" -o "-p $port" \
+      # The server must not inherit the lock's descriptor, or it would hold the lock forever;
+      # in a session of its own, a Ctrl-C in the caller's terminal does not reach it.
+      if pg_as setsid -w "$bindir/pg_ctl" start -w -t 60 -D "$dir" -l "$dir/server.log" -o "-p $port" \
         >/dev/null {lock_fd}>&-; then
         PG_STARTED=1
         break
