@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# deploy/test.sh — runs every test of the workspace against real PostgreSQL, tmux, sshd and
+# Chromium. Extra arguments go to the test runner (e.g. `deploy/test.sh -p paliadin-api`, or a
+# test name filter).
+#
+# Database: $PALIADIN_TEST_ADMIN_URL when set; else postgres://postgres@127.0.0.1:5432/postgres
+# when a server there trusts that user; else a private cluster in .dev/pg-test (deploy/pg.sh),
+# started for the run and stopped after it (PALIADIN_KEEP_PG=1 leaves it running for the next
+# run). The URL is exported as PALIADIN_TEST_ADMIN_URL and DATABASE_URL: tests create their own
+# databases through it. target/debug is put first on PATH so tests find the built binaries.
+# Runner: cargo-nextest when installed (.config/nextest.toml; profile `ci` when CI=true), else
+# cargo test with 4 test threads. The exit code is the runner's.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+export PATH="$root/target/debug:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+say "checking system packages"
+deploy/ensure-deps.sh --browser
+
+# Compile-time query checks use the committed offline data, not the test server.
+if [[ -d .sqlx ]]; then export SQLX_OFFLINE=${SQLX_OFFLINE:-true}; fi
+
+say "building the binaries (cargo build --bins)"
+cargo build --bins
+
+# shellcheck source=deploy/pg.sh
+. deploy/pg.sh
+pg_url test || { echo "test.sh: no PostgreSQL for the tests" >&2; exit 1; }
+if [[ $PG_STARTED -eq 1 && ${PALIADIN_KEEP_PG:-0} != 1 ]]; then
+  trap 'say "stopping the private test cluster"; pg_stop test || true' EXIT
+fi
+export PALIADIN_TEST_ADMIN_URL=$PG_URL
+export DATABASE_URL=$PG_URL
+say "tests use $PALIADIN_TEST_ADMIN_URL"
+
+if cargo nextest --version >/dev/null 2>&1; then
+  runner=(cargo nextest run --workspace --no-fail-fast)
+  if [[ ${CI:-} == true ]]; then runner+=(--profile ci); fi
+else
+  say "cargo-nextest not found: using cargo test"
+  export RUST_TEST_THREADS=${RUST_TEST_THREADS:-4}
+  runner=(cargo test --workspace --no-fail-fast)
+fi
+say "${runner[*]} $*"
+rc=0
+"${runner[@]}" "$@" || rc=$?
+exit "$rc"
