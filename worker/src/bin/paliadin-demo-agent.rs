@@ -1,0 +1,68 @@
+//! `paliadin-demo-agent`: the default agent. Runs in a tmux pane, reads envelopes
+//! `[PALIADIN:<turn_id>] <message>` from the keyboard (bracketed paste + Enter) and answers
+//! through the spool files in `$PALIADIN_SPOOL_DIR`. See `docs/agent-protocol.md`.
+
+use paliadin_worker::demo;
+use std::process::ExitCode;
+
+fn usage() -> String {
+    format!(
+        "paliadin-demo-agent: Paliadin's built-in demo agent.
+
+Usage: paliadin-demo-agent [--help | --version]
+
+Run it in a terminal (normally the user's tmux pane). It waits for envelopes
+`[PALIADIN:<turn_id>] <message>`, typed or pasted (bracketed paste) and submitted with Enter,
+and answers each one through the file protocol (docs/agent-protocol.md):
+  <spool>/<turn_id>.ack      one line per receipt
+  <spool>/<turn_id>.partial  the reply so far
+  <spool>/<turn_id>.events   JSON lines {{\"type\":\"activity\",\"text\":\"…\"}}
+  <spool>/<turn_id>.md       the whole reply + trailer line (via .md.tmp + rename)
+One turn at a time; later envelopes queue. Esc or Ctrl-C interrupts the current answer (no .md
+is written); Ctrl-D on an empty line quits. Nothing in a message is ever executed.
+
+Environment:
+  PALIADIN_SPOOL_DIR   the spool directory (required; created if missing)
+
+{}
+",
+        demo::HELP
+    )
+}
+
+fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        Some("-V" | "--version") => {
+            println!("paliadin-demo-agent {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("paliadin-demo-agent: unexpected argument {other:?}; try --help");
+            return ExitCode::from(2);
+        }
+    }
+    let Some(dir) = std::env::var_os("PALIADIN_SPOOL_DIR").filter(|d| !d.is_empty()) else {
+        eprintln!("paliadin-demo-agent: PALIADIN_SPOOL_DIR must name the spool directory");
+        return ExitCode::from(2);
+    };
+    let spool = match demo::Spool::open(dir) {
+        Ok(spool) => spool,
+        Err(e) => {
+            eprintln!("paliadin-demo-agent: cannot create the spool directory: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match demo::run(spool) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("paliadin-demo-agent: terminal error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Answering one turn: runs the message's directive against the spool files.
+//!
+//! Every wait goes through [`Control::pause`], so an interrupt stops the answer at once and no
+//! `.md` is written for an interrupted turn. The message is only ever quoted, echoed or hashed:
+//! nothing in it is executed.
+
+use super::control::{Control, Interrupted};
+use super::directive::{self, Directive};
+use super::replies;
+use super::spool::Spool;
+use super::terminal::Screen;
+use paliadin_shared::domain::trailer::Trailer;
+use std::io;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Pause between the default reply's chunks.
+const DEFAULT_CHUNK_PAUSE: Duration = Duration::from_millis(40);
+/// Pause between `/stream` chunks.
+const STREAM_PAUSE: Duration = Duration::from_millis(50);
+/// Pause between `/activity` events.
+const ACTIVITY_PAUSE: Duration = Duration::from_millis(20);
+
+/// One turn being answered.
+pub struct Turn<'a> {
+    pub id: Uuid,
+    /// Sequence number from [`Control::submit`], which interrupts are matched against.
+    pub seq: u64,
+    pub message: &'a str,
+    pub spool: &'a Spool,
+    pub control: &'a Control,
+    pub screen: &'a Screen,
+}
+
+/// How a turn ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The reply file was published.
+    Answered,
+    /// `/crash`: the process must exit now, without answering.
+    Crash,
+}
+
+/// Why a turn ended without a reply.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    #[error("interrupted")]
+    Interrupted,
+    #[error("spool write failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<Interrupted> for Stop {
+    fn from(_: Interrupted) -> Self {
+        Stop::Interrupted
+    }
+}
+
+impl Turn<'_> {
+    fn pause(&self, d: Duration) -> Result<(), Stop> {
+        Ok(self.control.pause(self.seq, d)?)
+    }
+
+    fn activity(&self, text: &str) -> Result<(), Stop> {
+        self.control.check(self.seq)?;
+        self.screen.line(&format!("  · {text}"));
+        Ok(self.spool.activity(self.id, text)?)
+    }
+
+    fn partial(&self, text: &str) -> Result<(), Stop> {
+        self.control.check(self.seq)?;
+        Ok(self.spool.partial(self.id, text)?)
+    }
+
+    /// Publishes `body` with a trailer (unless interrupted in the meantime).
+    fn reply(&self, body: &str, tag: &str, used_tools: &[&str]) -> Result<Outcome, Stop> {
+        self.control.check(self.seq)?;
+        let trailer = Trailer {
+            used_tools: used_tools.iter().map(|t| (*t).to_owned()).collect(),
+            rows_seen: line_count(self.message),
+            chip_count: 0,
+            classifier_tag: tag.to_owned(),
+        };
+        self.spool.reply(self.id, body, &trailer)?;
+        Ok(Outcome::Answered)
+    }
+
+    /// Streams `body` as `.partial` pieces, then publishes it whole.
+    fn streamed(&self, pieces: &[&str], pause: Duration) -> Result<(), Stop> {
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                self.pause(pause)?;
+            }
+            self.partial(piece)?;
+        }
+        Ok(())
+    }
+}
+
+/// Answers one turn according to its directive.
+pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
+    turn.control.check(turn.seq)?;
+    let directive = directive::parse(turn.message);
+    let tag = directive.classifier_tag();
+    match directive {
+        Directive::Default => {
+            turn.activity(&format!(
+                "reading your message ({} bytes)",
+                turn.message.len()
+            ))?;
+            let body = replies::greeting(turn.message);
+            turn.streamed(&replies::chunks(&body, 3), DEFAULT_CHUNK_PAUSE)?;
+            turn.reply(&body, tag, &["demo.quote"])
+        }
+        Directive::Echo(payload) => turn.reply(&replies::echo(payload), tag, &[]),
+        Directive::Slow(ms) => {
+            turn.activity(&format!("waiting {ms} ms before answering"))?;
+            turn.pause(Duration::from_millis(ms))?;
+            turn.reply(&format!("Waited {ms} ms before answering."), tag, &[])
+        }
+        Directive::Stream(n) => {
+            let chunks: Vec<String> = (1..=n).map(|i| replies::stream_chunk(i, n)).collect();
+            let pieces: Vec<&str> = chunks.iter().map(String::as_str).collect();
+            turn.streamed(&pieces, STREAM_PAUSE)?;
+            turn.reply(&chunks.concat(), tag, &[])
+        }
+        Directive::Activity(n) => {
+            for i in 1..=n {
+                if i > 1 {
+                    turn.pause(ACTIVITY_PAUSE)?;
+                }
+                turn.activity(&format!("step {i} of {n}: pretending to work"))?;
+            }
+            turn.reply(
+                &format!("Reported {n} activity events."),
+                tag,
+                &["demo.activity"],
+            )
+        }
+        Directive::Hang => {
+            turn.activity("hanging until interrupted")?;
+            loop {
+                turn.pause(Duration::from_secs(3600))?;
+            }
+        }
+        Directive::BadTrailer => {
+            turn.control.check(turn.seq)?;
+            turn.spool.reply_raw(turn.id, replies::BAD_TRAILER_REPLY)?;
+            Ok(Outcome::Answered)
+        }
+        Directive::Large(kib) => turn.reply(&replies::large(kib), tag, &[]),
+        Directive::Markdown => turn.reply(replies::MARKDOWN, tag, &[]),
+        Directive::Crash => Ok(Outcome::Crash),
+        Directive::Usage(text) => turn.reply(&text, tag, &[]),
+    }
+}
+
+/// The trailer's `rows_seen`: lines in the message (at least 1).
+fn line_count(message: &str) -> i32 {
+    i32::try_from(message.trim_end().split('\n').count()).unwrap_or(i32::MAX)
+}
