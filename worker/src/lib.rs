@@ -3,9 +3,13 @@
 //! # Layout
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
 //! - [`driver`]: the `Driver` trait and its implementations.
+//! - [`spool`]: reading the agents' per-turn reply files (inotify).
+//! - [`tmux`]: driving agents in tmux sessions (the core of the local and SSH drivers).
 //! - [`runtime`]: the claim loop, leases, event sink and terminal writes.
 
 pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod runtime;
+pub mod spool;
+pub mod tmux;

@@ -1,0 +1,156 @@
+//! The spool: the directory where agents write each turn's files, and how the driver reads it.
+//!
+//! Per turn `<id>` (the agent side is specified in `docs/agent-protocol.md`):
+//! - `<id>.ack` — one line per receipt of the envelope (confirms the paste was submitted);
+//! - `<id>.partial` — the reply so far, append-only (streamed as content deltas);
+//! - `<id>.events` — JSON lines, `{"type":"activity","text":…}` (streamed as activity);
+//! - `<id>.md` — the final reply, renamed into place from `<id>.md.tmp` (atomic).
+//!
+//! [`SpoolWatcher`] turns inotify events into per-turn wake-ups; [`TurnFeed`] reads one turn's
+//! files incrementally. After a terminal outcome the driver calls [`SpoolDir::finish`], which
+//! moves the turn's files to `<spool>/done/` (kept for `done_retention`, for debugging and for
+//! counting receipts) — except after *abandon*, when they must stay for the next worker.
+
+mod feed;
+mod text;
+mod watch;
+
+pub use feed::{SpoolEvent, TurnFeed};
+pub use watch::SpoolWatcher;
+
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use uuid::Uuid;
+
+/// The files of one turn, by extension.
+pub const EXTENSIONS: [&str; 5] = ["ack", "partial", "events", "md", "md.tmp"];
+
+/// Files in `done/` are pruned at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Top-level files no turn finished (late writes after a cancel or timeout) go after this.
+const STRAY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// One spool directory.
+#[derive(Debug)]
+pub struct SpoolDir {
+    root: PathBuf,
+    /// How long finished turns' files stay in `done/`; zero deletes them at once.
+    retention: Duration,
+    last_prune: Mutex<Option<Instant>>,
+}
+
+impl SpoolDir {
+    /// Creates the directory (mode 0700, parents too) if missing. An existing one is used as is.
+    pub fn prepare(root: impl Into<PathBuf>, retention: Duration) -> io::Result<SpoolDir> {
+        let root = root.into();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)?;
+        Ok(SpoolDir {
+            root,
+            retention,
+            last_prune: Mutex::new(None),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<spool>/<turn_id>.<ext>`.
+    pub fn path(&self, turn: Uuid, ext: &str) -> PathBuf {
+        self.root.join(file_name(turn, ext))
+    }
+
+    fn done_dir(&self) -> PathBuf {
+        self.root.join("done")
+    }
+
+    /// How many receipts the agent recorded for the turn (its `.ack` lines), whether the turn
+    /// is still running or finished (`done/`). Tests use it to prove a message was sent once.
+    pub fn ack_count(&self, turn: Uuid) -> usize {
+        let name = file_name(turn, "ack");
+        [self.root.join(&name), self.done_dir().join(&name)]
+            .iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .sum()
+    }
+
+    /// A turn reached a terminal outcome: move its files out of the way (or delete them), and
+    /// prune old ones now and then. Errors are logged, never fatal: the turn is over.
+    pub fn finish(&self, turn: Uuid) {
+        let keep = !self.retention.is_zero();
+        if keep
+            && let Err(e) = std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(self.done_dir())
+            && e.kind() != io::ErrorKind::AlreadyExists
+        {
+            tracing::warn!(error = %e, "cannot create the spool's done/ directory");
+        }
+        for ext in EXTENSIONS {
+            let from = self.path(turn, ext);
+            let result = if keep {
+                std::fs::rename(&from, self.done_dir().join(file_name(turn, ext)))
+            } else {
+                std::fs::remove_file(&from)
+            };
+            if let Some(e) = result
+                .as_ref()
+                .err()
+                .filter(|e| e.kind() != io::ErrorKind::NotFound)
+            {
+                tracing::warn!(error = %e, file = %from.display(), "cannot clean up a spool file");
+            }
+        }
+        self.prune_if_due();
+    }
+
+    fn prune_if_due(&self) {
+        {
+            let mut last = self.last_prune.lock().expect("prune lock");
+            if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        prune(&self.done_dir(), self.retention);
+        prune(&self.root, STRAY_AFTER);
+    }
+}
+
+/// Deletes turn files (`<uuid>.<ext>`) in `dir` last modified more than `age` ago.
+fn prune(dir: &Path, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if parse_name(&name.to_string_lossy()).is_none() {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age));
+        if old && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn file_name(turn: Uuid, ext: &str) -> String {
+    format!("{}.{ext}", turn.hyphenated())
+}
+
+/// `<uuid>.<ext>` → the turn id, for any extension (including `md.tmp`).
+pub(crate) fn parse_name(name: &str) -> Option<Uuid> {
+    let (id, _ext) = name.split_once('.')?;
+    Uuid::try_parse(id).ok()
+}

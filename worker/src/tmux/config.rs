@@ -1,0 +1,118 @@
+//! `TmuxConfig`: every knob of the tmux driver, with defaults that work on one machine.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The operator's agent command could not be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AgentCmdError {
+    #[error("the agent command is empty")]
+    Empty,
+    #[error("the agent command has unbalanced quotes or a trailing backslash")]
+    Unparsable,
+}
+
+/// Splits `PALIADIN_AGENT_CMD` into argv with shell quoting rules (no expansion, no shell is
+/// ever run): `claude --model "x y"` → `["claude", "--model", "x y"]`.
+pub fn split_agent_cmd(cmd: &str) -> Result<Vec<String>, AgentCmdError> {
+    let argv = shell_words::split(cmd).map_err(|_| AgentCmdError::Unparsable)?;
+    if argv.is_empty() {
+        return Err(AgentCmdError::Empty);
+    }
+    Ok(argv)
+}
+
+/// How this host runs agents in tmux.
+#[derive(Debug, Clone)]
+pub struct TmuxConfig {
+    /// The tmux binary (`tmux` on `PATH`); if it cannot run, turns fail `tmux_unavailable`.
+    pub tmux_bin: PathBuf,
+    /// `-L <socket>`: a private tmux server. `None` is the user's default server.
+    pub socket: Option<String>,
+    /// The agent command as separate argv, started directly in each new session (no shell).
+    pub agent_argv: Vec<String>,
+    /// The working directory of new sessions (`new-session -c`).
+    pub workdir: PathBuf,
+    /// Where agents write per-turn files; handed to them as `PALIADIN_SPOOL_DIR`.
+    pub spool_dir: PathBuf,
+    /// Window size of new sessions: detached sessions default to 80x24, which makes agent UIs wrap.
+    pub width: u16,
+    pub height: u16,
+    /// Pause between the paste and the separate Enter (an Enter right after a paste can be
+    /// swallowed by the agent's paste handling).
+    pub settle: Duration,
+    /// How long to wait for the agent's `.ack` after each Enter before retrying it.
+    pub ack_timeout: Duration,
+    /// How many times Enter is sent at most.
+    pub enter_attempts: u32,
+    /// How often a running turn checks that its session and pane are alive.
+    pub health_interval: Duration,
+    /// How long a successful health check is trusted before the next turn checks again.
+    pub health_ttl: Duration,
+    /// How long a new session may take to show a stable screen before the first paste.
+    pub ready_timeout: Duration,
+    /// How long the screen of a new session must stay unchanged to count as ready.
+    pub ready_quiet: Duration,
+    /// How long finished turns' files stay in `<spool>/done/` (zero: delete at once).
+    pub done_retention: Duration,
+}
+
+impl TmuxConfig {
+    /// Defaults for everything but the agent command.
+    pub fn new(agent_argv: Vec<String>) -> Self {
+        TmuxConfig {
+            tmux_bin: PathBuf::from("tmux"),
+            socket: None,
+            agent_argv,
+            workdir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            spool_dir: default_spool_dir(),
+            width: 220,
+            height: 50,
+            settle: Duration::from_millis(150),
+            ack_timeout: Duration::from_secs(2),
+            enter_attempts: 3,
+            health_interval: Duration::from_secs(1),
+            health_ttl: Duration::from_secs(10),
+            ready_timeout: Duration::from_secs(15),
+            ready_quiet: Duration::from_millis(300),
+            done_retention: Duration::from_secs(3600),
+        }
+    }
+
+    /// Same, from an operator command line such as `PALIADIN_AGENT_CMD`.
+    pub fn from_agent_cmd(cmd: &str) -> Result<Self, AgentCmdError> {
+        Ok(TmuxConfig::new(split_agent_cmd(cmd)?))
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/paliadin/spool`, else `/tmp/paliadin-<uid>/spool`.
+pub fn default_spool_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("paliadin").join("spool"),
+        None => PathBuf::from(format!("/tmp/paliadin-{}", current_uid())).join("spool"),
+    }
+}
+
+/// The uid of this process, read without `unsafe` from the owner of `/proc/self`.
+pub(crate) fn current_uid() -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self") {
+        Ok(m) => m.uid().to_string(),
+        Err(_) => std::env::var("USER").unwrap_or_else(|_| "user".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_a_shell_without_running_one() {
+        assert_eq!(
+            split_agent_cmd("agent --x 'a b;' \"$(c)\"").unwrap(),
+            vec!["agent", "--x", "a b;", "$(c)"]
+        );
+        assert_eq!(split_agent_cmd("  "), Err(AgentCmdError::Empty));
+        assert_eq!(split_agent_cmd("a 'b"), Err(AgentCmdError::Unparsable));
+    }
+}

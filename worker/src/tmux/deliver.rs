@@ -1,0 +1,93 @@
+//! Delivery: getting the envelope into the agent's input and confirming it was submitted.
+//!
+//! The text never appears in argv and never meets a shell: it goes to a uniquely named tmux
+//! buffer through the client's stdin (`load-buffer -b NAME -`), then `paste-buffer -p -d -r`
+//! pastes it (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
+//! is a separate `send-keys` after a settle delay, because an Enter that follows a paste too
+//! closely can be swallowed. Submission is confirmed by the agent's `.ack` file (or any other
+//! file of the turn); without one, Enter is retried; an agent that writes no ack at all is
+//! recognised by its screen changing after Enter.
+
+use super::{Tmux, TmuxConfig, TmuxError};
+use crate::spool::TurnFeed;
+use std::sync::atomic::{AtomicU64, Ordering};
+use uuid::Uuid;
+
+static NEXT_BUFFER: AtomicU64 = AtomicU64::new(0);
+
+/// How submission was confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The agent recorded a receipt after `enters` Enter keys.
+    Ack { enters: u32 },
+    /// No receipt, but the screen changed after `enters` Enter keys (an agent without acks).
+    ScreenChanged { enters: u32 },
+}
+
+/// Why submission could not be confirmed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Tmux(#[from] TmuxError),
+    #[error(
+        "the agent did not take the message: no receipt and an unchanged screen after {0} Enter keys"
+    )]
+    NotTaken(u32),
+}
+
+/// Pastes `text` into `pane` through a private buffer. Nothing reaches the pane on error.
+pub async fn paste(tmux: &Tmux, pane: &str, turn: Uuid, text: &str) -> Result<(), TmuxError> {
+    let buffer = format!(
+        "paliadin-{}-{}-{}",
+        turn.simple(),
+        std::process::id(),
+        NEXT_BUFFER.fetch_add(1, Ordering::Relaxed)
+    );
+    tmux.run_with_stdin(&["load-buffer", "-b", &buffer, "-"], text.as_bytes())
+        .await?;
+    let pasted = tmux
+        .run(&["paste-buffer", "-p", "-d", "-r", "-b", &buffer, "-t", pane])
+        .await;
+    if pasted.is_err() {
+        let _ = tmux.run(&["delete-buffer", "-b", &buffer]).await;
+    }
+    pasted.map(|_| ())
+}
+
+/// `send-keys -t PANE KEY` for a fixed key name (`Enter`, `Escape`): never user text.
+pub async fn key(tmux: &Tmux, pane: &str, key: &'static str) -> Result<(), TmuxError> {
+    tmux.run(&["send-keys", "-t", pane, key]).await.map(|_| ())
+}
+
+/// The pane's visible text.
+pub async fn capture(tmux: &Tmux, pane: &str) -> Result<String, TmuxError> {
+    tmux.run(&["capture-pane", "-p", "-t", pane]).await
+}
+
+/// After a paste: settle, Enter, wait for a receipt; retry Enter up to `enter_attempts` times.
+pub async fn submit(
+    tmux: &Tmux,
+    pane: &str,
+    feed: &mut TurnFeed,
+    cfg: &TmuxConfig,
+) -> Result<Confirmed, SubmitError> {
+    tokio::time::sleep(cfg.settle).await;
+    let before = capture(tmux, pane).await?;
+    let attempts = cfg.enter_attempts.max(1);
+    for enters in 1..=attempts {
+        key(tmux, pane, "Enter").await?;
+        let deadline = tokio::time::Instant::now() + cfg.ack_timeout;
+        if feed.wait_received(deadline).await {
+            return Ok(Confirmed::Ack { enters });
+        }
+        if capture(tmux, pane).await? != before {
+            tracing::warn!(enters, "no receipt from the agent, but its screen changed");
+            return Ok(Confirmed::ScreenChanged { enters });
+        }
+        tracing::info!(
+            enters,
+            "no receipt and no change on screen; sending Enter again"
+        );
+    }
+    Err(SubmitError::NotTaken(attempts))
+}

@@ -1,0 +1,206 @@
+//! `TmuxHost`: runs turns against agents in the tmux sessions of one tmux server, reading
+//! their replies from the spool. This is the transport-independent core: `LocalDriver` wraps
+//! it as is; an SSH host agent (`paliadin-shim serve`) can wrap the same code on the far host
+//! and forward the `Progress` calls as JSON lines.
+//!
+//! A turn: subscribe to the turn's spool files → ensure the session (create it and wait for a
+//! stable screen if new) → paste the envelope and confirm submission → `delivered()` → stream
+//! `.partial`/`.events`, check the session every `health_interval` → parse `.md`. Cancel and
+//! timeout send Escape; abandon leaves the pane and the files alone for the next worker.
+
+use super::deliver::{self, SubmitError};
+use super::session::{Ensured, Sessions};
+use super::wait::{self, lost};
+use super::{Tmux, TmuxConfig};
+use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
+use crate::spool::{SpoolDir, SpoolWatcher, TurnFeed};
+use paliadin_shared::domain::trailer::Reply;
+use paliadin_shared::{Envelope, SessionName};
+use std::sync::Arc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// Why a host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the agent command is empty")]
+    NoAgentCommand,
+    #[error("cannot prepare the spool directory {path}: {source}")]
+    Spool {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot watch the spool directory: {0}")]
+    Watch(#[from] notify::Error),
+}
+
+/// One tmux server, its sessions and its spool. Serves many turns concurrently.
+pub struct TmuxHost {
+    cfg: TmuxConfig,
+    tmux: Tmux,
+    sessions: Sessions,
+    watcher: SpoolWatcher,
+}
+
+impl TmuxHost {
+    /// Prepares the spool directory and its watcher. Does not touch tmux: a missing tmux shows
+    /// up per turn as `TmuxUnavailable`, so the worker can still report it.
+    pub fn start(cfg: TmuxConfig) -> Result<TmuxHost, StartError> {
+        if cfg.agent_argv.is_empty() {
+            return Err(StartError::NoAgentCommand);
+        }
+        let spool = SpoolDir::prepare(&cfg.spool_dir, cfg.done_retention).map_err(|source| {
+            StartError::Spool {
+                path: cfg.spool_dir.display().to_string(),
+                source,
+            }
+        })?;
+        let watcher = SpoolWatcher::start(Arc::new(spool))?;
+        let tmux = Tmux::new(&cfg.tmux_bin, cfg.socket.clone());
+        let sessions = Sessions::new(tmux.clone(), cfg.health_ttl);
+        Ok(TmuxHost {
+            cfg,
+            tmux,
+            sessions,
+            watcher,
+        })
+    }
+
+    pub fn config(&self) -> &TmuxConfig {
+        &self.cfg
+    }
+
+    pub fn tmux(&self) -> &Tmux {
+        &self.tmux
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub fn spool(&self) -> &SpoolDir {
+        self.watcher.dir()
+    }
+
+    /// Follows one turn's spool files (what `run_turn` uses; also for tests and tools).
+    pub fn subscribe(&self, turn: uuid::Uuid) -> TurnFeed {
+        self.watcher.subscribe(turn)
+    }
+
+    /// Runs one turn to its reply (see the module docs for the steps).
+    pub async fn run_turn(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        let span = tracing::info_span!("turn", turn_id = %spec.turn_id, session = %spec.session);
+        self.turn(spec, progress, control).instrument(span).await
+    }
+
+    async fn turn(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        let deadline = Instant::now() + spec.timeout;
+        let mut feed = self.watcher.subscribe(spec.turn_id);
+        let outcome = tokio::select! {
+            biased;
+            _ = control.abandon.cancelled() => Err(DriveError::Abandoned),
+            _ = control.cancel.cancelled() => Err(DriveError::Cancelled),
+            _ = tokio::time::sleep_until(deadline) => Err(DriveError::Timeout),
+            r = self.drive(spec, progress, &mut feed) => r,
+        };
+        drop(feed);
+        if let Err(e) = &outcome {
+            tracing::info!(error = %e, "turn ended without a reply");
+            self.sessions.evict(&spec.session);
+        }
+        match &outcome {
+            // The next worker takes over from the files and the running agent.
+            Err(DriveError::Abandoned) => return outcome,
+            Err(DriveError::Cancelled | DriveError::Timeout) => {
+                let pane = spec.session.pane_target();
+                if let Err(e) = deliver::key(&self.tmux, &pane, "Escape").await {
+                    tracing::info!(error = %e, "could not interrupt the agent");
+                }
+            }
+            _ => {}
+        }
+        self.spool().finish(spec.turn_id);
+        outcome
+    }
+
+    async fn drive(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        feed: &mut TurnFeed,
+    ) -> Result<Reply, DriveError> {
+        // On takeover the message is never pasted again: its reply may even exist already.
+        if !spec.already_delivered {
+            self.deliver(spec, feed).await?;
+            progress.delivered().await;
+        }
+        let every = self.cfg.health_interval;
+        wait::reply(&self.sessions, every, &spec.session, progress, feed).await
+    }
+
+    async fn deliver(&self, spec: &TurnSpec, feed: &mut TurnFeed) -> Result<(), DriveError> {
+        let started = Instant::now();
+        let pane = spec.session.pane_target();
+        let text = Envelope::new(spec.turn_id, &spec.message).render();
+        let ensured = self.ensure(&spec.session).await?;
+        if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
+            if !(e.is_missing() && ensured == Ensured::Cached) {
+                return Err(lost(e));
+            }
+            // The cache trusted a session that has gone since: start a new one, once.
+            self.sessions.evict(&spec.session);
+            self.ensure(&spec.session).await?;
+            deliver::paste(&self.tmux, &pane, spec.turn_id, &text)
+                .await
+                .map_err(lost)?;
+        }
+        let confirmed = deliver::submit(&self.tmux, &pane, feed, &self.cfg)
+            .await
+            .map_err(|e| match e {
+                SubmitError::Tmux(e) => lost(e),
+                e @ SubmitError::NotTaken(_) => DriveError::Upstream(e.to_string()),
+            })?;
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(?ensured, ?confirmed, ms, "delivered");
+        Ok(())
+    }
+
+    async fn ensure(&self, s: &SessionName) -> Result<Ensured, DriveError> {
+        let ensured = self
+            .sessions
+            .ensure(s, &self.cfg)
+            .await
+            .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
+        if ensured == Ensured::Created {
+            let (quiet, limit) = (self.cfg.ready_quiet, self.cfg.ready_timeout);
+            self.sessions
+                .wait_ready(s, quiet, limit)
+                .await
+                .map_err(|e| match e {
+                    e if e.is_missing() => DriveError::SessionLost(format!(
+                        "the agent exited while starting ({e}); check PALIADIN_AGENT_CMD"
+                    )),
+                    e => lost(e),
+                })?;
+        }
+        Ok(ensured)
+    }
+
+    /// Kills the session; the next turn starts a fresh agent. A missing session is fine.
+    pub async fn reset(&self, s: &SessionName) -> Result<(), DriveError> {
+        self.sessions
+            .kill(s)
+            .await
+            .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))
+    }
+}

@@ -1,0 +1,24 @@
+//! Driving agents in tmux: the CLI runner, session lifecycle, delivery, and the turn core.
+//!
+//! Layout:
+//! - [`command`]: one tmux client call (`tmux [-L socket] …`), errors classified;
+//! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
+//! - [`deliver`]: paste through a buffer from stdin, separate Enter, confirmation;
+//! - [`host`]: [`TmuxHost`], a whole turn over tmux plus the spool (`crate::spool`); it knows
+//!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
+//! - [`wait`]: streaming the spool and watching the session until the reply;
+//! - [`config`]: [`TmuxConfig`] and the agent-command parsing.
+//!
+//! The why of every step is in `docs/tmux-driving.md`.
+
+pub mod command;
+pub mod config;
+pub mod deliver;
+pub mod host;
+pub mod session;
+pub mod wait;
+
+pub use command::{Tmux, TmuxError};
+pub use config::{AgentCmdError, TmuxConfig, default_spool_dir, split_agent_cmd};
+pub use host::{StartError, TmuxHost};
+pub use session::{Ensured, Health, Sessions};

@@ -1,0 +1,95 @@
+//! Waiting for a delivered turn's reply: stream the spool, watch the session, parse the end.
+//!
+//! Spool changes arrive as events (inotify); the session is checked on a timer every
+//! `health_interval`, because a dead agent writes nothing. When the check fails, the files are
+//! read once more: an agent that wrote its reply and then exited still counts as answered.
+
+use super::TmuxError;
+use super::session::{Health, Sessions};
+use crate::driver::{DriveError, Progress};
+use crate::spool::{SpoolEvent, TurnFeed};
+use paliadin_shared::SessionName;
+use paliadin_shared::domain::trailer::{Reply, parse_reply};
+use std::time::Duration;
+use tokio::time::MissedTickBehavior;
+
+/// Streams progress until the reply arrives or the session goes away.
+pub async fn reply(
+    sessions: &Sessions,
+    every: Duration,
+    s: &SessionName,
+    progress: &dyn Progress,
+    feed: &mut TurnFeed,
+) -> Result<Reply, DriveError> {
+    let mut health = tokio::time::interval(every);
+    health.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut streamed = String::new();
+    loop {
+        tokio::select! {
+            biased;
+            ev = feed.next() => {
+                if let Some(done) = forward(ev, &mut streamed, progress).await {
+                    return done;
+                }
+            }
+            _ = health.tick() => {
+                let problem = match sessions.health(s).await {
+                    Ok(Health::Alive { .. }) => continue,
+                    Ok(Health::Dead) => DriveError::SessionLost("the agent exited".into()),
+                    Ok(Health::Missing) => DriveError::SessionLost(format!("session {s} is gone")),
+                    Err(e) => lost(e),
+                };
+                // The agent may have written its reply just before it went away.
+                feed.scan();
+                while let Some(ev) = feed.try_next() {
+                    if let Some(done) = forward(ev, &mut streamed, progress).await {
+                        return done;
+                    }
+                }
+                return Err(problem);
+            }
+        }
+    }
+}
+
+/// Passes one spool event on; returns the turn's outcome when the reply arrived.
+async fn forward(
+    ev: SpoolEvent,
+    streamed: &mut String,
+    progress: &dyn Progress,
+) -> Option<Result<Reply, DriveError>> {
+    match ev {
+        SpoolEvent::Content(delta) => {
+            streamed.push_str(&delta);
+            progress.content(&delta).await;
+            None
+        }
+        SpoolEvent::Activity(text) => {
+            progress.activity(&text).await;
+            None
+        }
+        SpoolEvent::Reply(raw) => Some(match parse_reply(&raw) {
+            Ok(reply) => {
+                // Stream whatever part of the final text the partial file did not carry.
+                match reply.text.strip_prefix(streamed.as_str()) {
+                    Some(rest) if !rest.is_empty() => progress.content(rest).await,
+                    Some(_) => {}
+                    None if streamed.starts_with(&reply.text) => {}
+                    None => tracing::warn!("the streamed text is not a prefix of the reply"),
+                }
+                Ok(reply)
+            }
+            Err(e) => Err(DriveError::InvalidReply(e)),
+        }),
+    }
+}
+
+/// A tmux failure while driving an existing session.
+pub(crate) fn lost(e: TmuxError) -> DriveError {
+    match e {
+        TmuxError::NoServer(_) | TmuxError::NotFound(_) => DriveError::SessionLost(e.to_string()),
+        TmuxError::Spawn { .. } | TmuxError::Failed { .. } => {
+            DriveError::TmuxUnavailable(e.to_string())
+        }
+    }
+}
