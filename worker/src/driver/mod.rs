@@ -4,6 +4,8 @@
 //! parsed reply. Implementations: local tmux (this host) and SSH (a remote host agent); tests may
 //! plug in an in-process driver to pin queue semantics.
 
+pub mod local;
+
 use async_trait::async_trait;
 use paliadin_shared::domain::trailer::{Reply, TrailerError};
 use paliadin_shared::{HostName, SessionName, UserMessage};

@@ -1,0 +1,48 @@
+//! `LocalDriver`: the [`Driver`] for agents in tmux sessions on this machine.
+//!
+//! A thin shell over [`TmuxHost`], which holds all the session-driving logic so that the SSH
+//! host agent can run the very same code next to a remote tmux server.
+
+use super::{DriveError, Driver, Progress, TurnControl, TurnSpec};
+use crate::tmux::{StartError, TmuxConfig, TmuxHost};
+use async_trait::async_trait;
+use paliadin_shared::SessionName;
+use paliadin_shared::domain::trailer::Reply;
+
+/// The local driver's settings are the tmux host's.
+pub type LocalConfig = TmuxConfig;
+
+/// Drives agents on this machine's tmux server. One instance serves many turns concurrently.
+pub struct LocalDriver {
+    host: TmuxHost,
+}
+
+impl LocalDriver {
+    /// Prepares the spool directory and starts watching it; tmux itself is first used per turn.
+    pub fn new(config: LocalConfig) -> Result<LocalDriver, StartError> {
+        Ok(LocalDriver {
+            host: TmuxHost::start(config)?,
+        })
+    }
+
+    /// The core this driver delegates to (spool, sessions, tmux handle).
+    pub fn host(&self) -> &TmuxHost {
+        &self.host
+    }
+}
+
+#[async_trait]
+impl Driver for LocalDriver {
+    async fn run_turn(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        self.host.run_turn(spec, progress, control).await
+    }
+
+    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
+        self.host.reset(session).await
+    }
+}
