@@ -1,1 +1,28 @@
-//! Test harness shared by the end-to-end suites.
+//! Test harness shared by the end-to-end suites: a fresh PostgreSQL database per test (cloned
+//! from a migrated template), the API and workers started in-process on loopback, HTTP and SSE
+//! helpers, and an in-process driver for pinning queue semantics.
+//!
+//! The admin connection comes from `PALIADIN_TEST_ADMIN_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); `deploy/test.sh` sets it.
+
+pub mod db;
+pub mod http;
+pub mod scripted;
+pub mod system;
+
+/// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions
+/// that have no event to wait on (e.g. rows written by another process).
+pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,152 @@
+//! `ScriptedDriver`: an in-process [`Driver`] whose behaviour the test writes into the message,
+//! used to pin queue semantics (order, leases, fencing, SSE) without tmux.
+//!
+//! Message words: `hang` (wait for cancel/abandon), `gate:<name>` (after the first content
+//! chunk, wait until the test opens the gate), `sleep:<ms>`; the reply is
+//! `reply to: <message>`, streamed as three content chunks after one activity line.
+
+use async_trait::async_trait;
+use paliadin_shared::SessionName;
+use paliadin_shared::domain::trailer::{Reply, Trailer};
+use paliadin_worker::driver::{DriveError, Driver, Progress, TurnControl, TurnSpec};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+/// One run of a turn as the driver saw it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub user: Uuid,
+    pub turn: Uuid,
+    pub message: String,
+    pub start: Instant,
+    pub end: Instant,
+    pub delivered_before: bool,
+}
+
+#[derive(Default)]
+pub struct ScriptedDriver {
+    pub runs: Mutex<Vec<Run>>,
+    pub resets: Mutex<Vec<SessionName>>,
+    in_flight_per_user: Mutex<HashMap<Uuid, usize>>,
+    /// Times a user had two turns running at once (must stay 0).
+    pub overlaps: AtomicUsize,
+    current: AtomicUsize,
+    /// Highest number of turns running at once across users.
+    pub max_parallel: AtomicUsize,
+    gates: Mutex<HashMap<String, std::sync::Arc<Semaphore>>>,
+}
+
+impl ScriptedDriver {
+    fn gate(&self, name: &str) -> std::sync::Arc<Semaphore> {
+        self.gates
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_insert_with(|| std::sync::Arc::new(Semaphore::new(0)))
+            .clone()
+    }
+
+    /// Lets one turn waiting at `gate:<name>` continue.
+    pub fn open(&self, name: &str) {
+        self.gate(name).add_permits(1);
+    }
+
+    pub fn reply_for(message: &str) -> String {
+        format!("reply to: {message}")
+    }
+
+    async fn body(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        let msg = spec.message.as_str();
+        if !spec.already_delivered {
+            progress.delivered().await;
+        }
+        for word in msg.split_whitespace() {
+            if let Some(ms) = word.strip_prefix("sleep:") {
+                tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            }
+            if word == "hang" {
+                tokio::select! {
+                    _ = control.cancel.cancelled() => return Err(DriveError::Cancelled),
+                    _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
+                }
+            }
+        }
+        progress.activity("scripted: thinking").await;
+        let text = Self::reply_for(msg);
+        let chars: Vec<char> = text.chars().collect();
+        let third = chars.len().div_ceil(3);
+        for (i, chunk) in chars.chunks(third.max(1)).enumerate() {
+            progress.content(&chunk.iter().collect::<String>()).await;
+            if i == 0 {
+                if let Some(g) = msg.split_whitespace().find_map(|w| w.strip_prefix("gate:")) {
+                    let gate = self.gate(g);
+                    tokio::select! {
+                        p = gate.acquire() => p.expect("gate").forget(),
+                        _ = control.cancel.cancelled() => return Err(DriveError::Cancelled),
+                        _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
+                    }
+                }
+            }
+        }
+        let trailer = Trailer {
+            used_tools: vec!["scripted".into()],
+            rows_seen: 1,
+            chip_count: 0,
+            classifier_tag: "test".into(),
+        };
+        Ok(Reply { text, trailer })
+    }
+}
+
+#[async_trait]
+impl Driver for ScriptedDriver {
+    async fn run_turn(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        let start = Instant::now();
+        {
+            let mut m = self.in_flight_per_user.lock().unwrap();
+            let n = m.entry(spec.user_id).or_default();
+            *n += 1;
+            if *n > 1 {
+                self.overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_parallel.fetch_max(now, Ordering::SeqCst);
+        let result = self.body(spec, progress, control).await;
+        self.current.fetch_sub(1, Ordering::SeqCst);
+        *self
+            .in_flight_per_user
+            .lock()
+            .unwrap()
+            .get_mut(&spec.user_id)
+            .expect("entry") -= 1;
+        self.runs.lock().unwrap().push(Run {
+            user: spec.user_id,
+            turn: spec.turn_id,
+            message: spec.message.as_str().to_owned(),
+            start,
+            end: Instant::now(),
+            delivered_before: spec.already_delivered,
+        });
+        result
+    }
+
+    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
+        self.resets.lock().unwrap().push(session.clone());
+        Ok(())
+    }
+}
