@@ -11,7 +11,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 export PATH="$root/target/debug:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+if [[ -t 2 ]]; then
+  say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+  say() { printf '==> %s\n' "$*" >&2; }
+fi
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
 bind=${PALIADIN_BIND:-127.0.0.1:8080}
@@ -82,7 +86,7 @@ fi
 if [[ -n ${DATABASE_URL:-} ]]; then
   say "using DATABASE_URL"
 else
-  say "starting the private PostgreSQL cluster"
+  say "starting (or reusing) the private PostgreSQL cluster"
 fi
 pg_url dev || die "no database"
 pg_started=$PG_STARTED
@@ -170,7 +174,7 @@ Watch the agent work (its tmux session starts with the owner's first turn):
   tmux ls
   tmux attach -t $session     (detach again with Ctrl-b d)
 
-Ctrl-C stops the API, the workers$([[ $pg_started -eq 1 ]] && echo " and the private PostgreSQL cluster"). Agent tmux sessions stay.
+Ctrl-C stops the API and the workers$([[ $pg_started -eq 1 ]] && echo ", and the private PostgreSQL cluster"). Agent tmux sessions stay.
 EOF
 
 # Run until Ctrl-C / SIGTERM, or until one of the processes exits on its own.

@@ -15,7 +15,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 export PATH="$root/target/debug:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+if [[ -t 2 ]]; then
+  say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+  say() { printf '==> %s\n' "$*" >&2; }
+fi
 
 say "checking system packages"
 deploy/ensure-deps.sh --browser
