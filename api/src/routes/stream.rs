@@ -55,13 +55,16 @@ pub async fn stream(
 ) -> Result<Response, AppError> {
     let id = turn_id(&raw)?;
     let after = last_event_id(&headers)?;
-    paliadin_shared::db::turns::get_owned(&st.pool, id, user.id)
+    let turn = paliadin_shared::db::turns::get_owned(&st.pool, id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     // Subscribe before the first read, so nothing committed after it can be missed.
     let notices = st.hub.subscribe();
     let (tx, rx) = mpsc::channel::<Event>(64);
-    tokio::spawn(pump(st.clone(), id, after, notices, tx));
+    // A finished turn whose terminal event the client already has: the stream is empty and ends.
+    if !(turn.is_finished() && after >= turn.last_seq) {
+        tokio::spawn(pump(st.clone(), id, after, notices, tx));
+    }
     let sse = Sse::new(to_stream(rx)).keep_alive(
         KeepAlive::new()
             .interval(Duration::from_secs(st.config.sse_keepalive_secs))
