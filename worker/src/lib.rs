@@ -1,12 +1,14 @@
 //! Paliadin worker library.
 //!
 //! # Layout
+//! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
 //! - [`driver`]: the `Driver` trait and its implementations.
 //! - [`spool`]: reading the agents' per-turn reply files (inotify).
 //! - [`tmux`]: driving agents in tmux sessions (the core of the local and SSH drivers).
 //! - [`runtime`]: the claim loop, leases, event sink and terminal writes.
 
+pub mod agent_cmd;
 pub mod config;
 pub mod demo;
 pub mod driver;
