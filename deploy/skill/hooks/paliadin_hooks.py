@@ -1,0 +1,143 @@
+"""Shared helpers for the Paliadin Claude Code hooks (python3 standard library only).
+
+The hooks implement the agent side of docs/agent-protocol.md for Claude Code:
+  user-prompt-submit  acks a `[PALIADIN:<turn_id>] ` prompt and remembers the pending turn
+  post-tool-use       reports tool use as activity events; publishes a finished .md.tmp
+  stop                makes sure the pending turn gets its .md (see docs/claude-code.md)
+
+Per Claude session the pending turn lives in `<spool>/.pending-<session_id>` as JSON
+{"turn_id": "...", "stop_blocks": 0}. A hook never fails Claude: errors go to stderr and the
+hook exits 0.
+"""
+
+import datetime
+import json
+import os
+import re
+import sys
+
+ENVELOPE = re.compile(
+    r"\s*(?:/paliadin\s+)?\[PALIADIN:"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\] "
+)
+TRAILER_LINE = re.compile(r"<!-- paliadin \{.*\} -->")
+FALLBACK_TRAILER = (
+    '<!-- paliadin {"used_tools":[],"rows_seen":0,"chip_count":0,'
+    '"classifier_tag":"fallback"} -->'
+)
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def main(handler):
+    """Runs `handler(event, spool)`; prints what it returns (a dict as JSON); always exits 0."""
+    try:
+        raw = sys.stdin.read()
+        event = json.loads(raw) if raw.strip() else {}
+        spool = spool_dir()
+        if spool is None or not isinstance(event, dict):
+            return
+        out = handler(event, spool)
+        if out is not None:
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    except Exception as e:  # never break the agent because of a hook
+        sys.stderr.write("paliadin hook: %s: %s\n" % (type(e).__name__, e))
+    sys.exit(0)
+
+
+def spool_dir():
+    d = os.environ.get("PALIADIN_SPOOL_DIR", "")
+    if not d:
+        return None
+    os.makedirs(d, exist_ok=True)
+    return os.path.abspath(d)
+
+
+def turn_path(spool, turn_id, ext):
+    return os.path.join(spool, "%s.%s" % (turn_id, ext))
+
+
+def pending_path(spool, event):
+    session = str(event.get("session_id", ""))
+    if not SESSION_ID.fullmatch(session):
+        return None
+    return os.path.join(spool, ".pending-" + session)
+
+
+def read_pending(spool, event):
+    """The pending turn of this Claude session, or None."""
+    path = pending_path(spool, event)
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            pending = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(pending, dict) or not ENVELOPE.fullmatch(
+        "[PALIADIN:%s] " % pending.get("turn_id", "")
+    ):
+        return None
+    return pending
+
+
+def write_pending(spool, event, pending):
+    path = pending_path(spool, event)
+    if path is not None:
+        write_atomic(path, json.dumps(pending) + "\n")
+
+
+def clear_pending(spool, event):
+    path = pending_path(spool, event)
+    if path is not None:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+
+
+def append(path, text):
+    """Appends in one write, so concurrent readers never see half a line."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write_atomic(path, text):
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def now():
+    return (
+        datetime.datetime.now(datetime.timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def activity_line(text):
+    line = {"type": "activity", "text": text}
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def has_trailer(text):
+    """True when the last non-blank line of `text` looks like a reply trailer."""
+    lines = text.rstrip().split("\n")
+    return bool(lines) and TRAILER_LINE.fullmatch(lines[-1].strip()) is not None
+
+
+def publish_tmp(spool, turn_id):
+    """Renames a finished `<turn_id>.md.tmp` (one that ends with a trailer) to `.md`."""
+    tmp = turn_path(spool, turn_id, "md.tmp")
+    try:
+        with open(tmp, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, ValueError):
+        return False
+    if not has_trailer(text):
+        return False
+    os.replace(tmp, turn_path(spool, turn_id, "md"))
+    return True

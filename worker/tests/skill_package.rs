@@ -1,0 +1,247 @@
+//! Pins the Claude Code package in `deploy/skill/`:
+//! - `install.sh` (HOME pointed at a temp dir) installs the skill and hooks, merges
+//!   `~/.claude/settings.json` without losing unrelated settings or foreign hooks, pre-seeds
+//!   `~/.claude.json`, and is idempotent;
+//! - the hooks, fed Claude Code's hook JSON on stdin, write the `.ack` line and activity events,
+//!   block the first stop without a reply, then write a fallback reply that `parse_reply` accepts.
+
+use paliadin_shared::domain::trailer::parse_reply;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use uuid::Uuid;
+
+/// A temporary HOME with the package installed in it; removed on drop.
+struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = std::env::temp_dir().join(format!("paliadin-skill-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join(".claude")).unwrap();
+        Home { dir }
+    }
+
+    fn install(&self, args: &[&str]) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/skill/install.sh");
+        let out = Command::new("sh")
+            .arg(script)
+            .args(args)
+            .env("HOME", &self.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "install.sh failed: {out:?}");
+    }
+
+    fn json(&self, rel: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir.join(rel)).unwrap()).unwrap()
+    }
+
+    fn spool(&self) -> PathBuf {
+        self.dir.join("spool")
+    }
+
+    /// Runs an installed hook as Claude Code does (its path is the command), JSON on stdin.
+    fn hook(&self, name: &str, input: Value) -> String {
+        let path = self.dir.join(".claude/skills/paliadin/hooks").join(name);
+        let mut child = Command::new(path)
+            .env("PALIADIN_SPOOL_DIR", self.spool())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "hook {name}: {out:?}");
+        assert!(out.stderr.is_empty(), "hook {name} complained: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn turn_file(&self, turn: Uuid, ext: &str) -> PathBuf {
+        self.spool().join(format!("{turn}.{ext}"))
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn commands(settings: &Value, event: &str) -> Vec<String> {
+    settings["hooks"][event]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["hooks"].as_array().unwrap().iter())
+        .map(|h| h["command"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn install_merges_settings_and_seeds_claude_json() {
+    let home = Home::new();
+    let foreign = json!({"hooks": [{"type": "command", "command": "/opt/other/stop-hook"}]});
+    let settings = json!({"theme": "dark", "hooks": {"Stop": [foreign]}});
+    std::fs::write(home.dir.join(".claude/settings.json"), settings.to_string()).unwrap();
+    let state = json!({"userID": "u1", "projects": {"/elsewhere": {"allowedTools": ["x"]}}});
+    std::fs::write(home.dir.join(".claude.json"), state.to_string()).unwrap();
+    let workdir = home.dir.join("work");
+    std::fs::create_dir_all(&workdir).unwrap();
+    let workdir = workdir.canonicalize().unwrap();
+
+    home.install(&[workdir.to_str().unwrap()]);
+    home.install(&[workdir.to_str().unwrap()]); // idempotent
+
+    let skill = std::fs::read_to_string(home.dir.join(".claude/skills/paliadin/SKILL.md")).unwrap();
+    let front = skill
+        .strip_prefix("---\n")
+        .unwrap()
+        .split("\n---\n")
+        .next()
+        .unwrap();
+    assert!(front.lines().any(|l| l == "name: paliadin"), "{front}");
+    let description = front
+        .lines()
+        .find_map(|l| l.strip_prefix("description: "))
+        .unwrap();
+    assert!(description.len() <= 1024, "{} chars", description.len());
+    assert!(description.contains("[PALIADIN:<turn_id>]"));
+
+    let settings = home.json(".claude/settings.json");
+    assert_eq!(settings["theme"], "dark");
+    let stop = commands(&settings, "Stop");
+    assert_eq!(stop.len(), 2, "{stop:?}");
+    assert_eq!(stop[0], "/opt/other/stop-hook");
+    for (event, script) in [
+        ("UserPromptSubmit", "user-prompt-submit"),
+        ("PostToolUse", "post-tool-use"),
+        ("Stop", "stop"),
+    ] {
+        let ours: Vec<String> = commands(&settings, event)
+            .into_iter()
+            .filter(|c| c.contains("/skills/paliadin/hooks/"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{event}: {ours:?}");
+        assert!(ours[0].ends_with(&format!("/hooks/{script}")), "{ours:?}");
+        assert!(Path::new(&ours[0]).is_file(), "{} is installed", ours[0]);
+    }
+
+    let state = home.json(".claude.json");
+    assert_eq!(state["hasCompletedOnboarding"], true);
+    assert_eq!(state["userID"], "u1");
+    assert_eq!(
+        state["projects"]["/elsewhere"]["allowedTools"],
+        json!(["x"])
+    );
+    let project = &state["projects"][workdir.to_str().unwrap()];
+    assert_eq!(project["hasTrustDialogAccepted"], true);
+}
+
+#[test]
+fn hooks_ack_report_activity_block_once_then_fall_back() {
+    let home = Home::new();
+    home.install(&[]);
+    let turn = Uuid::new_v4();
+    let session = json!("sess-1");
+
+    // A plain prompt is not a turn.
+    let out = home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "hook_event_name": "UserPromptSubmit", "prompt": "hello"}),
+    );
+    assert_eq!(out, "");
+
+    let prompt = format!("[PALIADIN:{turn}] list files; \"now\"\nplease");
+    let out = home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "hook_event_name": "UserPromptSubmit", "prompt": prompt}),
+    );
+    let out: Value = serde_json::from_str(&out).unwrap();
+    let context = out["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
+    assert!(context.contains(&format!("{turn}.md.tmp")), "{context}");
+    let ack = std::fs::read_to_string(home.turn_file(turn, "ack")).unwrap();
+    assert_eq!(ack.lines().count(), 1, "{ack:?}");
+
+    home.hook(
+        "post-tool-use",
+        json!({"session_id": session, "tool_name": "Bash",
+               "tool_input": {"command": "ls   -la\n  /tmp", "description": "List"}}),
+    );
+    let events = std::fs::read_to_string(home.turn_file(turn, "events")).unwrap();
+    assert_eq!(
+        events,
+        "{\"type\":\"activity\",\"text\":\"Bash: ls -la /tmp\"}\n"
+    );
+
+    // First stop without a reply file: blocked, with the path to write.
+    let stop = json!({"session_id": session, "hook_event_name": "Stop", "stop_hook_active": false});
+    let out: Value = serde_json::from_str(&home.hook("stop", stop)).unwrap();
+    assert_eq!(out["decision"], "block");
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{turn}.md"))
+    );
+    assert!(!home.turn_file(turn, "md").exists());
+
+    // Second stop still without it: the reply is written from the last assistant message.
+    let message = "Here are the files:\n\n- a.txt\n- b.txt";
+    let stop = json!({"session_id": session, "stop_hook_active": true,
+                      "last_assistant_message": message});
+    assert_eq!(home.hook("stop", stop), "");
+    let reply = parse_reply(&std::fs::read_to_string(home.turn_file(turn, "md")).unwrap())
+        .expect("the fallback reply parses");
+    assert_eq!(reply.text, message);
+    assert_eq!(reply.trailer.classifier_tag, "fallback");
+    assert!(reply.trailer.used_tools.is_empty());
+
+    // The turn is no longer pending: further stops and tools do nothing.
+    assert_eq!(home.hook("stop", json!({"session_id": session})), "");
+    home.hook(
+        "post-tool-use",
+        json!({"session_id": session, "tool_name": "Read", "tool_input": {"file_path": "/x"}}),
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.turn_file(turn, "events")).unwrap(),
+        events
+    );
+}
+
+#[test]
+fn a_written_md_tmp_is_published_and_lets_claude_stop() {
+    let home = Home::new();
+    home.install(&[]);
+    let turn = Uuid::new_v4();
+    let session = json!("sess-2");
+    home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "prompt": format!("[PALIADIN:{turn}] hi")}),
+    );
+    let tmp = home.turn_file(turn, "md.tmp");
+    let trailer = r#"<!-- paliadin {"used_tools":["Write"],"rows_seen":0,"chip_count":0,"classifier_tag":"smalltalk"} -->"#;
+    std::fs::write(&tmp, format!("Hi there!\n{trailer}\n")).unwrap();
+    home.hook(
+        "post-tool-use",
+        json!({"session_id": session, "tool_name": "Write",
+               "tool_input": {"file_path": tmp, "content": "…"}}),
+    );
+    assert!(!tmp.exists());
+    let reply = parse_reply(&std::fs::read_to_string(home.turn_file(turn, "md")).unwrap()).unwrap();
+    assert_eq!(reply.text, "Hi there!");
+    assert_eq!(reply.trailer.classifier_tag, "smalltalk");
+    // Writing the reply file is plumbing, not activity.
+    assert!(!home.turn_file(turn, "events").exists());
+    assert_eq!(home.hook("stop", json!({"session_id": session})), "");
+}
