@@ -182,7 +182,9 @@ async fn two_users_run_in_parallel() {
 async fn takeover_completes_from_the_existing_reply_without_a_second_paste() {
     let rig = Rig::new();
     let s = rig.session("takeover-1");
-    for message in ["/slow 1000", "/echo quick"] {
+    // Abandoned while the agent is still answering, and abandoned with the reply written by the
+    // time the next attempt starts.
+    for message in ["/slow 1000", "/slow 300"] {
         let mut spec = rig.spec(&s, message);
         let (rec, control) = (Recorder::default(), TurnControl::default());
         let first = rig.driver.run_turn(&spec, &rec, &control);
@@ -192,8 +194,7 @@ async fn takeover_completes_from_the_existing_reply_without_a_second_paste() {
         };
         let (out, ()) = tokio::join!(first, abandon);
         assert!(matches!(out, Err(DriveError::Abandoned)), "{out:?}");
-        if message == "/echo quick" {
-            // The reply is written before the second attempt starts watching.
+        if message == "/slow 300" {
             let mut feed = rig.driver.host().subscribe(spec.turn_id);
             while !matches!(
                 feed.next().await,
@@ -215,6 +216,28 @@ async fn takeover_completes_from_the_existing_reply_without_a_second_paste() {
             "{message}"
         );
     }
+}
+
+#[tokio::test]
+async fn takeover_of_a_vanished_session_uses_the_reply_on_disk_or_fails() {
+    let rig = Rig::new();
+    let s = rig.session("takeover-gone");
+    let mut spec = rig.spec(&s, "never pasted");
+    spec.already_delivered = true;
+    let (out, _) = rig.run(&spec).await;
+    assert!(matches!(out, Err(DriveError::SessionLost(_))), "{out:?}");
+    assert!(!rig.has_session(&s), "a takeover never starts an agent");
+
+    // The agent answered, then its session died: the reply still counts.
+    let mut spec = rig.spec(&s, "answered");
+    spec.already_delivered = true;
+    let trailer =
+        r#"<!-- paliadin {"used_tools":[],"rows_seen":0,"chip_count":0,"classifier_tag":"t"} -->"#;
+    let md = rig.driver.host().spool().path(spec.turn_id, "md");
+    std::fs::write(&md, format!("done\n{trailer}\n")).unwrap();
+    let (out, rec) = rig.run(&spec).await;
+    assert_eq!(out.expect("reply on disk").text, "done");
+    assert_eq!(rec.content(), "done");
 }
 
 #[tokio::test]
