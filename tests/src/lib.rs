@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod http;
+pub mod procs;
 pub mod scripted;
 pub mod system;
 

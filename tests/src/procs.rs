@@ -1,0 +1,117 @@
+//! Real `paliadin-worker` processes driving the demo agent in a private tmux server, for suites
+//! that need process death (SIGKILL) and real tmux. Binaries come from the workspace's target
+//! directory (`deploy/test.sh` builds them before the tests run).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::process::{Child, Command};
+
+/// `target/<profile>/`, where the workspace's binaries are.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().expect("deps dir");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("profile dir")
+    } else {
+        dir
+    };
+    dir.to_path_buf()
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --bins` (deploy/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// A private tmux server and spool directory for one test; the server is killed on drop.
+pub struct TmuxRig {
+    pub socket: String,
+    pub spool: PathBuf,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl TmuxRig {
+    pub fn new() -> TmuxRig {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("paliadin-sys-{}", &id[..12]));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TmuxRig {
+            socket: format!("paliadin-sys-{}", &id[..12]),
+            spool: dir.join("spool"),
+            _dir: tempdir::Dir(dir),
+        }
+    }
+
+    /// Does the session exist on this rig's tmux server?
+    pub fn has_session(&self, name: &str) -> bool {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "has-session", "-t", &format!("={name}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Receipts of a turn counted by the demo agent (`.ack` lines, live or in `done/`).
+    pub fn receipts(&self, turn: &str) -> usize {
+        [
+            self.spool.join(format!("{turn}.ack")),
+            self.spool.join("done").join(format!("{turn}.ack")),
+        ]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.lines().count())
+        .sum()
+    }
+
+    /// Starts a worker process serving `local` on this rig.
+    pub fn worker(&self, db_url: &str, id: &str) -> Child {
+        spawn_worker(db_url, &self.socket, &self.spool, id)
+    }
+}
+
+impl Default for TmuxRig {
+    fn default() -> Self {
+        TmuxRig::new()
+    }
+}
+
+impl Drop for TmuxRig {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn spawn_worker(db_url: &str, socket: &str, spool: &Path, id: &str) -> Child {
+    Command::new(binary("paliadin-worker"))
+        .env("DATABASE_URL", db_url)
+        .env("PALIADIN_TMUX_SOCKET", socket)
+        .env("PALIADIN_SPOOL_DIR", spool)
+        .env("PALIADIN_WORKER_ID", id)
+        .env("PALIADIN_AGENT_CMD", binary("paliadin-demo-agent"))
+        .env("PALIADIN_LEASE_SECS", "3")
+        .env("PALIADIN_POLL_MS", "200")
+        .env("PALIADIN_SHUTDOWN_GRACE_SECS", "5")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn paliadin-worker")
+}

@@ -1,0 +1,126 @@
+//! Pins the whole system with real processes: the API, `paliadin-worker` binaries and the demo
+//! agent in a real (private) tmux server. A turn posted over HTTP is answered in the session
+//! `<prefix>-<userid8>` with streamed deltas; a worker SIGKILLed after delivery is replaced and
+//! the turn completes with exactly one paste; cancel and reset work through the API.
+
+use futures::StreamExt;
+use paliadin_api::config::ApiConfig;
+use paliadin_e2e::db::TestDb;
+use paliadin_e2e::http::{Client, SseEvent, concat_deltas, user};
+use paliadin_e2e::procs::TmuxRig;
+use paliadin_e2e::system::start_api;
+use paliadin_shared::db::users::Role;
+use std::time::Duration;
+
+async fn next(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> SseEvent {
+    tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("event in time")
+        .expect("stream open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_answered_by_the_demo_agent_in_the_users_session() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (owner, token) = user(&db, "o@x", Role::Owner).await;
+    let rig = TmuxRig::new();
+    let _w = rig.worker(&db.url, "sys-w1");
+    let c = Client::new(&api.base, Some(&token));
+    let (id, sse) = c.turn("/stream 4 tell me a story").await;
+    let evs = c.stream_all(&sse, None, 60).await;
+    let end = evs.last().unwrap();
+    assert_eq!(end.event, "end", "{evs:?}");
+    assert!(
+        evs.iter().filter(|e| e.event == "content").count() >= 2,
+        "the reply was not streamed: {evs:?}"
+    );
+    assert_eq!(concat_deltas(&evs), end.data["text"].as_str().unwrap());
+    let session = format!("paliadin-{}", &owner.id.simple().to_string()[..8]);
+    assert!(rig.has_session(&session), "no tmux session {session}");
+    assert_eq!(rig.receipts(&id), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_after_delivery_is_replaced_without_a_second_paste() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (_, token) = user(&db, "o@x", Role::Owner).await;
+    let rig = TmuxRig::new();
+    let mut first = rig.worker(&db.url, "sys-doomed");
+    let c = Client::new(&api.base, Some(&token));
+    let (id, sse) = c.turn("/slow 2500 are you there").await;
+    let (_, mut stream) = c.open_stream(&sse, None).await;
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|e: &SseEvent| e.data["state"] == "delivered")
+    {
+        seen.push(next(&mut stream).await);
+    }
+    first.start_kill().expect("SIGKILL");
+    first.wait().await.expect("reaped");
+    let _second = rig.worker(&db.url, "sys-rescuer");
+    while !seen.last().unwrap().is_terminal() {
+        seen.push(next(&mut stream).await);
+    }
+    assert_eq!(seen.last().unwrap().event, "end", "{seen:?}");
+    let claimed: Vec<&str> = seen
+        .iter()
+        .filter(|e| e.data["state"] == "claimed")
+        .map(|e| e.data["worker"].as_str().unwrap())
+        .collect();
+    assert_eq!(claimed, ["sys-doomed", "sys-rescuer"]);
+    assert_eq!(
+        rig.receipts(&id),
+        1,
+        "the message was pasted more than once"
+    );
+    let ids: Vec<i32> = seen.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=seen.len() as i32).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (owner, token) = user(&db, "o@x", Role::Owner).await;
+    let rig = TmuxRig::new();
+    let _w = rig.worker(&db.url, "sys-w1");
+    let c = Client::new(&api.base, Some(&token));
+    let (id, sse) = c.turn("/hang").await;
+    let (_, mut stream) = c.open_stream(&sse, None).await;
+    while next(&mut stream).await.data["state"] != "delivered" {}
+    let (s, v) = c
+        .post(
+            &format!("/api/paliadin/turn/{id}/cancel"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("cancelling")));
+    let mut last = next(&mut stream).await;
+    while !last.is_terminal() {
+        last = next(&mut stream).await;
+    }
+    assert_eq!(last.event, "cancelled");
+    // The agent is usable again after the interrupt.
+    let (_, sse) = c.turn("still there?").await;
+    assert_eq!(
+        c.stream_all(&sse, None, 60).await.last().unwrap().event,
+        "end"
+    );
+    let session = format!("paliadin-{}", &owner.id.simple().to_string()[..8]);
+    assert!(rig.has_session(&session));
+    let (s, v) = c.post("/api/paliadin/reset", &serde_json::json!({})).await;
+    assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
+    assert!(!rig.has_session(&session), "reset did not kill the session");
+    let (_, sse) = c.turn("fresh start").await;
+    assert_eq!(
+        c.stream_all(&sse, None, 60).await.last().unwrap().event,
+        "end"
+    );
+    assert!(
+        rig.has_session(&session),
+        "the next turn did not start a fresh session"
+    );
+}
