@@ -159,3 +159,7 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
 fn line_count(message: &str) -> i32 {
     i32::try_from(message.trim_end().split('\n').count()).unwrap_or(i32::MAX)
 }
+
+#[cfg(test)]
+#[path = "answer_tests.rs"]
+mod tests;
