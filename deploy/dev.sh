@@ -36,7 +36,7 @@ cleanup() {
   if [[ ${#pids[@]} -gt 0 ]]; then
     say "stopping ${names[*]}"
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$((SECONDS + 15)) pid
+    local deadline=$((SECONDS + 30)) pid
     for pid in "${pids[@]}"; do
       while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
       kill -KILL "$pid" 2>/dev/null || true
@@ -56,7 +56,7 @@ trap 'cleanup; exit 143' TERM HUP
 start_bg() {
   local name=$1
   shift
-  setsid "$@" </dev/null >"$logs/$name.log" 2>&1 &
+  NO_COLOR=1 setsid "$@" </dev/null >"$logs/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")
 }
