@@ -86,14 +86,14 @@ impl ScriptedDriver {
         let third = chars.len().div_ceil(3);
         for (i, chunk) in chars.chunks(third.max(1)).enumerate() {
             progress.content(&chunk.iter().collect::<String>()).await;
-            if i == 0 {
-                if let Some(g) = msg.split_whitespace().find_map(|w| w.strip_prefix("gate:")) {
-                    let gate = self.gate(g);
-                    tokio::select! {
-                        p = gate.acquire() => p.expect("gate").forget(),
-                        _ = control.cancel.cancelled() => return Err(DriveError::Cancelled),
-                        _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
-                    }
+            if i == 0
+                && let Some(g) = msg.split_whitespace().find_map(|w| w.strip_prefix("gate:"))
+            {
+                let gate = self.gate(g);
+                tokio::select! {
+                    p = gate.acquire() => p.expect("gate").forget(),
+                    _ = control.cancel.cancelled() => return Err(DriveError::Cancelled),
+                    _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
                 }
             }
         }

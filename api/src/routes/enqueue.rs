@@ -67,21 +67,21 @@ fn validate(req: TurnRequest) -> Result<Valid, AppError> {
                 .map_err(|_| bad("invalid_session_id", "session_id must be a UUID"))?,
         ),
     };
-    if let Some(p) = &req.page_origin {
-        if p.len() > 2048 || p.chars().any(char::is_control) {
-            return Err(bad(
-                "invalid_page_origin",
-                "page_origin must be at most 2048 printable characters",
-            ));
-        }
+    if let Some(p) = &req.page_origin
+        && (p.len() > 2048 || p.chars().any(char::is_control))
+    {
+        return Err(bad(
+            "invalid_page_origin",
+            "page_origin must be at most 2048 printable characters",
+        ));
     }
-    if let Some(c) = &req.client_turn_id {
-        if c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(bad(
-                "invalid_client_turn_id",
-                "client_turn_id must be 1..=128 printable ASCII characters",
-            ));
-        }
+    if let Some(c) = &req.client_turn_id
+        && (c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(bad(
+            "invalid_client_turn_id",
+            "client_turn_id must be 1..=128 printable ASCII characters",
+        ));
     }
     Ok(Valid {
         message,
@@ -111,10 +111,10 @@ pub async fn post_turn(
     JsonBody(req): JsonBody<TurnRequest>,
 ) -> Result<Json<TurnResponse>, AppError> {
     let v = validate(req)?;
-    if let Some(c) = &v.client_turn_id {
-        if let Some(row) = turns::by_client_id(&st.pool, user.id, c).await? {
-            return same_request(&row, &v).map(Json);
-        }
+    if let Some(c) = &v.client_turn_id
+        && let Some(row) = turns::by_client_id(&st.pool, user.id, c).await?
+    {
+        return same_request(&row, &v).map(Json);
     }
     let session_id = v.session_id.unwrap_or_else(Uuid::now_v7);
     match enqueue(&st, user.id, session_id, "message", &v).await? {

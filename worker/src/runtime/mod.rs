@@ -185,13 +185,14 @@ impl Worker {
     }
 
     fn on_notification(&self, n: &PgNotification) {
-        if n.channel() == CANCEL_CHANNEL {
-            if let Ok(id) = Uuid::parse_str(n.payload()) {
-                if let Some(c) = self.running.lock().expect("lock").get(&id) {
-                    tracing::info!(turn_id = %id, "cancel requested");
-                    c.cancel.cancel();
-                }
-            }
+        let id = (n.channel() == CANCEL_CHANNEL)
+            .then(|| Uuid::parse_str(n.payload()).ok())
+            .flatten();
+        if let Some(id) = id
+            && let Some(c) = self.running.lock().expect("lock").get(&id)
+        {
+            tracing::info!(turn_id = %id, "cancel requested");
+            c.cancel.cancel();
         }
     }
 
