@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use paliadin_shared::db::users::{self, Role, UserRow};
 use paliadin_shared::secret;
 
@@ -34,7 +34,7 @@ fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 /// The value of the session cookie, if present.
-pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -48,18 +48,12 @@ pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// State-changing cookie requests must come from our own origin (CSRF defence in depth on top
 /// of SameSite=Strict).
-fn same_origin(parts: &Parts) -> bool {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+pub fn same_origin(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
-    let origin = parts
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     match (origin, host) {
         (Some(o), Some(h)) => {
             let o = o
@@ -84,7 +78,7 @@ impl FromRequestParts<AppState> for AuthUser {
             return user.map(AuthUser).ok_or(AppError::NotFound);
         }
         if let Some(cookie) = session_cookie(&parts.headers) {
-            if !same_origin(parts) {
+            if !same_origin(&parts.method, &parts.headers) {
                 return Err(AppError::NotFound);
             }
             let user = users::by_web_session(&state.pool, &secret::hash(cookie)).await?;

@@ -7,6 +7,7 @@
 //! - [`hub`]: one LISTEN connection fanned out to every SSE stream.
 //! - [`routes`]: handlers, one module per concern.
 //! - [`error`]: the one `AppError` that renders the ⚑ error JSON.
+//! - [`web`]: login/logout, the owner's chat page and its embedded assets.
 //!
 //! [`app`] builds the router (tests drive it directly); [`serve`] runs it until `shutdown`.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod hub;
 pub mod routes;
 pub mod state;
+pub mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/paliadin/stream/{id}", get(routes::stream::stream))
         .route("/api/paliadin/reset", post(routes::turns::reset))
+        .merge(web::router())
         .fallback(|| async { error::not_found() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

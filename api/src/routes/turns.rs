@@ -34,6 +34,9 @@ pub struct HistoryItem {
     pub queued_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub text: Option<String>,
+    /// `text` rendered to sanitised HTML (as in the `end` event), for succeeded turns.
+    #[serde(default)]
+    pub html: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub sse_url: String,
@@ -76,6 +79,10 @@ pub async fn history(
                 user_message: r.message,
                 queued_at: r.queued_at,
                 finished_at: r.finished_at,
+                html: r
+                    .reply_text
+                    .as_deref()
+                    .map(paliadin_shared::render::markdown_to_safe_html),
                 text: r.reply_text,
                 error_code: r.error_code,
                 error_message: r.error_message,

@@ -1,0 +1,268 @@
+// chat.js: the chat page's controller. Loads the current conversation (its session id lives in
+// localStorage), sends messages, follows unfinished turns one at a time through TurnStream,
+// cancels, and starts new conversations. All requests are same-origin with the session cookie;
+// the browser adds the Origin header the server checks on POSTs.
+
+import { Reply, userMessage } from './view.js';
+import { TurnStream, clearLive, loadLive } from './stream.js';
+
+const SESSION_KEY = 'paliadin.session';
+const $ = (id) => document.getElementById(id);
+const log = $('log');
+const scroller = $('scroller');
+const input = $('composer-input');
+const sendBtn = $('send');
+const stopBtn = $('stop');
+const newBtn = $('new-chat');
+
+const turns = new Map(); // turn_id → {turn_id, sse_url, message, reply}
+let pending = []; // unfinished turn ids, oldest first; pending[0] is the one streamed
+let stream = null; // the one TurnStream
+let sessionId = null;
+let resume = loadLive();
+
+function storedSession() {
+  try { return localStorage.getItem(SESSION_KEY); } catch (e) { return null; }
+}
+function setSession(id) {
+  sessionId = id;
+  try { localStorage.setItem(SESSION_KEY, id); } catch (e) { /* not remembered */ }
+}
+
+function announce(text) {
+  $('announcer').textContent = text;
+}
+let toastTimer = 0;
+function toast(text) {
+  const t = $('toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+/** Our session ended (logout elsewhere, expiry, disabled): back to the sign-in page. */
+function signedOut() {
+  clearLive();
+  window.location.assign('/login');
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  let data = null;
+  try { data = await r.json(); } catch (e) { data = null; }
+  if (r.status === 404 && !path.includes('/cancel')) signedOut();
+  return { status: r.status, data };
+}
+
+function nearBottom() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+}
+function keepBottom(fn) {
+  const stick = nearBottom();
+  fn();
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
+}
+
+function refreshChrome() {
+  $('empty').hidden = turns.size > 0;
+  stopBtn.hidden = pending.length === 0;
+  pending.forEach((id, i) => {
+    const t = turns.get(id);
+    if (i > 0 && t) t.reply.setStatus('queued', i);
+  });
+}
+
+/** Adds a turn's two bubbles. */
+function addTurn(message) {
+  const reply = new Reply();
+  keepBottom(() => log.append(userMessage(message), reply.root));
+  return reply;
+}
+
+function track(item, reply) {
+  const t = { turn_id: item.turn_id, sse_url: item.sse_url, message: item.user_message, reply };
+  turns.set(t.turn_id, t);
+  reply.root.dataset.turn = t.turn_id;
+  return t;
+}
+
+function unfinished(t) {
+  pending.push(t.turn_id);
+  t.reply.setStatus('queued', pending.length - 1);
+  t.reply.cancellable(() => cancel(t.turn_id));
+}
+
+function settle(id) {
+  pending = pending.filter((p) => p !== id);
+  if (stream && stream.turn.turn_id === id) {
+    stream.close();
+    stream = null;
+  }
+  refreshChrome();
+  follow();
+}
+
+/** Opens the stream of the oldest unfinished turn, if none is open. */
+function follow() {
+  if (stream || pending.length === 0) return;
+  const t = turns.get(pending[0]);
+  const r = t.reply;
+  const saved = resume && resume.turn_id === t.turn_id ? resume : null;
+  resume = null;
+  if (saved) {
+    keepBottom(() => r.append(saved.text || ''));
+    if (saved.activity) r.setActivity(saved.activity);
+    if (saved.state) r.setStatus(saved.text ? 'answering' : saved.state, 0);
+  }
+  stream = new TurnStream(t, {
+    status: (d) => { r.setStatus(d.state, 0); if (d.state === 'delivered') announce('Paliadin is thinking'); },
+    activity: (text) => keepBottom(() => r.setActivity(text)),
+    content: (delta) => keepBottom(() => { r.setStatus('answering'); r.append(delta); }),
+    end: (d) => { keepBottom(() => r.finish(d.text, d.html)); announce('Reply finished'); settle(t.turn_id); },
+    error: (d) => {
+      keepBottom(() => r.fail(d.code, d.message, () => send(t.message)));
+      announce('The reply failed');
+      settle(t.turn_id);
+    },
+    cancelled: () => { r.cancelled(); announce('Cancelled'); settle(t.turn_id); },
+    reconnecting: () => r.setStatus('reconnecting'),
+    lost: async () => {
+      r.setStatus('lost');
+      const { status } = await api('GET', '/api/paliadin/turns?limit=1');
+      if (status === 200 && stream && stream.turn.turn_id === t.turn_id) {
+        setTimeout(() => stream && stream.turn.turn_id === t.turn_id && stream.open(), 2000);
+      }
+    },
+  }, saved);
+  stream.open();
+}
+
+function render(item) {
+  const reply = addTurn(item.user_message);
+  const t = track(item, reply);
+  if (item.state === 'succeeded') reply.finish(item.text, item.html);
+  else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message));
+  else if (item.state === 'cancelled') reply.cancelled();
+  else unfinished(t);
+}
+
+async function load() {
+  sessionId = storedSession();
+  if (!sessionId) {
+    // First visit on this browser: continue the latest conversation, if any.
+    const { status, data } = await api('GET', '/api/paliadin/turns?limit=1');
+    if (status !== 200) return;
+    if (Array.isArray(data) && data.length) setSession(data[0].session_id);
+  }
+  if (sessionId) {
+    const q = new URLSearchParams({ session_id: sessionId, limit: '100' });
+    const { status, data } = await api('GET', `/api/paliadin/turns?${q}`);
+    if (status !== 200) return;
+    for (const item of data) render(item);
+  }
+  if (resume && !turns.has(resume.turn_id)) resume = null;
+  refreshChrome();
+  scroller.scrollTop = scroller.scrollHeight;
+  follow();
+}
+
+function randomId() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+async function send(message) {
+  if (!message.trim()) return;
+  const reply = addTurn(message);
+  $('empty').hidden = true;
+  const body = { user_message: message, page_origin: location.pathname, client_turn_id: randomId() };
+  if (sessionId) body.session_id = sessionId;
+  let res;
+  try {
+    res = await api('POST', '/api/paliadin/turn', body);
+  } catch (e) {
+    res = await api('POST', '/api/paliadin/turn', body).catch(() => ({ status: 0, data: null }));
+  }
+  if (res.status !== 200) {
+    reply.root.previousElementSibling.remove();
+    reply.root.remove();
+    refreshChrome();
+    if (!input.value) input.value = message;
+    toast((res.data && res.data.message) || 'The message could not be sent. Try again.');
+    return;
+  }
+  setSession(res.data.session_id);
+  const t = track({ ...res.data, user_message: message }, reply);
+  unfinished(t);
+  refreshChrome();
+  follow();
+}
+
+async function cancel(id) {
+  const t = turns.get(id);
+  if (!t || !pending.includes(id)) return;
+  t.reply.setStatus('cancelling');
+  const { status, data } = await api('POST', `/api/paliadin/turn/${id}/cancel`, {});
+  const current = stream && stream.turn.turn_id === id;
+  if (status === 200 && data.state === 'cancelled' && !current) {
+    t.reply.cancelled();
+    settle(id);
+  } else if (status !== 200 && status !== 409) {
+    toast((data && data.message) || 'Could not cancel.');
+  }
+}
+
+async function newConversation() {
+  newBtn.disabled = true;
+  announce('Starting a new conversation');
+  await Promise.all(pending.map((id) => cancel(id).catch(() => {})));
+  const { status, data } = await api('POST', '/api/paliadin/reset', {});
+  newBtn.disabled = false;
+  if (status !== 200) {
+    toast((data && data.message) || 'Could not start a new conversation.');
+    return;
+  }
+  if (stream) stream.close();
+  stream = null;
+  pending = [];
+  turns.clear();
+  log.replaceChildren();
+  clearLive();
+  setSession(data.session_id);
+  refreshChrome();
+  announce('New conversation');
+  input.focus();
+}
+
+function autosize() {
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight, window.innerHeight * 0.4)}px`;
+}
+
+$('composer').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = input.value;
+  if (!text.trim()) return;
+  input.value = '';
+  autosize();
+  send(text);
+});
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $('composer').requestSubmit();
+  }
+});
+input.addEventListener('input', autosize);
+stopBtn.addEventListener('click', () => pending.length && cancel(pending[0]));
+newBtn.addEventListener('click', newConversation);
+
+load().catch(() => toast('Could not load the conversation.'));
+input.focus();

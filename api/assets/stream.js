@@ -1,0 +1,110 @@
+// stream.js: one turn's SSE stream. The page keeps ONE EventSource open at a time. Every event
+// carries `id: <seq>`; events at or below the last id seen are dropped, so a reconnect (the
+// browser sends Last-Event-ID itself) or a reopen after a page reload never duplicates text.
+// Progress is mirrored to sessionStorage so a reload shows what was already streamed at once.
+
+const LIVE_KEY = 'paliadin.live';
+const KINDS = ['meta', 'status', 'activity', 'content', 'end', 'cancelled'];
+
+/** The running turn saved by this tab: {turn_id, last_id, text, activity, state} or null. */
+export function loadLive() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(LIVE_KEY) || 'null');
+    return v && typeof v.turn_id === 'string' ? v : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function saveLive(v) {
+  try { sessionStorage.setItem(LIVE_KEY, JSON.stringify(v)); } catch (e) { /* full or disabled */ }
+}
+
+export function clearLive() {
+  try { sessionStorage.removeItem(LIVE_KEY); } catch (e) { /* disabled */ }
+}
+
+/**
+ * Streams `turn` ({turn_id, sse_url}) into `h`: handlers status(data), activity(text),
+ * content(delta), end(data), error(data), cancelled(), reconnecting(), lost().
+ * `resume` ({last_id, text, activity, state}) restores a reloaded tab's progress.
+ */
+export class TurnStream {
+  constructor(turn, h, resume) {
+    this.turn = turn;
+    this.h = h;
+    this.lastId = 0;
+    this.live = { turn_id: turn.turn_id, last_id: 0, text: '', activity: '', state: 'queued' };
+    if (resume && resume.turn_id === turn.turn_id) {
+      this.lastId = resume.last_id | 0;
+      this.live = { ...this.live, ...resume };
+    }
+    this.es = null;
+    this.closed = false;
+  }
+
+  open() {
+    if (this.closed) return;
+    const es = new EventSource(this.turn.sse_url);
+    this.es = es;
+    for (const kind of KINDS) es.addEventListener(kind, (e) => this.onEvent(kind, e));
+    // `error` is both a ⚑ terminal event (a MessageEvent with data) and EventSource's own
+    // connection-trouble signal (a plain Event).
+    es.addEventListener('error', (e) => {
+      if (e instanceof MessageEvent && e.data) return this.onEvent('error', e);
+      if (this.closed) return;
+      if (es.readyState === EventSource.CLOSED) {
+        this.es = null;
+        this.h.lost();
+      } else {
+        this.h.reconnecting();
+      }
+    });
+  }
+
+  onEvent(kind, e) {
+    if (this.closed) return;
+    const id = Number(e.lastEventId);
+    if (Number.isFinite(id) && id > 0) {
+      if (id <= this.lastId) return; // already shown
+      this.lastId = id;
+    }
+    let data = {};
+    try { data = JSON.parse(e.data || '{}'); } catch (err) { data = {}; }
+    this.live.last_id = this.lastId;
+    switch (kind) {
+      case 'status':
+        this.live.state = data.state;
+        this.h.status(data);
+        break;
+      case 'activity':
+        this.live.activity = data.text || '';
+        this.h.activity(this.live.activity);
+        break;
+      case 'content':
+        this.live.text += data.delta || '';
+        this.h.content(data.delta || '');
+        break;
+      case 'end':
+        this.close();
+        return this.h.end(data);
+      case 'error':
+        this.close();
+        return this.h.error(data);
+      case 'cancelled':
+        this.close();
+        return this.h.cancelled();
+      default:
+        break;
+    }
+    saveLive(this.live);
+  }
+
+  /** Stops streaming and forgets the saved progress. */
+  close() {
+    this.closed = true;
+    if (this.es) this.es.close();
+    this.es = null;
+    clearLive();
+  }
+}

@@ -1,0 +1,197 @@
+// view.js: the conversation's DOM. Streamed text is only ever set through textContent; the one
+// HTML inserted is the server-rendered, sanitised `html` of a finished reply (and the page's CSP
+// forbids inline script, so even that could not run code).
+
+/** Friendly text per ⚑ error code; the server's message is shown under it. */
+export const ERRORS = {
+  upstream_error: 'The assistant ran into a problem while answering.',
+  tmux_unavailable: "The assistant's terminal is not available right now.",
+  host_unreachable: "The machine that runs the assistant can't be reached.",
+  session_lost: 'The assistant session was lost. Your next message starts a fresh one.',
+  timeout: 'The assistant took too long to answer.',
+  invalid_reply: "The assistant's reply could not be read.",
+  worker_lost: 'The worker handling this message stopped before it finished.',
+};
+
+const STATUS = {
+  sending: 'Sending…',
+  queued: 'Queued',
+  claimed: 'Starting…',
+  delivered: 'Thinking…',
+  answering: 'Thinking…',
+  reconnecting: 'Reconnecting…',
+  cancelling: 'Cancelling…',
+  lost: 'Connection lost',
+};
+
+/** `document.createElement` with a class and optional text. */
+export function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function logo() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 32 32');
+  svg.setAttribute('class', 'logo');
+  svg.setAttribute('aria-hidden', 'true');
+  const rect = document.createElementNS(ns, 'rect');
+  rect.setAttribute('width', '32');
+  rect.setAttribute('height', '32');
+  rect.setAttribute('rx', '9');
+  rect.setAttribute('class', 'logo-bg');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', 'M11 23.5V9.5h6.2a5.2 5.2 0 0 1 0 10.4H14');
+  path.setAttribute('class', 'logo-mark');
+  svg.append(rect, path);
+  return svg;
+}
+
+/** The user's message bubble. */
+export function userMessage(text) {
+  const art = el('article', 'msg user');
+  art.setAttribute('aria-label', 'You');
+  art.append(el('div', 'bubble', text));
+  return art;
+}
+
+/** One assistant reply: status, activity, streamed text, then the rendered HTML or an error. */
+export class Reply {
+  constructor() {
+    this.root = el('article', 'msg assistant');
+    this.root.setAttribute('aria-label', 'Paliadin');
+    this.bubble = el('div', 'bubble');
+    this.status = el('div', 'status');
+    this.activity = el('div', 'activity');
+    this.activity.hidden = true;
+    this.body = el('div', 'body streaming');
+    this.tools = el('div', 'tools');
+    this.bubble.append(this.status, this.activity, this.body, this.tools);
+    this.root.append(logo(), this.bubble);
+    this.text = '';
+    this.done = false;
+    this.onCancel = null;
+    this.setBusy(true);
+    this.setStatus('sending');
+  }
+
+  setBusy(busy) {
+    this.root.setAttribute('aria-busy', String(busy));
+  }
+
+  /** `state` is a status key, `ahead` the number of turns before this one. */
+  setStatus(state, ahead) {
+    if (this.done) return;
+    let label = STATUS[state] || state;
+    if (state === 'queued' && ahead > 0) label = `Queued (${ahead} ahead)`;
+    this.status.textContent = label;
+    this.status.dataset.state = state;
+    this.status.hidden = false;
+  }
+
+  setActivity(text) {
+    this.activity.textContent = text;
+    this.activity.title = text;
+    this.activity.hidden = !text;
+  }
+
+  /** Appends a streamed piece of the reply as plain text. */
+  append(delta) {
+    this.text += delta;
+    this.body.textContent = this.text;
+  }
+
+  /** Shows a cancel button while the turn is unfinished. */
+  cancellable(onCancel) {
+    this.onCancel = onCancel;
+    if (this.cancelBtn || this.done) return;
+    this.cancelBtn = el('button', 'btn small cancel', 'Cancel');
+    this.cancelBtn.type = 'button';
+    this.cancelBtn.addEventListener('click', () => this.onCancel && this.onCancel());
+    this.tools.append(this.cancelBtn);
+  }
+
+  finishCommon() {
+    this.done = true;
+    this.setBusy(false);
+    this.status.hidden = true;
+    this.activity.hidden = true;
+    this.tools.replaceChildren();
+    this.cancelBtn = null;
+  }
+
+  /** The finished reply: server-rendered, sanitised HTML (or plain text when there is none). */
+  finish(text, html) {
+    this.finishCommon();
+    this.text = text || this.text;
+    if (typeof html === 'string') {
+      this.body.className = 'body rendered';
+      this.body.innerHTML = html;
+      for (const a of this.body.querySelectorAll('a[href^="http"]')) a.target = '_blank';
+    } else {
+      this.body.className = 'body plain';
+      this.body.textContent = this.text;
+    }
+    this.addCopy();
+  }
+
+  addCopy() {
+    const b = el('button', 'btn small copy', 'Copy');
+    b.type = 'button';
+    b.setAttribute('aria-label', 'Copy reply');
+    b.addEventListener('click', async () => {
+      const ok = await copyText(this.text);
+      b.textContent = ok ? 'Copied' : 'Copy failed';
+      setTimeout(() => { b.textContent = 'Copy'; }, 1500);
+    });
+    this.tools.append(b);
+  }
+
+  /** A terminal error: friendly text per code, the server's message, and a retry button. */
+  fail(code, message, onRetry) {
+    this.finishCommon();
+    this.body.className = this.text ? 'body plain' : 'body plain empty';
+    this.body.textContent = this.text;
+    const box = el('div', 'notice error');
+    box.dataset.code = code || '';
+    box.append(el('strong', null, ERRORS[code] || 'Something went wrong.'));
+    if (message) box.append(el('span', 'detail', message));
+    this.bubble.insertBefore(box, this.tools);
+    if (onRetry) {
+      const b = el('button', 'btn small retry', 'Try again');
+      b.type = 'button';
+      b.addEventListener('click', onRetry);
+      this.tools.append(b);
+    }
+  }
+
+  cancelled() {
+    this.finishCommon();
+    this.body.className = 'body plain';
+    this.body.textContent = this.text;
+    this.bubble.insertBefore(el('div', 'notice cancelled', 'Cancelled'), this.tools);
+  }
+}
+
+/** Clipboard API where available (secure contexts), else a hidden textarea + execCommand. */
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch (e) { /* fall through */ }
+  const ta = el('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.className = 'sr-only';
+  document.body.append(ta);
+  ta.select();
+  let ok = false;
+  try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+  ta.remove();
+  return ok;
+}
