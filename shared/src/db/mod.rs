@@ -3,6 +3,7 @@
 pub mod events;
 pub mod fleet;
 pub mod sessions;
+pub mod stats;
 pub mod turns;
 pub mod users;
 
