@@ -10,6 +10,7 @@ pub mod http;
 pub mod procs;
 pub mod scripted;
 pub mod system;
+pub mod web;
 
 /// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions
 /// that have no event to wait on (e.g. rows written by another process).
