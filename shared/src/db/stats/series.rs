@@ -6,6 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
+/// `(minute, state, error_code, turns, [p50, p95] of end-to-end ms)`.
+type OutcomeRow = (i32, String, Option<String>, i64, Option<Vec<f64>>);
+
 /// The last hour per minute: outcomes (index-only on `turns_finished_stats`), end-to-end
 /// percentiles of succeeded turns, and the number of turns waiting at each minute's end.
 pub(super) async fn series(
@@ -26,7 +29,7 @@ pub(super) async fn series(
         })
         .collect();
     let bucket = |b: i32| usize::try_from(b).ok().filter(|b| *b < MINUTES as usize);
-    let outcomes: Vec<(i32, String, Option<String>, i64, Option<Vec<f64>>)> = sqlx::query_as(
+    let outcomes: Vec<OutcomeRow> = sqlx::query_as(
         "SELECT floor(date_part('epoch', finished_at - $1) / 60)::int4, state, error_code, count(*),
                 percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
                     ORDER BY date_part('epoch', finished_at - queued_at) * 1000)
