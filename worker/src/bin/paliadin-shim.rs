@@ -1,0 +1,53 @@
+//! `paliadin-shim serve`: the host agent workers reach over SSH (see `docs/hosts.md`).
+//!
+//! Install it on a tmux host and force it in `authorized_keys`:
+//! `restrict,command="/usr/local/bin/paliadin-shim serve" ssh-ed25519 AAAA… paliadin-worker`.
+//! It reads JSON-lines requests on stdin and answers on stdout; logs go to stderr (which SSH
+//! carries back to the worker's log).
+
+use clap::{Parser, Subcommand};
+use paliadin_worker::shim::{ShimConfig, server};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "paliadin-shim",
+    version,
+    about = "Paliadin host agent: drives agents in this host's tmux for remote workers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve one worker connection: JSON lines on stdin/stdout until EOF.
+    Serve(ShimConfig),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    paliadin_shared::telemetry::init();
+    let Command::Serve(config) = Cli::parse().command;
+    let host = Arc::new(config.start()?);
+    let stop = CancellationToken::new();
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal as on};
+        let (mut term, mut hup) = match (on(SignalKind::terminate()), on(SignalKind::hangup())) {
+            (Ok(t), Ok(h)) => (t, h),
+            _ => return,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        tracing::info!("signal: detaching turns and exiting");
+        signal.cancel();
+    });
+    server::serve(host, tokio::io::stdin(), tokio::io::stdout(), stop).await;
+    Ok(())
+}

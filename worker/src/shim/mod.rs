@@ -1,0 +1,83 @@
+//! The host agent, `paliadin-shim serve`: runs on a tmux host, reached by workers over SSH.
+//!
+//! It speaks JSON lines on stdin/stdout ([`proto`]) and drives the host's tmux sessions with
+//! the very same [`TmuxHost`] the local driver uses: one implementation of driving a session,
+//! two transports. Logs go to stderr only (stdout is the protocol).
+//!
+//! Layout:
+//! - [`proto`]: the versioned wire types, limits and error codes;
+//! - [`lines`]: the bounded line reader (also used by the worker's side);
+//! - [`server`]: the request loop: validation, dispatch, the single writer;
+//! - [`turn`]: one turn in the shim: lock, receipts, outcome record, progress forwarding;
+//! - [`lock`]: per-turn `flock`s so two shim processes never drive one turn at once.
+//!
+//! The protocol, the deployment and the security model are described in `docs/hosts.md`.
+
+pub mod lines;
+pub mod lock;
+pub mod proto;
+pub mod server;
+pub mod turn;
+
+use crate::tmux::{StartError, TmuxConfig, TmuxHost};
+use clap::Args;
+use std::path::PathBuf;
+
+/// The shim's settings: the tmux side of the worker's settings, for this host.
+#[derive(Debug, Clone, Args)]
+pub struct ShimConfig {
+    /// Command started in a new session (default: `claude` if on PATH, else the demo agent).
+    #[arg(long, env = "PALIADIN_AGENT_CMD")]
+    pub agent_cmd: Option<String>,
+    /// Where agents write reply files (default: a per-user runtime dir).
+    #[arg(long, env = "PALIADIN_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// Working directory of new agent sessions (default: the shim's, i.e. the home directory).
+    #[arg(long, env = "PALIADIN_WORKDIR")]
+    pub workdir: Option<PathBuf>,
+    /// A private tmux server socket name (`tmux -L`); default: the user's server.
+    #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
+    pub tmux_socket: Option<String>,
+    /// The tmux binary.
+    #[arg(long, env = "PALIADIN_TMUX_BIN", default_value = "tmux")]
+    pub tmux_bin: PathBuf,
+}
+
+/// Why the shim could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("the agent command {cmd:?} is unusable: {source}")]
+    AgentCmd {
+        cmd: String,
+        source: crate::tmux::AgentCmdError,
+    },
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+impl ShimConfig {
+    /// The tmux configuration these settings describe, and how the agent command was chosen.
+    pub fn tmux_config(&self) -> Result<(TmuxConfig, String), ShimError> {
+        let (cmd, why) = crate::agent_cmd::resolve(self.agent_cmd.as_deref());
+        let mut cfg = TmuxConfig::from_agent_cmd(&cmd).map_err(|source| ShimError::AgentCmd {
+            cmd: cmd.clone(),
+            source,
+        })?;
+        if let Some(dir) = &self.spool_dir {
+            cfg.spool_dir = dir.clone();
+        }
+        if let Some(dir) = &self.workdir {
+            cfg.workdir = dir.clone();
+        }
+        cfg.socket = self.tmux_socket.clone();
+        cfg.tmux_bin = self.tmux_bin.clone();
+        Ok((cfg, format!("{cmd} ({why})")))
+    }
+
+    /// Prepares the spool and its watcher: the host every request of this process drives.
+    pub fn start(&self) -> Result<TmuxHost, ShimError> {
+        let (cfg, agent) = self.tmux_config()?;
+        tracing::info!(%agent, spool = %cfg.spool_dir.display(), socket = ?cfg.socket, "shim configured");
+        Ok(TmuxHost::start(cfg)?)
+    }
+}

@@ -1,0 +1,264 @@
+//! The shim's wire protocol (version [`PROTOCOL`]): JSON lines, one object per line, UTF-8.
+//!
+//! The shim speaks first: a [`Body::Hello`] line (no id). Then the worker sends [`Request`]s,
+//! each with an `id` it chose (unique per connection), and the shim answers with [`Response`]s
+//! carrying that id, so many turns multiplex on one channel. A `run`/`takeover` request gets
+//! any number of pushed `delivered` / `content` / `activity` lines and then exactly one final
+//! `reply` or `error`; every other request gets exactly one `ok` or `error`. A line the shim
+//! cannot attribute to a request (malformed JSON, no id) is answered with `"id": null`.
+//! The normative description is `docs/hosts.md` ("Protocol").
+
+use crate::driver::DriveError;
+use paliadin_shared::domain::trailer::{Trailer, TrailerError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Bumped on any incompatible change; the worker refuses a shim that speaks another version.
+pub const PROTOCOL: u32 = 1;
+/// The longest request line the shim accepts (a 32 KiB message is at most ~64 KiB as JSON).
+pub const MAX_REQUEST_LINE: usize = 256 * 1024;
+/// The longest response line the worker accepts (a reply file can be large).
+pub const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
+/// The operations a shim knows, as spelled on the wire.
+pub const OPS: [&str; 8] = [
+    "ping", "health", "run", "takeover", "cancel", "abandon", "reset", "capture",
+];
+
+/// Worker → shim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Answered at once with `ok`: the keep-alive and the latency probe.
+    Ping,
+    /// `ok` with [`Health`]: can tmux run; optionally, the state of one session.
+    Health {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// Run a turn: paste the envelope (unless the host already holds a receipt for this turn,
+    /// then only watch), push progress, end with `reply` or `error`.
+    Run(TurnArgs),
+    /// Watch a turn another attempt already delivered: never paste.
+    Takeover(TurnArgs),
+    /// Interrupt a running turn (Escape); its request ends with `error` code `cancelled`.
+    Cancel { turn_id: Uuid },
+    /// Stop watching a running turn and leave the agent alone (once it is delivered); its
+    /// request ends with `error` code `abandoned`.
+    Abandon { turn_id: Uuid },
+    /// Kill the session; the next turn starts a fresh agent.
+    Reset { session: String },
+    /// `ok` with `screen`: the visible text of the session's pane (diagnostics).
+    Capture { session: String },
+}
+
+/// The turn a `run` or `takeover` is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnArgs {
+    pub turn_id: Uuid,
+    pub user_id: Uuid,
+    pub session: String,
+    pub message: String,
+    /// The time left for the turn; the shim interrupts the agent when it passes.
+    pub timeout_ms: u64,
+}
+
+/// Shim → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub id: Option<u64>,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    /// The first line of every connection.
+    Hello {
+        protocol: u32,
+        server: String,
+        max_line: usize,
+    },
+    Ok {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        health: Option<Health>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        screen: Option<String>,
+    },
+    Delivered,
+    Content {
+        delta: String,
+    },
+    Activity {
+        text: String,
+    },
+    Reply {
+        text: String,
+        trailer: Trailer,
+    },
+    Error {
+        code: String,
+        message: String,
+        /// `invalid_reply` only: the reply's text without its bad trailer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+}
+
+/// What `health` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// `tmux -V` output, or why tmux cannot run.
+    pub tmux: String,
+    pub tmux_ok: bool,
+    /// `alive`, `dead` or `missing`, when a session was asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Turns this shim process is running.
+    pub turns: usize,
+}
+
+impl Body {
+    pub fn ok() -> Body {
+        Body::Ok {
+            health: None,
+            screen: None,
+        }
+    }
+
+    pub fn error(code: &str, message: impl Into<String>) -> Body {
+        Body::Error {
+            code: code.to_owned(),
+            message: message.into(),
+            text: None,
+        }
+    }
+
+    /// Whether this ends its request (every body but pushed progress).
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            Body::Delivered | Body::Content { .. } | Body::Activity { .. }
+        )
+    }
+
+    /// The final body for a turn's outcome.
+    pub fn of_outcome(
+        outcome: Result<paliadin_shared::domain::trailer::Reply, DriveError>,
+    ) -> Body {
+        match outcome {
+            Ok(r) => Body::Reply {
+                text: r.text,
+                trailer: r.trailer,
+            },
+            Err(DriveError::InvalidReply(e)) => Body::Error {
+                code: "invalid_reply".into(),
+                message: e.reason,
+                text: Some(e.text),
+            },
+            Err(e) => Body::error(drive_code(&e), e.to_string()),
+        }
+    }
+}
+
+/// The wire code of a drive outcome (the ⚑ error codes plus `cancelled`/`abandoned`).
+pub fn drive_code(e: &DriveError) -> &'static str {
+    match e {
+        DriveError::Timeout => "timeout",
+        DriveError::Cancelled => "cancelled",
+        DriveError::Abandoned => "abandoned",
+        DriveError::InvalidReply(_) => "invalid_reply",
+        DriveError::SessionLost(_) => "session_lost",
+        DriveError::TmuxUnavailable(_) => "tmux_unavailable",
+        DriveError::HostUnreachable(_) => "host_unreachable",
+        DriveError::Upstream(_) => "upstream_error",
+    }
+}
+
+/// Back from the wire: an `error` body as the worker's [`DriveError`]. Protocol-level codes
+/// (`bad_request`, `busy`, …) mean a bug or a mismatch on one side: `Upstream`.
+pub fn drive_error(code: &str, message: String, text: Option<String>) -> DriveError {
+    match code {
+        "timeout" => DriveError::Timeout,
+        "cancelled" => DriveError::Cancelled,
+        "abandoned" => DriveError::Abandoned,
+        "invalid_reply" => DriveError::InvalidReply(TrailerError {
+            reason: message,
+            text: text.unwrap_or_default(),
+        }),
+        "session_lost" => DriveError::SessionLost(message),
+        "tmux_unavailable" => DriveError::TmuxUnavailable(message),
+        "host_unreachable" => DriveError::HostUnreachable(message),
+        _ => DriveError::Upstream(format!("host agent: {code}: {message}")),
+    }
+}
+
+/// Serialises a response as one line (with its `\n`).
+pub fn line(r: &Response) -> String {
+    let mut s = serde_json::to_string(r).expect("responses serialise");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_responses_have_the_documented_shape() {
+        let r = Request {
+            id: 7,
+            op: Op::Cancel {
+                turn_id: Uuid::nil(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"id":7,"op":"cancel","turn_id":"00000000-0000-0000-0000-000000000000"}"#
+        );
+        let back: Request = serde_json::from_str(r#"{"op":"ping","id":3}"#).unwrap();
+        assert!(matches!(back.op, Op::Ping));
+        let resp = Response {
+            id: Some(3),
+            body: Body::Content {
+                delta: "hé".into()
+            },
+        };
+        assert_eq!(
+            line(&resp),
+            "{\"id\":3,\"type\":\"content\",\"delta\":\"hé\"}\n"
+        );
+        let d: Response = serde_json::from_str(r#"{"id":3,"type":"delivered"}"#).unwrap();
+        assert_eq!(d.body, Body::Delivered);
+        assert!(!d.body.is_final());
+    }
+
+    #[test]
+    fn drive_errors_survive_the_wire() {
+        for e in [
+            DriveError::Timeout,
+            DriveError::SessionLost("x".into()),
+            DriveError::TmuxUnavailable("y".into()),
+        ] {
+            let Body::Error {
+                code,
+                message,
+                text,
+            } = Body::of_outcome(Err(e))
+            else {
+                panic!("not an error")
+            };
+            let back = drive_error(&code, message, text);
+            assert_eq!(drive_code(&back), code);
+        }
+        let e = drive_error("bad_request", "no".into(), None);
+        assert!(matches!(e, DriveError::Upstream(_)));
+    }
+}

@@ -1,0 +1,181 @@
+//! One `run`/`takeover` inside the shim: lock the turn, replay a recorded outcome if the turn
+//! already ended on this host, otherwise drive it with [`TmuxHost::run_turn`] and forward its
+//! progress as pushed lines.
+//!
+//! Exactly-once delivery across connections rests on three things:
+//! - the per-turn lock ([`super::lock`]): a resumed turn waits for an older shim process that
+//!   is still delivering it;
+//! - receipts: a `run` for a turn whose files already exist on the host does not paste, it
+//!   reports `delivered` and watches (the worker may not have heard of the first delivery);
+//! - the outcome record `<spool>/done/<turn_id>.outcome`: a turn that ended while nobody was
+//!   listening (the connection dropped just before its final line) is answered from it.
+//!
+//! When the channel goes away, the shim *detaches* its turns: a delivered turn is abandoned at
+//! once (pane and files left for the resumed request); one still being delivered finishes its
+//! delivery first, so a paste is never cut between the text and its Enter.
+
+use super::proto::{Body, Response};
+use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
+use crate::spool::{EXTENSIONS, SpoolDir};
+use crate::tmux::TmuxHost;
+use async_trait::async_trait;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A turn this shim process is running, as seen by cancel/abandon/detach.
+#[derive(Debug, Default)]
+pub struct Running {
+    pub control: TurnControl,
+    /// The envelope reached the agent (or was found there): abandoning is safe from now on.
+    delivered: AtomicBool,
+    /// The worker stopped listening: abandon as soon as it is safe.
+    detached: CancellationToken,
+}
+
+impl Running {
+    pub fn mark_delivered(&self) {
+        self.delivered.store(true, Ordering::SeqCst);
+        if self.detached.is_cancelled() {
+            self.control.abandon.cancel();
+        }
+    }
+
+    /// Stop watching once delivered (at once if it already is); never cut a delivery short.
+    pub fn detach(&self) {
+        self.detached.cancel();
+        if self.delivered.load(Ordering::SeqCst) {
+            self.control.abandon.cancel();
+        }
+    }
+}
+
+/// Forwards `Progress` calls as pushed lines of request `id`.
+struct Forward<'a> {
+    id: u64,
+    out: &'a mpsc::Sender<Response>,
+    running: &'a Running,
+}
+
+impl Forward<'_> {
+    async fn push(&self, body: Body) {
+        // A closed channel means the worker is gone: the turn is being detached anyway.
+        let _ = self
+            .out
+            .send(Response {
+                id: Some(self.id),
+                body,
+            })
+            .await;
+    }
+}
+
+#[async_trait]
+impl Progress for Forward<'_> {
+    async fn delivered(&self) {
+        self.running.mark_delivered();
+        self.push(Body::Delivered).await;
+    }
+    async fn content(&self, delta: &str) {
+        self.push(Body::Content {
+            delta: delta.to_owned(),
+        })
+        .await;
+    }
+    async fn activity(&self, text: &str) {
+        self.push(Body::Activity {
+            text: text.to_owned(),
+        })
+        .await;
+    }
+}
+
+/// Runs one turn to its final body (the caller sends it).
+pub async fn run(
+    host: &TmuxHost,
+    id: u64,
+    mut spec: TurnSpec,
+    running: &Running,
+    out: &mpsc::Sender<Response>,
+) -> Body {
+    let deadline = Instant::now() + spec.timeout;
+    let spool = host.spool();
+    let locks = match super::lock::dir(spool.root()) {
+        Ok(d) => d,
+        Err(e) => return Body::error("upstream_error", format!("cannot prepare turn locks: {e}")),
+    };
+    let control = &running.control;
+    let lock = tokio::select! {
+        biased;
+        _ = control.abandon.cancelled() => return Body::of_outcome(Err(DriveError::Abandoned)),
+        _ = running.detached.cancelled() => return Body::of_outcome(Err(DriveError::Abandoned)),
+        _ = control.cancel.cancelled() => return Body::of_outcome(Err(DriveError::Cancelled)),
+        l = super::lock::TurnLock::acquire(&locks, spec.turn_id, deadline) => match l {
+            Ok(l) => l,
+            Err(e) => return Body::error("busy", e.to_string()),
+        },
+    };
+    if let Some(body) = recorded(spool, spec.turn_id) {
+        tracing::info!(turn_id = %spec.turn_id, "turn already ended on this host: replaying its outcome");
+        return body;
+    }
+    let forward = Forward { id, out, running };
+    if !spec.already_delivered && has_traces(spool, spec.turn_id) {
+        tracing::info!(turn_id = %spec.turn_id, "the agent already has this turn: watching, not pasting");
+        spec.already_delivered = true;
+        forward.delivered().await;
+    }
+    if spec.already_delivered {
+        running.mark_delivered();
+    } else if running.detached.is_cancelled() {
+        return Body::of_outcome(Err(DriveError::Abandoned));
+    }
+    spec.timeout = deadline.saturating_duration_since(Instant::now());
+    let outcome = host.run_turn(&spec, &forward, control).await;
+    let abandoned = matches!(outcome, Err(DriveError::Abandoned));
+    let body = Body::of_outcome(outcome);
+    if abandoned {
+        drop(lock);
+    } else {
+        record(spool, spec.turn_id, &body);
+        lock.release_and_remove();
+    }
+    body
+}
+
+/// Any file of the turn at the top of the spool: the agent received it and it is not over.
+fn has_traces(spool: &SpoolDir, turn: Uuid) -> bool {
+    EXTENSIONS.iter().any(|ext| spool.path(turn, ext).exists())
+}
+
+fn outcome_path(spool: &SpoolDir, turn: Uuid) -> PathBuf {
+    spool
+        .root()
+        .join("done")
+        .join(format!("{}.outcome", turn.hyphenated()))
+}
+
+/// The final body of a turn that already ended here, if recorded.
+fn recorded(spool: &SpoolDir, turn: Uuid) -> Option<Body> {
+    let bytes = std::fs::read(outcome_path(spool, turn)).ok()?;
+    match serde_json::from_slice::<Body>(&bytes) {
+        Ok(b @ (Body::Reply { .. } | Body::Error { .. })) => Some(b),
+        _ => None,
+    }
+}
+
+/// Writes the outcome record atomically (tmp + rename); pruned with `done/`.
+fn record(spool: &SpoolDir, turn: Uuid, body: &Body) {
+    let path = outcome_path(spool, turn);
+    let tmp = path.with_extension("outcome.tmp");
+    let json = serde_json::to_vec(body).expect("bodies serialise");
+    let res = std::fs::create_dir_all(spool.root().join("done"))
+        .and_then(|_| std::fs::write(&tmp, json))
+        .and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = res {
+        tracing::warn!(error = %e, turn_id = %turn, "cannot record the turn's outcome");
+    }
+}
