@@ -26,6 +26,10 @@ pub struct ApiConfig {
     /// Keep-alive comment interval on SSE streams, seconds (15–25 per contract).
     #[arg(long, env = "PALIADIN_SSE_KEEPALIVE_SECS", default_value_t = 15)]
     pub sse_keepalive_secs: u64,
+    /// Serve `GET /metrics` only on this separate address (e.g. `127.0.0.1:9090`) instead of
+    /// on the main listener.
+    #[arg(long, env = "PALIADIN_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for ApiConfig {
@@ -38,6 +42,7 @@ impl Default for ApiConfig {
             session_hours: 24 * 14,
             cookie_secure: false,
             sse_keepalive_secs: 15,
+            metrics_bind: None,
         }
     }
 }

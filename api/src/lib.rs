@@ -8,13 +8,19 @@
 //! - [`routes`]: handlers, one module per concern.
 //! - [`error`]: the one `AppError` that renders the ⚑ error JSON.
 //! - [`web`]: login/logout, the owner's chat page and its embedded assets.
+//! - [`admin`]: stats, recent turns of all users, the dashboard (admins only).
+//! - [`metrics`]: Prometheus metrics, `GET /metrics`, the request span and request log.
+//! - [`openapi`]: the OpenAPI document, `GET /api/openapi.json`.
 //!
 //! [`app`] builds the router (tests drive it directly); [`serve`] runs it until `shutdown`.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod web;
@@ -32,7 +38,7 @@ const BODY_LIMIT: usize = 256 * 1024;
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/api/paliadin/turn", post(routes::enqueue::post_turn))
@@ -44,9 +50,24 @@ pub fn app(state: AppState) -> Router {
         .route("/api/paliadin/stream/{id}", get(routes::stream::stream))
         .route("/api/paliadin/reset", post(routes::turns::reset))
         .merge(web::router())
+        .merge(admin::router())
+        .route("/api/openapi.json", get(openapi::openapi_json));
+    if state.config.metrics_bind.is_none() {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router
         .fallback(|| async { error::not_found() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(metrics::request_span)
+                .on_request(())
+                .on_response(()),
+        )
         .with_state(state)
 }
 

@@ -89,7 +89,24 @@ async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     tracing::info!(addr = %listener.local_addr()?, "paliadin-api listening");
+    let metrics_listener = match config.metrics_bind {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (PALIADIN_METRICS_BIND)"))?,
+        ),
+        None => None,
+    };
     let state = AppState::new(pool, config, shutdown.clone()).await?;
+    if let Some(l) = metrics_listener {
+        tracing::info!(addr = %l.local_addr()?, "metrics listening");
+        let (st, stop) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = paliadin_api::metrics::serve(l, st, stop).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let signal = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -2,6 +2,7 @@
 
 use crate::config::ApiConfig;
 use crate::hub::Hub;
+use crate::metrics::ApiMetrics;
 use paliadin_shared::HostName;
 use paliadin_shared::queue::TurnQueue;
 use sqlx::PgPool;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub default_host: HostName,
     /// Fires on shutdown: every stream ends.
     pub shutdown: CancellationToken,
+    /// This process's Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<ApiMetrics>,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
             config: Arc::new(config),
             default_host,
             shutdown,
+            metrics: Arc::new(ApiMetrics::new()),
         })
     }
 }

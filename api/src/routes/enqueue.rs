@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TurnRequest {
     pub user_message: Option<String>,
     pub session_id: Option<String>,
@@ -22,7 +22,7 @@ pub struct TurnRequest {
     pub client_turn_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TurnResponse {
     pub turn_id: Uuid,
     pub sse_url: String,
@@ -105,6 +105,17 @@ fn same_request(row: &turns::TurnRow, v: &Valid) -> Result<TurnResponse, AppErro
     }
 }
 
+#[utoipa::path(post, path = "/api/paliadin/turn", tag = "owner", request_body = TurnRequest,
+    responses(
+        (status = 200, description = "Queued (or the earlier turn of this client_turn_id)", body = TurnResponse),
+        (status = 400, description = "Invalid input", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
+        (status = 409, description = "client_turn_id reused for another message", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Message too large", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many turns queued", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn post_turn(
     State(st): State<AppState>,
     Owner(user): Owner,
@@ -188,6 +199,7 @@ pub async fn enqueue(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    st.metrics.turns_enqueued.with_label_values(&[kind]).inc();
     tracing::info!(turn_id = %row.id, user = %user, host = %host, kind, "turn enqueued");
     Ok(Some(row))
 }

@@ -7,11 +7,16 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "The process answers", body = crate::openapi::Ok)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "ok": true }))
 }
 
 /// `GET /readyz`: the database is reachable and migrated.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, description = "Ready", body = crate::openapi::Ok),
+    (status = 503, description = "Database unreachable or not migrated", body = crate::openapi::ErrorBody)))]
 pub async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, AppError> {
     paliadin_shared::db::ready(&st.pool)
         .await

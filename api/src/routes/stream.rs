@@ -47,6 +47,18 @@ fn last_event_id(headers: &HeaderMap) -> Result<i32, AppError> {
     }
 }
 
+#[utoipa::path(get, path = "/api/paliadin/stream/{id}", tag = "owner",
+    params(
+        ("id" = Uuid, Path, description = "The turn id"),
+        ("Last-Event-ID" = Option<i32>, Header, description = "Resume after this event seq"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events: meta, status, activity, content, then end, error or cancelled", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Invalid Last-Event-ID", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown turn, or not the caller's", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn stream(
     State(st): State<AppState>,
     Owner(user): Owner,
@@ -90,6 +102,7 @@ async fn pump(
     mut notices: broadcast::Receiver<Notice>,
     tx: mpsc::Sender<Event>,
 ) {
+    let _open = st.metrics.sse_stream();
     let mut first = true;
     loop {
         let rows = match events::list_after(&st.pool, id, last).await {
@@ -111,6 +124,7 @@ async fn pump(
             if tx.send(ev).await.is_err() {
                 return;
             }
+            st.metrics.sse_sent(&row.kind);
             last = row.seq;
             if row
                 .kind

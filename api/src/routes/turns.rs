@@ -18,14 +18,15 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     pub session_id: Option<String>,
     pub limit: Option<String>,
 }
 
 /// One turn as the owner sees it in their history.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryItem {
     pub turn_id: Uuid,
     pub session_id: Uuid,
@@ -56,6 +57,14 @@ pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, App
 }
 
 /// `GET /api/paliadin/turns?session_id=&limit=`: the caller's history, newest last.
+#[utoipa::path(get, path = "/api/paliadin/turns", tag = "owner", params(HistoryQuery),
+    responses(
+        (status = 200, description = "The caller's turns, newest last", body = [HistoryItem]),
+        (status = 400, description = "Invalid limit or session_id", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn history(
     State(st): State<AppState>,
     Owner(user): Owner,
@@ -97,6 +106,15 @@ pub fn turn_id(raw: &str) -> Result<Uuid, AppError> {
 }
 
 /// `POST /api/paliadin/turn/{id}/cancel`.
+#[utoipa::path(post, path = "/api/paliadin/turn/{id}/cancel", tag = "owner",
+    params(("id" = Uuid, Path, description = "The turn id")),
+    responses(
+        (status = 200, description = "`{ok, state}`: cancelled, or cancelling while a worker stops it", body = Object),
+        (status = 404, description = "Unknown turn, or not the caller's", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The turn already finished", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn cancel(
     State(st): State<AppState>,
     Owner(user): Owner,
@@ -143,6 +161,14 @@ async fn cancel_queued(
 
 /// `POST /api/paliadin/reset`: queues a reset behind the user's turns and waits until a worker
 /// has killed the session.
+#[utoipa::path(post, path = "/api/paliadin/reset", tag = "owner",
+    responses(
+        (status = 200, description = "`{ok, session_id}`: the session was killed", body = Object),
+        (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
+        (status = 503, description = "No worker finished the reset in time", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn reset(
     State(st): State<AppState>,
     Owner(user): Owner,

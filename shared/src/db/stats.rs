@@ -89,7 +89,7 @@ fn latency(count: i64, p: Option<Vec<f64>>) -> Latency {
     }
 }
 
-async fn queues(pool: &PgPool) -> Result<Vec<QueueStats>, sqlx::Error> {
+pub async fn queues(pool: &PgPool) -> Result<Vec<QueueStats>, sqlx::Error> {
     sqlx::query_as(
         "SELECT queue_name AS queue, queue_length AS length, queue_visible_length AS visible_length,
                 oldest_msg_age_sec AS oldest_age_secs, newest_msg_age_sec AS newest_age_secs,
@@ -101,7 +101,7 @@ async fn queues(pool: &PgPool) -> Result<Vec<QueueStats>, sqlx::Error> {
 }
 
 /// `(queued, running)` now, through the partial index on active turns.
-async fn active(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
+pub async fn active(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running')
            FROM turns WHERE state IN ('queued', 'running')",
