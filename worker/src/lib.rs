@@ -7,12 +7,14 @@
 //! - [`spool`]: reading the agents' per-turn reply files (inotify).
 //! - [`tmux`]: driving agents in tmux sessions (the core of the local and SSH drivers).
 //! - [`runtime`]: the claim loop, leases, event sink and terminal writes.
+//! - [`metrics`]: Prometheus metrics of the worker and its `/metrics` listener.
 //! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
 
 pub mod agent_cmd;
 pub mod config;
 pub mod demo;
 pub mod driver;
+pub mod metrics;
 pub mod runtime;
 pub mod shim;
 pub mod spool;

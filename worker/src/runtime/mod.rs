@@ -12,6 +12,7 @@ mod turn;
 
 use crate::config::RuntimeConfig;
 use crate::driver::{Driver, TurnControl};
+use crate::metrics::WorkerMetrics;
 use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, SessionPrefix};
@@ -33,6 +34,8 @@ pub struct Ctx {
     pub config: RuntimeConfig,
     pub worker_id: String,
     pub prefix: SessionPrefix,
+    /// This worker's Prometheus metrics.
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 /// A host this worker serves and how it is reached (for the `hosts` table).
@@ -67,6 +70,7 @@ impl Worker {
             config,
             worker_id,
             prefix,
+            metrics: Arc::new(WorkerMetrics::new()),
         };
         Ok(Worker {
             ctx: Arc::new(ctx),
@@ -77,6 +81,11 @@ impl Worker {
 
     pub fn id(&self) -> &str {
         &self.ctx.worker_id
+    }
+
+    /// This worker's metrics (serve them with [`crate::metrics::serve`]).
+    pub fn metrics(&self) -> Arc<WorkerMetrics> {
+        self.ctx.metrics.clone()
     }
 
     /// Runs until `shutdown`; then stops claiming, lets in-flight turns finish within the grace
@@ -108,6 +117,9 @@ impl Worker {
                 _ = poll.tick() => {
                     if listener.is_none() {
                         listener = listen(&ctx.pool).await;
+                        if listener.is_some() {
+                            ctx.metrics.listener_reconnects.inc();
+                        }
                     }
                 }
                 n = recv(&mut listener) => match n {
@@ -118,6 +130,7 @@ impl Worker {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
                     if let Err(e) = fleet::heartbeat(&ctx.pool, &ctx.worker_id, in_flight).await {
                         tracing::warn!(error = %e, "worker heartbeat failed");
+                        ctx.metrics.heartbeat_failures.inc();
                     }
                     for h in &self.hosts {
                         let _ = fleet::host_seen(&ctx.pool, h.name.as_str(), &h.address, true, None).await;

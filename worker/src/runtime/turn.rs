@@ -16,14 +16,24 @@ use tracing::Instrument;
 /// Runs one leased message to the end. Errors are logged; the lease then lapses and another
 /// worker retries.
 pub async fn run(ctx: Arc<Ctx>, host: HostName, leased: Leased, control: TurnControl) {
-    let span = tracing::info_span!("turn", turn_id = %leased.turn_id, worker = %ctx.worker_id, host = %host);
+    // `user` and `attempt` are known once the row is claimed; declared here so `record` works.
+    let span = tracing::info_span!(
+        "turn",
+        turn_id = %leased.turn_id,
+        worker = %ctx.worker_id,
+        host = %host,
+        user = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+    );
+    ctx.metrics.in_flight.inc();
     async {
         if let Err(e) = run_inner(&ctx, &host, &leased, control).await {
             tracing::error!(error = ?e, "turn failed inside the worker; its lease will lapse and it will be retried");
         }
     }
     .instrument(span)
-    .await
+    .await;
+    ctx.metrics.in_flight.dec();
 }
 
 async fn run_inner(
@@ -40,6 +50,12 @@ async fn run_inner(
     };
     let attempt = turn.attempt;
     tracing::Span::current().record("user", tracing::field::display(turn.user_id));
+    tracing::Span::current().record("attempt", attempt);
+    ctx.metrics.claimed.inc();
+    if let (1, Some(claimed)) = (attempt, turn.claimed_at) {
+        let wait = (claimed - turn.queued_at).as_seconds_f64();
+        ctx.metrics.queue_wait.observe(wait.max(0.0));
+    }
     tracing::info!(attempt, user = %turn.user_id, kind = %turn.kind, "turn claimed");
     if attempt > ctx.config.max_attempts {
         let message = format!(
@@ -51,7 +67,7 @@ async fn run_inner(
             message,
             text: None,
         };
-        finish(
+        if finish(
             &ctx.pool,
             &ctx.queue,
             &turn,
@@ -60,7 +76,11 @@ async fn run_inner(
             attempt,
             outcome,
         )
-        .await?;
+        .await?
+        {
+            ctx.metrics
+                .turn_finished("failed", Some("worker_lost"), since_queued(&turn));
+        }
         return Ok(());
     }
     let sink = EventSink::new(
@@ -94,6 +114,9 @@ async fn run_inner(
         Ok(reply) => Outcome::Succeeded(reply),
         Err(DriveError::Cancelled) => Outcome::Cancelled,
         Err(DriveError::Abandoned) => {
+            if lease_lost.is_cancelled() {
+                ctx.metrics.lease_losses.inc();
+            }
             if !lease_lost.is_cancelled() && !sink.lost.is_cancelled() {
                 super::lease::release(&ctx.pool, &ctx.queue, host, leased.msg_id, turn.id, attempt)
                     .await;
@@ -122,6 +145,11 @@ async fn run_inner(
         Outcome::Cancelled => "cancelled".to_owned(),
         Outcome::Failed { code, .. } => format!("failed: {code}"),
     };
+    let (kind, code) = match &outcome {
+        Outcome::Succeeded(_) => ("succeeded", None),
+        Outcome::Cancelled => ("cancelled", None),
+        Outcome::Failed { code, .. } => ("failed", Some(code.as_str())),
+    };
     if finish(
         &ctx.pool,
         &ctx.queue,
@@ -134,10 +162,17 @@ async fn run_inner(
     .await?
     {
         tracing::info!(outcome = %label, "turn finished");
+        ctx.metrics.turn_finished(kind, code, since_queued(&turn));
     } else {
         tracing::warn!(outcome = %label, "turn result fenced out: another attempt owns it");
+        ctx.metrics.lease_losses.inc();
     }
     Ok(())
+}
+
+/// Seconds since the turn was queued (the worker's clock; as the `end` event's `duration_ms`).
+fn since_queued(turn: &turns::TurnRow) -> f64 {
+    (chrono::Utc::now() - turn.queued_at).as_seconds_f64()
 }
 
 /// Runs the driver for a message turn, or the reset for a reset turn.

@@ -121,6 +121,8 @@ impl Tmux {
             ok = out.status.success(),
             "tmux call"
         );
+        let secs = started.elapsed().as_secs_f64();
+        crate::metrics::observe_tmux(command, out.status.success(), secs);
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {

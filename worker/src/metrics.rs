@@ -1,0 +1,209 @@
+//! Prometheus metrics of a worker process: claims, outcomes by error code, turn latencies,
+//! lease losses, listener reconnects, turns in flight, and tmux command latency.
+//!
+//! Each [`Worker`](crate::runtime::Worker) owns a [`WorkerMetrics`] with its own registry (two
+//! workers in one process, as in tests, keep separate figures). The one exception is the tmux
+//! histogram: the tmux layer runs below any worker plumbing, so it records into one
+//! process-wide histogram that every worker registry also exposes. `GET /metrics` is served by
+//! [`serve`] on `PALIADIN_WORKER_METRICS_BIND` (off by default: several workers on one machine
+//! would fight over a fixed port).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+use std::sync::{Arc, LazyLock};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Turn latency buckets, seconds: from sub-second queue waits to the 120 s turn limit and past.
+const TURN_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+];
+/// tmux command buckets, seconds (a local client call takes a few milliseconds).
+const TMUX_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+static TMUX_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        HistogramOpts::new(
+            "paliadin_tmux_command_duration_seconds",
+            "Latency of one tmux operation, by subcommand and whether it succeeded.",
+        )
+        .buckets(TMUX_BUCKETS.to_vec()),
+        &["command", "ok"],
+    )
+    .expect("valid metric")
+});
+
+/// Records one tmux operation (called by `tmux::command` for every client call).
+pub fn observe_tmux(command: &str, ok: bool, secs: f64) {
+    TMUX_SECONDS
+        .with_label_values(&[command, if ok { "true" } else { "false" }])
+        .observe(secs);
+}
+
+pub struct WorkerMetrics {
+    registry: Registry,
+    /// Messages claimed (each attempt counts).
+    pub claimed: IntCounter,
+    /// `paliadin_turns_finished_total{outcome, error_code}`; `error_code` is `none` unless failed.
+    pub finished: IntCounterVec,
+    /// `claimed_at - queued_at` of first attempts.
+    pub queue_wait: Histogram,
+    /// `finished - queued_at`, by outcome.
+    pub end_to_end: HistogramVec,
+    pub in_flight: IntGauge,
+    /// Attempts that lost their turn to another worker (fenced lease renewal or terminal write).
+    pub lease_losses: IntCounter,
+    /// Times the LISTEN connection was re-established after it dropped.
+    pub listener_reconnects: IntCounter,
+    pub heartbeat_failures: IntCounter,
+}
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+    r.register(Box::new(c.clone()))
+        .expect("metric names are unique and valid");
+    c
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WorkerMetrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let counter = |name: &str, help: &str| {
+            register(&r, IntCounter::new(name, help).expect("valid metric"))
+        };
+        let claimed = counter(
+            "paliadin_worker_turns_claimed_total",
+            "Turn messages claimed by this worker (every attempt counts).",
+        );
+        let finished = register(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "paliadin_turns_finished_total",
+                    "Turns this worker finished, by outcome and error code (`none` unless failed).",
+                ),
+                &["outcome", "error_code"],
+            )
+            .expect("valid metric"),
+        );
+        let queue_wait = register(
+            &r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "paliadin_turn_queue_wait_seconds",
+                    "Time from enqueue to first claim.",
+                )
+                .buckets(TURN_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+        );
+        let end_to_end = register(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "paliadin_turn_end_to_end_seconds",
+                    "Time from enqueue to the terminal event, by outcome.",
+                )
+                .buckets(TURN_BUCKETS.to_vec()),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+        );
+        let in_flight = register(
+            &r,
+            IntGauge::new(
+                "paliadin_worker_turns_in_flight",
+                "Turns this worker is running now.",
+            )
+            .expect("valid metric"),
+        );
+        let lease_losses = counter(
+            "paliadin_lease_losses_total",
+            "Attempts that lost their turn to another worker (fenced out).",
+        );
+        let listener_reconnects = register(
+            &r,
+            IntCounter::with_opts(
+                Opts::new(
+                    "paliadin_listener_reconnects_total",
+                    "Times the LISTEN connection was re-established after it dropped.",
+                )
+                .const_label("component", "worker"),
+            )
+            .expect("valid metric"),
+        );
+        let heartbeat_failures = counter(
+            "paliadin_worker_heartbeat_failures_total",
+            "Worker heartbeats that could not be written.",
+        );
+        register(&r, TMUX_SECONDS.clone());
+        WorkerMetrics {
+            registry: r,
+            claimed,
+            finished,
+            queue_wait,
+            end_to_end,
+            in_flight,
+            lease_losses,
+            listener_reconnects,
+            heartbeat_failures,
+        }
+    }
+
+    /// Counts a finished turn: `outcome` is `succeeded`, `failed` or `cancelled`.
+    pub fn turn_finished(&self, outcome: &str, error_code: Option<&str>, end_to_end_secs: f64) {
+        self.finished
+            .with_label_values(&[outcome, error_code.unwrap_or("none")])
+            .inc();
+        self.end_to_end
+            .with_label_values(&[outcome])
+            .observe(end_to_end_secs.max(0.0));
+    }
+
+    /// Everything in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!(error = %e, "metrics: cannot encode");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+async fn metrics(State(m): State<Arc<WorkerMetrics>>) -> Response {
+    let mut resp = (StatusCode::OK, m.render()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<WorkerMetrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(self::metrics))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(metrics);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
