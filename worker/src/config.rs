@@ -1,5 +1,6 @@
 //! Worker settings: one typed struct from flags and environment, validated at start.
 
+use crate::hosts::Failover;
 use clap::Args;
 use std::time::Duration;
 
@@ -30,6 +31,10 @@ pub struct RuntimeConfig {
     /// tmux session name prefix (`<prefix>-<userid8>`).
     #[arg(long, env = "PALIADIN_SESSION_PREFIX", default_value = "paliadin")]
     pub session_prefix: String,
+    /// When a user's host is unreachable: `never` (their turns fail `host_unreachable`) or
+    /// `move` (re-pin them to a healthy host, with their queued turns). See `docs/hosts.md`.
+    #[arg(long, env = "PALIADIN_FAILOVER", value_enum, default_value_t = Failover::Never)]
+    pub failover: Failover,
 }
 
 impl Default for RuntimeConfig {
@@ -43,6 +48,7 @@ impl Default for RuntimeConfig {
             turn_timeout_secs: 120,
             shutdown_grace_secs: 20,
             session_prefix: "paliadin".into(),
+            failover: Failover::Never,
         }
     }
 }

@@ -4,18 +4,22 @@
 //! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
 //! - [`driver`]: the `Driver` trait and its implementations.
+//! - [`hosts`]: the hosts a worker serves (`PALIADIN_HOSTS`) and the failover policy.
 //! - [`spool`]: reading the agents' per-turn reply files (inotify).
 //! - [`tmux`]: driving agents in tmux sessions (the core of the local and SSH drivers).
 //! - [`runtime`]: the claim loop, leases, event sink and terminal writes.
 //! - [`metrics`]: Prometheus metrics of the worker and its `/metrics` listener.
 //! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
+//! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
 
 pub mod agent_cmd;
 pub mod config;
 pub mod demo;
 pub mod driver;
+pub mod hosts;
 pub mod metrics;
 pub mod runtime;
 pub mod shim;
+pub mod ssh;
 pub mod spool;
 pub mod tmux;

@@ -1,12 +1,15 @@
 //! `paliadin-worker`: claims turns from the queues of the hosts it serves and drives the users'
-//! agents in tmux. Serves the host `local` when no hosts are configured.
+//! agents in tmux — on this machine, or on remote hosts over SSH (`PALIADIN_HOSTS`, see
+//! `docs/hosts.md`). Serves the host `local` when no hosts are configured.
 
 use anyhow::Context;
 use clap::Parser;
-use paliadin_shared::HostName;
 use paliadin_worker::agent_cmd;
 use paliadin_worker::config::RuntimeConfig;
+use paliadin_worker::driver::Driver;
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
+use paliadin_worker::driver::ssh::SshDriver;
+use paliadin_worker::hosts::{self, Address, HostsConfig};
 use paliadin_worker::runtime::{ServedHost, Worker};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,15 +35,21 @@ struct Cli {
     /// A private tmux server socket name (`tmux -L`); default: the user's server.
     #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
     tmux_socket: Option<String>,
-    /// The name of the local host (its queue is `turns_<name>`).
+    /// The name of the local host (its queue is `turns_<name>`) when `PALIADIN_HOSTS` is unset.
     #[arg(long, env = "PALIADIN_LOCAL_HOST", default_value = "local")]
     local_host: String,
+    #[command(flatten)]
+    hosts: HostsConfig,
+    /// Serve Prometheus `GET /metrics` on this address (e.g. `127.0.0.1:9091`); off when unset.
+    #[arg(long, env = "PALIADIN_WORKER_METRICS_BIND")]
+    metrics_bind: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
+    let specs = hosts::parse(cli.hosts.hosts.as_deref(), &cli.local_host)?;
     let (cmd, why) = agent_cmd::resolve(cli.agent_cmd.as_deref());
     let mut config = LocalConfig::from_agent_cmd(&cmd).with_context(|| format!("agent command {cmd:?}"))?;
     if let Some(dir) = cli.spool_dir {
@@ -50,14 +59,36 @@ async fn main() -> anyhow::Result<()> {
         config.workdir = dir;
     }
     config.socket = cli.tmux_socket;
-    tracing::info!(agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(), "agent configured");
-    let driver = Arc::new(LocalDriver::new(config).context("cannot prepare the local tmux driver")?);
+    let mut served = Vec::new();
+    for spec in &specs {
+        let driver: Arc<dyn Driver> = match &spec.address {
+            Address::Local => {
+                tracing::info!(host = %spec.name, agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(), "local host: agent configured");
+                Arc::new(LocalDriver::new(config.clone()).context("cannot prepare the local tmux driver")?)
+            }
+            Address::Ssh(target) => {
+                tracing::info!(host = %spec.name, address = %target.display(), "remote host over SSH");
+                Arc::new(SshDriver::new(spec.name.as_str(), target.clone(), cli.hosts.link_options()))
+            }
+        };
+        served.push((ServedHost { name: spec.name.clone(), address: spec.display() }, driver));
+    }
     let pool = paliadin_shared::db::connect(&cli.database_url, (cli.runtime.concurrency as u32) * 2 + 4).await?;
     paliadin_shared::db::ensure_migrated(&pool).await?;
-    let host = HostName::parse(&cli.local_host)?;
-    let hosts = vec![ServedHost { name: host, address: "local".into() }];
-    let worker = Worker::new(pool, driver, cli.runtime, hosts).await?;
+    let worker = Worker::with_drivers(pool, cli.runtime, served).await?;
     let shutdown = CancellationToken::new();
+    if let Some(addr) = cli.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (PALIADIN_WORKER_METRICS_BIND)"))?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+        let (metrics, stop) = (worker.metrics(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = paliadin_worker::metrics::serve(listener, metrics, stop).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let signal = shutdown.clone();
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");

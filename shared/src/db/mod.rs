@@ -1,6 +1,7 @@
 //! Database access: connecting, migrating, and all SQL (one module per table family).
 
 pub mod events;
+pub mod failover;
 pub mod fleet;
 pub mod sessions;
 pub mod stats;

@@ -1,10 +1,11 @@
 //! The `Driver` seam: how a worker runs one turn against an agent, wherever it lives.
 //!
 //! A driver delivers the envelope to the user's agent session, reports progress, and returns the
-//! parsed reply. Implementations: local tmux (this host) and SSH (a remote host agent); tests may
-//! plug in an in-process driver to pin queue semantics.
+//! parsed reply. Implementations: local tmux (this host) and SSH (a remote host agent, see
+//! [`ssh`]); tests may plug in an in-process driver to pin queue semantics.
 
 pub mod local;
+pub mod ssh;
 
 use async_trait::async_trait;
 use paliadin_shared::domain::trailer::{Reply, TrailerError};
@@ -82,4 +83,10 @@ pub trait Driver: Send + Sync {
 
     /// Kills the session (the next turn starts a fresh agent). Killing a missing session is Ok.
     async fn reset(&self, session: &SessionName) -> Result<(), DriveError>;
+
+    /// Whether the host this driver reaches is usable now (`Err` holds the last error), for the
+    /// `hosts` table and routing. A local tmux server is always reachable.
+    fn reachability(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

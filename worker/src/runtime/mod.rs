@@ -5,13 +5,14 @@
 //! Wake-ups: LISTEN `paliadin_work` (new turns) and `paliadin_cancel` (cancel a running turn),
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
+mod failover;
 mod finish;
 mod lease;
 mod sink;
 mod turn;
 
 use crate::config::RuntimeConfig;
-use crate::driver::{Driver, TurnControl};
+use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;
 use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
@@ -30,7 +31,8 @@ use uuid::Uuid;
 pub struct Ctx {
     pub pool: PgPool,
     pub queue: Arc<TurnQueue>,
-    pub driver: Arc<dyn Driver>,
+    /// The driver of each served host (local tmux, or SSH to a host agent).
+    pub drivers: HashMap<HostName, Arc<dyn Driver>>,
     pub config: RuntimeConfig,
     pub worker_id: String,
     pub prefix: SessionPrefix,
@@ -45,6 +47,15 @@ pub struct ServedHost {
     pub address: String,
 }
 
+impl Ctx {
+    /// The driver for a served host.
+    pub fn driver(&self, host: &HostName) -> Result<&Arc<dyn Driver>, DriveError> {
+        self.drivers
+            .get(host)
+            .ok_or_else(|| DriveError::Upstream(format!("this worker does not serve host {host}")))
+    }
+}
+
 pub struct Worker {
     ctx: Arc<Ctx>,
     hosts: Vec<ServedHost>,
@@ -52,13 +63,28 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker whose hosts all use one driver.
     pub async fn new(
         pool: PgPool,
         driver: Arc<dyn Driver>,
         config: RuntimeConfig,
         hosts: Vec<ServedHost>,
     ) -> anyhow::Result<Self> {
+        let hosts = hosts.into_iter().map(|h| (h, driver.clone())).collect();
+        Worker::with_drivers(pool, config, hosts).await
+    }
+
+    /// A worker with a driver per host (e.g. local tmux for one, SSH for others).
+    pub async fn with_drivers(
+        pool: PgPool,
+        config: RuntimeConfig,
+        hosts: Vec<(ServedHost, Arc<dyn Driver>)>,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(!hosts.is_empty(), "a worker must serve at least one host");
+        let drivers: HashMap<HostName, Arc<dyn Driver>> =
+            hosts.iter().map(|(h, d)| (h.name.clone(), d.clone())).collect();
+        anyhow::ensure!(drivers.len() == hosts.len(), "a host is listed twice");
+        let hosts: Vec<ServedHost> = hosts.into_iter().map(|(h, _)| h).collect();
         anyhow::ensure!(config.concurrency > 0, "concurrency must be at least 1");
         let prefix = SessionPrefix::parse(&config.session_prefix)?;
         let queue = Arc::new(TurnQueue::new(pool.clone()).await);
@@ -66,7 +92,7 @@ impl Worker {
         let ctx = Ctx {
             pool,
             queue,
-            driver,
+            drivers,
             config,
             worker_id,
             prefix,
@@ -97,8 +123,8 @@ impl Worker {
             .await?;
         for h in &self.hosts {
             ctx.queue.ensure(&h.name).await?;
-            fleet::host_seen(&ctx.pool, h.name.as_str(), &h.address, true, None).await?;
         }
+        self.report_hosts().await;
         tracing::info!(worker = %ctx.worker_id, hosts = ?names, "worker started");
         let slots = Arc::new(Semaphore::new(ctx.config.concurrency));
         let tracker = TaskTracker::new();
@@ -132,9 +158,7 @@ impl Worker {
                         tracing::warn!(error = %e, "worker heartbeat failed");
                         ctx.metrics.heartbeat_failures.inc();
                     }
-                    for h in &self.hosts {
-                        let _ = fleet::host_seen(&ctx.pool, h.name.as_str(), &h.address, true, None).await;
-                    }
+                    self.report_hosts().await;
                 }
             }
         }
@@ -195,6 +219,21 @@ impl Worker {
             }
         }
         claimed
+    }
+
+    /// Records each served host's reachability (as its driver sees it) in `hosts`.
+    async fn report_hosts(&self) {
+        for h in &self.hosts {
+            let seen = match self.ctx.driver(&h.name).map(|d| d.reachability()) {
+                Ok(r) => r,
+                Err(e) => Err(e.to_string()),
+            };
+            let (ok, err) = (seen.is_ok(), seen.err());
+            let name = h.name.as_str();
+            if let Err(e) = fleet::host_seen(&self.ctx.pool, name, &h.address, ok, err.as_deref()).await {
+                tracing::warn!(host = name, error = %e, "cannot record the host's state");
+            }
+        }
     }
 
     fn on_notification(&self, n: &PgNotification) {

@@ -109,6 +109,9 @@ async fn run_inner(
         lease_lost.clone(),
     ));
     let result = drive(ctx, host, &turn, &sink, &control).await;
+    if let Err(DriveError::HostUnreachable(_)) = &result {
+        super::failover::after_unreachable(ctx, host, &turn).await;
+    }
     heartbeat.abort();
     let outcome = match result {
         Ok(reply) => Outcome::Succeeded(reply),
@@ -187,7 +190,7 @@ async fn drive(
         .await
         .map_err(|e| DriveError::Upstream(format!("cannot resolve the session: {e}")))?;
     if turn.kind == "reset" {
-        ctx.driver.reset(&session).await?;
+        ctx.driver(host)?.reset(&session).await?;
         let trailer = Trailer {
             classifier_tag: "reset".into(),
             ..Trailer::default()
@@ -208,7 +211,7 @@ async fn drive(
         already_delivered: turn.delivered_at.is_some(),
         timeout: ctx.config.turn_timeout(),
     };
-    let result = ctx.driver.run_turn(&spec, sink, control).await;
+    let result = ctx.driver(host)?.run_turn(&spec, sink, control).await;
     let health = if result.is_ok() { "ok" } else { "error" };
     if let Err(e) = sessions::touch(&ctx.pool, turn.user_id, health).await {
         tracing::warn!(error = %e, "cannot record session use");

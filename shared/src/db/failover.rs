@@ -1,0 +1,103 @@
+//! SQL for host failover: re-pinning a user whose host is unreachable, with their queued turns.
+//!
+//! Policy `move` (worker setting `PALIADIN_FAILOVER`, see `docs/hosts.md`): the turn that found
+//! the host unreachable fails `host_unreachable` (it may have been delivered there, and a fresh
+//! agent elsewhere would answer without the conversation); then, in **one transaction**, the
+//! user is pinned to the healthy host with the fewest sessions (its `session_name` cleared, so
+//! a fresh session is started there), and every turn of theirs still `queued` on the old host
+//! is sent to the new host's queue and deleted from the old one, with a `status: queued` event
+//! naming the new host. The user row is locked first, like the API's enqueue, so a concurrent
+//! enqueue either lands before (and is moved) or after (and is routed to the new host).
+
+use crate::db::{DbError, WORK_CHANNEL, events};
+use crate::domain::HostName;
+use crate::events::{NewEvent, StatusState};
+use crate::queue::TurnQueue;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// What a failover did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub to: HostName,
+    /// Queued turns that moved with the user.
+    pub turns: Vec<Uuid>,
+}
+
+/// The healthy host (reachable, seen by a worker in the last minute) other than `from` with
+/// the fewest pinned users.
+pub async fn healthy_target(pool: &PgPool, from: &HostName) -> Result<Option<HostName>, DbError> {
+    let name: Option<String> = sqlx::query_scalar(
+        "SELECT h.name FROM hosts h
+           LEFT JOIN agent_sessions s ON s.host = h.name
+          WHERE h.reachable AND h.last_seen_at > now() - interval '60 seconds' AND h.name <> $1
+          GROUP BY h.name ORDER BY count(s.user_id), h.name LIMIT 1",
+    )
+    .bind(from.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(name.and_then(|n| HostName::parse(&n).ok()))
+}
+
+/// Moves `user` off `from` (see module docs). `None`: no healthy host, or the user is no
+/// longer pinned to `from` (another worker moved them first).
+pub async fn move_user(
+    pool: &PgPool,
+    queue: &TurnQueue,
+    user: Uuid,
+    from: &HostName,
+) -> Result<Option<Moved>, DbError> {
+    let Some(to) = healthy_target(pool, from).await? else {
+        return Ok(None);
+    };
+    queue.ensure(&to).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let repinned = sqlx::query(
+        "UPDATE agent_sessions SET host = $3, session_name = NULL, health = 'unknown'
+          WHERE user_id = $1 AND host = $2",
+    )
+    .bind(user)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if repinned.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let queued: Vec<(Uuid, Option<i64>)> = sqlx::query_as(
+        "SELECT id, msg_id FROM turns
+          WHERE user_id = $1 AND host = $2 AND state = 'queued'
+          ORDER BY queued_at, id FOR UPDATE",
+    )
+    .bind(user)
+    .bind(from.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut turns = Vec::with_capacity(queued.len());
+    for (id, old_msg) in queued {
+        let msg = queue.send(&mut tx, &to, id, user).await?;
+        if let Some(old) = old_msg {
+            queue.delete(&mut tx, from, old).await?;
+        }
+        sqlx::query("UPDATE turns SET host = $2, msg_id = $3 WHERE id = $1")
+            .bind(id)
+            .bind(to.as_str())
+            .bind(msg)
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent::status(StatusState::Queued, None, Some(to.as_str()));
+        events::append(&mut tx, id, None, &ev).await?;
+        turns.push(id);
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WORK_CHANNEL)
+        .bind(to.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(Moved { to, turns }))
+}

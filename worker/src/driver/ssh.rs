@@ -1,0 +1,252 @@
+//! `SshDriver`: the [`Driver`] for agents on a remote tmux host, through the host agent
+//! (`paliadin-shim serve`) over one persistent SSH channel ([`crate::ssh::Link`]).
+//!
+//! A turn is one `run` request on the channel; its progress lines become `Progress` calls. If
+//! the channel drops mid-turn, the driver waits for the link to reconnect (at most the
+//! connect bound) and asks again for the same turn: `takeover` when it already saw
+//! `delivered`, else `run` — which the shim turns into a takeover when the agent already has
+//! the turn. Either way the message is pasted once. Content and activity already passed on
+//! are not passed on twice: the new shim replays the turn's files from the start, and the
+//! driver skips as many bytes and events as it has already forwarded.
+
+use super::{DriveError, Driver, Progress, TurnControl, TurnSpec};
+use crate::shim::proto::{self, Body, Op, TurnArgs};
+use crate::ssh::{CallError, Conn, Link, LinkOptions, SshTarget};
+use async_trait::async_trait;
+use paliadin_shared::SessionName;
+use paliadin_shared::domain::trailer::Reply;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Past the turn's own limit (which the shim enforces), how long the driver still waits for
+/// the shim's verdict before giving up on its own.
+const GRACE: Duration = Duration::from_secs(10);
+/// How long a reset may take once connected.
+const RESET_LIMIT: Duration = Duration::from_secs(30);
+
+/// Drives agents on one remote host. One instance serves many turns concurrently.
+pub struct SshDriver {
+    link: Link,
+    /// How long a turn waits for a usable connection before failing `host_unreachable`.
+    wait: Duration,
+}
+
+/// The fixed parts of one turn.
+#[derive(Clone, Copy)]
+struct Turn<'a> {
+    spec: &'a TurnSpec,
+    progress: &'a dyn Progress,
+    control: &'a TurnControl,
+    /// The driver's own backstop: the turn's limit plus [`GRACE`].
+    hard: Instant,
+}
+
+/// What this worker already passed on for a turn, across reconnections.
+#[derive(Default)]
+struct Seen {
+    delivered: bool,
+    streamed: String,
+    activities: usize,
+}
+
+impl SshDriver {
+    /// Connects in the background at once (needs a tokio runtime); turns wait for the link at
+    /// most `opts.connect_timeout`.
+    pub fn new(label: &str, target: SshTarget, opts: LinkOptions) -> SshDriver {
+        let wait = opts.connect_timeout;
+        SshDriver::with_link(Link::start(label, target, opts), wait)
+    }
+
+    pub fn with_link(link: Link, wait: Duration) -> SshDriver {
+        SshDriver { link, wait }
+    }
+
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// Runs one request of the turn on `conn`: `None` when the connection ended first.
+    async fn pump(
+        &self,
+        conn: &Conn,
+        op: Op,
+        t: &Turn<'_>,
+        seen: &mut Seen,
+    ) -> Option<Result<Reply, DriveError>> {
+        let Turn {
+            spec,
+            progress,
+            control,
+            hard,
+        } = *t;
+        let turn_id = spec.turn_id;
+        let mut call = conn.request(op).ok()?;
+        let (mut bytes, mut acts) = (0usize, 0usize);
+        let mut cancelling = control.cancel.is_cancelled();
+        if cancelling {
+            let _ = conn.request(Op::Cancel { turn_id });
+        }
+        loop {
+            let body = tokio::select! {
+                biased;
+                _ = control.abandon.cancelled() => {
+                    let _ = conn.request(Op::Abandon { turn_id });
+                    return Some(Err(DriveError::Abandoned));
+                }
+                _ = control.cancel.cancelled(), if !cancelling => {
+                    cancelling = true;
+                    let _ = conn.request(Op::Cancel { turn_id });
+                    continue;
+                }
+                _ = tokio::time::sleep_until(hard) => {
+                    let _ = conn.request(Op::Cancel { turn_id });
+                    return Some(Err(DriveError::Timeout));
+                }
+                b = call.next() => b?,
+            };
+            match body {
+                Body::Delivered if !seen.delivered => {
+                    seen.delivered = true;
+                    progress.delivered().await;
+                }
+                Body::Content { delta } => {
+                    let start = bytes;
+                    bytes += delta.len();
+                    if bytes > seen.streamed.len() {
+                        let skip = seen.streamed.len().saturating_sub(start);
+                        let piece = delta.get(skip..).unwrap_or_else(|| {
+                            tracing::warn!(
+                                "a resumed turn's content does not line up; skipping a delta"
+                            );
+                            ""
+                        });
+                        seen.streamed.push_str(piece);
+                        progress.content(piece).await;
+                    }
+                }
+                Body::Activity { text } => {
+                    acts += 1;
+                    if acts > seen.activities {
+                        seen.activities = acts;
+                        progress.activity(&text).await;
+                    }
+                }
+                Body::Reply { text, trailer } => {
+                    if let Some(rest) = text.strip_prefix(seen.streamed.as_str())
+                        && !rest.is_empty()
+                    {
+                        progress.content(rest).await;
+                    }
+                    return Some(Ok(Reply { text, trailer }));
+                }
+                // The shim let go on its own (it is stopping): resume on the next connection.
+                Body::Error { code, .. } if code == "abandoned" => return None,
+                Body::Error {
+                    code,
+                    message,
+                    text,
+                } => return Some(Err(proto::drive_error(&code, message, text))),
+                Body::Delivered | Body::Hello { .. } | Body::Ok { .. } => {}
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for SshDriver {
+    async fn run_turn(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        let deadline = Instant::now() + spec.timeout;
+        let hard = deadline + GRACE;
+        let mut seen = Seen {
+            delivered: spec.already_delivered,
+            ..Seen::default()
+        };
+        let mut attempt = 0u32;
+        loop {
+            let conn = tokio::select! {
+                biased;
+                _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
+                // Nothing reached the agent yet: nothing to interrupt.
+                _ = control.cancel.cancelled(), if !seen.delivered => return Err(DriveError::Cancelled),
+                _ = tokio::time::sleep_until(hard) => return Err(DriveError::Timeout),
+                c = self.link.get(self.wait) => match c {
+                    Ok(c) => c,
+                    Err(_) if control.cancel.is_cancelled() => return Err(DriveError::Cancelled),
+                    Err(e) => return Err(DriveError::HostUnreachable(e)),
+                },
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(DriveError::Timeout);
+            }
+            let args = TurnArgs {
+                turn_id: spec.turn_id,
+                user_id: spec.user_id,
+                session: spec.session.to_string(),
+                message: spec.message.as_str().to_owned(),
+                timeout_ms: (left.as_millis() as u64).max(1),
+            };
+            let op = if seen.delivered {
+                Op::Takeover(args)
+            } else {
+                Op::Run(args)
+            };
+            attempt += 1;
+            if attempt > 1 {
+                tracing::info!(
+                    attempt,
+                    delivered = seen.delivered,
+                    "resuming the turn on a new connection"
+                );
+            }
+            let t = Turn {
+                spec,
+                progress,
+                control,
+                hard,
+            };
+            let outcome = self.pump(&conn, op, &t, &mut seen).await;
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+        }
+    }
+
+    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
+        let deadline = Instant::now() + self.wait + RESET_LIMIT;
+        loop {
+            let conn = self
+                .link
+                .get(self.wait)
+                .await
+                .map_err(DriveError::HostUnreachable)?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let op = Op::Reset {
+                session: session.to_string(),
+            };
+            match conn.call(op, left).await {
+                Ok(Body::Ok { .. }) => return Ok(()),
+                Ok(Body::Error {
+                    code,
+                    message,
+                    text,
+                }) => return Err(proto::drive_error(&code, message, text)),
+                Ok(other) => {
+                    return Err(DriveError::Upstream(format!("unexpected answer {other:?}")));
+                }
+                // Reset is idempotent: try again on the next connection.
+                Err(CallError::Closed(_)) if Instant::now() < deadline => continue,
+                Err(e) => return Err(DriveError::HostUnreachable(e.to_string())),
+            }
+        }
+    }
+
+    fn reachability(&self) -> Result<(), String> {
+        self.link.reachability()
+    }
+}
