@@ -9,6 +9,7 @@ pub mod db;
 pub mod http;
 pub mod procs;
 pub mod scripted;
+pub mod sshd;
 pub mod system;
 pub mod web;
 

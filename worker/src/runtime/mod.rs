@@ -60,6 +60,8 @@ pub struct Worker {
     ctx: Arc<Ctx>,
     hosts: Vec<ServedHost>,
     running: Arc<Mutex<HashMap<Uuid, TurnControl>>>,
+    /// The reachability last written to `hosts`, so a change is written at the next poll tick.
+    reported: Mutex<HashMap<HostName, bool>>,
 }
 
 impl Worker {
@@ -102,6 +104,7 @@ impl Worker {
             ctx: Arc::new(ctx),
             hosts,
             running: Arc::default(),
+            reported: Mutex::default(),
         })
     }
 
@@ -124,7 +127,7 @@ impl Worker {
         for h in &self.hosts {
             ctx.queue.ensure(&h.name).await?;
         }
-        self.report_hosts().await;
+        self.report_hosts(true).await;
         tracing::info!(worker = %ctx.worker_id, hosts = ?names, "worker started");
         let slots = Arc::new(Semaphore::new(ctx.config.concurrency));
         let tracker = TaskTracker::new();
@@ -141,6 +144,7 @@ impl Worker {
                 _ = shutdown.cancelled() => break,
                 _ = freed.notified() => {}
                 _ = poll.tick() => {
+                    self.report_hosts(false).await;
                     if listener.is_none() {
                         listener = listen(&ctx.pool).await;
                         if listener.is_some() {
@@ -158,7 +162,7 @@ impl Worker {
                         tracing::warn!(error = %e, "worker heartbeat failed");
                         ctx.metrics.heartbeat_failures.inc();
                     }
-                    self.report_hosts().await;
+                    self.report_hosts(true).await;
                 }
             }
         }
@@ -221,14 +225,19 @@ impl Worker {
         claimed
     }
 
-    /// Records each served host's reachability (as its driver sees it) in `hosts`.
-    async fn report_hosts(&self) {
+    /// Records each served host's reachability (as its driver sees it) in `hosts`: always when
+    /// `all` (the heartbeat), else only hosts whose reachability changed since the last write.
+    async fn report_hosts(&self, all: bool) {
         for h in &self.hosts {
             let seen = match self.ctx.driver(&h.name).map(|d| d.reachability()) {
                 Ok(r) => r,
                 Err(e) => Err(e.to_string()),
             };
             let (ok, err) = (seen.is_ok(), seen.err());
+            let before = self.reported.lock().expect("lock").insert(h.name.clone(), ok);
+            if !all && before == Some(ok) {
+                continue;
+            }
             let name = h.name.as_str();
             if let Err(e) = fleet::host_seen(&self.ctx.pool, name, &h.address, ok, err.as_deref()).await {
                 tracing::warn!(host = name, error = %e, "cannot record the host's state");

@@ -85,6 +85,10 @@ impl Tmux {
     async fn call(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, TmuxError> {
         let started = Instant::now();
         let mut cmd = Command::new(&self.bin);
+        // `-u`: UTF-8 output whatever the locale. Without it, a client with no UTF-8 locale (an
+        // sshd forced command, a systemd unit) prints a TAB in a format as `_` and non-ASCII
+        // screen text as `_`, which breaks the health check's fields and screen comparisons.
+        cmd.arg("-u");
         if let Some(socket) = &self.socket {
             cmd.arg("-L").arg(socket);
         }
