@@ -121,6 +121,10 @@ function follow() {
     if (saved.state) r.setStatus(saved.text ? 'answering' : saved.state, 0);
   }
   stream = new TurnStream(t, {
+    // The highest event id received (duplicates included): shows how far a replay has come.
+    seen: (id) => {
+      if (id > Number(r.root.dataset.received || 0)) r.root.dataset.received = String(id);
+    },
     status: (d) => { r.setStatus(d.state, 0); if (d.state === 'delivered') announce('Paliadin is thinking'); },
     activity: (text) => keepBottom(() => r.setActivity(text)),
     content: (delta) => keepBottom(() => { r.setStatus('answering'); r.append(delta); }),
@@ -242,8 +246,10 @@ async function newConversation() {
 }
 
 function autosize() {
+  const max = window.innerHeight * 0.4;
   input.style.height = 'auto';
-  input.style.height = `${Math.min(input.scrollHeight, window.innerHeight * 0.4)}px`;
+  input.style.height = `${Math.min(input.scrollHeight, max)}px`;
+  input.style.overflowY = input.scrollHeight > max ? 'auto' : 'hidden';
 }
 
 $('composer').addEventListener('submit', (e) => {

@@ -25,8 +25,9 @@ export function clearLive() {
 }
 
 /**
- * Streams `turn` ({turn_id, sse_url}) into `h`: handlers status(data), activity(text),
- * content(delta), end(data), error(data), cancelled(), reconnecting(), lost().
+ * Streams `turn` ({turn_id, sse_url}) into `h`: handlers seen(id) (every event received, shown
+ * or dropped), status(data), activity(text), content(delta), end(data), error(data),
+ * cancelled(), reconnecting(), lost().
  * `resume` ({last_id, text, activity, state}) restores a reloaded tab's progress.
  */
 export class TurnStream {
@@ -66,6 +67,7 @@ export class TurnStream {
     if (this.closed) return;
     const id = Number(e.lastEventId);
     if (Number.isFinite(id) && id > 0) {
+      this.h.seen(id);
       if (id <= this.lastId) return; // already shown
       this.lastId = id;
     }

@@ -153,8 +153,9 @@ export class Reply {
   /** A terminal error: friendly text per code, the server's message, and a retry button. */
   fail(code, message, onRetry) {
     this.finishCommon();
-    this.body.className = this.text ? 'body plain' : 'body plain empty';
+    this.body.className = 'body plain';
     this.body.textContent = this.text;
+    this.body.hidden = !this.text;
     const box = el('div', 'notice error');
     box.dataset.code = code || '';
     box.append(el('strong', null, ERRORS[code] || 'Something went wrong.'));
@@ -172,6 +173,7 @@ export class Reply {
     this.finishCommon();
     this.body.className = 'body plain';
     this.body.textContent = this.text;
+    this.body.hidden = !this.text;
     this.bubble.insertBefore(el('div', 'notice cancelled', 'Cancelled'), this.tools);
   }
 }

@@ -2,8 +2,9 @@
 //! used to pin queue semantics (order, leases, fencing, SSE) without tmux.
 //!
 //! Message words: `hang` (wait for cancel/abandon), `gate:<name>` (after the first content
-//! chunk, wait until the test opens the gate), `sleep:<ms>`; the reply is
-//! `reply to: <message>`, streamed as three content chunks after one activity line.
+//! chunk, wait until the test opens the gate), `sleep:<ms>`, `fail` (an `upstream_error`);
+//! the reply is `reply to: <message>` ([`MARKDOWN_ATTACK`] for a message with the word
+//! `markdown-attack`), streamed as three content chunks after one activity line.
 
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
@@ -15,6 +16,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
+
+/// A hostile reply: script, event handlers and `javascript:` links, in Markdown and raw HTML.
+/// Rendered, it must stay inert (the sanitiser strips them; the page's CSP is the backstop).
+pub const MARKDOWN_ATTACK: &str = "Attack *report*\n\n<script>window.__pwned = 'script'</script>\n\n\
+<img src=x onerror=\"window.__pwned = 'onerror'\"> [click me](javascript:window.__pwned='link') \
+<a href=\"javascript:window.__pwned='href'\" onclick=\"window.__pwned='onclick'\">raw link</a> \
+<svg onload=\"window.__pwned='svg'\"></svg><iframe src=\"javascript:window.__pwned='iframe'\"></iframe>\n\n\
+<details open ontoggle=\"window.__pwned='toggle'\"><summary>x</summary></details> done";
 
 /// One run of a turn as the driver saw it.
 #[derive(Debug, Clone)]
@@ -56,6 +65,9 @@ impl ScriptedDriver {
     }
 
     pub fn reply_for(message: &str) -> String {
+        if message.split_whitespace().any(|w| w == "markdown-attack") {
+            return MARKDOWN_ATTACK.to_owned();
+        }
         format!("reply to: {message}")
     }
 
@@ -72,6 +84,9 @@ impl ScriptedDriver {
         for word in msg.split_whitespace() {
             if let Some(ms) = word.strip_prefix("sleep:") {
                 tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            }
+            if word == "fail" {
+                return Err(DriveError::Upstream("scripted failure".into()));
             }
             if word == "hang" {
                 tokio::select! {
