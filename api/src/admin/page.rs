@@ -26,6 +26,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../assets/admin/charts.js"),
     ),
     (
+        "turns.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/admin/turns.js"),
+    ),
+    (
+        "util.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/admin/util.js"),
+    ),
+    (
         "admin.css",
         "text/css; charset=utf-8",
         include_str!("../../assets/admin/admin.css"),
