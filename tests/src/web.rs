@@ -153,3 +153,105 @@ impl Web {
         r.session_value().expect("login sets the session cookie")
     }
 }
+
+/// Who is asking, in the authorization suites.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Who {
+    Anonymous,
+    /// An owner disabled after logging in (session row kept: the lookup itself must refuse).
+    Disabled,
+    Admin,
+    OtherOwner,
+    Owner,
+}
+
+pub const EVERYONE: [Who; 5] = [
+    Who::Anonymous,
+    Who::Disabled,
+    Who::Admin,
+    Who::OtherOwner,
+    Who::Owner,
+];
+
+/// A token and a session cookie of one user.
+pub struct Creds {
+    pub token: String,
+    pub cookie: String,
+}
+
+/// One user per [`Who`], each logged in through `POST /login`, and the unrouted 404 to compare.
+pub struct Cast {
+    pub web: Web,
+    pub owner: Creds,
+    pub other: Creds,
+    pub admin: Creds,
+    pub disabled: Creds,
+    /// `GET /no/such/route`: what every refusal must look like.
+    pub unrouted: Resp,
+}
+
+impl Cast {
+    pub async fn new(db: &crate::db::TestDb, base: &str) -> Cast {
+        use paliadin_shared::db::users::Role;
+        let web = Web::new(base);
+        let mut creds = Vec::new();
+        for (email, role) in [
+            ("owner@x", Role::Owner),
+            ("other@x", Role::Owner),
+            ("admin@x", Role::Admin),
+            ("disabled@x", Role::Owner),
+        ] {
+            let (_, token) = crate::http::user(db, email, role).await;
+            let cookie = web.login(&token).await;
+            creds.push(Creds { token, cookie });
+        }
+        sqlx::query("UPDATE users SET disabled = true WHERE email = 'disabled@x'")
+            .execute(&db.pool)
+            .await
+            .expect("disable");
+        let unrouted = web.get("/no/such/route", &Auth::None).await;
+        assert_eq!(unrouted.status, 404);
+        let mut it = creds.into_iter();
+        let mut next = || it.next().expect("creds");
+        Cast {
+            owner: next(),
+            other: next(),
+            admin: next(),
+            disabled: next(),
+            unrouted,
+            web,
+        }
+    }
+
+    /// `who`'s credentials as a bearer token or a session cookie (bogus ones for anonymous).
+    pub fn auth(&self, who: Who, cookie: bool) -> Auth {
+        let c = match who {
+            Who::Anonymous if cookie => return Auth::Cookie("pal_not_a_session".into()),
+            Who::Anonymous => return Auth::Bearer("pal_not_a_token".into()),
+            Who::Disabled => &self.disabled,
+            Who::Admin => &self.admin,
+            Who::OtherOwner => &self.other,
+            Who::Owner => &self.owner,
+        };
+        if cookie {
+            Auth::Cookie(c.cookie.clone())
+        } else {
+            Auth::Bearer(c.token.clone())
+        }
+    }
+
+    /// Asserts `r` is exactly the 404 of an unrouted path, and sets no cookie.
+    pub fn assert_plain_404(&self, r: &Resp, what: &str) {
+        assert_eq!(r.status, 404, "{what}: {}", r.text());
+        assert_eq!(
+            r.header("content-type"),
+            self.unrouted.header("content-type"),
+            "{what}"
+        );
+        assert_eq!(
+            r.body, self.unrouted.body,
+            "{what}: body differs from unrouted"
+        );
+        assert!(r.set_cookies().is_empty(), "{what}: a 404 sets no cookie");
+    }
+}

@@ -6,110 +6,19 @@
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::user;
 use paliadin_e2e::scripted::ScriptedDriver;
 use paliadin_e2e::system::{fast_runtime, start_api, start_worker};
-use paliadin_e2e::web::{Auth, Body, Resp, Web};
-use paliadin_shared::db::users::Role;
+use paliadin_e2e::web::{Body, Cast, EVERYONE, Resp, Who};
 use serde_json::json;
 use std::sync::Arc;
 
-/// Who is asking.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Who {
-    Anonymous,
-    Disabled,
-    Admin,
-    OtherOwner,
-    Owner,
-}
+const OWNER: &[Who] = &[Who::Owner];
+const OWNERS: &[Who] = &[Who::OtherOwner, Who::Owner];
+const ADMIN: &[Who] = &[Who::Admin];
+const SIGNED_IN: &[Who] = &[Who::Admin, Who::OtherOwner, Who::Owner];
 
-const EVERYONE: [Who; 5] = [
-    Who::Anonymous,
-    Who::Disabled,
-    Who::Admin,
-    Who::OtherOwner,
-    Who::Owner,
-];
-
-/// Credentials of one identity.
-struct Creds {
-    token: String,
-    cookie: String,
-}
-
-struct World {
-    web: Web,
-    owner: Creds,
-    other: Creds,
-    admin: Creds,
-    disabled: Creds,
-    unrouted: Resp,
-}
-
-impl World {
-    fn auth(&self, who: Who, cookie: bool) -> Auth {
-        let c = match who {
-            Who::Anonymous if cookie => return Auth::Cookie("pal_not_a_session".into()),
-            Who::Anonymous => return Auth::Bearer("pal_not_a_token".into()),
-            Who::Disabled => &self.disabled,
-            Who::Admin => &self.admin,
-            Who::OtherOwner => &self.other,
-            Who::Owner => &self.owner,
-        };
-        if cookie {
-            Auth::Cookie(c.cookie.clone())
-        } else {
-            Auth::Bearer(c.token.clone())
-        }
-    }
-
-    /// Asserts `r` is exactly the 404 of an unrouted path.
-    fn assert_plain_404(&self, r: &Resp, what: &str) {
-        assert_eq!(r.status, 404, "{what}: {}", r.text());
-        assert_eq!(
-            r.header("content-type"),
-            self.unrouted.header("content-type"),
-            "{what}"
-        );
-        assert_eq!(
-            r.body, self.unrouted.body,
-            "{what}: body differs from unrouted"
-        );
-        assert!(r.set_cookies().is_empty(), "{what}: a 404 sets no cookie");
-    }
-}
-
-async fn world(db: &TestDb, base: &str) -> World {
-    let web = Web::new(base);
-    let mut creds = Vec::new();
-    for (email, role) in [
-        ("owner@x", Role::Owner),
-        ("other@x", Role::Owner),
-        ("admin@x", Role::Admin),
-        ("disabled@x", Role::Owner),
-    ] {
-        let (_, token) = user(db, email, role).await;
-        let cookie = web.login(&token).await;
-        creds.push(Creds { token, cookie });
-    }
-    // Disabled after logging in, without deleting the session row: the lookup itself must refuse.
-    sqlx::query("UPDATE users SET disabled = true WHERE email = 'disabled@x'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let unrouted = web.get("/no/such/route", &Auth::None).await;
-    assert_eq!(unrouted.status, 404);
-    let mut it = creds.into_iter();
-    World {
-        unrouted,
-        owner: it.next().unwrap(),
-        other: it.next().unwrap(),
-        admin: it.next().unwrap(),
-        disabled: it.next().unwrap(),
-        web,
-    }
-}
+/// Checks an allowed caller's answer.
+type Check = fn(&Resp, &str);
 
 /// One row of the matrix: a request and who may make it.
 struct Route {
@@ -117,8 +26,7 @@ struct Route {
     path: String,
     body: fn() -> Body,
     allowed: Vec<Who>,
-    /// Checks an allowed caller's answer.
-    check: fn(&Resp, &str),
+    check: Check,
 }
 
 fn html_page(r: &Resp, what: &str) {
@@ -128,6 +36,10 @@ fn html_page(r: &Resp, what: &str) {
     assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+fn ok_any(r: &Resp, what: &str) {
+    assert_eq!(r.status, 200, "{what}: {}", r.text());
 }
 
 fn ok_json(r: &Resp, what: &str) {
@@ -157,7 +69,7 @@ fn message() -> Body {
 }
 
 /// Whether a route built by another issue exists yet (its admin answer is not the plain 404).
-async fn exists(w: &World, path: &str) -> bool {
+async fn exists(w: &Cast, path: &str) -> bool {
     let r = w.web.get(path, &w.auth(Who::Admin, false)).await;
     let built = r.status != 404 || r.body != w.unrouted.body;
     if !built {
@@ -170,7 +82,7 @@ async fn exists(w: &World, path: &str) -> bool {
 async fn every_route_answers_only_those_allowed() {
     let db = TestDb::new().await;
     let api = start_api(&db, ApiConfig::default()).await;
-    let w = world(&db, &api.base).await;
+    let w = Cast::new(&db, &api.base).await;
     let worker = start_worker(&db, Arc::new(ScriptedDriver::default()), fast_runtime("w")).await;
     // The owner's private, running turn.
     let r = w
@@ -186,82 +98,66 @@ async fn every_route_answers_only_those_allowed() {
     ok_json(&r, "owner's turn");
     let turn = r.json()["turn_id"].as_str().unwrap().to_owned();
 
-    let owners = vec![Who::OtherOwner, Who::Owner];
+    let route = |method, path: String, body: fn() -> Body, allowed: &[Who], check: Check| Route {
+        method,
+        path,
+        body,
+        allowed: allowed.to_vec(),
+        check,
+    };
     let mut routes = vec![
-        Route {
-            method: "GET",
-            path: "/paliadin".into(),
-            body: empty,
-            allowed: owners.clone(),
-            check: html_page,
-        },
-        Route {
-            method: "GET",
-            path: "/login".into(),
-            body: empty,
-            allowed: EVERYONE.to_vec(),
-            check: html_page,
-        },
-        Route {
-            method: "GET",
-            path: "/assets/chat.js".into(),
-            body: empty,
-            allowed: EVERYONE.to_vec(),
-            check: |r, w| assert_eq!(r.status, 200, "{w}"),
-        },
-        Route {
-            method: "POST",
-            path: "/api/paliadin/turn".into(),
-            body: message,
-            allowed: owners.clone(),
-            check: ok_json,
-        },
-        Route {
-            method: "GET",
-            path: "/api/paliadin/turns".into(),
-            body: empty,
-            allowed: owners.clone(),
-            check: ok_json,
-        },
-        Route {
-            method: "GET",
-            path: format!("/api/paliadin/stream/{turn}"),
-            body: empty,
-            allowed: vec![Who::Owner],
-            check: sse,
-        },
-        Route {
-            method: "POST",
-            path: format!("/api/paliadin/turn/{turn}/cancel"),
-            body: empty_json,
-            allowed: vec![Who::Owner],
-            check: ok_json,
-        },
-        Route {
-            method: "POST",
-            path: "/api/paliadin/reset".into(),
-            body: empty_json,
-            allowed: owners.clone(),
-            check: ok_json,
-        },
+        route("GET", "/paliadin".into(), empty, OWNERS, html_page),
+        route("GET", "/login".into(), empty, &EVERYONE, html_page),
+        route("GET", "/assets/chat.js".into(), empty, &EVERYONE, ok_any),
+        route("GET", "/healthz".into(), empty, &EVERYONE, ok_json),
+        route("GET", "/readyz".into(), empty, &EVERYONE, ok_json),
+        route(
+            "POST",
+            "/api/paliadin/turn".into(),
+            message,
+            OWNERS,
+            ok_json,
+        ),
+        route("GET", "/api/paliadin/turns".into(), empty, OWNERS, ok_json),
+        route(
+            "GET",
+            format!("/api/paliadin/stream/{turn}"),
+            empty,
+            OWNER,
+            sse,
+        ),
+        route(
+            "POST",
+            format!("/api/paliadin/turn/{turn}/cancel"),
+            empty_json,
+            OWNER,
+            ok_json,
+        ),
+        route(
+            "POST",
+            "/api/paliadin/reset".into(),
+            empty_json,
+            OWNERS,
+            ok_json,
+        ),
     ];
-    for (path, check) in [
-        ("/admin/paliadin", html_page as fn(&Resp, &str)),
-        ("/api/admin/paliadin/stats", ok_json),
-        ("/api/admin/paliadin/turns", ok_json),
-    ] {
-        let allowed = if exists(&w, path).await {
-            vec![Who::Admin]
+    // Routes other issues build: once they exist, the allowed callers get their answer.
+    let others: [(String, &[Who], Check); 7] = [
+        ("/admin/paliadin".into(), ADMIN, html_page),
+        ("/admin/paliadin/assets/admin.js".into(), ADMIN, ok_any),
+        ("/api/admin/paliadin/stats".into(), ADMIN, ok_json),
+        ("/api/admin/paliadin/turns".into(), ADMIN, ok_json),
+        (format!("/api/admin/paliadin/turns/{turn}"), ADMIN, ok_json),
+        ("/api/openapi.json".into(), SIGNED_IN, ok_json),
+        ("/metrics".into(), &EVERYONE, ok_any),
+    ];
+    for (path, allowed, check) in others {
+        let allowed: &[Who] = if exists(&w, &path).await {
+            allowed
         } else {
-            vec![]
+            &[]
         };
-        routes.push(Route {
-            method: "GET",
-            path: path.into(),
-            body: empty,
-            allowed,
-            check,
-        });
+        routes.push(route("GET", path, empty, allowed, check));
     }
 
     let origin = w.web.origin();
@@ -328,7 +224,7 @@ async fn every_route_answers_only_those_allowed() {
 async fn cookie_posts_need_our_origin() {
     let db = TestDb::new().await;
     let api = start_api(&db, ApiConfig::default()).await;
-    let w = world(&db, &api.base).await;
+    let w = Cast::new(&db, &api.base).await;
     let r = w
         .web
         .send(
