@@ -80,6 +80,11 @@ impl Web {
         }
     }
 
+    /// The underlying client (no redirects followed, no cookies kept).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Our own origin, as a browser sends it.
     pub fn origin(&self) -> String {
         self.base.clone()
