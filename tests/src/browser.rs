@@ -4,11 +4,18 @@
 //!
 //! The suites skip (saying so) only when Chromium is absent and `CI` is unset; in CI they run.
 
+use crate::db::TestDb;
+use crate::scripted::ScriptedDriver;
+use crate::system::{Api, WorkerHandle, fast_runtime, start_api, start_worker};
+use fantoccini::key::Key;
 use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
+use paliadin_api::config::ApiConfig;
+use paliadin_shared::db::users::Role;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -188,4 +195,67 @@ impl Drop for Browser {
         self.kill_group();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// The assistant replies on the chat page, oldest first (a JS expression).
+pub const R: &str = "[...document.querySelectorAll('#log .msg.assistant')]";
+
+/// A test database, the API, a worker with a scripted driver, and a browser signed in as an
+/// owner through the login form.
+pub struct Session {
+    pub db: TestDb,
+    pub api: Api,
+    pub worker: WorkerHandle,
+    pub driver: Arc<ScriptedDriver>,
+    pub browser: Browser,
+}
+
+/// Starts everything and signs in through `/login`; the browser ends on `/paliadin`.
+pub async fn signed_in(prefix: &str) -> Session {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let driver = Arc::new(ScriptedDriver::default());
+    let worker = start_worker(&db, driver.clone(), fast_runtime("w")).await;
+    let (_, token) = crate::http::user(&db, "owner@x", Role::Owner).await;
+    let b = Browser::start(prefix).await;
+    b.goto(&format!("{}/login", api.base)).await;
+    let field = b
+        .client
+        .find(Locator::Css("#token"))
+        .await
+        .expect("token field");
+    field.send_keys(&token).await.expect("type token");
+    b.screenshot("01-login").await;
+    let submit = b
+        .client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("submit");
+    submit.click().await.expect("submit");
+    b.until(
+        10,
+        "the chat page",
+        "return location.pathname === '/paliadin' && document.readyState === 'complete'",
+    )
+    .await;
+    Session {
+        db,
+        api,
+        worker,
+        driver,
+        browser: b,
+    }
+}
+
+/// Types `text` into the chat composer and presses Enter.
+pub async fn send(b: &Browser, text: &str) {
+    let input = b
+        .client
+        .find(Locator::Css("#composer-input"))
+        .await
+        .expect("composer");
+    input
+        .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+        .await
+        .expect("type message");
 }

@@ -3,81 +3,13 @@
 //! Enter sends; the reply streams as text, then becomes the server-rendered HTML; a reload
 //! mid-turn resumes without duplicated text; queued turns show how many are ahead; errors get
 //! their friendly text; cancel and "New conversation" work; the cookie is HttpOnly and the
-//! cookie+Origin path works from the page; a hostile reply renders inert.
+//! cookie+Origin path works from the page. (`web_sanitise.rs` pins hostile replies.)
 
 use fantoccini::Locator;
 use fantoccini::key::Key;
-use paliadin_api::config::ApiConfig;
-use paliadin_e2e::browser::{Browser, enabled};
-use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::user;
+use paliadin_e2e::browser::{Browser, R, enabled, send, signed_in};
 use paliadin_e2e::scripted::ScriptedDriver;
-use paliadin_e2e::system::{Api, WorkerHandle, fast_runtime, start_api, start_worker};
-use paliadin_shared::db::users::Role;
 use serde_json::{Value, json};
-use std::sync::Arc;
-
-struct Setup {
-    _db: TestDb,
-    api: Api,
-    worker: WorkerHandle,
-    driver: Arc<ScriptedDriver>,
-    browser: Browser,
-}
-
-/// API + worker + a browser signed in as an owner through the login form, on `/paliadin`.
-async fn signed_in(prefix: &str) -> Setup {
-    let db = TestDb::new().await;
-    let api = start_api(&db, ApiConfig::default()).await;
-    let driver = Arc::new(ScriptedDriver::default());
-    let worker = start_worker(&db, driver.clone(), fast_runtime("w")).await;
-    let (_, token) = user(&db, "owner@x", Role::Owner).await;
-    let b = Browser::start(prefix).await;
-    b.goto(&format!("{}/login", api.base)).await;
-    let field = b
-        .client
-        .find(Locator::Css("#token"))
-        .await
-        .expect("token field");
-    field.send_keys(&token).await.unwrap();
-    b.screenshot("01-login").await;
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.until(
-        10,
-        "the chat page",
-        "return location.pathname === '/paliadin' && document.readyState === 'complete'",
-    )
-    .await;
-    Setup {
-        _db: db,
-        api,
-        worker,
-        driver,
-        browser: b,
-    }
-}
-
-/// Types `text` into the composer and presses Enter.
-async fn send(b: &Browser, text: &str) {
-    let input = b
-        .client
-        .find(Locator::Css("#composer-input"))
-        .await
-        .unwrap();
-    input
-        .send_keys(&format!("{text}{}", char::from(Key::Enter)))
-        .await
-        .unwrap();
-}
-
-/// The assistant replies on the page, oldest first (a JS expression).
-const R: &str = "[...document.querySelectorAll('#log .msg.assistant')]";
 
 /// The n-th reply's state: {text, streaming, rendered, status, received, em}.
 async fn reply(b: &Browser, n: usize) -> Value {
@@ -330,54 +262,6 @@ async fn chat_page_streams_resumes_cancels_and_resets() {
         )
         .await;
     assert!(body.as_str().unwrap().contains("not_found"), "{body}");
-    s.browser.close().await;
-    s.worker.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hostile_reply_renders_inert() {
-    if !enabled("a_hostile_reply_renders_inert") {
-        return;
-    }
-    let s = signed_in("sanitise").await;
-    let b = &s.browser;
-    send(b, "markdown-attack").await;
-    b.until(
-        15,
-        "the rendered attack",
-        &format!("return {R}.length === 1 && {R}[0].querySelector('.body.rendered em')"),
-    )
-    .await;
-    let body = "document.querySelector('#log .msg.assistant .body')";
-    let report = b
-        .js(&format!(
-            "const b = {body};
-             return {{ pwned: window.__pwned || null, scripts: b.querySelectorAll('script, iframe, svg, object, embed').length,
-               handlers: [...b.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name)).filter(n => n.startsWith('on')),
-               js_links: [...b.querySelectorAll('[href], [src]')].map(e => e.getAttribute('href') || e.getAttribute('src')).filter(u => /^\\s*javascript:/i.test(u)),
-               text: b.innerText }};"
-        ))
-        .await;
-    assert_eq!(report["pwned"], Value::Null, "{report}");
-    assert_eq!(report["scripts"], json!(0), "{report}");
-    assert_eq!(report["handlers"], json!([]), "{report}");
-    assert_eq!(report["js_links"], json!([]), "{report}");
-    assert!(
-        report["text"].as_str().unwrap().contains("Attack report"),
-        "{report}"
-    );
-    // Clicking what is left of the links runs nothing, and no alert ever opened.
-    for a in b
-        .client
-        .find_all(Locator::Css("#log .msg.assistant .body a"))
-        .await
-        .unwrap()
-    {
-        a.click().await.unwrap();
-    }
-    assert!(b.client.get_alert_text().await.is_err(), "no alert");
-    assert_eq!(b.js("return window.__pwned || null").await, Value::Null);
-    b.screenshot("01-inert").await;
     s.browser.close().await;
     s.worker.stop().await;
 }
