@@ -120,6 +120,7 @@ function follow() {
     if (saved.activity) r.setActivity(saved.activity);
     if (saved.state) r.setStatus(saved.text ? 'answering' : saved.state, 0);
   }
+  let retries = 0;
   stream = new TurnStream(t, {
     // The highest event id received (duplicates included): shows how far a replay has come.
     seen: (id) => {
@@ -139,7 +140,7 @@ function follow() {
     lost: async () => {
       r.setStatus('lost');
       const { status } = await api('GET', '/api/paliadin/turns?limit=1');
-      if (status === 200 && stream && stream.turn.turn_id === t.turn_id) {
+      if (status === 200 && retries++ < 5 && stream && stream.turn.turn_id === t.turn_id) {
         setTimeout(() => stream && stream.turn.turn_id === t.turn_id && stream.open(), 2000);
       }
     },
@@ -176,18 +177,32 @@ async function load() {
   follow();
 }
 
-function randomId() {
-  const b = new Uint8Array(16);
-  crypto.getRandomValues(b);
+function randomHex(bytes) {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** A random (version 4) UUID; crypto.randomUUID needs a secure context, this does not. */
+function newSessionId() {
+  const h = randomHex(16).split('');
+  h[12] = '4';
+  h[16] = '89ab'[parseInt(h[16], 16) % 4];
+  const s = h.join('');
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
 }
 
 async function send(message) {
   if (!message.trim()) return;
+  // Chosen here, so quick successive sends of a new conversation all land in it.
+  if (!sessionId) setSession(newSessionId());
   const reply = addTurn(message);
   $('empty').hidden = true;
-  const body = { user_message: message, page_origin: location.pathname, client_turn_id: randomId() };
-  if (sessionId) body.session_id = sessionId;
+  const body = {
+    user_message: message,
+    session_id: sessionId,
+    page_origin: location.pathname,
+    client_turn_id: randomHex(16),
+  };
   let res;
   try {
     res = await api('POST', '/api/paliadin/turn', body);
@@ -225,10 +240,12 @@ async function cancel(id) {
 
 async function newConversation() {
   newBtn.disabled = true;
+  sendBtn.disabled = true;
   announce('Starting a new conversation');
   await Promise.all(pending.map((id) => cancel(id).catch(() => {})));
   const { status, data } = await api('POST', '/api/paliadin/reset', {});
   newBtn.disabled = false;
+  sendBtn.disabled = false;
   if (status !== 200) {
     toast((data && data.message) || 'Could not start a new conversation.');
     return;
@@ -255,7 +272,7 @@ function autosize() {
 $('composer').addEventListener('submit', (e) => {
   e.preventDefault();
   const text = input.value;
-  if (!text.trim()) return;
+  if (!text.trim() || sendBtn.disabled) return;
   input.value = '';
   autosize();
   send(text);
