@@ -21,14 +21,15 @@ function tiles(s) {
   set('t-oldest', s.queues.some((q) => q.length > 0) ? `oldest message ${secs(oldest)}` : 'queues empty');
   set('t-running', num(t.running));
   const inflight = s.workers.reduce((n, w) => n + (w.alive ? w.in_flight : 0), 0);
-  set('t-inflight', `${inflight} in flight on live workers`);
+  set('t-inflight', `${inflight} in flight`);
   set('t-succeeded', num(t.succeeded));
   set('t-window', `in ${s.window}${s.sample.capped ? ' (newest ' + num(s.sample.turns) + ')' : ''} · ${num(t.cancelled)} cancelled`);
   set('t-failed', num(t.failed));
   set('t-errors', s.errors.length ? s.errors.map((e) => `${e.name} ${e.count}`).join(' · ') : 'no errors');
   const e2e = s.latency.end_to_end;
-  set('t-e2e', e2e.count ? `${ms(e2e.p50_ms)} / ${ms(e2e.p95_ms)}` : '–');
-  set('t-e2e99', e2e.count ? `p99 ${ms(e2e.p99_ms)} · n=${num(e2e.count)}` : 'no successful turns');
+  set('t-e2e', e2e.count ? ms(e2e.p50_ms) : '–');
+  set('t-e2e99', e2e.count ? `p95 ${ms(e2e.p95_ms)}` : 'no successful turns');
+  $('t-e2e99').title = e2e.count ? `p99 ${ms(e2e.p99_ms)} · ${num(e2e.count)} turns` : '';
   const w = s.latency.queue_wait;
   set('t-wait', w.count ? ms(w.p95_ms) : '–');
   set('t-wait50', w.count ? `p50 ${ms(w.p50_ms)}` : '');

@@ -16,12 +16,14 @@ function title(parent, text) {
   el('title', {}, parent).textContent = text;
 }
 
-// A "nice" upper bound for the y axis: 1, 2 or 5 times a power of ten, at least `max`.
-function niceMax(max) {
-  if (!(max > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(max)));
-  for (const m of [1, 2, 5, 10]) if (m * p >= max) return m * p;
-  return 10 * p;
+// The y axis top: four equal steps of 1, 2 or 5 times a power of ten, reaching `max`
+// (counts step by whole numbers: 3 gets 0–4; 137 ms gets 0–200 in steps of 50).
+function niceMax(max, integer) {
+  if (!(max > 0)) return 4;
+  const raw = integer ? Math.max(1, max / 4) : max / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return 4 * m * p;
+  return 40 * p;
 }
 
 function hhmm(iso) {
@@ -69,7 +71,7 @@ const count = (v) => (v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k` :
 // Stacked bars: `stacks` = [{ cls, name, values }], one value per minute.
 export function stackedBars(container, times, stacks) {
   const totals = times.map((_, i) => stacks.reduce((s, k) => s + (k.values[i] || 0), 0));
-  const max = niceMax(Math.max(0, ...totals));
+  const max = niceMax(Math.max(0, ...totals), true);
   const f = frame(container, times, max, count);
   if (totals.every((t) => t === 0)) return empty(f, 'No turns finished in the last hour');
   const bw = Math.max(1, f.step * 0.72);
@@ -101,7 +103,7 @@ export function lines(container, times, series, fmt) {
       const x = f.x(i) + f.step / 2;
       d += `${pen ? 'L' : 'M'}${x.toFixed(1)},${f.y(v).toFixed(1)}`;
       pen = true;
-      const c = el('circle', { cx: x, cy: f.y(v), r: 2.2, class: 'dot' }, f.svg);
+      const c = el('circle', { cx: x, cy: f.y(v), r: 2.4, class: `dot ${s.cls.replace('l-', 'd-')}` }, f.svg);
       title(c, `${hhmm(times[i])} · ${s.name}: ${fmt(v)}`);
     });
     if (d) el('path', { d, class: s.cls }, f.svg);
@@ -110,7 +112,7 @@ export function lines(container, times, series, fmt) {
 
 // A filled step area (counts that hold until the next minute).
 export function area(container, times, values, name) {
-  const max = niceMax(Math.max(0, ...values));
+  const max = niceMax(Math.max(0, ...values), true);
   const f = frame(container, times, max, count);
   if (values.every((v) => !v)) return empty(f, 'No turn waited in the last hour');
   let d = `M${f.x(0)},${f.y(0)}`;

@@ -58,10 +58,10 @@ export function cell(tr, text, cls) {
   return td;
 }
 
-// A coloured status label; the class is the status itself (admin.css knows the usual ones).
+// A coloured status label, class `p-<status>` (admin.css colours the usual ones).
 export function pill(parent, status) {
   const s = document.createElement('span');
-  s.className = `pill ${String(status).replace(/[^a-z_]/g, '')}`;
+  s.className = `pill p-${String(status).replace(/[^a-z_]/g, '')}`;
   s.textContent = status;
   parent.appendChild(s);
   return s;

@@ -17,7 +17,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 
 /// Most finished turns the window figures read (the newest of the window).
-pub const SAMPLE_CAP: i64 = 5_000;
+pub const SAMPLE_CAP: i64 = 2_000;
 /// A worker without a heartbeat for this long is `stale` (it beats every 5 s).
 pub const STALE_SECS: f64 = 30.0;
 /// Minutes in the throughput series.
