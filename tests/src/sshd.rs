@@ -99,6 +99,7 @@ impl SshHost {
             .args(["-D", "-e", "-f"])
             .arg(self.dir.join("sshd_config"))
             .stdin(Stdio::null())
+            .stderr(log_file(&self.dir.join("sshd.log")))
             .spawn()
             .expect("start /usr/sbin/sshd");
         self.sshd = Some(child);
@@ -178,6 +179,17 @@ impl Drop for SshHost {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn log_file(path: &Path) -> Stdio {
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(f) => Stdio::from(f),
+        Err(_) => Stdio::null(),
     }
 }
 

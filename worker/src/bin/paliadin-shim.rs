@@ -29,7 +29,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    paliadin_shared::telemetry::init();
+    paliadin_worker::shim::init_logging();
     let Command::Serve(config) = Cli::parse().command;
     let host = Arc::new(config.start()?);
     let stop = CancellationToken::new();

@@ -23,6 +23,26 @@ use crate::tmux::{StartError, TmuxConfig, TmuxHost};
 use clap::Args;
 use std::path::PathBuf;
 
+/// Logging for the shim: like `paliadin_shared::telemetry::init` (`RUST_LOG`, default `info`;
+/// JSON with `PALIADIN_LOG_JSON=1`) but without colours, and never panicking when stderr is
+/// gone: stderr is the SSH channel's, which closes when the worker's connection drops — exactly
+/// when a turn may still be finishing its delivery.
+pub fn init_logging() {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("PALIADIN_LOG_JSON").is_ok_and(|v| v == "1" || v == "true");
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .log_internal_errors(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 /// The shim's settings: the tmux side of the worker's settings, for this host.
 #[derive(Debug, Clone, Args)]
 pub struct ShimConfig {

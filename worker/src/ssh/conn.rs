@@ -44,7 +44,10 @@ pub struct Conn {
     pid: Option<u32>,
     /// The shim's name and version, from its hello.
     pub server: String,
+    /// The last line the ssh client itself wrote to stderr (not the shim's logs).
     last_error: Arc<Mutex<Option<String>>>,
+    /// How the ssh client exited, once it has.
+    exit: Arc<Mutex<Option<String>>>,
 }
 
 /// The answers to one request; dropping it forgets the request.
@@ -149,15 +152,21 @@ impl Conn {
             c.cancel();
         });
         tokio::spawn(route(reader, pending.clone(), closed.clone()));
-        let c = closed.clone();
+        let (c, exit) = (closed.clone(), Arc::new(Mutex::new(None)));
+        let status = exit.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                _ = child.wait() => {}
+            let waited = tokio::select! {
+                w = child.wait() => w,
                 _ = c.cancelled() => {
                     let _ = child.start_kill();
-                    let _ = child.wait().await;
+                    child.wait().await
                 }
-            }
+            };
+            let how = match waited {
+                Ok(s) => format!("ssh client {s}"),
+                Err(e) => format!("ssh client lost: {e}"),
+            };
+            *status.lock().expect("exit") = Some(how);
             c.cancel();
         });
         Ok(Arc::new(Conn {
@@ -168,6 +177,7 @@ impl Conn {
             pid,
             server,
             last_error,
+            exit,
         }))
     }
 
@@ -218,9 +228,20 @@ impl Conn {
         self.pid
     }
 
-    /// The last line the ssh client or the shim wrote to stderr.
+    /// The last line the ssh client wrote to stderr (e.g. `Connection closed by …`).
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().expect("last error").clone()
+    }
+
+    /// Why the connection ended, as well as known: the client's last error, its exit status.
+    pub fn end_reason(&self) -> String {
+        let exit = self.exit.lock().expect("exit").clone();
+        match (self.last_error(), exit) {
+            (Some(e), Some(x)) => format!("{e} ({x})"),
+            (Some(e), None) => e,
+            (None, Some(x)) => x,
+            (None, None) => "the channel closed".into(),
+        }
     }
 }
 
@@ -276,8 +297,13 @@ async fn log_stderr(
         if line.trim().is_empty() {
             continue;
         }
-        tracing::info!(target: "paliadin_worker::ssh::remote", host = %label, "{line}");
-        *last.lock().expect("last error") = Some(line);
+        // The shim's own log lines start with a timestamp (or `{` in JSON); the rest is ssh's.
+        if line.starts_with(|c: char| c.is_ascii_digit() || c == '{') {
+            tracing::info!(target: "paliadin_worker::ssh::remote", host = %label, "{line}");
+        } else {
+            tracing::warn!(target: "paliadin_worker::ssh::remote", host = %label, "{line}");
+            *last.lock().expect("last error") = Some(line);
+        }
     }
 }
 

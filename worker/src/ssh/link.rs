@@ -151,12 +151,11 @@ async fn supervise<F: Fn() -> Command>(
                 backoff = first_backoff;
                 keepalive(&conn, opts.keepalive, &stop).await;
                 conn.kill();
-                let why = conn
-                    .last_error()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                tracing::warn!(host = %label, "connection to the host agent lost{why}; reconnecting");
-                tx.send_replace(State::Down(format!("connection lost{why}")));
+                // Give the reaper a moment to record how the client ended.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let why = conn.end_reason();
+                tracing::warn!(host = %label, reason = %why, "connection to the host agent lost; reconnecting");
+                tx.send_replace(State::Down(format!("connection lost: {why}")));
                 // Reconnect at once after a connection that worked; back off if it keeps failing.
                 if started.elapsed() > Duration::from_secs(2) {
                     continue;
