@@ -285,3 +285,30 @@ async fn a_separate_metrics_bind_takes_metrics_off_the_main_listener() {
     assert!(s.contains_key("paliadin_listener_reconnects_total{component=\"api\"}"));
     assert!(s.contains_key("paliadin_turns_active{state=\"running\"}"));
 }
+
+#[test]
+fn example_alert_rules_use_only_metrics_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
+    let defined = read("api/src/metrics.rs") + &read("worker/src/metrics.rs");
+    let rules = read("deploy/prometheus/alerts.yml");
+    let mut used = std::collections::BTreeSet::new();
+    for (at, _) in rules.match_indices("paliadin_") {
+        let name: String = rules[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name);
+        used.insert(base.to_owned());
+    }
+    assert!(used.len() >= 8, "{used:?}");
+    for name in used {
+        assert!(
+            defined.contains(&format!("\"{name}\"")),
+            "alerts.yml uses {name}, which no registry defines"
+        );
+    }
+}
