@@ -1,0 +1,245 @@
+//! Pins the host agent's defences, talking to a real `paliadin-shim serve` (directly on its
+//! stdio, and once through sshd's forced command): the hello comes first; malformed JSON,
+//! missing ids, unknown verbs, bad session names, bad messages, bad timeouts, invalid UTF-8
+//! and oversized lines each get an error line and the shim keeps serving; nothing a request
+//! carries ever runs as a command — a session name `x;touch …` is refused, a message with
+//! `$(…)`, backticks, `;` and `|` is delivered to the agent as text, byte for byte, and the
+//! command an SSH client asks for is ignored in favour of the forced `paliadin-shim serve`.
+
+use paliadin_e2e::procs::{TmuxRig, binary};
+use paliadin_e2e::sshd::SshHost;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+struct Shim {
+    _child: Child,
+    stdin: ChildStdin,
+    out: Lines<BufReader<ChildStdout>>,
+}
+
+impl Shim {
+    fn start(rig: &TmuxRig) -> Shim {
+        let mut child = Command::new(binary("paliadin-shim"))
+            .arg("serve")
+            .env("PALIADIN_TMUX_SOCKET", &rig.socket)
+            .env("PALIADIN_SPOOL_DIR", &rig.spool)
+            .env("PALIADIN_AGENT_CMD", binary("paliadin-demo-agent"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn paliadin-shim");
+        let stdin = child.stdin.take().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap()).lines();
+        Shim {
+            _child: child,
+            stdin,
+            out,
+        }
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.send_raw(v.to_string().as_bytes()).await;
+    }
+
+    async fn recv(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.out.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("the shim is still there");
+        serde_json::from_str(&line).expect("every line is JSON")
+    }
+
+    /// Sends a request and returns its single answer.
+    async fn ask(&mut self, v: Value) -> Value {
+        self.send(v).await;
+        self.recv().await
+    }
+}
+
+fn error_code(v: &Value) -> (&str, &str) {
+    (
+        v["type"].as_str().unwrap_or(""),
+        v["code"].as_str().unwrap_or(""),
+    )
+}
+
+fn pwned(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "paliadin-pwned-{tag}-{}",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+fn turn(session: &str, message: &str) -> Value {
+    json!({
+        "op": "run", "turn_id": uuid::Uuid::new_v4(), "user_id": uuid::Uuid::new_v4(),
+        "session": session, "message": message, "timeout_ms": 30000,
+    })
+}
+
+#[tokio::test]
+async fn bad_requests_get_error_lines_and_the_shim_keeps_serving() {
+    let rig = TmuxRig::new();
+    let mut shim = Shim::start(&rig);
+    let hello = shim.recv().await;
+    assert_eq!(
+        (hello["type"].as_str(), hello["protocol"].as_u64()),
+        (Some("hello"), Some(1))
+    );
+    shim.send_raw(b"{not json").await;
+    let v = shim.recv().await;
+    assert_eq!(
+        (error_code(&v), v["id"].is_null()),
+        (("error", "bad_request"), true),
+        "{v}"
+    );
+    shim.send_raw(&[0xff, 0xfe, b'{', b'}']).await;
+    assert_eq!(error_code(&shim.recv().await), ("error", "bad_request"));
+    for (req, code) in [
+        (json!({"op": "ping"}), "bad_request"),
+        (json!({"id": "7", "op": "ping"}), "bad_request"),
+        (json!({"id": 1}), "bad_request"),
+        (
+            json!({"id": 2, "op": "exec", "cmd": "touch /tmp/x"}),
+            "unknown_op",
+        ),
+        (json!({"id": 3, "op": "shell"}), "unknown_op"),
+        (json!({"id": 4, "op": "reset"}), "bad_request"),
+        (
+            json!({"id": 5, "op": "cancel", "turn_id": uuid::Uuid::new_v4()}),
+            "unknown_turn",
+        ),
+        (
+            json!({"id": 6, "op": "capture", "session": "=x"}),
+            "bad_request",
+        ),
+        (
+            json!({"id": 7, "op": "health", "session": "a b"}),
+            "bad_request",
+        ),
+    ] {
+        let v = shim.ask(req.clone()).await;
+        assert_eq!(error_code(&v), ("error", code), "{req} → {v}");
+    }
+    let mut bad_message = turn("pal-ok", "\u{1b}[31mred");
+    bad_message["id"] = json!(8);
+    assert_eq!(
+        error_code(&shim.ask(bad_message).await),
+        ("error", "bad_request")
+    );
+    let mut no_time = turn("pal-ok", "hello");
+    no_time["id"] = json!(9);
+    no_time["timeout_ms"] = json!(0);
+    assert_eq!(
+        error_code(&shim.ask(no_time).await),
+        ("error", "bad_request")
+    );
+    let huge = json!({"id": 10, "op": "ping", "pad": "x".repeat(300 * 1024)});
+    let v = shim.ask(huge).await;
+    assert_eq!(
+        (error_code(&v), v["id"].is_null()),
+        (("error", "too_large"), true),
+        "{v}"
+    );
+    let v = shim.ask(json!({"id": 11, "op": "ping"})).await;
+    assert_eq!(
+        (v["id"].as_u64(), v["type"].as_str()),
+        (Some(11), Some("ok"))
+    );
+    assert!(
+        !rig.has_session("pal-ok"),
+        "a refused request started a session"
+    );
+}
+
+#[tokio::test]
+async fn nothing_in_a_request_ever_runs_as_a_command() {
+    let rig = TmuxRig::new();
+    let mut shim = Shim::start(&rig);
+    shim.recv().await;
+    let (by_name, by_reset) = (pwned("name"), pwned("reset"));
+    for (id, op) in [
+        (1, turn(&format!("x;touch {}", by_name.display()), "hi")),
+        (
+            2,
+            json!({"op": "reset", "session": format!("x;touch {}", by_reset.display())}),
+        ),
+        (
+            3,
+            json!({"op": "capture", "session": "$(touch /tmp/paliadin-pwned-capture)"}),
+        ),
+    ] {
+        let mut req = op;
+        req["id"] = json!(id);
+        let v = shim.ask(req).await;
+        assert_eq!(error_code(&v), ("error", "bad_request"), "{v}");
+    }
+    let (a, b, c, d) = (pwned("subst"), pwned("semi"), pwned("tick"), pwned("pipe"));
+    let text = format!(
+        "$(touch {}) ; touch {} `touch {}` | touch {} && echo done",
+        a.display(),
+        b.display(),
+        c.display(),
+        d.display()
+    );
+    let mut req = turn("pal-hostile", &format!("/echo {text}"));
+    req["id"] = json!(4);
+    shim.send(req).await;
+    let reply = loop {
+        let v = shim.recv().await;
+        assert_eq!(v["id"].as_u64(), Some(4), "{v}");
+        if v["type"] != "delivered" && v["type"] != "content" && v["type"] != "activity" {
+            break v;
+        }
+    };
+    assert_eq!(reply["type"], "reply", "{reply}");
+    let echoed = reply["text"]
+        .as_str()
+        .unwrap()
+        .rsplit_once("\nsha256: ")
+        .unwrap()
+        .0;
+    assert_eq!(echoed, text, "the message did not arrive byte for byte");
+    for p in [
+        by_name,
+        by_reset,
+        a,
+        b,
+        c,
+        d,
+        PathBuf::from("/tmp/paliadin-pwned-capture"),
+    ] {
+        assert!(!p.exists(), "{} was created", p.display());
+    }
+    assert!(rig.has_session("pal-hostile"));
+}
+
+#[tokio::test]
+async fn the_forced_command_ignores_what_the_client_asks_to_run() {
+    let host = SshHost::start("h1");
+    let target = pwned("ssh");
+    let out = Command::new("ssh")
+        .args(host.ssh_args())
+        .arg(format!("touch {}", target.display()))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run ssh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).expect("hello");
+    assert_eq!(first["type"], "hello", "{stdout}");
+    assert!(!target.exists(), "the client's command ran on the host");
+}
