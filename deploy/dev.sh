@@ -96,21 +96,22 @@ mkdir -p "$logs"
 say "migrating"
 paliadin-api migrate >"$logs/migrate.log" 2>&1 || { show_log "$logs/migrate.log"; die "migrate failed"; }
 
+# Writes the last line of $2 (a command's output) to the private file $1.
+save_token() { (umask 077 && printf '%s\n' "$2" | tail -n 1 | tr -d '[:space:]' >"$1"); }
 # Makes sure user $1 (role $2) exists and file $3 holds a token of it.
 ensure_user() {
   local email=$1 role=$2 file=$3 out
   if out=$(paliadin-api user add --email "$email" --role "$role" 2>>"$logs/setup.log"); then
-    printf '%s\n' "$out" | tail -n 1 | tr -d '[:space:]' >"$file"
+    save_token "$file" "$out"
   elif [[ ! -s $file ]]; then
     new_token "$email" "$file"
   fi
-  chmod 600 "$file"
 }
 new_token() {
   local out
   out=$(paliadin-api user token --email "$1" 2>>"$logs/setup.log") \
     || { show_log "$logs/setup.log"; die "cannot make a token for $1"; }
-  printf '%s\n' "$out" | tail -n 1 | tr -d '[:space:]' >"$2"
+  save_token "$2" "$out"
 }
 # Re-mints the token in $2 (for user $1) when $3 does not accept it.
 check_token() {
