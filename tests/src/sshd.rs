@@ -132,10 +132,30 @@ impl SshHost {
 
     /// The ssh client arguments that reach this host's forced command, for one-off connections.
     pub fn ssh_args(&self) -> Vec<String> {
+        self.ssh_args_with(&self.key)
+    }
+
+    /// A second client key with **no** forced command (a plain shell), for benchmarks that
+    /// compare with running one `ssh host tmux …` per step. sshd reads the file per connection.
+    pub fn unrestricted_key(&self) -> PathBuf {
+        let key = self.dir.join("id_shell");
+        if !key.exists() {
+            keygen(&key);
+            let public = std::fs::read_to_string(key.with_extension("pub")).expect("pubkey");
+            let mut keys = std::fs::read_to_string(self.dir.join("authorized_keys")).expect("keys");
+            keys.push_str(public.trim());
+            keys.push('\n');
+            std::fs::write(self.dir.join("authorized_keys"), keys).expect("authorized_keys");
+        }
+        key
+    }
+
+    /// [`SshHost::ssh_args`] with another identity.
+    pub fn ssh_args_with(&self, key: &Path) -> Vec<String> {
         let o = |s: String| ["-o".to_owned(), s];
         let mut a = vec!["-T".to_owned(), "-F".into(), "/dev/null".into()];
         a.extend(o("BatchMode=yes".into()));
-        a.extend(["-i".into(), self.key.display().to_string()]);
+        a.extend(["-i".into(), key.display().to_string()]);
         a.extend(o("IdentitiesOnly=yes".into()));
         a.extend(o(format!(
             "UserKnownHostsFile={}",
