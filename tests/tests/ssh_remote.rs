@@ -3,7 +3,8 @@
 //! private tmux server per host). A turn posted over HTTP is answered in the user's session on
 //! the remote host with streamed deltas and one paste; users are spread over two hosts, each
 //! user's session living only on their host; reset works remotely; the hosts table shows both
-//! hosts reachable with their ssh addresses.
+//! hosts reachable with their ssh addresses; a draining host (`PALIADIN_DRAIN`) takes no new
+//! users and its idle users move to the other host.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
@@ -110,6 +111,60 @@ async fn users_are_spread_over_two_hosts_and_each_session_lives_on_its_host() {
     }
     assert_eq!(on.get("h1"), Some(&2), "{on:?}");
     assert_eq!(on.get("h2"), Some(&2), "{on:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_host_takes_no_new_users_and_its_idle_users_move_off() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (h1, h2) = (SshHost::start("h1"), SshHost::start("h2"));
+    let hosts = format!("{},{}", h1.entry(), h2.entry());
+    let mut before = worker(&db.url, "ssh-before", &hosts, &[]);
+    wait_host(&db, "h1", true, 20).await;
+    wait_host(&db, "h2", true, 20).await;
+    let (old, token) = user(&db, "old@x", Role::Owner).await;
+    let c = Client::new(&api.base, Some(&token));
+    let (_, sse) = c.turn("/echo pinned to h1").await;
+    assert_eq!(
+        c.stream_all(&sse, None, 60).await.last().unwrap().event,
+        "end"
+    );
+    let host_of = |u: uuid::Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT host FROM agent_sessions WHERE user_id = $1")
+                .bind(u)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(host_of(old.id).await, "h1");
+    before.kill().await.unwrap();
+    let _w = worker(&db.url, "ssh-drain", &hosts, &[("PALIADIN_DRAIN", "h1")]);
+    wait_host(&db, "h1", false, 20).await;
+    paliadin_e2e::wait_until(30, "the idle user moved off h1", || async {
+        host_of(old.id).await == "h2"
+    })
+    .await;
+    let (_, sse) = c.turn("/echo now on h2").await;
+    assert_eq!(
+        c.stream_all(&sse, None, 60).await.last().unwrap().event,
+        "end"
+    );
+    assert!(h2.rig.has_session(&session_of(&old.id)));
+    let (new, token) = user(&db, "new@x", Role::Owner).await;
+    let c = Client::new(&api.base, Some(&token));
+    let (_, sse) = c.turn("/echo hello").await;
+    assert_eq!(
+        c.stream_all(&sse, None, 60).await.last().unwrap().event,
+        "end"
+    );
+    assert_eq!(
+        host_of(new.id).await,
+        "h2",
+        "a new user was pinned to a draining host"
+    );
 }
 
 fn whoami() -> String {

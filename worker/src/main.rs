@@ -9,6 +9,7 @@ use paliadin_worker::config::RuntimeConfig;
 use paliadin_worker::driver::Driver;
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::ssh::SshDriver;
+use paliadin_worker::hosts::drain::{self, Draining};
 use paliadin_worker::hosts::{self, Address, HostsConfig};
 use paliadin_worker::runtime::{ServedHost, Worker};
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
     let specs = hosts::parse(cli.hosts.hosts.as_deref(), &cli.local_host)?;
+    let draining = cli.hosts.draining(&specs)?;
     let (cmd, why) = agent_cmd::resolve(cli.agent_cmd.as_deref());
     let mut config = LocalConfig::from_agent_cmd(&cmd).with_context(|| format!("agent command {cmd:?}"))?;
     if let Some(dir) = cli.spool_dir {
@@ -71,12 +73,21 @@ async fn main() -> anyhow::Result<()> {
                 Arc::new(SshDriver::new(spec.name.as_str(), target.clone(), cli.hosts.link_options()))
             }
         };
+        let driver: Arc<dyn Driver> = if draining.contains(&spec.name) {
+            tracing::info!(host = %spec.name, "draining: no new users; idle users move off");
+            Arc::new(Draining(driver))
+        } else {
+            driver
+        };
         served.push((ServedHost { name: spec.name.clone(), address: spec.display() }, driver));
     }
     let pool = paliadin_shared::db::connect(&cli.database_url, (cli.runtime.concurrency as u32) * 2 + 4).await?;
     paliadin_shared::db::ensure_migrated(&pool).await?;
-    let worker = Worker::with_drivers(pool, cli.runtime, served).await?;
+    let worker = Worker::with_drivers(pool.clone(), cli.runtime, served).await?;
     let shutdown = CancellationToken::new();
+    if !draining.is_empty() {
+        tokio::spawn(drain::run(pool, draining, std::time::Duration::from_secs(10), shutdown.clone()));
+    }
     if let Some(addr) = cli.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -101,3 +101,57 @@ pub async fn move_user(
     tx.commit().await?;
     Ok(Some(Moved { to, turns }))
 }
+
+/// Users pinned to `host`, oldest use first (candidates for draining).
+pub async fn pinned_users(
+    pool: &PgPool,
+    host: &HostName,
+    limit: i64,
+) -> Result<Vec<Uuid>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_id FROM agent_sessions WHERE host = $1 ORDER BY last_used_at LIMIT $2",
+    )
+    .bind(host.as_str())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Re-pins `user` from `from` to `to` (fresh session there) only if they have no turn queued
+/// or running anywhere: checked under the user row lock that every enqueue takes, so no turn
+/// can appear meanwhile and a user's turns never run on two hosts at once. `false`: not idle,
+/// or no longer pinned to `from`.
+pub async fn move_if_idle(
+    pool: &PgPool,
+    user: Uuid,
+    from: &HostName,
+    to: &HostName,
+) -> Result<bool, DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let busy: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM turns WHERE user_id = $1 AND state IN ('queued', 'running'))",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    if busy {
+        return Ok(false);
+    }
+    let moved = sqlx::query(
+        "UPDATE agent_sessions SET host = $3, session_name = NULL, health = 'unknown'
+          WHERE user_id = $1 AND host = $2",
+    )
+    .bind(user)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    tx.commit().await?;
+    Ok(moved)
+}

@@ -9,6 +9,10 @@
 //!   in a path as `%2C`).
 //!
 //! Unset: the worker serves one local host named `PALIADIN_LOCAL_HOST` (default `local`).
+//!
+//! `PALIADIN_DRAIN` names served hosts to empty before removing them ([`drain`]).
+
+pub mod drain;
 
 use crate::ssh::{LinkOptions, SshTarget};
 use clap::{Args, ValueEnum};
@@ -28,9 +32,28 @@ pub struct HostsConfig {
     /// Period of keep-alive pings on each remote host's channel.
     #[arg(long, env = "PALIADIN_SSH_KEEPALIVE_SECS", default_value_t = 5)]
     pub ssh_keepalive_secs: u64,
+    /// Served hosts to drain (comma-separated names): no new users; idle users move off.
+    #[arg(long, env = "PALIADIN_DRAIN")]
+    pub drain: Option<String>,
 }
 
 impl HostsConfig {
+    /// The hosts named by `PALIADIN_DRAIN`, each of which must be one of `served`.
+    pub fn draining(&self, served: &[HostSpec]) -> Result<Vec<HostName>, HostsError> {
+        let names = self.drain.as_deref().unwrap_or("").split(',');
+        let mut out = Vec::new();
+        for name in names.map(str::trim).filter(|n| !n.is_empty()) {
+            let name = HostName::parse(name).map_err(|e| HostsError(e.0))?;
+            if !served.iter().any(|s| s.name == name) {
+                return Err(HostsError(format!(
+                    "PALIADIN_DRAIN names {name}, which this worker does not serve"
+                )));
+            }
+            out.push(name);
+        }
+        Ok(out)
+    }
+
     pub fn link_options(&self) -> LinkOptions {
         LinkOptions {
             connect_timeout: Duration::from_secs(self.host_connect_timeout_secs.max(1)),
