@@ -10,11 +10,12 @@
 //! ```
 
 use paliadin_api::config::ApiConfig;
-use paliadin_e2e::db::TestDb;
+use paliadin_e2e::db::{TestDb, admin_url};
 use paliadin_e2e::http::user;
 use paliadin_e2e::system::start_api;
 use paliadin_shared::db::stats;
 use paliadin_shared::db::users::Role;
+use sqlx::{Connection, Executor};
 use std::time::{Duration, Instant};
 
 const TURNS: i64 = 1_000_000;
@@ -166,4 +167,10 @@ async fn admin_stats_with_a_million_turns() {
         100,
         time_http(&client, &metrics_url, &token, 100).await,
     );
+    // A million turns take ~600 MB: drop the database now rather than after two hours.
+    api.shutdown.cancel();
+    db.pool.close().await;
+    let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+    let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name);
+    admin.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
 }
