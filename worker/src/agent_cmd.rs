@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p))
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// The command line to start in new sessions, and a note for the log on how it was chosen.
@@ -21,9 +24,14 @@ pub fn resolve(configured: Option<&str>) -> (String, &'static str) {
     if on_path("claude").is_some() {
         return ("claude".to_owned(), "claude found on PATH");
     }
-    let sibling = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("paliadin-demo-agent")));
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("paliadin-demo-agent")));
     if let Some(p) = sibling.filter(|p| is_executable(p)) {
-        return (shell_words::quote(&p.to_string_lossy()).into_owned(), "demo agent next to the worker");
+        return (
+            shell_words::quote(&p.to_string_lossy()).into_owned(),
+            "demo agent next to the worker",
+        );
     }
     ("paliadin-demo-agent".to_owned(), "demo agent on PATH")
 }

@@ -20,6 +20,6 @@ pub mod hosts;
 pub mod metrics;
 pub mod runtime;
 pub mod shim;
-pub mod ssh;
 pub mod spool;
+pub mod ssh;
 pub mod tmux;

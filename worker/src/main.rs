@@ -17,7 +17,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "paliadin-worker", version, about = "Paliadin worker: claims turns and drives agents in tmux")]
+#[command(
+    name = "paliadin-worker",
+    version,
+    about = "Paliadin worker: claims turns and drives agents in tmux"
+)]
 struct Cli {
     /// PostgreSQL connection string.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -53,7 +57,8 @@ async fn main() -> anyhow::Result<()> {
     let specs = hosts::parse(cli.hosts.hosts.as_deref(), &cli.local_host)?;
     let draining = cli.hosts.draining(&specs)?;
     let (cmd, why) = agent_cmd::resolve(cli.agent_cmd.as_deref());
-    let mut config = LocalConfig::from_agent_cmd(&cmd).with_context(|| format!("agent command {cmd:?}"))?;
+    let mut config =
+        LocalConfig::from_agent_cmd(&cmd).with_context(|| format!("agent command {cmd:?}"))?;
     if let Some(dir) = cli.spool_dir {
         config.spool_dir = dir;
     }
@@ -66,11 +71,18 @@ async fn main() -> anyhow::Result<()> {
         let driver: Arc<dyn Driver> = match &spec.address {
             Address::Local => {
                 tracing::info!(host = %spec.name, agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(), "local host: agent configured");
-                Arc::new(LocalDriver::new(config.clone()).context("cannot prepare the local tmux driver")?)
+                Arc::new(
+                    LocalDriver::new(config.clone())
+                        .context("cannot prepare the local tmux driver")?,
+                )
             }
             Address::Ssh(target) => {
                 tracing::info!(host = %spec.name, address = %target.display(), "remote host over SSH");
-                Arc::new(SshDriver::new(spec.name.as_str(), target.clone(), cli.hosts.link_options()))
+                Arc::new(SshDriver::new(
+                    spec.name.as_str(),
+                    target.clone(),
+                    cli.hosts.link_options(),
+                ))
             }
         };
         let driver: Arc<dyn Driver> = if draining.contains(&spec.name) {
@@ -79,14 +91,27 @@ async fn main() -> anyhow::Result<()> {
         } else {
             driver
         };
-        served.push((ServedHost { name: spec.name.clone(), address: spec.display() }, driver));
+        served.push((
+            ServedHost {
+                name: spec.name.clone(),
+                address: spec.display(),
+            },
+            driver,
+        ));
     }
-    let pool = paliadin_shared::db::connect(&cli.database_url, (cli.runtime.concurrency as u32) * 2 + 4).await?;
+    let pool =
+        paliadin_shared::db::connect(&cli.database_url, (cli.runtime.concurrency as u32) * 2 + 4)
+            .await?;
     paliadin_shared::db::ensure_migrated(&pool).await?;
     let worker = Worker::with_drivers(pool.clone(), cli.runtime, served).await?;
     let shutdown = CancellationToken::new();
     if !draining.is_empty() {
-        tokio::spawn(drain::run(pool, draining, std::time::Duration::from_secs(10), shutdown.clone()));
+        tokio::spawn(drain::run(
+            pool,
+            draining,
+            std::time::Duration::from_secs(10),
+            shutdown.clone(),
+        ));
     }
     if let Some(addr) = cli.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -102,7 +127,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let signal = shutdown.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -83,8 +83,10 @@ impl Worker {
         hosts: Vec<(ServedHost, Arc<dyn Driver>)>,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(!hosts.is_empty(), "a worker must serve at least one host");
-        let drivers: HashMap<HostName, Arc<dyn Driver>> =
-            hosts.iter().map(|(h, d)| (h.name.clone(), d.clone())).collect();
+        let drivers: HashMap<HostName, Arc<dyn Driver>> = hosts
+            .iter()
+            .map(|(h, d)| (h.name.clone(), d.clone()))
+            .collect();
         anyhow::ensure!(drivers.len() == hosts.len(), "a host is listed twice");
         let hosts: Vec<ServedHost> = hosts.into_iter().map(|(h, _)| h).collect();
         anyhow::ensure!(config.concurrency > 0, "concurrency must be at least 1");
@@ -234,12 +236,18 @@ impl Worker {
                 Err(e) => Err(e.to_string()),
             };
             let (ok, err) = (seen.is_ok(), seen.err());
-            let before = self.reported.lock().expect("lock").insert(h.name.clone(), ok);
+            let before = self
+                .reported
+                .lock()
+                .expect("lock")
+                .insert(h.name.clone(), ok);
             if !all && before == Some(ok) {
                 continue;
             }
             let name = h.name.as_str();
-            if let Err(e) = fleet::host_seen(&self.ctx.pool, name, &h.address, ok, err.as_deref()).await {
+            if let Err(e) =
+                fleet::host_seen(&self.ctx.pool, name, &h.address, ok, err.as_deref()).await
+            {
                 tracing::warn!(host = name, error = %e, "cannot record the host's state");
             }
         }
