@@ -126,6 +126,16 @@ check_token() {
 ensure_user owner@localhost owner .dev/owner-token
 ensure_user admin@localhost admin .dev/admin-token
 
+# With the real agent (claude on PATH, no agent configured), install the Paliadin skill and hooks
+# first, so Claude Code answers through the reply protocol (docs/claude-code.md).
+if [[ -z ${PALIADIN_AGENT_CMD:-} ]] && command -v claude >/dev/null 2>&1; then
+  if [[ -n ${XDG_RUNTIME_DIR:-} ]]; then default_spool=$XDG_RUNTIME_DIR/paliadin/spool; else default_spool=/tmp/paliadin-$(id -u)/spool; fi
+  export PALIADIN_SPOOL_DIR=${PALIADIN_SPOOL_DIR:-$default_spool}
+  say "claude found on PATH: installing the Paliadin skill and hooks (deploy/skill/install.sh)"
+  deploy/skill/install.sh --spool-dir "$PALIADIN_SPOOL_DIR" "$PWD" >>"$logs/setup.log" 2>&1 \
+    || die "deploy/skill/install.sh failed; see $logs/setup.log"
+fi
+
 say "starting the API on $bind and workers dev-w1, dev-w2"
 start_bg api env PALIADIN_BIND="$bind" paliadin-api serve
 start_bg worker-dev-w1 env PALIADIN_WORKER_ID=dev-w1 paliadin-worker

@@ -22,6 +22,12 @@ pub fn resolve(configured: Option<&str>) -> (String, &'static str) {
         return (cmd.to_owned(), "PALIADIN_AGENT_CMD");
     }
     if on_path("claude").is_some() {
+        if !skill_installed() {
+            tracing::warn!(
+                "claude is on PATH but the Paliadin skill is not installed in ~/.claude; \
+                 run deploy/skill/install.sh (docs/claude-code.md) or replies will not arrive"
+            );
+        }
         return ("claude".to_owned(), "claude found on PATH");
     }
     let sibling = std::env::current_exe()
@@ -34,4 +40,11 @@ pub fn resolve(configured: Option<&str>) -> (String, &'static str) {
         );
     }
     ("paliadin-demo-agent".to_owned(), "demo agent on PATH")
+}
+
+/// Is the Paliadin skill installed for this user (`~/.claude/skills/paliadin/SKILL.md`)?
+fn skill_installed() -> bool {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .is_some_and(|h| h.join(".claude/skills/paliadin/SKILL.md").is_file())
 }
