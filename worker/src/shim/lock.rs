@@ -43,6 +43,24 @@ pub fn dir(spool: &Path) -> io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Removes lock files older than `age` (left by turns nobody resumed). Must exceed the longest
+/// turn, so a held lock is never removed (a turn is capped at 24 h; the shim uses 48 h).
+pub fn prune(dir: &Path, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age));
+        if old && e.file_name().to_string_lossy().ends_with(".lock") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 impl TurnLock {
     /// Takes the turn's lock, polling every 20 ms until `deadline`.
     pub async fn acquire(dir: &Path, turn: Uuid, deadline: Instant) -> Result<TurnLock, LockError> {

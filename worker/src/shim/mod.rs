@@ -98,6 +98,10 @@ impl ShimConfig {
     pub fn start(&self) -> Result<TmuxHost, ShimError> {
         let (cfg, agent) = self.tmux_config()?;
         tracing::info!(%agent, spool = %cfg.spool_dir.display(), socket = ?cfg.socket, "shim configured");
-        Ok(TmuxHost::start(cfg)?)
+        let host = TmuxHost::start(cfg)?;
+        if let Ok(locks) = lock::dir(host.spool().root()) {
+            lock::prune(&locks, std::time::Duration::from_secs(48 * 3600));
+        }
+        Ok(host)
     }
 }
