@@ -270,7 +270,9 @@ async fn route(mut reader: LineReader<ChildStdout>, pending: Pending, closed: Ca
             }
         };
         let Some(id) = r.id else {
-            tracing::warn!(body = ?r.body, "the host agent refused a line it could not attribute");
+            // The body may carry reply text: only at debug (docs/operations.md).
+            tracing::warn!("the host agent refused a line it could not attribute");
+            tracing::debug!(body = ?r.body, "unattributed host agent line");
             continue;
         };
         let mut map = pending.lock().expect("pending");
