@@ -146,6 +146,24 @@ impl TurnQueue {
             .await
     }
 
+    /// Deletes this host's archived messages older than `older_than_secs`; returns how many.
+    pub async fn prune_archive(
+        &self,
+        host: &HostName,
+        older_than_secs: i64,
+    ) -> Result<u64, sqlx::Error> {
+        // The table name comes from a validated `HostName` ([a-z0-9_]), never from user text.
+        let sql = format!(
+            "DELETE FROM pgmq.a_{} WHERE archived_at < now() - make_interval(secs => $1)",
+            host.queue_name()
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(older_than_secs as f64)
+            .execute(&self.pgmq.connection)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     pub fn pgmq(&self) -> &PGMQueueExt {
         &self.pgmq
     }

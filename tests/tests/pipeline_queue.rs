@@ -305,3 +305,50 @@ async fn cancel_removes_a_queued_turn_and_interrupts_a_running_one() {
     assert_eq!((s, v["error"].as_str()), (409, Some("conflict")));
     w.stop().await;
 }
+
+#[tokio::test]
+async fn archived_messages_past_retention_are_pruned_and_history_stays() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (_, token) = user(&db, "o@x", Role::Owner).await;
+    let c = Client::new(&api.base, Some(&token));
+    let w = start_worker(&db, Arc::new(ScriptedDriver::default()), fast_runtime("w1")).await;
+    let (old, old_sse) = c.turn("old").await;
+    let (_, new_sse) = c.turn("new").await;
+    for sse in [&old_sse, &new_sse] {
+        assert_eq!(
+            c.stream_all(sse, None, 20).await.last().unwrap().event,
+            "end"
+        );
+    }
+    w.stop().await;
+    let archived = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pgmq.a_turns_local")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(archived(&db).await, 2);
+    sqlx::query("UPDATE pgmq.a_turns_local SET archived_at = now() - interval '2 hours' WHERE message->>'turn_id' = $1")
+        .bind(&old)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let cfg = RuntimeConfig {
+        archive_retention_hours: 1,
+        ..fast_runtime("w2")
+    };
+    let w = start_worker(&db, Arc::new(ScriptedDriver::default()), cfg).await;
+    wait_until(20, "old archived message pruned", || async {
+        archived(&db).await == 1
+    })
+    .await;
+    // The turn itself and its events stay: history and replay do not depend on the archive.
+    let replay = c.stream_all(&old_sse, None, 10).await;
+    assert_eq!(replay.last().unwrap().event, "end");
+    assert_eq!(state_of(&db, &old).await, "succeeded");
+    w.stop().await;
+}

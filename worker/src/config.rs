@@ -35,6 +35,10 @@ pub struct RuntimeConfig {
     /// `move` (re-pin them to a healthy host, with their queued turns). See `docs/hosts.md`.
     #[arg(long, env = "PALIADIN_FAILOVER", value_enum, default_value_t = Failover::Never)]
     pub failover: Failover,
+    /// Archived queue messages older than this are deleted (hourly); 0 keeps them forever.
+    /// Turns and their events are kept: they are the conversation history and stay replayable.
+    #[arg(long, env = "PALIADIN_ARCHIVE_RETENTION_HOURS", default_value_t = 24 * 7)]
+    pub archive_retention_hours: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -49,6 +53,7 @@ impl Default for RuntimeConfig {
             shutdown_grace_secs: 20,
             session_prefix: "paliadin".into(),
             failover: Failover::Never,
+            archive_retention_hours: 24 * 7,
         }
     }
 }

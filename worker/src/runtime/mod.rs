@@ -137,6 +137,7 @@ impl Worker {
         let mut listener = listen(&ctx.pool).await;
         let mut poll = tokio::time::interval(ctx.config.poll());
         let mut beat = tokio::time::interval(Duration::from_secs(5));
+        let mut prune = tokio::time::interval(Duration::from_secs(3600));
         while !shutdown.is_cancelled() {
             let claimed = self.claim(&slots, &tracker, &freed).await;
             if claimed > 0 && slots.available_permits() > 0 {
@@ -158,6 +159,7 @@ impl Worker {
                     Some(n) => self.on_notification(&n),
                     None => listener = None,
                 },
+                _ = prune.tick() => self.prune_archives().await,
                 _ = beat.tick() => {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
                     if let Err(e) = fleet::heartbeat(&ctx.pool, &ctx.worker_id, in_flight).await {
@@ -172,6 +174,26 @@ impl Worker {
         fleet::stop_worker(&ctx.pool, &ctx.worker_id).await?;
         tracing::info!(worker = %ctx.worker_id, "worker stopped");
         Ok(())
+    }
+
+    /// Retention: deletes archived messages past `archive_retention_hours` on the served hosts.
+    async fn prune_archives(&self) {
+        let hours = self.ctx.config.archive_retention_hours;
+        if hours == 0 {
+            return;
+        }
+        for h in &self.hosts {
+            match self
+                .ctx
+                .queue
+                .prune_archive(&h.name, (hours * 3600) as i64)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(host = %h.name, pruned = n, "archived messages pruned"),
+                Err(e) => tracing::warn!(host = %h.name, error = %e, "cannot prune the archive"),
+            }
+        }
     }
 
     /// Reads as many group heads as there are free slots and starts a task for each.
