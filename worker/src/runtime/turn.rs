@@ -67,20 +67,7 @@ async fn run_inner(
             message,
             text: None,
         };
-        if finish(
-            &ctx.pool,
-            &ctx.queue,
-            &turn,
-            host,
-            leased.msg_id,
-            attempt,
-            outcome,
-        )
-        .await?
-        {
-            ctx.metrics
-                .turn_finished("failed", Some("worker_lost"), since_queued(&turn));
-        }
+        conclude(ctx, host, &turn, leased.msg_id, outcome).await?;
         return Ok(());
     }
     let sink = EventSink::new(
@@ -143,29 +130,36 @@ async fn run_inner(
             }
         }
     };
-    let label = match &outcome {
-        Outcome::Succeeded(_) => "succeeded".to_owned(),
-        Outcome::Cancelled => "cancelled".to_owned(),
-        Outcome::Failed { code, .. } => format!("failed: {code}"),
-    };
+    conclude(ctx, host, &turn, leased.msg_id, outcome).await
+}
+
+/// Writes the outcome (fenced by the claimed attempt), then logs and counts it.
+async fn conclude(
+    ctx: &Ctx,
+    host: &HostName,
+    turn: &turns::TurnRow,
+    msg_id: i64,
+    outcome: Outcome,
+) -> anyhow::Result<()> {
     let (kind, code) = match &outcome {
         Outcome::Succeeded(_) => ("succeeded", None),
         Outcome::Cancelled => ("cancelled", None),
         Outcome::Failed { code, .. } => ("failed", Some(code.as_str())),
     };
+    let label = code.map_or_else(|| kind.to_owned(), |c| format!("{kind}: {c}"));
     if finish(
         &ctx.pool,
         &ctx.queue,
-        &turn,
+        turn,
         host,
-        leased.msg_id,
-        attempt,
+        msg_id,
+        turn.attempt,
         outcome,
     )
     .await?
     {
         tracing::info!(outcome = %label, "turn finished");
-        ctx.metrics.turn_finished(kind, code, since_queued(&turn));
+        ctx.metrics.turn_finished(kind, code, since_queued(turn));
     } else {
         tracing::warn!(outcome = %label, "turn result fenced out: another attempt owns it");
         ctx.metrics.lease_losses.inc();
