@@ -36,11 +36,12 @@ cleanup() {
   if [[ ${#pids[@]} -gt 0 ]]; then
     say "stopping ${names[*]}"
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$((SECONDS + 30)) pid
-    for pid in "${pids[@]}"; do
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-      kill -KILL "$pid" 2>/dev/null || true
-    done
+    # Our own children: `wait` reaps them (kill -0 would also see an exited, unreaped one).
+    # Anything still running after 30 s (workers get 20 s of grace) is killed.
+    (sleep 30 && kill -KILL "${pids[@]}" 2>/dev/null) &
+    local killer=$!
+    wait "${pids[@]}" 2>/dev/null || true
+    kill "$killer" 2>/dev/null || true
   fi
   if [[ $pg_started -eq 1 ]]; then
     say "stopping the private PostgreSQL cluster"
