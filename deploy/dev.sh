@@ -41,6 +41,7 @@ cleanup() {
     (sleep 30 && kill -KILL "${pids[@]}" 2>/dev/null) &
     local killer=$!
     wait "${pids[@]}" 2>/dev/null || true
+    pkill -P "$killer" 2>/dev/null || true
     kill "$killer" 2>/dev/null || true
   fi
   if [[ $pg_started -eq 1 ]]; then
