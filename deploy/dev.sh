@@ -36,13 +36,15 @@ cleanup() {
   if [[ ${#pids[@]} -gt 0 ]]; then
     say "stopping ${names[*]}"
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    # Our own children: `wait` reaps them (kill -0 would also see an exited, unreaped one).
-    # Anything still running after 30 s (workers get 20 s of grace) is killed.
-    (sleep 30 && kill -KILL "${pids[@]}" 2>/dev/null) &
-    local killer=$!
+    # Give them 30 s (workers take up to 20 s of grace), then kill what is left. An exited but
+    # not yet reaped child still answers kill -0, so zombies count as gone.
+    local deadline=$((SECONDS + 30)) pid
+    for pid in "${pids[@]}"; do
+      while kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid" 2>/dev/null) != Z* ]] \
+        && ((SECONDS < deadline)); do sleep 0.2; done
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
-    pkill -P "$killer" 2>/dev/null || true
-    kill "$killer" 2>/dev/null || true
   fi
   if [[ $pg_started -eq 1 ]]; then
     say "stopping the private PostgreSQL cluster"
