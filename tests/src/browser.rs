@@ -7,6 +7,7 @@
 use crate::db::TestDb;
 use crate::scripted::ScriptedDriver;
 use crate::system::{Api, WorkerHandle, fast_runtime, start_api, start_worker};
+use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -115,6 +116,32 @@ impl Browser {
         self.client.goto(url).await.expect("goto");
     }
 
+    /// The first element matching the CSS selector `css`.
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("find {css}: {e}"))
+    }
+
+    /// Clicks the first element matching `css`.
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Types `keys` into the first element matching `css` (special keys as `Key` chars).
+    pub async fn type_into(&self, css: &str, keys: &str) {
+        self.find(css)
+            .await
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its value.
     pub async fn js_with(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
@@ -219,19 +246,9 @@ pub async fn signed_in(prefix: &str) -> Session {
     let (_, token) = crate::http::user(&db, "owner@x", Role::Owner).await;
     let b = Browser::start(prefix).await;
     b.goto(&format!("{}/login", api.base)).await;
-    let field = b
-        .client
-        .find(Locator::Css("#token"))
-        .await
-        .expect("token field");
-    field.send_keys(&token).await.expect("type token");
+    b.type_into("#token", &token).await;
     b.screenshot("01-login").await;
-    let submit = b
-        .client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("submit");
-    submit.click().await.expect("submit");
+    b.click("button[type=submit]").await;
     b.until(
         10,
         "the chat page",
@@ -249,13 +266,9 @@ pub async fn signed_in(prefix: &str) -> Session {
 
 /// Types `text` into the chat composer and presses Enter.
 pub async fn send(b: &Browser, text: &str) {
-    let input = b
-        .client
-        .find(Locator::Css("#composer-input"))
-        .await
-        .expect("composer");
-    input
-        .send_keys(&format!("{text}{}", char::from(Key::Enter)))
-        .await
-        .expect("type message");
+    b.type_into(
+        "#composer-input",
+        &format!("{text}{}", char::from(Key::Enter)),
+    )
+    .await;
 }

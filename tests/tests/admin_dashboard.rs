@@ -4,7 +4,6 @@
 //! silent worker as stale; a turn row opens its events; the page refreshes by itself when a new
 //! turn finishes; the dark theme applies. Screenshots go to `tests/artifacts/admin-*.png`.
 
-use fantoccini::Locator;
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::browser::{Browser, enabled};
 use paliadin_e2e::db::TestDb;
@@ -63,19 +62,8 @@ async fn dashboard_shows_live_figures_and_drills_down() {
 
     let b = Browser::start("admin").await;
     b.goto(&format!("{}/login", api.base)).await;
-    let field = b
-        .client
-        .find(Locator::Css("#token"))
-        .await
-        .expect("token field");
-    field.send_keys(&admin).await.unwrap();
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.type_into("#token", &admin).await;
+    b.click("button[type=submit]").await;
     b.until(
         15,
         "the dashboard with data",
@@ -119,13 +107,7 @@ async fn dashboard_shows_live_figures_and_drills_down() {
     b.screenshot("dashboard").await;
 
     // Drill down into the newest turn: its events, with the reply text redacted.
-    b.client
-        .find(Locator::Css("#turns tr[data-id]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#turns tr[data-id]").await;
     b.until(10, "the turn's events", "return document.getElementById('detail').open && document.querySelectorAll('#d-events li').length > 0").await;
     let kinds = b
         .js("return [...document.querySelectorAll('#d-events .pill')].map(p => p.textContent)")
@@ -140,13 +122,7 @@ async fn dashboard_shows_live_figures_and_drills_down() {
         "reply text shown: {events}"
     );
     b.screenshot("drilldown").await;
-    b.client
-        .find(Locator::Css("#d-close"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#d-close").await;
 
     // It refreshes by itself: one more turn shows up without a reload.
     run_turn(&c, "one more").await;
@@ -157,13 +133,7 @@ async fn dashboard_shows_live_figures_and_drills_down() {
     )
     .await;
 
-    b.client
-        .find(Locator::Css("#theme-toggle"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#theme-toggle").await;
     assert_eq!(
         b.js("return document.documentElement.dataset.theme").await,
         json!("dark")

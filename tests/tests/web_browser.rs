@@ -5,7 +5,6 @@
 //! their friendly text; cancel and "New conversation" work; the cookie is HttpOnly and the
 //! cookie+Origin path works from the page. (`web_sanitise.rs` pins hostile replies.)
 
-use fantoccini::Locator;
 use fantoccini::key::Key;
 use paliadin_e2e::browser::{Browser, R, enabled, send, signed_in};
 use paliadin_e2e::scripted::ScriptedDriver;
@@ -49,20 +48,16 @@ async fn chat_page_streams_resumes_cancels_and_resets() {
     b.screenshot("02-empty").await;
 
     // Shift+Enter is a newline, not a send.
-    let input = b
-        .client
-        .find(Locator::Css("#composer-input"))
-        .await
-        .unwrap();
-    input
-        .send_keys(&format!(
+    b.type_into(
+        "#composer-input",
+        &format!(
             "draft{}{}{}",
             char::from(Key::Shift),
             char::from(Key::Enter),
             char::from(Key::Null)
-        ))
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(
         b.js("return document.getElementById('composer-input').value")
             .await,
@@ -173,13 +168,7 @@ async fn chat_page_streams_resumes_cancels_and_resets() {
         ),
     )
     .await;
-    b.client
-        .find(Locator::Css("#stop"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#stop").await;
     b.until(
         15,
         "cancelled shown",
@@ -193,13 +182,7 @@ async fn chat_page_streams_resumes_cancels_and_resets() {
     b.screenshot("07-cancelled").await;
 
     // Dark theme, and the phone layout.
-    b.client
-        .find(Locator::Css("#theme-toggle"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#theme-toggle").await;
     b.until(
         5,
         "dark theme",
@@ -217,13 +200,7 @@ async fn chat_page_streams_resumes_cancels_and_resets() {
     let old = b
         .js("return localStorage.getItem('paliadin.session')")
         .await;
-    b.client
-        .find(Locator::Css("#new-chat"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#new-chat").await;
     b.until(
         30,
         "the empty conversation",
@@ -240,13 +217,7 @@ async fn chat_page_streams_resumes_cancels_and_resets() {
     b.screenshot("10-new-conversation").await;
 
     // Log out: back to the sign-in page, and the chat page no longer exists for this browser.
-    b.client
-        .find(Locator::Css("form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("form[action='/logout'] button").await;
     b.until(
         10,
         "the sign-in page",
