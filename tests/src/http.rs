@@ -145,6 +145,30 @@ impl Client {
     }
 }
 
+/// The next event of an open stream; fails after `secs` seconds, or if the stream ends first.
+pub async fn next_event(
+    stream: &mut (impl Stream<Item = SseEvent> + Unpin),
+    secs: u64,
+) -> SseEvent {
+    tokio::time::timeout(Duration::from_secs(secs), stream.next())
+        .await
+        .expect("event in time")
+        .expect("stream open")
+}
+
+/// Checks the events of a finished turn: it ended with `end`, its reply came as at least two
+/// `content` deltas, and those add up to the final text.
+#[track_caller]
+pub fn assert_streamed_reply(evs: &[SseEvent]) {
+    let end = evs.last().unwrap();
+    assert_eq!(end.event, "end", "{evs:?}");
+    assert!(
+        evs.iter().filter(|e| e.event == "content").count() >= 2,
+        "the reply was not streamed: {evs:?}"
+    );
+    assert_eq!(concat_deltas(evs), end.data["text"].as_str().unwrap());
+}
+
 /// The reply text assembled from `content` deltas.
 pub fn concat_deltas(events: &[SseEvent]) -> String {
     events

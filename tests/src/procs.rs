@@ -28,6 +28,12 @@ pub fn binary(name: &str) -> PathBuf {
     p
 }
 
+/// The tmux session a user's turns run in with the default prefix: `paliadin-<userid8>`
+/// (spelled out here, not taken from `paliadin_shared`, so the suites pin the naming rule).
+pub fn session_of(user: &uuid::Uuid) -> String {
+    format!("paliadin-{}", &user.simple().to_string()[..8])
+}
+
 /// A private tmux server and spool directory for one test; the server is killed on drop.
 pub struct TmuxRig {
     pub socket: String,

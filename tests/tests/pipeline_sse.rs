@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, concat_deltas, user};
+use paliadin_e2e::http::{Client, concat_deltas, next_event, user};
 use paliadin_e2e::scripted::ScriptedDriver;
 use paliadin_e2e::system::{fast_runtime, start_api, start_worker};
 use paliadin_e2e::wait_until;
@@ -74,12 +74,7 @@ async fn a_live_stream_survives_a_listener_reconnect() {
         .iter()
         .any(|e: &paliadin_e2e::http::SseEvent| e.event == "content")
     {
-        got.push(
-            tokio::time::timeout(Duration::from_secs(20), stream.next())
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        got.push(next_event(&mut stream, 20).await);
     }
     // Kill the API's LISTEN connection; events committed while it is down must still arrive.
     let killed: Vec<bool> = sqlx::query_scalar(
@@ -98,12 +93,7 @@ async fn a_live_stream_survives_a_listener_reconnect() {
     })
     .await;
     while !got.last().unwrap().is_terminal() {
-        got.push(
-            tokio::time::timeout(Duration::from_secs(20), stream.next())
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        got.push(next_event(&mut stream, 20).await);
     }
     let ids: Vec<i32> = got.iter().map(|e| e.id).collect();
     assert_eq!(

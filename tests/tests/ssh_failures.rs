@@ -7,21 +7,14 @@
 //!   `PALIADIN_FAILOVER=move` the user and their queued turn move to the other host and are
 //!   answered there; with `never` the user stays pinned and keeps failing fast.
 
-use futures::StreamExt;
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, SseEvent, concat_deltas, user};
+use paliadin_e2e::http::{Client, SseEvent, concat_deltas, next_event, user};
+use paliadin_e2e::procs::session_of;
 use paliadin_e2e::sshd::{SshHost, children_named, kill, wait_host, worker};
 use paliadin_e2e::system::start_api;
 use paliadin_shared::db::users::Role;
 use std::time::{Duration, Instant};
-
-async fn next(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> SseEvent {
-    tokio::time::timeout(Duration::from_secs(30), stream.next())
-        .await
-        .expect("event in time")
-        .expect("stream open")
-}
 
 /// The one ssh client of a worker process.
 fn ssh_client(w: &tokio::process::Child) -> u32 {
@@ -45,14 +38,14 @@ async fn survives(
     let c = Client::new(&api.base, Some(&token));
     let (id, sse) = c.turn("/stream 30 a long story").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let mut seen = vec![next(&mut stream).await];
+    let mut seen = vec![next_event(&mut stream, 30).await];
     while !at(seen.last().unwrap()) {
-        seen.push(next(&mut stream).await);
+        seen.push(next_event(&mut stream, 30).await);
     }
     let before = ssh_client(&w);
     break_link(&h1, &w);
     while !seen.last().unwrap().is_terminal() {
-        seen.push(next(&mut stream).await);
+        seen.push(next_event(&mut stream, 30).await);
     }
     let end = seen.last().unwrap();
     assert_eq!(end.event, "end", "{seen:?}");
@@ -151,7 +144,7 @@ async fn a_stopped_host_fails_fast_and_move_answers_the_next_turns_on_the_other_
         "{evs:?}"
     );
     assert_eq!(h2.rig.receipts(&moved_id), 1);
-    let session = format!("paliadin-{}", &owner.id.simple().to_string()[..8]);
+    let session = session_of(&owner.id);
     assert!(h2.rig.has_session(&session), "no fresh session on h2");
     assert_eq!(
         pinned(&db, owner.id).await,

@@ -8,14 +8,11 @@
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, concat_deltas, user};
+use paliadin_e2e::http::{Client, assert_streamed_reply, user};
+use paliadin_e2e::procs::session_of;
 use paliadin_e2e::sshd::{SshHost, wait_host, worker};
 use paliadin_e2e::system::start_api;
 use paliadin_shared::db::users::Role;
-
-fn session_of(user: &uuid::Uuid) -> String {
-    format!("paliadin-{}", &user.simple().to_string()[..8])
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_runs_end_to_end_over_ssh() {
@@ -28,13 +25,7 @@ async fn a_turn_runs_end_to_end_over_ssh() {
     let c = Client::new(&api.base, Some(&token));
     let (id, sse) = c.turn("/stream 4 tell me a story").await;
     let evs = c.stream_all(&sse, None, 60).await;
-    let end = evs.last().unwrap();
-    assert_eq!(end.event, "end", "{evs:?}");
-    assert!(
-        evs.iter().filter(|e| e.event == "content").count() >= 2,
-        "the reply was not streamed: {evs:?}"
-    );
-    assert_eq!(concat_deltas(&evs), end.data["text"].as_str().unwrap());
+    assert_streamed_reply(&evs);
     let hosts: Vec<&str> = evs
         .iter()
         .filter(|e| e.event == "status")

@@ -3,52 +3,62 @@
 //! `<prefix>-<userid8>` with streamed deltas; a worker SIGKILLed after delivery is replaced and
 //! the turn completes with exactly one paste; cancel and reset work through the API.
 
-use futures::StreamExt;
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, SseEvent, concat_deltas, user};
-use paliadin_e2e::procs::TmuxRig;
-use paliadin_e2e::system::start_api;
-use paliadin_shared::db::users::Role;
-use std::time::Duration;
+use paliadin_e2e::http::{Client, SseEvent, assert_streamed_reply, next_event, user};
+use paliadin_e2e::procs::{TmuxRig, session_of};
+use paliadin_e2e::system::{Api, start_api};
+use paliadin_shared::db::users::{Role, UserRow};
+use tokio::process::Child;
 
-async fn next(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> SseEvent {
-    tokio::time::timeout(Duration::from_secs(30), stream.next())
-        .await
-        .expect("event in time")
-        .expect("stream open")
+/// One test's system: the API, an owner with a client, and a worker process named `worker_id`
+/// on a private tmux rig. Fields drop in this order (client and worker before the rig).
+struct Sys {
+    c: Client,
+    worker: Child,
+    rig: TmuxRig,
+    owner: UserRow,
+    _api: Api,
+    db: TestDb,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_is_answered_by_the_demo_agent_in_the_users_session() {
+async fn start(worker_id: &str) -> Sys {
     let db = TestDb::new().await;
     let api = start_api(&db, ApiConfig::default()).await;
     let (owner, token) = user(&db, "o@x", Role::Owner).await;
     let rig = TmuxRig::new();
-    let _w = rig.worker(&db.url, "sys-w1");
+    let worker = rig.worker(&db.url, worker_id);
     let c = Client::new(&api.base, Some(&token));
+    Sys {
+        c,
+        worker,
+        rig,
+        owner,
+        _api: api,
+        db,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_answered_by_the_demo_agent_in_the_users_session() {
+    let Sys { c, rig, owner, .. } = &start("sys-w1").await;
     let (id, sse) = c.turn("/stream 4 tell me a story").await;
     let evs = c.stream_all(&sse, None, 60).await;
-    let end = evs.last().unwrap();
-    assert_eq!(end.event, "end", "{evs:?}");
-    assert!(
-        evs.iter().filter(|e| e.event == "content").count() >= 2,
-        "the reply was not streamed: {evs:?}"
-    );
-    assert_eq!(concat_deltas(&evs), end.data["text"].as_str().unwrap());
-    let session = format!("paliadin-{}", &owner.id.simple().to_string()[..8]);
+    assert_streamed_reply(&evs);
+    let session = session_of(&owner.id);
     assert!(rig.has_session(&session), "no tmux session {session}");
     assert_eq!(rig.receipts(&id), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_after_delivery_is_replaced_without_a_second_paste() {
-    let db = TestDb::new().await;
-    let api = start_api(&db, ApiConfig::default()).await;
-    let (_, token) = user(&db, "o@x", Role::Owner).await;
-    let rig = TmuxRig::new();
-    let mut first = rig.worker(&db.url, "sys-doomed");
-    let c = Client::new(&api.base, Some(&token));
+    let Sys {
+        c,
+        worker: first,
+        rig,
+        db,
+        ..
+    } = &mut start("sys-doomed").await;
     let (id, sse) = c.turn("/slow 2500 are you there").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
     let mut seen = Vec::new();
@@ -56,13 +66,13 @@ async fn a_worker_killed_after_delivery_is_replaced_without_a_second_paste() {
         .iter()
         .any(|e: &SseEvent| e.data["state"] == "delivered")
     {
-        seen.push(next(&mut stream).await);
+        seen.push(next_event(&mut stream, 30).await);
     }
     first.start_kill().expect("SIGKILL");
     first.wait().await.expect("reaped");
     let _second = rig.worker(&db.url, "sys-rescuer");
     while !seen.last().unwrap().is_terminal() {
-        seen.push(next(&mut stream).await);
+        seen.push(next_event(&mut stream, 30).await);
     }
     assert_eq!(seen.last().unwrap().event, "end", "{seen:?}");
     let claimed: Vec<&str> = seen
@@ -82,15 +92,10 @@ async fn a_worker_killed_after_delivery_is_replaced_without_a_second_paste() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
-    let db = TestDb::new().await;
-    let api = start_api(&db, ApiConfig::default()).await;
-    let (owner, token) = user(&db, "o@x", Role::Owner).await;
-    let rig = TmuxRig::new();
-    let _w = rig.worker(&db.url, "sys-w1");
-    let c = Client::new(&api.base, Some(&token));
+    let Sys { c, rig, owner, .. } = &start("sys-w1").await;
     let (id, sse) = c.turn("/hang").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    while next(&mut stream).await.data["state"] != "delivered" {}
+    while next_event(&mut stream, 30).await.data["state"] != "delivered" {}
     let (s, v) = c
         .post(
             &format!("/api/paliadin/turn/{id}/cancel"),
@@ -98,9 +103,9 @@ async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
         )
         .await;
     assert_eq!((s, v["state"].as_str()), (200, Some("cancelling")));
-    let mut last = next(&mut stream).await;
+    let mut last = next_event(&mut stream, 30).await;
     while !last.is_terminal() {
-        last = next(&mut stream).await;
+        last = next_event(&mut stream, 30).await;
     }
     assert_eq!(last.event, "cancelled");
     // The agent is usable again after the interrupt.
@@ -109,7 +114,7 @@ async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
         c.stream_all(&sse, None, 60).await.last().unwrap().event,
         "end"
     );
-    let session = format!("paliadin-{}", &owner.id.simple().to_string()[..8]);
+    let session = session_of(&owner.id);
     assert!(rig.has_session(&session));
     let (s, v) = c.post("/api/paliadin/reset", &serde_json::json!({})).await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
