@@ -89,14 +89,7 @@ impl TestDb {
                 .expect("rename template");
         }
         drop_stale(&mut admin).await;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        let name = format!(
-            "paliadin_t_{now}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
+        let name = fresh_name();
         admin
             .execute(sqlx::AssertSqlSafe(format!(
                 "CREATE DATABASE {name} TEMPLATE {template}"
@@ -107,11 +100,7 @@ impl TestDb {
             .execute("SELECT pg_advisory_unlock(7467001)")
             .await
             .expect("unlock");
-        let url = url_for(&name);
-        let pool = paliadin_shared::db::connect(&url, 20)
-            .await
-            .expect("connect test database");
-        TestDb { name, url, pool }
+        TestDb::open(name).await
     }
 
     /// An empty database (no pgmq, no migrations), for migration tests.
@@ -119,24 +108,39 @@ impl TestDb {
         let mut admin = PgConnection::connect(&admin_url())
             .await
             .expect("connect admin");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        let name = format!(
-            "paliadin_t_{now}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
+        let name = fresh_name();
         admin
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .expect("create");
+        TestDb::open(name).await
+    }
+
+    /// Connects to the freshly created database `name`.
+    async fn open(name: String) -> TestDb {
         let url = url_for(&name);
         let pool = paliadin_shared::db::connect(&url, 20)
             .await
-            .expect("connect");
+            .expect("connect test database");
         TestDb { name, url, pool }
     }
+}
+
+/// Seconds since the Unix epoch (test database names carry their creation time).
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A new test database name, `paliadin_t_<secs>_<random>` (see [`drop_stale`]).
+fn fresh_name() -> String {
+    format!(
+        "paliadin_t_{}_{}",
+        now_secs(),
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 /// Drops test databases older than two hours (left by earlier runs).
@@ -146,10 +150,7 @@ async fn drop_stale(admin: &mut PgConnection) {
             .fetch_all(&mut *admin)
             .await
             .unwrap_or_default();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
+    let now = now_secs();
     for n in names {
         let ts: u64 = n
             .split('_')
