@@ -14,9 +14,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paliadin_shared::db::stats;
+use paliadin_shared::metrics::register;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -45,12 +46,6 @@ pub struct ApiMetrics {
     turns_active: IntGaugeVec,
     listener_reconnects: IntCounter,
     scrape_errors: IntCounter,
-}
-
-fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-    r.register(Box::new(c.clone()))
-        .expect("metric names are unique and valid");
-    c
 }
 
 impl Default for ApiMetrics {
@@ -214,11 +209,7 @@ impl ApiMetrics {
                 self.scrape_errors.inc();
             }
         }
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::warn!(error = %e, "metrics: cannot encode");
-        }
-        String::from_utf8(out).unwrap_or_default()
+        paliadin_shared::metrics::render(&self.registry)
     }
 }
 
@@ -237,7 +228,7 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(paliadin_shared::metrics::CONTENT_TYPE),
     );
     resp
 }

@@ -6,6 +6,7 @@
 //! - [`events`]: the ⚑ SSE event kinds and error codes, as stored in `turn_events`.
 //! - [`db`]: connection, migrations (pgmq SQL-only install + sqlx migrations) and all SQL,
 //!   one module per table family.
+//! - [`metrics`]: Prometheus registration and text rendering both binaries' `/metrics` use.
 //! - [`queue`]: the thin wrapper around pgmq (`turns_<host>` queues, group header, fencing notes).
 //! - [`render`]: Markdown to sanitised HTML for finished replies.
 //! - [`secret`]: bearer tokens and their hashes (only hashes are stored).
@@ -14,6 +15,7 @@
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod metrics;
 pub mod queue;
 pub mod render;
 pub mod secret;

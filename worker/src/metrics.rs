@@ -13,9 +13,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use paliadin_shared::metrics::register;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 use std::sync::{Arc, LazyLock};
 use tokio::net::TcpListener;
@@ -65,12 +65,6 @@ pub struct WorkerMetrics {
     /// Times the LISTEN connection was re-established after it dropped.
     pub listener_reconnects: IntCounter,
     pub heartbeat_failures: IntCounter,
-}
-
-fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-    r.register(Box::new(c.clone()))
-        .expect("metric names are unique and valid");
-    c
 }
 
 impl Default for WorkerMetrics {
@@ -176,11 +170,7 @@ impl WorkerMetrics {
 
     /// Everything in the Prometheus text format.
     pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::warn!(error = %e, "metrics: cannot encode");
-        }
-        String::from_utf8(out).unwrap_or_default()
+        paliadin_shared::metrics::render(&self.registry)
     }
 }
 
@@ -188,7 +178,7 @@ async fn metrics(State(m): State<Arc<WorkerMetrics>>) -> Response {
     let mut resp = (StatusCode::OK, m.render()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(paliadin_shared::metrics::CONTENT_TYPE),
     );
     resp
 }
