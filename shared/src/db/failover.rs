@@ -13,7 +13,7 @@ use crate::db::{DbError, WORK_CHANNEL, events};
 use crate::domain::HostName;
 use crate::events::{NewEvent, StatusState};
 use crate::queue::TurnQueue;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// What a failover did.
@@ -52,20 +52,8 @@ pub async fn move_user(
     };
     queue.ensure(&to).await?;
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
-    let repinned = sqlx::query(
-        "UPDATE agent_sessions SET host = $3, session_name = NULL, health = 'unknown'
-          WHERE user_id = $1 AND host = $2",
-    )
-    .bind(user)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if repinned.rows_affected() == 0 {
+    lock_user(&mut tx, user).await?;
+    if repin(&mut tx, user, from, &to).await? == 0 {
         return Ok(None);
     }
     let queued: Vec<(Uuid, Option<i64>)> = sqlx::query_as(
@@ -128,10 +116,7 @@ pub async fn move_if_idle(
     to: &HostName,
 ) -> Result<bool, DbError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
+    lock_user(&mut tx, user).await?;
     let busy: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM turns WHERE user_id = $1 AND state IN ('queued', 'running'))",
     )
@@ -141,17 +126,36 @@ pub async fn move_if_idle(
     if busy {
         return Ok(false);
     }
-    let moved = sqlx::query(
+    let moved = repin(&mut tx, user, from, to).await? == 1;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Takes the user row lock that every enqueue takes (see module docs).
+async fn lock_user(conn: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Pins `user` to `to` if still pinned to `from`, clearing the session name (a fresh session
+/// starts there); returns the rows changed (0: no longer pinned to `from`).
+async fn repin(
+    conn: &mut PgConnection,
+    user: Uuid,
+    from: &HostName,
+    to: &HostName,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
         "UPDATE agent_sessions SET host = $3, session_name = NULL, health = 'unknown'
           WHERE user_id = $1 AND host = $2",
     )
     .bind(user)
     .bind(from.as_str())
     .bind(to.as_str())
-    .execute(&mut *tx)
+    .execute(conn)
     .await?
-    .rows_affected()
-        == 1;
-    tx.commit().await?;
-    Ok(moved)
+    .rows_affected())
 }
