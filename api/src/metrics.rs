@@ -130,17 +130,7 @@ impl ApiMetrics {
             "Turns queued or running right now (all users, all hosts), read at scrape time.",
             &["state"],
         );
-        let listener_reconnects = register(
-            &r,
-            IntCounter::with_opts(
-                Opts::new(
-                    "paliadin_listener_reconnects_total",
-                    "Times the LISTEN connection was re-established after it dropped.",
-                )
-                .const_label("component", "api"),
-            )
-            .expect("valid metric"),
-        );
+        let listener_reconnects = paliadin_shared::metrics::listener_reconnects(&r, "api");
         let scrape_errors = register(
             &r,
             IntCounter::new(

@@ -2,9 +2,10 @@
 //! [`Registry`] and rendering that registry in the text format served at `GET /metrics`.
 //!
 //! The metrics themselves stay with their process (`api/src/metrics.rs`,
-//! `worker/src/metrics.rs`), where the alert-rules test looks for their names.
+//! `worker/src/metrics.rs`); the one both define, the listener reconnect counter, is here. The
+//! alert-rules test looks for metric names in those three files.
 
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, Opts, Registry, TextEncoder};
 
 /// The `Content-Type` of a `GET /metrics` answer (text format version 0.0.4).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -23,4 +24,15 @@ pub fn render(r: &Registry) -> String {
         tracing::warn!(error = %e, "metrics: cannot encode");
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// `paliadin_listener_reconnects_total{component}`: times a process's LISTEN connection was
+/// re-established after it dropped.
+pub fn listener_reconnects(r: &Registry, component: &str) -> IntCounter {
+    let opts = Opts::new(
+        "paliadin_listener_reconnects_total",
+        "Times the LISTEN connection was re-established after it dropped.",
+    )
+    .const_label("component", component);
+    register(r, IntCounter::with_opts(opts).expect("valid metric"))
 }

@@ -290,7 +290,9 @@ async fn a_separate_metrics_bind_takes_metrics_off_the_main_listener() {
 fn example_alert_rules_use_only_metrics_that_exist() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
-    let defined = read("api/src/metrics.rs") + &read("worker/src/metrics.rs");
+    let defined = read("api/src/metrics.rs")
+        + &read("worker/src/metrics.rs")
+        + &read("shared/src/metrics.rs");
     let rules = read("deploy/prometheus/alerts.yml");
     let mut used = std::collections::BTreeSet::new();
     for (at, _) in rules.match_indices("paliadin_") {

@@ -129,17 +129,7 @@ impl WorkerMetrics {
             "paliadin_lease_losses_total",
             "Attempts that lost their turn to another worker (fenced out).",
         );
-        let listener_reconnects = register(
-            &r,
-            IntCounter::with_opts(
-                Opts::new(
-                    "paliadin_listener_reconnects_total",
-                    "Times the LISTEN connection was re-established after it dropped.",
-                )
-                .const_label("component", "worker"),
-            )
-            .expect("valid metric"),
-        );
+        let listener_reconnects = paliadin_shared::metrics::listener_reconnects(&r, "worker");
         let heartbeat_failures = counter(
             "paliadin_worker_heartbeat_failures_total",
             "Worker heartbeats that could not be written.",
