@@ -3,7 +3,8 @@
 #   ~/.claude/skills/paliadin/SKILL.md       the skill (persona + reply protocol)
 #   ~/.claude/skills/paliadin/hooks/*         UserPromptSubmit, PostToolUse and Stop hooks
 #   ~/.claude/settings.json                   hooks registered (merged: other settings kept)
-#   ~/.claude.json                            onboarding done; WORKDIR's trust dialog accepted
+#   ~/.claude.json                            onboarding done; WORKDIR's trust dialog accepted;
+#                                             $ANTHROPIC_API_KEY (if set) approved for use
 # Idempotent: running it again replaces Paliadin's own entries and keeps everything else.
 # Needs only POSIX sh and python3. Honours HOME (tests point it at a temporary directory).
 set -eu
@@ -16,6 +17,10 @@ Usage: install.sh [--spool-dir DIR] [WORKDIR]
                    (projects.<WORKDIR>.hasTrustDialogAccepted in ~/.claude.json)
   --spool-dir DIR  also allow Claude to read and write the spool directory without asking
                    (permissions.allow + permissions.additionalDirectories in settings.json)
+
+When ANTHROPIC_API_KEY is set in the installer's environment, Claude Code's "Detected a custom
+API key ... use this API key?" question is answered Yes in advance for that key (only its last
+20 characters are stored, as Claude Code itself does).
 EOF
 }
 
@@ -115,6 +120,16 @@ if workdir:
     projects = state.setdefault("projects", {})
     project = projects.setdefault(os.path.realpath(workdir), {})
     project["hasTrustDialogAccepted"] = True
+# The key itself never reaches argv or a file: Claude Code remembers approved keys by their
+# last 20 characters.
+key = os.environ.get("ANTHROPIC_API_KEY", "")
+if key:
+    responses = state.setdefault("customApiKeyResponses", {})
+    approved = responses.setdefault("approved", [])
+    rejected = responses.setdefault("rejected", [])
+    if key[-20:] not in approved:
+        approved.append(key[-20:])
+    responses["rejected"] = [k for k in rejected if k != key[-20:]]
 save(state_path, state)
 PY
 

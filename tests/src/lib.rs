@@ -6,8 +6,11 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `deploy/test.sh` sets it.
 
 pub mod browser;
+pub mod claude;
+pub mod claude_sys;
 pub mod db;
 pub mod http;
+pub mod model;
 pub mod procs;
 pub mod scripted;
 pub mod sshd;

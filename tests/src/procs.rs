@@ -84,9 +84,38 @@ impl TmuxRig {
         .sum()
     }
 
-    /// Starts a worker process serving `local` on this rig.
+    /// Starts a worker process serving `local` on this rig, with the demo agent.
     pub fn worker(&self, db_url: &str, id: &str) -> Child {
-        spawn_worker(db_url, &self.socket, &self.spool, id)
+        let demo = binary("paliadin-demo-agent");
+        self.worker_with(db_url, id, &demo.to_string_lossy(), &[])
+    }
+
+    /// Starts a worker process serving `local` on this rig with another agent command and
+    /// extra environment (which overrides the test defaults).
+    pub fn worker_with(
+        &self,
+        db_url: &str,
+        id: &str,
+        agent_cmd: &str,
+        env: &[(&str, String)],
+    ) -> Child {
+        spawn_worker(db_url, &self.socket, &self.spool, id, agent_cmd, env)
+    }
+
+    /// The visible text of a session's pane.
+    pub fn screen(&self, session: &str) -> String {
+        let out = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                &format!("={session}:"),
+            ])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -105,17 +134,25 @@ impl Drop for TmuxRig {
     }
 }
 
-fn spawn_worker(db_url: &str, socket: &str, spool: &Path, id: &str) -> Child {
+fn spawn_worker(
+    db_url: &str,
+    socket: &str,
+    spool: &Path,
+    id: &str,
+    agent_cmd: &str,
+    env: &[(&str, String)],
+) -> Child {
     Command::new(binary("paliadin-worker"))
         .env("DATABASE_URL", db_url)
         .env("PALIADIN_TMUX_SOCKET", socket)
         .env("PALIADIN_SPOOL_DIR", spool)
         .env("PALIADIN_WORKER_ID", id)
-        .env("PALIADIN_AGENT_CMD", binary("paliadin-demo-agent"))
+        .env("PALIADIN_AGENT_CMD", agent_cmd)
         .env("PALIADIN_LEASE_SECS", "3")
         .env("PALIADIN_POLL_MS", "200")
         .env("PALIADIN_SHUTDOWN_GRACE_SECS", "5")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()

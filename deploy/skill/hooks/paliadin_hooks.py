@@ -6,8 +6,9 @@ The hooks implement the agent side of docs/agent-protocol.md for Claude Code:
   stop                makes sure the pending turn gets its .md (see docs/claude-code.md)
 
 Per Claude session the pending turn lives in `<spool>/.pending-<session_id>` as JSON
-{"turn_id": "...", "stop_blocks": 0}. A hook never fails Claude: errors go to stderr and the
-hook exits 0.
+{"turn_id": "...", "stop_blocks": 0}. While Claude works on a prompt, `<spool>/.busy-<tmux
+session>` exists (tmux session from `PALIADIN_SESSION`): the worker never pastes the next turn
+before it is gone. A hook never fails Claude: errors go to stderr and the hook exits 0.
 """
 
 import datetime
@@ -26,6 +27,7 @@ FALLBACK_TRAILER = (
     '"classifier_tag":"fallback"} -->'
 )
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+TMUX_SESSION = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
 def main(handler):
@@ -54,6 +56,41 @@ def spool_dir():
 
 def turn_path(spool, turn_id, ext):
     return os.path.join(spool, "%s.%s" % (turn_id, ext))
+
+
+def concluded(spool, turn_id):
+    """True once the turn needs nothing more from Claude: its reply is published (in the spool
+    or already moved to `done/` by the worker), or the worker has concluded the turn and
+    removed its receipt (`.ack`, written by the prompt hook when the turn was submitted)."""
+    name = "%s.md" % turn_id
+    if os.path.exists(os.path.join(spool, name)):
+        return True
+    if os.path.exists(os.path.join(spool, "done", name)):
+        return True
+    return not os.path.exists(turn_path(spool, turn_id, "ack"))
+
+
+def busy_path(spool):
+    """`<spool>/.busy-<tmux session>`, or None outside a Paliadin session."""
+    session = os.environ.get("PALIADIN_SESSION", "")
+    if not TMUX_SESSION.fullmatch(session):
+        return None
+    return os.path.join(spool, ".busy-" + session)
+
+
+def set_busy(spool, turn_id):
+    path = busy_path(spool)
+    if path is not None:
+        write_atomic(path, "%s %s\n" % (turn_id, now()))
+
+
+def clear_busy(spool):
+    path = busy_path(spool)
+    if path is not None:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def pending_path(spool, event):

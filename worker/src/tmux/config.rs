@@ -45,6 +45,9 @@ pub struct TmuxConfig {
     pub ack_timeout: Duration,
     /// How many times Enter is sent at most.
     pub enter_attempts: u32,
+    /// How long a new turn waits for the agent to finish earlier work (its busy marker,
+    /// `tmux/busy.rs`) before interrupting it with Escape.
+    pub busy_wait: Duration,
     /// How often a running turn checks that its session and pane are alive.
     pub health_interval: Duration,
     /// How long a successful health check is trusted before the next turn checks again.
@@ -71,6 +74,7 @@ impl TmuxConfig {
             settle: Duration::from_millis(150),
             ack_timeout: Duration::from_secs(2),
             enter_attempts: 3,
+            busy_wait: Duration::from_secs(30),
             health_interval: Duration::from_secs(1),
             health_ttl: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(15),

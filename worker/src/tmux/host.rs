@@ -8,6 +8,7 @@
 //! `.partial`/`.events`, check the session every `health_interval` → parse `.md`. Cancel and
 //! timeout send Escape; abandon leaves the pane and the files alone for the next worker.
 
+use super::busy;
 use super::deliver::{self, SubmitError};
 use super::session::{Ensured, Sessions};
 use super::wait::{self, lost};
@@ -121,12 +122,7 @@ impl TmuxHost {
         match &outcome {
             // The next worker takes over from the files and the running agent.
             Err(DriveError::Abandoned) => return outcome,
-            Err(DriveError::Cancelled | DriveError::Timeout) => {
-                let pane = spec.session.pane_target();
-                if let Err(e) = deliver::key(&self.tmux, &pane, "Escape").await {
-                    tracing::info!(error = %e, "could not interrupt the agent");
-                }
-            }
+            Err(DriveError::Cancelled | DriveError::Timeout) => self.interrupt(&spec.session).await,
             _ => {}
         }
         self.spool().finish(spec.turn_id);
@@ -153,6 +149,7 @@ impl TmuxHost {
         let pane = spec.session.pane_target();
         let text = Envelope::new(spec.turn_id, &spec.message).render();
         let ensured = self.ensure(&spec.session).await?;
+        self.wait_idle(&spec.session, ensured).await;
         if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
             if !(e.is_missing() && ensured == Ensured::Cached) {
                 return Err(lost(e));
@@ -173,6 +170,30 @@ impl TmuxHost {
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(?ensured, ?confirmed, ms, "delivered");
         Ok(())
+    }
+
+    /// Escape interrupts the agent; it then stops without its Stop hook, so its busy marker is
+    /// ours to remove.
+    async fn interrupt(&self, s: &SessionName) {
+        if let Err(e) = deliver::key(&self.tmux, &s.pane_target(), "Escape").await {
+            tracing::info!(error = %e, "could not interrupt the agent");
+        }
+        busy::clear(self.spool().root(), s);
+    }
+
+    /// Never paste into an agent that is still working: the text would join that work instead
+    /// of arriving as a prompt. A new agent has no work; one that stays busy is interrupted.
+    async fn wait_idle(&self, s: &SessionName, ensured: Ensured) {
+        let root = self.spool().root();
+        if ensured == Ensured::Created {
+            busy::clear(root, s);
+        } else if !busy::wait_idle(root, s, self.cfg.busy_wait).await {
+            tracing::warn!(
+                wait_s = self.cfg.busy_wait.as_secs(),
+                "the agent is still busy with earlier work: interrupting it for the new turn"
+            );
+            self.interrupt(s).await;
+        }
     }
 
     async fn ensure(&self, s: &SessionName) -> Result<Ensured, DriveError> {

@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`command`]: one tmux client call (`tmux [-L socket] …`), errors classified;
 //! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
+//! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
 //! - [`deliver`]: paste through a buffer from stdin, separate Enter, confirmation;
 //! - [`host`]: [`TmuxHost`], a whole turn over tmux plus the spool (`crate::spool`); it knows
 //!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
@@ -11,6 +12,7 @@
 //!
 //! The why of every step is in `docs/tmux-driving.md`.
 
+pub mod busy;
 pub mod command;
 pub mod config;
 pub mod deliver;

@@ -1,0 +1,158 @@
+//! A scripted model server for running the real Claude Code offline: it speaks the parts of the
+//! Anthropic Messages API that Claude Code uses (`POST /v1/messages`, streaming or not, and
+//! `count_tokens`) on loopback, logs every request, and answers from a script chosen by the
+//! person's message ([`script`]). Point Claude Code at it with `ANTHROPIC_BASE_URL`.
+
+pub mod request;
+pub mod script;
+pub mod sse;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub path: String,
+    pub body: Value,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    log: Arc<Mutex<Vec<Logged>>>,
+    stop: CancellationToken,
+}
+
+/// A running server; stops when dropped.
+pub struct ModelServer {
+    pub base_url: String,
+    shared: Shared,
+}
+
+impl ModelServer {
+    pub async fn start() -> ModelServer {
+        let shared = Shared::default();
+        let app = axum::Router::new()
+            .route("/v1/messages", post(messages))
+            .route("/v1/messages/count_tokens", post(count_tokens))
+            .fallback(other)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = shared.stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+        });
+        ModelServer { base_url, shared }
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.shared.log.lock().expect("log").clone()
+    }
+
+    /// The person's message of each turn as the model first received it, in arrival order: one
+    /// entry per main-loop request that opened a turn (a turn sent twice shows up twice).
+    pub fn prompts(&self) -> Vec<(Uuid, String)> {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == "/v1/messages" && request::is_main_loop(&r.body))
+            .filter_map(|r| request::turn_view(&r.body))
+            .filter(|v| v.step == 0)
+            .map(|v| (v.turn_id, v.message))
+            .collect()
+    }
+}
+
+impl Drop for ModelServer {
+    fn drop(&mut self) {
+        self.shared.stop.cancel();
+    }
+}
+
+fn log(shared: &Shared, uri: &Uri, body: &Value) {
+    let path = uri.path().to_owned();
+    shared.log.lock().expect("log").push(Logged {
+        path,
+        body: body.clone(),
+    });
+}
+
+async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>) -> Response {
+    log(&shared, &uri, &req);
+    let model = req
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("scripted");
+    let view = request::is_main_loop(&req)
+        .then(|| request::turn_view(&req))
+        .flatten();
+    let play = match &view {
+        Some(v) => script::play(v),
+        None => script::Play::Answer(sse::Answer::text("Paliadin chat")),
+    };
+    let streaming = req.get("stream").and_then(Value::as_bool) == Some(true);
+    let play = match play {
+        script::Play::Later(delay, answer) => {
+            tokio::time::sleep(delay).await;
+            script::Play::Answer(answer)
+        }
+        other => other,
+    };
+    match (play, streaming) {
+        (script::Play::Answer(a), false) => Json(a.to_json(model)).into_response(),
+        (script::Play::Answer(a), true) => {
+            let frames = a.to_sse_frames(model);
+            sse_response(Body::from_stream(futures::stream::iter(
+                frames.into_iter().map(Ok::<_, std::io::Error>),
+            )))
+        }
+        (script::Play::Later(..), _) => unreachable!("resolved above"),
+        (script::Play::Hang, _) => {
+            let first = futures::stream::once(futures::future::ready(Ok::<_, std::io::Error>(
+                sse::hang_start(model),
+            )));
+            let stop = shared.stop.clone();
+            let never = futures::stream::once(async move {
+                stop.cancelled().await;
+                Ok::<_, std::io::Error>(String::new())
+            });
+            sse_response(Body::from_stream(first.chain(never)))
+        }
+    }
+}
+
+fn sse_response(body: Body) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(body)
+        .expect("response")
+}
+
+async fn count_tokens(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>) -> Response {
+    log(&shared, &uri, &req);
+    Json(json!({"input_tokens": 100})).into_response()
+}
+
+async fn other(State(shared): State<Shared>, uri: Uri) -> Response {
+    log(&shared, &uri, &Value::Null);
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"type": "error", "error": {"type": "not_found_error", "message": "not here"}})),
+    )
+        .into_response()
+}

@@ -1,0 +1,66 @@
+//! The agent's busy marker, `<spool>/.busy-<session>`: Claude Code's prompt hook creates it
+//! when a prompt is submitted and its Stop hook removes it when Claude has finished responding
+//! (docs/agent-protocol.md). A reply can be complete while the agent still works (it reports
+//! the written file back to its model), and text pasted then is queued by the agent into that
+//! work instead of arriving as the next prompt, so the next turn waits for the marker to go.
+//! Agents that never write it (the demo agent) are always idle.
+
+use paliadin_shared::SessionName;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often the marker is looked at while the agent is busy (never while it is idle).
+const POLL: Duration = Duration::from_millis(20);
+
+pub fn path(spool: &Path, session: &SessionName) -> PathBuf {
+    spool.join(format!(".busy-{session}"))
+}
+
+/// Waits until the marker is gone, at most `limit`. True when the agent is idle.
+pub async fn wait_idle(spool: &Path, session: &SessionName, limit: Duration) -> bool {
+    let marker = path(spool, session);
+    let deadline = Instant::now() + limit;
+    loop {
+        if !marker.exists() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL.min(deadline - Instant::now())).await;
+    }
+}
+
+/// Removes the marker: after the worker interrupted the agent (Escape makes it stop without
+/// its Stop hook) or started a new agent in the session.
+pub fn clear(spool: &Path, session: &SessionName) {
+    match std::fs::remove_file(path(spool, session)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, "cannot remove the agent's busy marker"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_without_marker_busy_until_removed() {
+        let dir = std::env::temp_dir().join(format!("paliadin-busy-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = SessionName::parse("paliadin-0000abcd").unwrap();
+        assert!(wait_idle(&dir, &s, Duration::ZERO).await);
+        std::fs::write(path(&dir, &s), "turn\n").unwrap();
+        assert!(!wait_idle(&dir, &s, Duration::from_millis(50)).await);
+        let (d2, s2) = (dir.clone(), s.clone());
+        let remover = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            clear(&d2, &s2);
+        });
+        assert!(wait_idle(&dir, &s, Duration::from_secs(5)).await);
+        remover.await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
