@@ -59,12 +59,26 @@ pub async fn key(tmux: &Tmux, pane: &str, key: &'static str) -> Result<(), TmuxE
     tmux.run(&["send-keys", "-t", pane, key]).await.map(|_| ())
 }
 
+/// Clears the agent's input line: `presses` times Ctrl-U (delete to the start of the line; at
+/// the start of a line of a multi-line input, the line break). Agents that do not edit with it
+/// ignore the control key; on an empty input it does nothing.
+pub async fn clear_input(tmux: &Tmux, pane: &str, presses: usize) -> Result<(), TmuxError> {
+    let n = presses.max(1).to_string();
+    tmux.run(&["send-keys", "-N", &n, "-t", pane, "C-u"])
+        .await
+        .map(|_| ())
+}
+
 /// The pane's visible text.
 pub async fn capture(tmux: &Tmux, pane: &str) -> Result<String, TmuxError> {
     tmux.run(&["capture-pane", "-p", "-t", pane]).await
 }
 
 /// After a paste: settle, Enter, wait for a receipt; retry Enter up to `enter_attempts` times.
+/// Only a receipt confirms early: a screen that changes proves nothing while an agent is still
+/// drawing its first screen (Claude Code takes a paste then, but drops the Enter that follows),
+/// and an extra Enter on an empty input is harmless. A changed screen counts only after the
+/// last attempt, for agents that write no receipt at all.
 pub async fn submit(
     tmux: &Tmux,
     pane: &str,
@@ -80,14 +94,14 @@ pub async fn submit(
         if feed.wait_received(deadline).await {
             return Ok(Confirmed::Ack { enters });
         }
-        if capture(tmux, pane).await? != before {
-            tracing::warn!(enters, "no receipt from the agent, but its screen changed");
-            return Ok(Confirmed::ScreenChanged { enters });
-        }
-        tracing::info!(
-            enters,
-            "no receipt and no change on screen; sending Enter again"
+        tracing::info!(enters, "no receipt from the agent yet; sending Enter again");
+    }
+    if capture(tmux, pane).await? != before {
+        tracing::warn!(
+            attempts,
+            "no receipt from the agent, but its screen changed"
         );
+        return Ok(Confirmed::ScreenChanged { enters: attempts });
     }
     Err(SubmitError::NotTaken(attempts))
 }

@@ -122,7 +122,13 @@ impl TmuxHost {
         match &outcome {
             // The next worker takes over from the files and the running agent.
             Err(DriveError::Abandoned) => return outcome,
-            Err(DriveError::Cancelled | DriveError::Timeout) => self.interrupt(&spec.session).await,
+            Err(DriveError::Cancelled | DriveError::Timeout) => {
+                let lines = Envelope::new(spec.turn_id, &spec.message)
+                    .render()
+                    .lines()
+                    .count();
+                self.interrupt(&spec.session, lines).await
+            }
             _ => {}
         }
         self.spool().finish(spec.turn_id);
@@ -173,12 +179,21 @@ impl TmuxHost {
     }
 
     /// Escape interrupts the agent; it then stops without its Stop hook, so its busy marker is
-    /// ours to remove.
-    async fn interrupt(&self, s: &SessionName) {
-        if let Err(e) = deliver::key(&self.tmux, &s.pane_target(), "Escape").await {
+    /// ours to remove. Claude Code puts a prompt interrupted before any answer back into its
+    /// input line: once the screen settles, that input (at most `lines` lines) is cleared so
+    /// the next turn's paste does not join it.
+    async fn interrupt(&self, s: &SessionName, lines: usize) {
+        let pane = s.pane_target();
+        if let Err(e) = deliver::key(&self.tmux, &pane, "Escape").await {
             tracing::info!(error = %e, "could not interrupt the agent");
+            return;
         }
         busy::clear(self.spool().root(), s);
+        let settle = self.cfg.ready_quiet;
+        let _ = self.sessions.wait_ready(s, settle, settle * 10).await;
+        if let Err(e) = deliver::clear_input(&self.tmux, &pane, 2 * lines + 1).await {
+            tracing::info!(error = %e, "could not clear the agent's input");
+        }
     }
 
     /// Never paste into an agent that is still working: the text would join that work instead
@@ -192,7 +207,7 @@ impl TmuxHost {
                 wait_s = self.cfg.busy_wait.as_secs(),
                 "the agent is still busy with earlier work: interrupting it for the new turn"
             );
-            self.interrupt(s).await;
+            self.interrupt(s, 1).await;
         }
     }
 
