@@ -3,7 +3,8 @@
 # that are missing. Idempotent; safe to run on every start.
 #
 # Usage: deploy/ensure-deps.sh [--browser] [--check]
-#   --browser  also Chromium and chromedriver (the browser end-to-end tests need them)
+#   --browser  also what only the test suites need: Chromium and chromedriver (browser suites),
+#              Node.js and npm (deploy/ensure-claude.sh installs Claude Code with npm)
 #   --check    install nothing; list what is missing and exit 1 if anything is
 #
 # Debian/Ubuntu (apt-get). As root it installs; otherwise it prints the apt-get command to run
@@ -20,7 +21,7 @@ for arg in "$@"; do
   case $arg in
     --browser) browser=1 ;;
     --check) check_only=1 ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ensure-deps.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +56,8 @@ find_missing() {
     need chromium have_browser
     need chromium-driver have chromedriver
     need fonts-liberation have_font
+    need nodejs have node
+    need npm have npm
   fi
 }
 find_missing

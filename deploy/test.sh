@@ -27,6 +27,15 @@ deploy/ensure-deps.sh --browser
 # Compile-time query checks use the committed offline data, not the test server.
 if [[ -d .sqlx ]]; then export SQLX_OFFLINE=${SQLX_OFFLINE:-true}; fi
 
+# The real Claude Code suites run the pinned claude; where it cannot be installed they skip
+# with a loud message naming the reason (and only then).
+say "checking the pinned Claude Code (deploy/ensure-claude.sh)"
+if ! claude_log=$(deploy/ensure-claude.sh 2>&1); then
+  printf '%s\n' "$claude_log" >&2
+  export PALIADIN_CLAUDE_SKIP="deploy/ensure-claude.sh failed: $(printf '%s' "$claude_log" | tail -n 1)"
+  say "WARNING: the real Claude Code suites will be SKIPPED: $PALIADIN_CLAUDE_SKIP"
+fi
+
 say "building the binaries (cargo build --bins)"
 cargo build --bins
 

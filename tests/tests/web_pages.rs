@@ -39,6 +39,15 @@ async fn pages_and_assets_carry_the_right_headers() {
         "no inline code"
     );
     assert!(!html.contains("__V__"), "versions filled in");
+    // The help names what Claude Code's input handling rewrites (docs/claude-code.md).
+    for rewrite in [
+        "a tab becomes four",
+        "line endings",
+        "(NFC)",
+        "at the very end",
+    ] {
+        assert!(html.contains(rewrite), "the chat help lacks {rewrite:?}");
+    }
 
     // Every linked asset is local and versioned, and served with its type.
     let links: Vec<&str> = html
