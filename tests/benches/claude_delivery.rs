@@ -11,7 +11,8 @@
 
 use paliadin_e2e::claude::Claude;
 use paliadin_e2e::procs::TmuxRig;
-use paliadin_worker::tmux::{Tmux, deliver};
+use paliadin_shared::SessionName;
+use paliadin_worker::tmux::{Sessions, Tmux, deliver};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -37,6 +38,22 @@ async fn gone(path: &Path, limit: Duration) {
     }
 }
 
+/// As the worker does before a paste: the busy marker gone, then a quiet screen (100 ms).
+async fn settle(tmux: &Tmux, spool: &Path) {
+    gone(
+        &spool.join(format!(".busy-{SESSION}")),
+        Duration::from_secs(30),
+    )
+    .await;
+    let sessions = Sessions::new(tmux.clone(), Duration::ZERO);
+    let s = SessionName::parse(SESSION).expect("name");
+    let quiet = Duration::from_millis(100);
+    sessions
+        .wait_ready(&s, quiet, quiet * 20)
+        .await
+        .expect("quiet screen");
+}
+
 /// One trial: true when the first Enter was taken; the Enter → receipt time.
 async fn trial(tmux: &Tmux, spool: &Path, text: &str, delay: Duration) -> (bool, Option<Duration>) {
     let turn = Uuid::new_v4();
@@ -49,21 +66,22 @@ async fn trial(tmux: &Tmux, spool: &Path, text: &str, delay: Duration) -> (bool,
     deliver::key(tmux, &pane, "Enter").await.expect("enter");
     let ack = spool.join(format!("{turn}.ack"));
     let took = appears(&ack, Duration::from_secs(3)).await;
+    if std::env::var_os("PALIADIN_BENCH_DEBUG").is_some() {
+        let screen = deliver::capture(tmux, &pane).await.unwrap_or_default();
+        eprintln!("--- after Enter ({took:?}):\n{}", screen.trim_end());
+    }
     if took.is_none() {
         // Not taken: submit it anyway so the next trial starts clean.
         deliver::key(tmux, &pane, "Enter").await.expect("enter");
-        appears(&ack, Duration::from_secs(10))
-            .await
-            .expect("ack after a second Enter");
+        if appears(&ack, Duration::from_secs(10)).await.is_none() {
+            let screen = deliver::capture(tmux, &pane).await.unwrap_or_default();
+            panic!("no receipt after a second Enter; the pane:\n{screen}");
+        }
     }
     appears(&spool.join(format!("{turn}.md")), Duration::from_secs(30))
         .await
         .expect("reply");
-    gone(
-        &spool.join(format!(".busy-{SESSION}")),
-        Duration::from_secs(30),
-    )
-    .await;
+    settle(tmux, spool).await;
     (took.is_some(), took)
 }
 
@@ -116,11 +134,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    gone(
-        &rig.spool.join(format!(".busy-{SESSION}")),
-        Duration::from_secs(30),
-    )
-    .await;
+    settle(&tmux, &rig.spool).await;
 
     let shapes = [
         ("one line", "a short question?".to_owned()),

@@ -17,16 +17,31 @@ pub fn path(spool: &Path, session: &SessionName) -> PathBuf {
     spool.join(format!(".busy-{session}"))
 }
 
-/// Waits until the marker is gone, at most `limit`. True when the agent is idle.
-pub async fn wait_idle(spool: &Path, session: &SessionName, limit: Duration) -> bool {
+/// What [`wait_idle`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// No marker: the agent was idle.
+    Already,
+    /// The marker went away while waiting: the agent has just finished (its screen may still
+    /// be settling: Claude Code queues text that arrives in the next few milliseconds).
+    JustNow,
+    /// The marker is still there after the limit.
+    StillBusy,
+}
+
+/// Waits until the marker is gone, at most `limit`.
+pub async fn wait_idle(spool: &Path, session: &SessionName, limit: Duration) -> Idle {
     let marker = path(spool, session);
+    if !marker.exists() {
+        return Idle::Already;
+    }
     let deadline = Instant::now() + limit;
     loop {
         if !marker.exists() {
-            return true;
+            return Idle::JustNow;
         }
         if Instant::now() >= deadline {
-            return false;
+            return Idle::StillBusy;
         }
         tokio::time::sleep(POLL.min(deadline - Instant::now())).await;
     }
@@ -51,15 +66,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("paliadin-busy-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let s = SessionName::parse("paliadin-0000abcd").unwrap();
-        assert!(wait_idle(&dir, &s, Duration::ZERO).await);
+        assert_eq!(wait_idle(&dir, &s, Duration::ZERO).await, Idle::Already);
         std::fs::write(path(&dir, &s), "turn\n").unwrap();
-        assert!(!wait_idle(&dir, &s, Duration::from_millis(50)).await);
+        let limit = Duration::from_millis(50);
+        assert_eq!(wait_idle(&dir, &s, limit).await, Idle::StillBusy);
         let (d2, s2) = (dir.clone(), s.clone());
         let remover = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(30)).await;
             clear(&d2, &s2);
         });
-        assert!(wait_idle(&dir, &s, Duration::from_secs(5)).await);
+        let limit = Duration::from_secs(5);
+        assert_eq!(wait_idle(&dir, &s, limit).await, Idle::JustNow);
         remover.await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }

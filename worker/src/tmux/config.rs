@@ -38,9 +38,14 @@ pub struct TmuxConfig {
     /// Window size of new sessions: detached sessions default to 80x24, which makes agent UIs wrap.
     pub width: u16,
     pub height: u16,
-    /// Pause between the paste and the separate Enter (an Enter right after a paste can be
-    /// swallowed by the agent's paste handling).
+    /// Pause between the paste and the separate Enter. Zero: measured against Claude Code
+    /// 2.1.197 (docs/claude-code.md, "Delivery timing") an Enter right after a paste of up to a
+    /// few KiB is taken every time; a missed Enter is retried after `ack_timeout`.
     pub settle: Duration,
+    /// The pause for pastes larger than [`LARGE_PASTE`] bytes, which Claude Code sometimes
+    /// still digests when an immediate Enter arrives (1 in 10 at 10 ms for 20 KB; 0 in 10 at
+    /// 50 ms).
+    pub settle_large: Duration,
     /// How long to wait for the agent's `.ack` after each Enter before retrying it.
     pub ack_timeout: Duration,
     /// How many times Enter is sent at most.
@@ -48,6 +53,10 @@ pub struct TmuxConfig {
     /// How long a new turn waits for the agent to finish earlier work (its busy marker,
     /// `tmux/busy.rs`) before interrupting it with Escape.
     pub busy_wait: Duration,
+    /// After the agent's busy marker goes, how long its screen must stay unchanged before the
+    /// paste: Claude Code 2.1.197 queues text that arrives while it finishes drawing its
+    /// answer, and then leaves it in its input line (docs/claude-code.md).
+    pub idle_quiet: Duration,
     /// How often a running turn checks that its session and pane are alive.
     pub health_interval: Duration,
     /// How long a successful health check is trusted before the next turn checks again.
@@ -60,6 +69,9 @@ pub struct TmuxConfig {
     pub done_retention: Duration,
 }
 
+/// Pastes above this many bytes wait `settle_large` before their Enter.
+pub const LARGE_PASTE: usize = 4096;
+
 impl TmuxConfig {
     /// Defaults for everything but the agent command.
     pub fn new(agent_argv: Vec<String>) -> Self {
@@ -71,10 +83,12 @@ impl TmuxConfig {
             spool_dir: default_spool_dir(),
             width: 220,
             height: 50,
-            settle: Duration::from_millis(150),
+            settle: Duration::ZERO,
+            settle_large: Duration::from_millis(50),
             ack_timeout: Duration::from_secs(2),
             enter_attempts: 3,
             busy_wait: Duration::from_secs(30),
+            idle_quiet: Duration::from_millis(100),
             health_interval: Duration::from_secs(1),
             health_ttl: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(15),

@@ -167,7 +167,7 @@ impl TmuxHost {
                 .await
                 .map_err(lost)?;
         }
-        let confirmed = deliver::submit(&self.tmux, &pane, feed, &self.cfg)
+        let confirmed = deliver::submit(&self.tmux, &pane, text.len(), feed, &self.cfg)
             .await
             .map_err(|e| match e {
                 SubmitError::Tmux(e) => lost(e),
@@ -197,17 +197,27 @@ impl TmuxHost {
     }
 
     /// Never paste into an agent that is still working: the text would join that work instead
-    /// of arriving as a prompt. A new agent has no work; one that stays busy is interrupted.
+    /// of arriving as a prompt. A new agent has no work; one that has just finished gets its
+    /// screen settled (`idle_quiet`); one that stays busy is interrupted.
     async fn wait_idle(&self, s: &SessionName, ensured: Ensured) {
         let root = self.spool().root();
         if ensured == Ensured::Created {
             busy::clear(root, s);
-        } else if !busy::wait_idle(root, s, self.cfg.busy_wait).await {
-            tracing::warn!(
-                wait_s = self.cfg.busy_wait.as_secs(),
-                "the agent is still busy with earlier work: interrupting it for the new turn"
-            );
-            self.interrupt(s, 1).await;
+            return;
+        }
+        match busy::wait_idle(root, s, self.cfg.busy_wait).await {
+            busy::Idle::Already => {}
+            busy::Idle::JustNow => {
+                let quiet = self.cfg.idle_quiet;
+                let _ = self.sessions.wait_ready(s, quiet, quiet * 20).await;
+            }
+            busy::Idle::StillBusy => {
+                tracing::warn!(
+                    wait_s = self.cfg.busy_wait.as_secs(),
+                    "the agent is still busy with earlier work: interrupting it for the new turn"
+                );
+                self.interrupt(s, 1).await;
+            }
         }
     }
 
