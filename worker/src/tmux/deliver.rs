@@ -3,8 +3,8 @@
 //! The text never appears in argv and never meets a shell: it goes to a uniquely named tmux
 //! buffer through the client's stdin (`load-buffer -b NAME -`), then `paste-buffer -p -d -r`
 //! pastes it (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
-//! is a separate `send-keys`, at once for ordinary pastes and after a short settle for large
-//! ones (measured against Claude Code: docs/claude-code.md, "Delivery timing"). Submission is
+//! is a separate `send-keys`, sent at once (measured against Claude Code: docs/claude-code.md,
+//! "Delivery timing"; `settle` can add a pause). Submission is
 //! confirmed by the agent's `.ack` file (or any other file of the turn); without one, Enter is
 //! retried; an agent that writes no ack at all is recognised, after the last attempt, by its
 //! screen having changed.
@@ -75,7 +75,7 @@ pub async fn capture(tmux: &Tmux, pane: &str) -> Result<String, TmuxError> {
     tmux.run(&["capture-pane", "-p", "-t", pane]).await
 }
 
-/// After a paste of `pasted` bytes: settle (large pastes only), Enter, wait for a receipt; retry Enter up to `enter_attempts` times.
+/// After a paste: settle (zero by default), Enter, wait for a receipt; retry Enter up to `enter_attempts` times.
 /// Only a receipt confirms early: a screen that changes proves nothing while an agent is still
 /// drawing its first screen (Claude Code takes a paste then, but drops the Enter that follows),
 /// and an extra Enter on an empty input is harmless. A changed screen counts only after the
@@ -83,17 +83,11 @@ pub async fn capture(tmux: &Tmux, pane: &str) -> Result<String, TmuxError> {
 pub async fn submit(
     tmux: &Tmux,
     pane: &str,
-    pasted: usize,
     feed: &mut TurnFeed,
     cfg: &TmuxConfig,
 ) -> Result<Confirmed, SubmitError> {
-    let settle = if pasted > super::config::LARGE_PASTE {
-        cfg.settle_large
-    } else {
-        cfg.settle
-    };
-    if !settle.is_zero() {
-        tokio::time::sleep(settle).await;
+    if !cfg.settle.is_zero() {
+        tokio::time::sleep(cfg.settle).await;
     }
     let before = capture(tmux, pane).await?;
     let attempts = cfg.enter_attempts.max(1);

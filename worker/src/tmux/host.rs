@@ -167,7 +167,7 @@ impl TmuxHost {
                 .await
                 .map_err(lost)?;
         }
-        let confirmed = deliver::submit(&self.tmux, &pane, text.len(), feed, &self.cfg)
+        let confirmed = deliver::submit(&self.tmux, &pane, feed, &self.cfg)
             .await
             .map_err(|e| match e {
                 SubmitError::Tmux(e) => lost(e),
