@@ -13,6 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use paliadin_shared::db::turns::TurnRow;
+use paliadin_shared::events::ErrorCode;
 use paliadin_shared::metrics::register;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -148,11 +150,25 @@ impl WorkerMetrics {
         }
     }
 
+    /// Counts a claim; a first attempt also records its queue wait.
+    pub fn claimed(&self, turn: &TurnRow) {
+        self.claimed.inc();
+        if let (1, Some(claimed)) = (turn.attempt, turn.claimed_at) {
+            let wait = (claimed - turn.queued_at).as_seconds_f64();
+            self.queue_wait.observe(wait.max(0.0));
+        }
+    }
+
+    /// Counts a turn in flight until the guard is dropped (also when its task panics).
+    pub fn in_flight_guard(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
     /// Counts a finished turn: `outcome` is `succeeded`, `failed` or `cancelled`.
-    pub fn turn_finished(&self, outcome: &str, error_code: Option<&str>, end_to_end_secs: f64) {
-        self.finished
-            .with_label_values(&[outcome, error_code.unwrap_or("none")])
-            .inc();
+    pub fn turn_finished(&self, outcome: &str, code: Option<ErrorCode>, end_to_end_secs: f64) {
+        let code = code.map_or("none", ErrorCode::as_str);
+        self.finished.with_label_values(&[outcome, code]).inc();
         self.end_to_end
             .with_label_values(&[outcome])
             .observe(end_to_end_secs.max(0.0));
@@ -161,6 +177,15 @@ impl WorkerMetrics {
     /// Everything in the Prometheus text format.
     pub fn render(&self) -> String {
         paliadin_shared::metrics::render(&self.registry)
+    }
+}
+
+/// One turn in flight (see [`WorkerMetrics::in_flight_guard`]).
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

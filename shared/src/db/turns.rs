@@ -254,6 +254,23 @@ pub async fn check_fence(
     .await
 }
 
+/// [`check_fence`] under the turn's row lock (held until the caller's transaction ends): a
+/// concurrent claim waits, so what the caller does next is still done by the owner.
+pub async fn lock_fence(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND state = 'running'
+            FOR UPDATE",
+    )
+    .bind(id)
+    .bind(attempt)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Records delivery (first delivery time is kept across takeovers). False = fenced out.
 pub async fn mark_delivered(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
@@ -291,25 +308,32 @@ pub async fn finish_succeeded(
     Ok(done.rows_affected() == 1)
 }
 
-/// Fails a turn (fenced unless `attempt` is `None`), keeping any reply text.
+/// Why a turn failed, as the result columns hold it.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    pub code: ErrorCode,
+    pub message: &'a str,
+    /// Reply text worth keeping (kept from an earlier write when `None`).
+    pub text: Option<&'a str>,
+}
+
+/// Fails a running turn (fenced). False = fenced out.
 pub async fn finish_failed(
     conn: &mut PgConnection,
     id: Uuid,
-    attempt: Option<i32>,
-    code: ErrorCode,
-    message: &str,
-    text: Option<&str>,
+    attempt: i32,
+    failure: &Failure<'_>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE turns SET state = 'failed', finished_at = clock_timestamp(), error_code = $3,
                 error_message = $4, reply_text = COALESCE($5, reply_text)
-          WHERE id = $1 AND ($2::int IS NULL OR attempt = $2) AND state IN ('queued', 'running')",
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
     )
     .bind(id)
     .bind(attempt)
-    .bind(code.as_str())
-    .bind(message)
-    .bind(text)
+    .bind(failure.code.as_str())
+    .bind(failure.message)
+    .bind(failure.text)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

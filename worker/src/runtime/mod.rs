@@ -6,14 +6,13 @@
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
 mod failover;
-mod finish;
-mod lease;
 mod sink;
 mod turn;
 
 use crate::config::RuntimeConfig;
 use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;
+use paliadin_shared::attempt::{Claimer, Lease};
 use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, SessionPrefix};
@@ -22,7 +21,7 @@ use sqlx::postgres::{PgListener, PgNotification};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -31,6 +30,8 @@ use uuid::Uuid;
 pub struct Ctx {
     pub pool: PgPool,
     pub queue: Arc<TurnQueue>,
+    /// Turns leased messages into [`paliadin_shared::attempt::Attempt`]s.
+    pub claimer: Claimer,
     /// The driver of each served host (local tmux, or SSH to a host agent).
     pub drivers: HashMap<HostName, Arc<dyn Driver>>,
     pub config: RuntimeConfig,
@@ -93,9 +94,19 @@ impl Worker {
         let prefix = SessionPrefix::parse(&config.session_prefix)?;
         let queue = Arc::new(TurnQueue::new(pool.clone()).await);
         let worker_id = config.resolved_worker_id();
+        let claimer = Claimer {
+            pool: pool.clone(),
+            queue: queue.clone(),
+            worker_id: worker_id.clone(),
+            lease: Lease {
+                secs: config.lease_secs,
+                every: config.heartbeat(),
+            },
+        };
         let ctx = Ctx {
             pool,
             queue,
+            claimer,
             drivers,
             config,
             worker_id,
@@ -230,18 +241,16 @@ impl Worker {
                     .lock()
                     .expect("lock")
                     .insert(msg.turn_id, control.clone());
-                let (ctx, host, running, freed) = (
-                    self.ctx.clone(),
-                    h.name.clone(),
-                    self.running.clone(),
-                    freed.clone(),
-                );
+                let slot = Slot {
+                    turn_id: msg.turn_id,
+                    running: self.running.clone(),
+                    freed: freed.clone(),
+                    _permit: permit,
+                };
+                let ctx = self.ctx.clone();
                 tracker.spawn(async move {
-                    let id = msg.turn_id;
-                    turn::run(ctx, host, msg, control).await;
-                    running.lock().expect("lock").remove(&id);
-                    drop(permit);
-                    freed.notify_one();
+                    turn::run(ctx, msg, control).await;
+                    drop(slot);
                 });
                 claimed += 1;
             }
@@ -297,6 +306,23 @@ impl Worker {
             }
             tracker.wait().await;
         }
+    }
+}
+
+/// A running turn's place in the worker: freed when its task ends, also by a panic.
+struct Slot {
+    turn_id: Uuid,
+    running: Arc<Mutex<HashMap<Uuid, TurnControl>>>,
+    freed: Arc<Notify>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&self.turn_id);
+        }
+        self.freed.notify_one();
     }
 }
 

@@ -8,8 +8,9 @@
 //! cannot attribute to a request (malformed JSON, no id) is answered with `"id": null`.
 //! The normative description is `docs/hosts.md` ("Protocol").
 
-use crate::driver::DriveError;
-use paliadin_shared::domain::trailer::{Trailer, TrailerError};
+use crate::driver::{DriveCode, DriveError};
+use paliadin_shared::domain::trailer::Trailer;
+use paliadin_shared::events::ErrorCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -104,7 +105,7 @@ pub enum Body {
         trailer: Trailer,
     },
     Error {
-        code: String,
+        code: WireCode,
         message: String,
         /// `invalid_reply` only: the reply's text without its bad trailer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,9 +134,9 @@ impl Body {
         }
     }
 
-    pub fn error(code: &str, message: impl Into<String>) -> Body {
+    pub fn error(code: impl Into<WireCode>, message: impl Into<String>) -> Body {
         Body::Error {
-            code: code.to_owned(),
+            code: code.into(),
             message: message.into(),
             text: None,
         }
@@ -159,44 +160,91 @@ impl Body {
                 trailer: r.trailer,
             },
             Err(DriveError::InvalidReply(e)) => Body::Error {
-                code: "invalid_reply".into(),
+                code: ErrorCode::InvalidReply.into(),
                 message: e.reason,
                 text: Some(e.text),
             },
-            Err(e) => Body::error(drive_code(&e), e.to_string()),
+            Err(e) => Body::error(e.code(), e.to_string()),
         }
     }
 }
 
-/// The wire code of a drive outcome (the ⚑ error codes plus `cancelled`/`abandoned`).
-pub fn drive_code(e: &DriveError) -> &'static str {
-    match e {
-        DriveError::Timeout => "timeout",
-        DriveError::Cancelled => "cancelled",
-        DriveError::Abandoned => "abandoned",
-        DriveError::InvalidReply(_) => "invalid_reply",
-        DriveError::SessionLost(_) => "session_lost",
-        DriveError::TmuxUnavailable(_) => "tmux_unavailable",
-        DriveError::HostUnreachable(_) => "host_unreachable",
-        DriveError::Upstream(_) => "upstream_error",
+/// The `code` of an `error` line: how a turn ended ([`DriveCode`], which holds the ⚑ codes),
+/// or a protocol error. On the wire, a plain string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum WireCode {
+    Drive(DriveCode),
+    /// The request is malformed or invalid.
+    BadRequest,
+    /// A request line exceeds the limit.
+    TooLarge,
+    UnknownOp,
+    /// `cancel`/`abandon` of a turn this shim does not run.
+    UnknownTurn,
+    /// The turn is already running here, or too many turns are.
+    Busy,
+    /// A code this side does not know (a newer peer).
+    Other(String),
+}
+
+impl WireCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            WireCode::Drive(c) => c.as_str(),
+            WireCode::BadRequest => "bad_request",
+            WireCode::TooLarge => "too_large",
+            WireCode::UnknownOp => "unknown_op",
+            WireCode::UnknownTurn => "unknown_turn",
+            WireCode::Busy => "busy",
+            WireCode::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for WireCode {
+    fn from(s: String) -> WireCode {
+        if let Some(c) = DriveCode::parse(&s) {
+            return WireCode::Drive(c);
+        }
+        let protocol = [
+            WireCode::BadRequest,
+            WireCode::TooLarge,
+            WireCode::UnknownOp,
+            WireCode::UnknownTurn,
+            WireCode::Busy,
+        ];
+        protocol
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .unwrap_or(WireCode::Other(s))
+    }
+}
+
+impl From<WireCode> for String {
+    fn from(c: WireCode) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+impl From<DriveCode> for WireCode {
+    fn from(c: DriveCode) -> WireCode {
+        WireCode::Drive(c)
+    }
+}
+
+impl From<ErrorCode> for WireCode {
+    fn from(c: ErrorCode) -> WireCode {
+        WireCode::Drive(DriveCode::Failed(c))
     }
 }
 
 /// Back from the wire: an `error` body as the worker's [`DriveError`]. Protocol-level codes
 /// (`bad_request`, `busy`, …) mean a bug or a mismatch on one side: `Upstream`.
-pub fn drive_error(code: &str, message: String, text: Option<String>) -> DriveError {
+pub fn drive_error(code: WireCode, message: String, text: Option<String>) -> DriveError {
     match code {
-        "timeout" => DriveError::Timeout,
-        "cancelled" => DriveError::Cancelled,
-        "abandoned" => DriveError::Abandoned,
-        "invalid_reply" => DriveError::InvalidReply(TrailerError {
-            reason: message,
-            text: text.unwrap_or_default(),
-        }),
-        "session_lost" => DriveError::SessionLost(message),
-        "tmux_unavailable" => DriveError::TmuxUnavailable(message),
-        "host_unreachable" => DriveError::HostUnreachable(message),
-        _ => DriveError::Upstream(format!("host agent: {code}: {message}")),
+        WireCode::Drive(c) => DriveError::from_code(c, message, text),
+        other => DriveError::Upstream(format!("host agent: {}: {message}", other.as_str())),
     }
 }
 
@@ -255,10 +303,10 @@ mod tests {
             else {
                 panic!("not an error")
             };
-            let back = drive_error(&code, message, text);
-            assert_eq!(drive_code(&back), code);
+            let back = drive_error(code.clone(), message, text);
+            assert_eq!(WireCode::Drive(back.code()), code);
         }
-        let e = drive_error("bad_request", "no".into(), None);
+        let e = drive_error(WireCode::BadRequest, "no".into(), None);
         assert!(matches!(e, DriveError::Upstream(_)));
     }
 }

@@ -112,14 +112,6 @@ impl Link {
             State::Down(e) => Err(e.clone()),
         }
     }
-
-    /// The current connection, if any, without waiting.
-    pub fn current(&self) -> Option<Arc<Conn>> {
-        match &*self.state.borrow() {
-            State::Up(c) if !c.is_closed() => Some(c.clone()),
-            _ => None,
-        }
-    }
 }
 
 impl Drop for Link {
