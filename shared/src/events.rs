@@ -9,8 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Event kinds, exactly the ⚑ SSE `event:` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum EventKind {
     Meta,
     Status,

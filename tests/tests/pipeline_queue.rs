@@ -8,6 +8,7 @@ use paliadin_e2e::http::{Client, concat_deltas, user};
 use paliadin_e2e::scripted::ScriptedDriver;
 use paliadin_e2e::system::{IsolatedWorker, fast_runtime, start_api, start_worker};
 use paliadin_e2e::wait_until;
+use paliadin_shared::TurnState;
 use paliadin_shared::db::turns;
 use paliadin_shared::db::users::Role;
 use paliadin_worker::config::RuntimeConfig;
@@ -136,7 +137,7 @@ async fn an_expired_lease_passes_the_turn_to_another_worker() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((row.attempt, row.state.as_str()), (2, "succeeded"));
+    assert_eq!((row.attempt, row.state), (2, TurnState::Succeeded));
     // The takeover knew the turn was delivered already and did not deliver it again.
     let runs = rescuer.runs.lock().unwrap().clone();
     assert_eq!(runs.len(), 1);

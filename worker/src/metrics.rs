@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use paliadin_shared::TurnState;
 use paliadin_shared::db::turns::TurnRow;
 use paliadin_shared::events::ErrorCode;
 use paliadin_shared::metrics::register;
@@ -165,9 +166,9 @@ impl WorkerMetrics {
         InFlight(self.in_flight.clone())
     }
 
-    /// Counts a finished turn: `outcome` is `succeeded`, `failed` or `cancelled`.
-    pub fn turn_finished(&self, outcome: &str, code: Option<ErrorCode>, end_to_end_secs: f64) {
-        let code = code.map_or("none", ErrorCode::as_str);
+    /// Counts a finished turn by the state it ended in.
+    pub fn turn_finished(&self, state: TurnState, code: Option<ErrorCode>, end_to_end_secs: f64) {
+        let (outcome, code) = (state.as_str(), code.map_or("none", ErrorCode::as_str));
         self.finished.with_label_values(&[outcome, code]).inc();
         self.end_to_end
             .with_label_values(&[outcome])

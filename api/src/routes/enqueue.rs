@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use paliadin_shared::db::{WORK_CHANNEL, events, sessions, turns};
 use paliadin_shared::events::{EventKind, NewEvent, StatusState};
-use paliadin_shared::{HostName, MessageError, UserMessage};
+use paliadin_shared::{HostName, MessageError, TurnKind, UserMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -128,7 +128,7 @@ pub async fn post_turn(
         return same_request(&row, &v).map(Json);
     }
     let session_id = v.session_id.unwrap_or_else(Uuid::now_v7);
-    match enqueue(&st, user.id, session_id, "message", &v).await? {
+    match enqueue(&st, user.id, session_id, TurnKind::Message, &v).await? {
         Some(row) => Ok(Json(TurnResponse::of(&row))),
         None => {
             // Lost a race with a concurrent retry of the same client_turn_id.
@@ -146,7 +146,7 @@ pub async fn enqueue(
     st: &AppState,
     user: Uuid,
     session_id: Uuid,
-    kind: &str,
+    kind: TurnKind,
     v: &Valid,
 ) -> Result<Option<turns::TurnRow>, AppError> {
     let mut tx = st.pool.begin().await?;
@@ -155,7 +155,7 @@ pub async fn enqueue(
         .bind(user)
         .execute(&mut *tx)
         .await?;
-    if kind == "message"
+    if kind == TurnKind::Message
         && turns::count_queued(&mut tx, user).await? >= st.config.max_queued_per_user
     {
         return Err(AppError::TooManyQueued(format!(
@@ -199,8 +199,11 @@ pub async fn enqueue(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    st.metrics.turns_enqueued.with_label_values(&[kind]).inc();
-    tracing::info!(turn_id = %row.id, user = %user, host = %host, kind, "turn enqueued");
+    st.metrics
+        .turns_enqueued
+        .with_label_values(&[kind.as_str()])
+        .inc();
+    tracing::info!(turn_id = %row.id, user = %user, host = %host, %kind, "turn enqueued");
     Ok(Some(row))
 }
 

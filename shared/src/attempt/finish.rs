@@ -3,6 +3,7 @@
 
 use super::Inner;
 use crate::db::{DbError, events, turns};
+use crate::domain::TurnState;
 use crate::domain::trailer::Reply;
 use crate::events::{ErrorCode, EventKind, NewEvent};
 use crate::render::markdown_to_safe_html;
@@ -23,11 +24,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// The state the turn ends in.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> TurnState {
         match self {
-            Outcome::Succeeded(_) => "succeeded",
-            Outcome::Failed { .. } => "failed",
-            Outcome::Cancelled => "cancelled",
+            Outcome::Succeeded(_) => TurnState::Succeeded,
+            Outcome::Failed { .. } => TurnState::Failed,
+            Outcome::Cancelled => TurnState::Cancelled,
         }
     }
 
@@ -43,7 +44,7 @@ impl Outcome {
     pub fn label(&self) -> String {
         match self.code() {
             Some(code) => format!("{}: {code}", self.state()),
-            None => self.state().to_owned(),
+            None => self.state().to_string(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! SQL for `turn_events`: fenced appends with their NOTIFY, and replay after a sequence number.
 
-use crate::events::NewEvent;
+use crate::events::{EventKind, NewEvent};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct EventRow {
     pub seq: i32,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: Value,
     pub created_at: DateTime<Utc>,
 }
@@ -39,7 +39,7 @@ pub async fn append(
     )
     .bind(turn_id)
     .bind(fence)
-    .bind(ev.kind.as_str())
+    .bind(ev.kind)
     .bind(&ev.data)
     .fetch_optional(conn)
     .await

@@ -4,6 +4,7 @@
 //! whose lease passed to another can change nothing.
 
 use crate::domain::trailer::Reply;
+use crate::domain::{TurnKind, TurnState};
 use crate::events::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,13 +26,13 @@ pub struct TurnRow {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub client_turn_id: Option<String>,
-    pub kind: String,
+    pub kind: TurnKind,
     #[serde(skip)]
     pub message: String,
     pub page_origin: Option<String>,
     pub host: String,
     pub msg_id: Option<i64>,
-    pub state: String,
+    pub state: TurnState,
     pub attempt: i32,
     pub last_seq: i32,
     pub worker_id: Option<String>,
@@ -51,7 +52,7 @@ pub struct TurnRow {
 
 impl TurnRow {
     pub fn is_finished(&self) -> bool {
-        matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled")
+        self.state.is_finished()
     }
 }
 
@@ -62,7 +63,7 @@ pub struct NewTurn<'a> {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub client_turn_id: Option<&'a str>,
-    pub kind: &'a str,
+    pub kind: TurnKind,
     pub message: &'a str,
     pub page_origin: Option<&'a str>,
     pub host: &'a str,

@@ -7,13 +7,13 @@ use paliadin_e2e::db::TestDb;
 use paliadin_e2e::http::{Client, user};
 use paliadin_e2e::system::start_api;
 use paliadin_e2e::wait_until;
-use paliadin_shared::HostName;
 use paliadin_shared::attempt::{Attempt, Claimer, Lease, Outcome, TurnControl};
 use paliadin_shared::db::turns;
 use paliadin_shared::db::users::Role;
 use paliadin_shared::domain::trailer::{Reply, Trailer};
 use paliadin_shared::events::NewEvent;
 use paliadin_shared::queue::{Leased, TurnQueue};
+use paliadin_shared::{HostName, TurnState};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,7 +73,7 @@ async fn a_stale_attempt_can_write_nothing() {
             .unwrap()
     );
     let row = turns::get(&db.pool, id).await.unwrap().unwrap();
-    assert_eq!((row.last_seq, row.state.as_str()), (before, "running"));
+    assert_eq!((row.last_seq, row.state), (before, TurnState::Running));
     // The current attempt still can.
     assert!(second.append(&NewEvent::content("fresh")).await);
     assert!(second.finish(Outcome::Succeeded(reply)).await.unwrap());

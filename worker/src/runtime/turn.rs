@@ -5,12 +5,12 @@
 use super::Ctx;
 use super::sink::EventSink;
 use crate::driver::{DriveCode, DriveError, TurnControl, TurnSpec};
-use paliadin_shared::UserMessage;
 use paliadin_shared::attempt::{Attempt, Outcome};
 use paliadin_shared::db::sessions;
 use paliadin_shared::domain::trailer::{Reply, Trailer};
 use paliadin_shared::events::{ErrorCode, StatusState};
 use paliadin_shared::queue::Leased;
+use paliadin_shared::{TurnKind, UserMessage};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -114,7 +114,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
     let session = sessions::session_name(&ctx.pool, turn.user_id, host.as_str(), &ctx.prefix)
         .await
         .map_err(|e| DriveError::Upstream(format!("cannot resolve the session: {e}")))?;
-    if turn.kind == "reset" {
+    if turn.kind == TurnKind::Reset {
         ctx.driver(host)?.reset(&session).await?;
         let trailer = Trailer {
             classifier_tag: "reset".into(),
