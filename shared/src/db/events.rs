@@ -1,5 +1,6 @@
 //! SQL for `turn_events`: fenced appends with their NOTIFY, and replay after a sequence number.
 
+use crate::db::EVENTS_CHANNEL;
 use crate::events::{EventKind, NewEvent};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -35,12 +36,13 @@ pub async fn append(
              SELECT id, last_seq, $3, $4 FROM bump
           RETURNING seq
          )
-         SELECT seq, pg_notify('paliadin_events', $1::text || ':' || seq) FROM ins",
+         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM ins",
     )
     .bind(turn_id)
     .bind(fence)
     .bind(ev.kind)
     .bind(&ev.data)
+    .bind(EVENTS_CHANNEL)
     .fetch_optional(conn)
     .await
 }

@@ -3,6 +3,7 @@
 //! Every worker write is conditional on the attempt it claimed (`AND attempt = $n`): a worker
 //! whose lease passed to another can change nothing.
 
+use crate::db::CANCEL_CHANNEL;
 use crate::domain::trailer::Reply;
 use crate::domain::{TurnKind, TurnState};
 use crate::events::ErrorCode;
@@ -217,7 +218,8 @@ pub async fn request_cancel(pool: &PgPool, id: Uuid, user: Uuid) -> Result<bool,
     .execute(pool)
     .await?;
     if done.rows_affected() == 1 {
-        sqlx::query("SELECT pg_notify('paliadin_cancel', $1::text)")
+        sqlx::query("SELECT pg_notify($1, $2::text)")
+            .bind(CANCEL_CHANNEL)
             .bind(id)
             .execute(pool)
             .await?;
