@@ -171,29 +171,6 @@ pub async fn list_owned(
     Ok(rows)
 }
 
-/// Recent turns of all users (admin), newest first.
-pub async fn list_recent(pool: &PgPool, limit: i64) -> Result<Vec<TurnRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        cols!(),
-        " FROM turns ORDER BY queued_at DESC LIMIT $1"
-    ))
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// Number of turns queued ahead of this one in its user's line.
-pub async fn queued_ahead(pool: &PgPool, turn: &TurnRow) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM turns WHERE user_id = $1 AND state IN ('queued', 'running') AND queued_at < $2",
-    )
-    .bind(turn.user_id)
-    .bind(turn.queued_at)
-    .fetch_one(pool)
-    .await
-}
-
 /// Cancels a still-queued turn of `user`; returns the row (with host and msg_id) if it was queued.
 pub async fn cancel_queued(
     conn: &mut PgConnection,

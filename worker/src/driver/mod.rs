@@ -156,4 +156,9 @@ pub trait Driver: Send + Sync {
     fn reachability(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// The driver's own metrics, for the registry of the worker that uses it.
+    fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        Vec::new()
+    }
 }

@@ -103,6 +103,10 @@ impl Worker {
                 every: config.heartbeat(),
             },
         };
+        let metrics = Arc::new(WorkerMetrics::new());
+        for d in drivers.values() {
+            metrics.export(d.metrics());
+        }
         let ctx = Ctx {
             pool,
             queue,
@@ -111,7 +115,7 @@ impl Worker {
             config,
             worker_id,
             prefix,
-            metrics: Arc::new(WorkerMetrics::new()),
+            metrics,
         };
         Ok(Worker {
             ctx: Arc::new(ctx),

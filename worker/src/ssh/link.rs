@@ -29,14 +29,9 @@ pub struct LinkOptions {
     pub max_backoff: Duration,
 }
 
-impl Default for LinkOptions {
-    fn default() -> Self {
-        LinkOptions {
-            connect_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
+impl LinkOptions {
+    /// The usual longest pause between reconnection attempts.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 }
 
 #[derive(Clone)]

@@ -46,6 +46,12 @@ impl TmuxHost {
     /// Prepares the spool directory and its watcher. Does not touch tmux: a missing tmux shows
     /// up per turn as `TmuxUnavailable`, so the worker can still report it.
     pub fn start(cfg: TmuxConfig) -> Result<TmuxHost, StartError> {
+        let tmux = Tmux::new(&cfg.tmux_bin, cfg.socket.clone());
+        TmuxHost::start_with(cfg, tmux)
+    }
+
+    /// [`TmuxHost::start`] with a given tmux handle (e.g. one that records its timings).
+    pub fn start_with(cfg: TmuxConfig, tmux: Tmux) -> Result<TmuxHost, StartError> {
         if cfg.agent_argv.is_empty() {
             return Err(StartError::NoAgentCommand);
         }
@@ -56,7 +62,6 @@ impl TmuxHost {
             }
         })?;
         let watcher = SpoolWatcher::start(Arc::new(spool))?;
-        let tmux = Tmux::new(&cfg.tmux_bin, cfg.socket.clone());
         let sessions = Sessions::new(tmux.clone(), cfg.health_ttl);
         Ok(TmuxHost {
             cfg,
