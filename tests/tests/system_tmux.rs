@@ -129,3 +129,32 @@ async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
         "the next turn did not start a fresh session"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_whose_commit_failed_is_found_again_by_the_next_attempt() {
+    let Sys { c, rig, db, .. } = &start("sys-w1").await;
+    // The first `end` write of this database fails (a sequence is not rolled back with it):
+    // the worker has the reply, but its result does not commit.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE end_writes;
+         CREATE FUNCTION fail_first_end() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.kind = 'end' AND nextval('end_writes') = 1 THEN
+             RAISE EXCEPTION 'the first result commit fails';
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER fail_first_end BEFORE INSERT ON turn_events
+           FOR EACH ROW EXECUTE FUNCTION fail_first_end();",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let (id, sse) = c.turn("/stream 3 answer me twice").await;
+    // The lease lapses (3 s) and the next attempt takes over from the reply file on the host.
+    let evs = c.stream_all(&sse, None, 30).await;
+    assert_streamed_reply(&evs);
+    let claims = evs.iter().filter(|e| e.data["state"] == "claimed").count();
+    assert_eq!(claims, 2, "{evs:?}");
+    assert_eq!(rig.receipts(&id), 1, "the message was pasted again");
+}

@@ -47,6 +47,20 @@ pub async fn append(
     .await
 }
 
+/// What earlier attempts already streamed for a turn: the concatenated `content` deltas and the
+/// number of `activity` events (a takeover skips them when the agent's files replay).
+pub async fn streamed(pool: &PgPool, turn_id: Uuid) -> Result<(String, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(string_agg(data->>'delta', '' ORDER BY seq)
+                             FILTER (WHERE kind = 'content'), ''),
+                count(*) FILTER (WHERE kind = 'activity')
+           FROM turn_events WHERE turn_id = $1",
+    )
+    .bind(turn_id)
+    .fetch_one(pool)
+    .await
+}
+
 /// Events of a turn with `seq > after`, in order.
 pub async fn list_after(
     pool: &PgPool,

@@ -10,6 +10,7 @@ use paliadin_shared::SessionName;
 use paliadin_shared::domain::trailer::Reply;
 use prometheus::HistogramVec;
 use prometheus::core::Collector;
+use uuid::Uuid;
 
 /// The local driver's settings are the tmux host's.
 pub type LocalConfig = TmuxConfig;
@@ -51,6 +52,10 @@ impl Driver for LocalDriver {
 
     async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
         self.host.reset(session).await
+    }
+
+    async fn settle(&self, turn: Uuid) {
+        self.host.settle(turn);
     }
 
     fn metrics(&self) -> Vec<Box<dyn Collector>> {

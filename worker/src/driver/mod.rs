@@ -151,6 +151,10 @@ pub trait Driver: Send + Sync {
     /// Kills the session (the next turn starts a fresh agent). Killing a missing session is Ok.
     async fn reset(&self, session: &SessionName) -> Result<(), DriveError>;
 
+    /// The turn's result is committed: its files on the host may go (to `done/`). Until then
+    /// they stay, so a takeover after a failed commit finds the reply again. Best effort.
+    async fn settle(&self, _turn: Uuid) {}
+
     /// Whether the host this driver reaches is usable now (`Err` holds the last error), for the
     /// `hosts` table and routing. A local tmux server is always reachable.
     fn reachability(&self) -> Result<(), String> {

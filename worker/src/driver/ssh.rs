@@ -245,6 +245,20 @@ impl Driver for SshDriver {
         }
     }
 
+    async fn settle(&self, turn_id: uuid::Uuid) {
+        let settled = match self.link.get(self.wait).await {
+            Ok(conn) => conn
+                .call(Op::Settle { turn_id }, RESET_LIMIT)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = settled {
+            tracing::info!(error = %e, "cannot settle the turn's files on the host; they are pruned later");
+        }
+    }
+
     fn reachability(&self) -> Result<(), String> {
         self.link.reachability()
     }

@@ -36,6 +36,10 @@ impl Driver for Draining {
         self.0.reset(session).await
     }
 
+    async fn settle(&self, turn: uuid::Uuid) {
+        self.0.settle(turn).await
+    }
+
     fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         self.0.metrics()
     }

@@ -1,24 +1,45 @@
 //! `EventSink`: the [`Progress`] a driver reports to, turned into the attempt's fenced, durable
 //! events (a write that finds the turn fenced makes the attempt let go, see
 //! [`Attempt::append`]).
+//!
+//! A takeover replays the agent's files from the start; the sink skips the content bytes and
+//! activity lines earlier attempts already wrote, so the concatenated deltas stay the reply.
 
 use crate::driver::Progress;
 use async_trait::async_trait;
 use paliadin_shared::attempt::Attempt;
 use paliadin_shared::events::{NewEvent, StatusState};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct EventSink<'a> {
     attempt: &'a Attempt,
     /// `status: answering` is sent once, before the first content or activity.
     answering: AtomicBool,
+    seen: Mutex<Seen>,
+}
+
+/// What this turn streamed so far (earlier attempts included), and what the driver reported.
+#[derive(Default)]
+struct Seen {
+    streamed: String,
+    activities: i64,
+    /// Content bytes and activity lines the driver reported in this attempt.
+    bytes: usize,
+    acts: i64,
 }
 
 impl<'a> EventSink<'a> {
-    pub fn new(attempt: &'a Attempt) -> Self {
+    /// A sink for a turn of which earlier attempts streamed `streamed` and `activities`.
+    pub fn new(attempt: &'a Attempt, streamed: String, activities: i64) -> Self {
         EventSink {
             attempt,
-            answering: AtomicBool::new(false),
+            answering: AtomicBool::new(!streamed.is_empty() || activities > 0),
+            seen: Mutex::new(Seen {
+                streamed,
+                activities,
+                ..Seen::default()
+            }),
         }
     }
 
@@ -26,6 +47,23 @@ impl<'a> EventSink<'a> {
         if !self.answering.swap(true, Ordering::SeqCst) {
             self.attempt.status(StatusState::Answering).await;
         }
+    }
+
+    /// The part of `delta` not streamed yet.
+    fn unseen(&self, delta: &str) -> String {
+        let mut s = self.seen.lock().expect("seen");
+        let start = s.bytes;
+        s.bytes += delta.len();
+        if s.bytes <= s.streamed.len() {
+            return String::new();
+        }
+        let skip = s.streamed.len().saturating_sub(start);
+        let piece = delta.get(skip..).unwrap_or_else(|| {
+            tracing::warn!("a resumed turn's content does not line up; skipping a delta");
+            ""
+        });
+        s.streamed.push_str(piece);
+        piece.to_owned()
     }
 }
 
@@ -36,15 +74,23 @@ impl Progress for EventSink<'_> {
     }
 
     async fn content(&self, delta: &str) {
-        if delta.is_empty() {
+        let piece = self.unseen(delta);
+        if piece.is_empty() {
             return;
         }
         self.answering().await;
-        self.attempt.append(&NewEvent::content(delta)).await;
+        self.attempt.append(&NewEvent::content(&piece)).await;
     }
 
     async fn activity(&self, text: &str) {
-        self.answering().await;
-        self.attempt.append(&NewEvent::activity(text)).await;
+        let new = {
+            let mut s = self.seen.lock().expect("seen");
+            s.acts += 1;
+            s.acts > s.activities
+        };
+        if new {
+            self.answering().await;
+            self.attempt.append(&NewEvent::activity(text)).await;
+        }
     }
 }

@@ -6,7 +6,7 @@ use super::Ctx;
 use super::sink::EventSink;
 use crate::driver::{DriveCode, DriveError, TurnControl, TurnSpec};
 use paliadin_shared::attempt::{Attempt, Outcome};
-use paliadin_shared::db::sessions;
+use paliadin_shared::db::{events, sessions};
 use paliadin_shared::domain::trailer::{Reply, Trailer};
 use paliadin_shared::events::{ErrorCode, StatusState};
 use paliadin_shared::queue::Leased;
@@ -96,9 +96,15 @@ async fn let_go(ctx: &Ctx, attempt: Attempt) {
 async fn conclude(ctx: &Ctx, attempt: Attempt, outcome: Outcome) -> anyhow::Result<()> {
     let label = outcome.label();
     let (state, code) = (outcome.state(), outcome.code());
-    let queued_at = attempt.turn().queued_at;
+    let (queued_at, turn_id, host) = (
+        attempt.turn().queued_at,
+        attempt.turn().id,
+        attempt.host().clone(),
+    );
     if attempt.finish(outcome).await? {
         tracing::info!(outcome = %label, "turn finished");
+        // Only now may the turn's files leave: a takeover after a failed commit needs them.
+        ctx.driver(&host)?.settle(turn_id).await;
         let waited = (chrono::Utc::now() - queued_at).as_seconds_f64();
         ctx.metrics.turn_finished(state, code, waited);
     } else {
@@ -135,7 +141,14 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         already_delivered: turn.delivered_at.is_some(),
         timeout: ctx.config.turn_timeout(),
     };
-    let sink = EventSink::new(attempt);
+    let (streamed, activities) = if spec.already_delivered {
+        events::streamed(&ctx.pool, turn.id)
+            .await
+            .map_err(|e| DriveError::Upstream(format!("cannot read the turn's events: {e}")))?
+    } else {
+        (String::new(), 0)
+    };
+    let sink = EventSink::new(attempt, streamed, activities);
     let result = ctx
         .driver(host)?
         .run_turn(&spec, &sink, attempt.control())

@@ -21,8 +21,8 @@ pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// The longest response line the worker accepts (a reply file can be large).
 pub const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
-pub const OPS: [&str; 8] = [
-    "ping", "health", "run", "takeover", "cancel", "abandon", "reset", "capture",
+pub const OPS: [&str; 9] = [
+    "ping", "health", "run", "takeover", "cancel", "abandon", "settle", "reset", "capture",
 ];
 
 /// Worker → shim.
@@ -53,6 +53,8 @@ pub enum Op {
     /// Stop watching a running turn and leave the agent alone (once it is delivered); its
     /// request ends with `error` code `abandoned`.
     Abandon { turn_id: Uuid },
+    /// The worker committed the turn's result: move its files to `done/` (`ok`).
+    Settle { turn_id: Uuid },
     /// Kill the session; the next turn starts a fresh agent.
     Reset { session: String },
     /// `ok` with `screen`: the visible text of the session's pane (diagnostics).

@@ -184,6 +184,10 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
             find(shared, turn_id)?.detach();
             Err(Body::ok())
         }
+        Op::Settle { turn_id } => {
+            shared.host.settle(turn_id);
+            Err(Body::ok())
+        }
         Op::Reset { session } => {
             let session = session_name(&session)?;
             spawn(shared, id, |s| async move {

@@ -6,7 +6,8 @@
 //! A turn: subscribe to the turn's spool files → ensure the session (create it and wait for a
 //! stable screen if new) → paste the envelope and confirm submission → `delivered()` → stream
 //! `.partial`/`.events`, check the session every `health_interval` → parse `.md`. Cancel and
-//! timeout send Escape; abandon leaves the pane and the files alone for the next worker.
+//! timeout send Escape; abandon leaves the pane and the files alone for the next worker. The
+//! files move to `done/` only once the worker has committed the result ([`TmuxHost::settle`]).
 
 use super::deliver::{self, SubmitError};
 use super::session::{Ensured, Sessions};
@@ -134,8 +135,14 @@ impl TmuxHost {
             }
             _ => {}
         }
-        self.spool().finish(spec.turn_id);
+        // The files stay where they are until the worker has committed the result
+        // ([`TmuxHost::settle`]): if the commit fails, the next attempt reads the reply again.
         outcome
+    }
+
+    /// The turn's result is committed: move its spool files to `done/`.
+    pub fn settle(&self, turn: uuid::Uuid) {
+        self.spool().finish(turn);
     }
 
     async fn drive(
