@@ -86,7 +86,14 @@ impl TmuxRig {
 
     /// Starts a worker process serving `local` on this rig.
     pub fn worker(&self, db_url: &str, id: &str) -> Child {
-        spawn_worker(db_url, &self.socket, &self.spool, id)
+        self.worker_with(db_url, id, &[])
+    }
+
+    /// [`TmuxRig::worker`] with settings of its own (`(variable, value)`, over the defaults).
+    pub fn worker_with(&self, db_url: &str, id: &str, env: &[(&str, &str)]) -> Child {
+        let mut cmd = worker_command(db_url, &self.socket, &self.spool, id);
+        cmd.envs(env.iter().copied());
+        cmd.spawn().expect("spawn paliadin-worker")
     }
 }
 
@@ -105,9 +112,9 @@ impl Drop for TmuxRig {
     }
 }
 
-fn spawn_worker(db_url: &str, socket: &str, spool: &Path, id: &str) -> Child {
-    Command::new(binary("paliadin-worker"))
-        .env("DATABASE_URL", db_url)
+fn worker_command(db_url: &str, socket: &str, spool: &Path, id: &str) -> Command {
+    let mut cmd = Command::new(binary("paliadin-worker"));
+    cmd.env("DATABASE_URL", db_url)
         .env("PALIADIN_TMUX_SOCKET", socket)
         .env("PALIADIN_SPOOL_DIR", spool)
         .env("PALIADIN_WORKER_ID", id)
@@ -117,7 +124,6 @@ fn spawn_worker(db_url: &str, socket: &str, spool: &Path, id: &str) -> Child {
         .env("PALIADIN_SHUTDOWN_GRACE_SECS", "5")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn paliadin-worker")
+        .kill_on_drop(true);
+    cmd
 }

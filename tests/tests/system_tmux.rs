@@ -1,7 +1,8 @@
 //! Pins the whole system with real processes: the API, `paliadin-worker` binaries and the demo
 //! agent in a real (private) tmux server. A turn posted over HTTP is answered in the session
 //! `<prefix>-<userid8>` with streamed deltas; a worker SIGKILLed after delivery is replaced and
-//! the turn completes with exactly one paste; cancel and reset work through the API.
+//! the turn completes with exactly one paste; a worker stopped by SIGTERM hands its turn over at
+//! once; a reply whose commit failed is found again; cancel and reset work through the API.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
@@ -23,11 +24,16 @@ struct Sys {
 }
 
 async fn start(worker_id: &str) -> Sys {
+    start_with(worker_id, &[]).await
+}
+
+/// [`start`] with worker settings of its own.
+async fn start_with(worker_id: &str, env: &[(&str, &str)]) -> Sys {
     let db = TestDb::new().await;
     let api = start_api(&db, ApiConfig::default()).await;
     let (owner, token) = user(&db, "o@x", Role::Owner).await;
     let rig = TmuxRig::new();
-    let worker = rig.worker(&db.url, worker_id);
+    let worker = rig.worker_with(&db.url, worker_id, env);
     let c = Client::new(&api.base, Some(&token));
     Sys {
         c,
@@ -156,5 +162,49 @@ async fn a_reply_whose_commit_failed_is_found_again_by_the_next_attempt() {
     assert_streamed_reply(&evs);
     let claims = evs.iter().filter(|e| e.data["state"] == "claimed").count();
     assert_eq!(claims, 2, "{evs:?}");
+    assert_eq!(rig.receipts(&id), 1, "the message was pasted again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_by_sigterm_hands_its_turn_over_at_once() {
+    // A 30 s lease and no grace: only an immediate release makes a quick takeover possible.
+    let slow = [
+        ("PALIADIN_LEASE_SECS", "30"),
+        ("PALIADIN_SHUTDOWN_GRACE_SECS", "0"),
+    ];
+    let Sys {
+        c,
+        worker: stopping,
+        rig,
+        db,
+        ..
+    } = &mut start_with("sys-stops", &slow).await;
+    let (id, sse) = c.turn("/slow 3000 take your time").await;
+    let (_, mut stream) = c.open_stream(&sse, None).await;
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|e: &SseEvent| e.data["state"] == "delivered")
+    {
+        seen.push(next_event(&mut stream, 30).await);
+    }
+    let pid = stopping.id().expect("pid").to_string();
+    let term = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    assert!(stopping.wait().await.expect("reaped").success());
+    let _rescuer = rig.worker(&db.url, "sys-rescuer");
+    while seen.last().unwrap().data["worker"] != "sys-rescuer" {
+        seen.push(next_event(&mut stream, 30).await);
+    }
+    let took = term.elapsed();
+    eprintln!("takeover after SIGTERM: {} ms", took.as_millis());
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    while !seen.last().unwrap().is_terminal() {
+        seen.push(next_event(&mut stream, 30).await);
+    }
+    assert_eq!(seen.last().unwrap().event, "end", "{seen:?}");
     assert_eq!(rig.receipts(&id), 1, "the message was pasted again");
 }
