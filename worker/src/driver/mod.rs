@@ -132,7 +132,13 @@ impl DriveError {
     pub fn kept_text(&self) -> Option<&str> {
         match self {
             DriveError::InvalidReply(t) => Some(&t.text),
-            _ => None,
+            DriveError::Timeout
+            | DriveError::Cancelled
+            | DriveError::Abandoned
+            | DriveError::SessionLost(_)
+            | DriveError::TmuxUnavailable(_)
+            | DriveError::HostUnreachable(_)
+            | DriveError::Upstream(_) => None,
         }
     }
 }
