@@ -9,8 +9,8 @@ use paliadin_e2e::scripted::ScriptedDriver;
 use paliadin_e2e::system::{IsolatedWorker, fast_runtime, start_api, start_worker};
 use paliadin_e2e::wait_until;
 use paliadin_shared::TurnState;
-use paliadin_shared::db::turns;
 use paliadin_shared::db::users::Role;
+use paliadin_shared::db::{fenced, turns};
 use paliadin_worker::config::RuntimeConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -160,7 +160,7 @@ async fn a_turn_past_max_attempts_fails_and_does_not_block_the_user() {
     let (_, next_sse) = c.turn("next").await;
     // Simulate two workers that claimed and died.
     for w in ["dead1", "dead2"] {
-        turns::claim(&db.pool, doomed.parse().unwrap(), w)
+        fenced::claim(&db.pool, doomed.parse().unwrap(), w)
             .await
             .unwrap()
             .unwrap();

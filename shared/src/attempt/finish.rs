@@ -2,7 +2,7 @@
 //! its queue message commit together, fenced by the attempt — or not at all.
 
 use super::Inner;
-use crate::db::{DbError, events, turns};
+use crate::db::{DbError, events, fenced, turns};
 use crate::domain::TurnState;
 use crate::domain::trailer::Reply;
 use crate::events::{ErrorCode, EventKind, NewEvent};
@@ -55,7 +55,7 @@ pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbEr
     let mut tx = inner.pool.begin().await?;
     let (updated, event) = match outcome {
         Outcome::Succeeded(reply) => {
-            let ok = turns::finish_succeeded(&mut tx, turn.id, attempt, reply).await?;
+            let ok = fenced::finish_succeeded(&mut tx, turn.id, attempt, reply).await?;
             (ok, end_event(turn, reply))
         }
         Outcome::Failed {
@@ -63,16 +63,16 @@ pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbEr
             message,
             text,
         } => {
-            let failed = turns::Failure {
+            let failed = fenced::Failure {
                 code: *code,
                 message,
                 text: text.as_deref(),
             };
-            let ok = turns::finish_failed(&mut tx, turn.id, attempt, &failed).await?;
+            let ok = fenced::finish_failed(&mut tx, turn.id, attempt, &failed).await?;
             (ok, NewEvent::error(*code, message))
         }
         Outcome::Cancelled => (
-            turns::finish_cancelled(&mut tx, turn.id, attempt).await?,
+            fenced::finish_cancelled(&mut tx, turn.id, attempt).await?,
             NewEvent::cancelled(),
         ),
     };

@@ -5,7 +5,7 @@
 //! same transaction as the `set_vt`, so no claim can slip in between.
 
 use super::Inner;
-use crate::db::{DbError, turns};
+use crate::db::{DbError, fenced};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until, timeout_at};
@@ -73,7 +73,7 @@ async fn beat(inner: Arc<Inner>, lease: Lease, stop: CancellationToken) {
 async fn renew(inner: &Inner, vt: i32) -> Result<Option<bool>, DbError> {
     let (turn, leased) = (&inner.turn, &inner.leased);
     let mut tx = inner.pool.begin().await?;
-    let Some(cancel) = turns::check_fence(&mut tx, turn.id, turn.attempt).await? else {
+    let Some(cancel) = fenced::check_fence(&mut tx, turn.id, turn.attempt).await? else {
         return Ok(None);
     };
     inner
@@ -90,7 +90,7 @@ async fn renew(inner: &Inner, vt: i32) -> Result<Option<bool>, DbError> {
 pub(super) async fn release(inner: &Inner) -> Result<bool, DbError> {
     let (turn, leased) = (&inner.turn, &inner.leased);
     let mut tx = inner.pool.begin().await?;
-    if turns::lock_fence(&mut tx, turn.id, turn.attempt)
+    if fenced::lock_fence(&mut tx, turn.id, turn.attempt)
         .await?
         .is_none()
     {

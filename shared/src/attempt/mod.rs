@@ -20,7 +20,7 @@ pub mod lease;
 pub use finish::Outcome;
 pub use lease::Lease;
 
-use crate::db::{DbError, events, turns};
+use crate::db::{DbError, events, fenced, turns};
 use crate::domain::HostName;
 use crate::events::{NewEvent, StatusState};
 use crate::queue::{Leased, TurnQueue};
@@ -56,7 +56,7 @@ impl Claimer {
         leased: &Leased,
         control: TurnControl,
     ) -> Result<Option<Attempt>, DbError> {
-        let Some(turn) = turns::claim(&self.pool, leased.turn_id, &self.worker_id).await? else {
+        let Some(turn) = fenced::claim(&self.pool, leased.turn_id, &self.worker_id).await? else {
             let mut conn = self.pool.acquire().await?;
             self.queue
                 .archive(&mut conn, &leased.host, leased.msg_id)
@@ -170,7 +170,7 @@ impl Attempt {
     /// Records delivery (`delivered_at`, kept across takeovers) and its `status` event.
     pub async fn mark_delivered(&self) -> bool {
         let i = &self.inner;
-        match turns::mark_delivered(&i.pool, i.turn.id, i.turn.attempt).await {
+        match fenced::mark_delivered(&i.pool, i.turn.id, i.turn.attempt).await {
             Ok(true) => self.status(StatusState::Delivered).await,
             Ok(false) => {
                 i.lose("delivery write fenced out");

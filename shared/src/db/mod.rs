@@ -3,6 +3,7 @@
 pub mod enqueue;
 pub mod events;
 pub mod failover;
+pub mod fenced;
 pub mod fleet;
 pub mod sessions;
 pub mod stats;

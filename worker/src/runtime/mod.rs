@@ -8,23 +8,25 @@
 mod failover;
 mod sink;
 mod turn;
+mod wake;
 
 use crate::config::RuntimeConfig;
 use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;
 use paliadin_shared::attempt::{Claimer, Lease};
-use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL, fleet};
+use paliadin_shared::db::{CANCEL_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, SessionPrefix};
 use sqlx::PgPool;
-use sqlx::postgres::{PgListener, PgNotification};
+use sqlx::postgres::PgNotification;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
+use wake::{Slot, listen, recv};
 
 /// Everything a turn task needs.
 pub struct Ctx {
@@ -310,36 +312,5 @@ impl Worker {
             }
             tracker.wait().await;
         }
-    }
-}
-
-/// A running turn's place in the worker: freed when its task ends, also by a panic.
-struct Slot {
-    turn_id: Uuid,
-    running: Arc<Mutex<HashMap<Uuid, TurnControl>>>,
-    freed: Arc<Notify>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(&self.turn_id);
-        }
-        self.freed.notify_one();
-    }
-}
-
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let mut l = PgListener::connect_with(pool).await.ok()?;
-    l.listen_all([WORK_CHANNEL, CANCEL_CHANNEL]).await.ok()?;
-    Some(l)
-}
-
-/// Next notification; `None` when the connection dropped (polling covers the gap).
-async fn recv(listener: &mut Option<PgListener>) -> Option<PgNotification> {
-    match listener {
-        Some(l) => l.try_recv().await.ok().flatten(),
-        None => std::future::pending().await,
     }
 }
