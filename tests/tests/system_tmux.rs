@@ -45,6 +45,20 @@ async fn start_with(worker_id: &str, env: &[(&str, &str)]) -> Sys {
     }
 }
 
+/// Reads a turn's events up to its `status: delivered`.
+async fn until_delivered(
+    stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin),
+) -> Vec<SseEvent> {
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|e: &SseEvent| e.data["state"] == "delivered")
+    {
+        seen.push(next_event(stream, 30).await);
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_is_answered_by_the_demo_agent_in_the_users_session() {
     let Sys { c, rig, owner, .. } = &start("sys-w1").await;
@@ -67,13 +81,7 @@ async fn a_worker_killed_after_delivery_is_replaced_without_a_second_paste() {
     } = &mut start("sys-doomed").await;
     let (id, sse) = c.turn("/slow 2500 are you there").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|e: &SseEvent| e.data["state"] == "delivered")
-    {
-        seen.push(next_event(&mut stream, 30).await);
-    }
+    let mut seen = until_delivered(&mut stream).await;
     first.start_kill().expect("SIGKILL");
     first.wait().await.expect("reaped");
     let _second = rig.worker(&db.url, "sys-rescuer");
@@ -181,13 +189,7 @@ async fn a_worker_stopped_by_sigterm_hands_its_turn_over_at_once() {
     } = &mut start_with("sys-stops", &slow).await;
     let (id, sse) = c.turn("/slow 3000 take your time").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|e: &SseEvent| e.data["state"] == "delivered")
-    {
-        seen.push(next_event(&mut stream, 30).await);
-    }
+    let mut seen = until_delivered(&mut stream).await;
     let pid = stopping.id().expect("pid").to_string();
     let term = std::time::Instant::now();
     let killed = std::process::Command::new("kill")
