@@ -90,7 +90,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
 async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<UserRow, AppError> {
     let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
-    if user.role() == Some(role) {
+    if user.role == role {
         Ok(user)
     } else {
         Err(AppError::NotFound)

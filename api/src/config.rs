@@ -33,16 +33,8 @@ pub struct ApiConfig {
 }
 
 impl Default for ApiConfig {
+    /// The flags' defaults (one source: the attributes above).
     fn default() -> Self {
-        ApiConfig {
-            bind: "127.0.0.1:8080".parse().expect("static address"),
-            default_host: "local".into(),
-            max_queued_per_user: 20,
-            reset_wait_secs: 60,
-            session_hours: 24 * 14,
-            cookie_secure: false,
-            sse_keepalive_secs: 15,
-            metrics_bind: None,
-        }
+        paliadin_shared::config::defaults()
     }
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use paliadin_shared::TurnState;
 use paliadin_shared::db::stats;
 use paliadin_shared::metrics::register;
 use prometheus::{
@@ -189,9 +190,12 @@ impl ApiMetrics {
                         .with_label_values(&l)
                         .set(f64::from(oldest));
                 }
-                self.turns_active.with_label_values(&["queued"]).set(queued);
-                self.turns_active
-                    .with_label_values(&["running"])
+                let active = self.turns_active.clone();
+                active
+                    .with_label_values(&[TurnState::Queued.as_str()])
+                    .set(queued);
+                active
+                    .with_label_values(&[TurnState::Running.as_str()])
                     .set(running);
             }
             Err(e) => {

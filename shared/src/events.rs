@@ -9,8 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Event kinds, exactly the ⚑ SSE `event:` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum EventKind {
     Meta,
     Status,
@@ -83,6 +84,16 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 7] = [
+        ErrorCode::UpstreamError,
+        ErrorCode::TmuxUnavailable,
+        ErrorCode::HostUnreachable,
+        ErrorCode::SessionLost,
+        ErrorCode::Timeout,
+        ErrorCode::InvalidReply,
+        ErrorCode::WorkerLost,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::UpstreamError => "upstream_error",
@@ -93,6 +104,16 @@ impl ErrorCode {
             ErrorCode::InvalidReply => "invalid_reply",
             ErrorCode::WorkerLost => "worker_lost",
         }
+    }
+}
+
+impl FromStr for ErrorCode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown error code {s:?}"))
     }
 }
 

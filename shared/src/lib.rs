@@ -1,9 +1,11 @@
 //! Paliadin's shared library: everything the API and the workers must agree on.
 //!
 //! # Layout
+//! - [`attempt`]: a claimed turn (`Attempt`) owning its fenced writes and its lease heartbeat.
 //! - [`domain`]: parse-once newtypes (session names, host names, envelopes, user messages,
 //!   reply trailers) so invalid values cannot exist past the edge.
 //! - [`events`]: the ⚑ SSE event kinds and error codes, as stored in `turn_events`.
+//! - [`config`]: settings defaults from one source (the clap attributes).
 //! - [`db`]: connection, migrations (pgmq SQL-only install + sqlx migrations) and all SQL,
 //!   one module per table family.
 //! - [`metrics`]: Prometheus registration and text rendering both binaries' `/metrics` use.
@@ -12,6 +14,8 @@
 //! - [`secret`]: bearer tokens and their hashes (only hashes are stored).
 //! - [`telemetry`]: the one tracing initialiser both binaries use.
 
+pub mod attempt;
+pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;

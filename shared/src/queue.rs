@@ -24,15 +24,21 @@ struct GroupHeader {
     group: String,
 }
 
-/// A message read from a queue: the lease on a turn.
+/// A message read from a queue: the lease on a turn, until it is claimed as an
+/// [`crate::attempt::Attempt`].
 #[derive(Debug, Clone)]
 pub struct Leased {
+    /// The queue (tmux host) it was read from.
+    pub host: HostName,
     pub msg_id: i64,
     pub turn_id: Uuid,
     pub read_ct: i32,
+    /// Taken just before the read: the lease runs out no earlier than `read_at + vt`, so a
+    /// deadline counted from here is on the safe side.
+    pub read_at: tokio::time::Instant,
 }
 
-/// Cheap to clone; remembers which queues it already created.
+/// Shared by reference (`Arc`); remembers which queues it already created.
 pub struct TurnQueue {
     pgmq: PGMQueueExt,
     created: Mutex<HashSet<String>>,
@@ -88,6 +94,7 @@ impl TurnQueue {
         vt_secs: i32,
         qty: i32,
     ) -> Result<Vec<Leased>, pgmq::errors::PgmqError> {
+        let read_at = tokio::time::Instant::now();
         let msgs = self
             .pgmq
             .read_grouped_head::<TurnMessage, serde_json::Value>(&host.queue_name(), vt_secs, qty)
@@ -95,9 +102,11 @@ impl TurnQueue {
         Ok(msgs
             .into_iter()
             .map(|m| Leased {
+                host: host.clone(),
                 msg_id: m.msg_id,
                 turn_id: m.message.turn_id,
                 read_ct: m.read_ct,
+                read_at,
             })
             .collect())
     }
@@ -162,9 +171,5 @@ impl TurnQueue {
             .execute(&self.pgmq.connection)
             .await?;
         Ok(done.rows_affected())
-    }
-
-    pub fn pgmq(&self) -> &PGMQueueExt {
-        &self.pgmq
     }
 }

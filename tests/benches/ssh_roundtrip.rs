@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use paliadin_e2e::procs::{TmuxRig, binary};
 use paliadin_e2e::sshd::SshHost;
-use paliadin_shared::{HostName, SessionName, UserMessage};
+use paliadin_shared::{SessionName, UserMessage};
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::ssh::SshDriver;
 use paliadin_worker::driver::{Driver, Progress, TurnControl, TurnSpec};
@@ -92,7 +92,6 @@ fn spec(session: &str, n: usize) -> TurnSpec {
     TurnSpec {
         turn_id: uuid::Uuid::now_v7(),
         user_id: uuid::Uuid::new_v4(),
-        host: HostName::local(),
         session: SessionName::parse(session).unwrap(),
         message: UserMessage::parse(&format!("/echo bench turn {n}")).unwrap(),
         already_delivered: false,

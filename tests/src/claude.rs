@@ -79,9 +79,10 @@ impl Claude {
         })
     }
 
-    /// The environment a worker process needs to run this Claude.
+    /// The environment a worker process (or host agent) needs to run this Claude.
     pub fn worker_env(&self) -> Vec<(&'static str, String)> {
         vec![
+            ("PALIADIN_AGENT_CMD", self.agent_cmd.clone()),
             ("PALIADIN_WORKDIR", self.workdir.display().to_string()),
             // Claude Code takes a few seconds to start; the first turn's clock includes it.
             ("PALIADIN_TURN_TIMEOUT_SECS", "60".to_owned()),

@@ -86,7 +86,8 @@ impl ClaudeSys {
 fn spawn(rig: &TmuxRig, db: &TestDb, claude: &Claude, id: &str, env: &[(&str, String)]) -> Child {
     let mut all = claude.worker_env();
     all.extend(env.iter().map(|(k, v)| (*k, v.clone())));
-    rig.worker_with(&db.url, id, &claude.agent_cmd, &all)
+    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    rig.worker_with(&db.url, id, &all)
 }
 
 /// The terminal event of a finished turn's events.

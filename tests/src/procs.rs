@@ -86,20 +86,14 @@ impl TmuxRig {
 
     /// Starts a worker process serving `local` on this rig, with the demo agent.
     pub fn worker(&self, db_url: &str, id: &str) -> Child {
-        let demo = binary("paliadin-demo-agent");
-        self.worker_with(db_url, id, &demo.to_string_lossy(), &[])
+        self.worker_with(db_url, id, &[])
     }
 
-    /// Starts a worker process serving `local` on this rig with another agent command and
-    /// extra environment (which overrides the test defaults).
-    pub fn worker_with(
-        &self,
-        db_url: &str,
-        id: &str,
-        agent_cmd: &str,
-        env: &[(&str, String)],
-    ) -> Child {
-        spawn_worker(db_url, &self.socket, &self.spool, id, agent_cmd, env)
+    /// [`TmuxRig::worker`] with settings of its own (`(variable, value)`, over the defaults).
+    pub fn worker_with(&self, db_url: &str, id: &str, env: &[(&str, &str)]) -> Child {
+        let mut cmd = worker_command(db_url, &self.socket, &self.spool, id);
+        cmd.envs(env.iter().copied());
+        cmd.spawn().expect("spawn paliadin-worker")
     }
 
     /// The visible text of a session's pane.
@@ -134,27 +128,18 @@ impl Drop for TmuxRig {
     }
 }
 
-fn spawn_worker(
-    db_url: &str,
-    socket: &str,
-    spool: &Path,
-    id: &str,
-    agent_cmd: &str,
-    env: &[(&str, String)],
-) -> Child {
-    Command::new(binary("paliadin-worker"))
-        .env("DATABASE_URL", db_url)
+fn worker_command(db_url: &str, socket: &str, spool: &Path, id: &str) -> Command {
+    let mut cmd = Command::new(binary("paliadin-worker"));
+    cmd.env("DATABASE_URL", db_url)
         .env("PALIADIN_TMUX_SOCKET", socket)
         .env("PALIADIN_SPOOL_DIR", spool)
         .env("PALIADIN_WORKER_ID", id)
-        .env("PALIADIN_AGENT_CMD", agent_cmd)
+        .env("PALIADIN_AGENT_CMD", binary("paliadin-demo-agent"))
         .env("PALIADIN_LEASE_SECS", "3")
         .env("PALIADIN_POLL_MS", "200")
         .env("PALIADIN_SHUTDOWN_GRACE_SECS", "5")
         .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn paliadin-worker")
+        .kill_on_drop(true);
+    cmd
 }

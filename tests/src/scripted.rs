@@ -4,7 +4,8 @@
 //! Message words: `hang` (wait for cancel/abandon), `gate:<name>` (after the first content
 //! chunk, wait until the test opens the gate), `sleep:<ms>`, `fail` (an `upstream_error`);
 //! the reply is `reply to: <message>` ([`MARKDOWN_ATTACK`] for a message with the word
-//! `markdown-attack`), streamed as three content chunks after one activity line.
+//! `markdown-attack`), streamed as three content chunks after one activity line. `panic` panics
+//! inside the driver on a first delivery (a takeover of the same turn runs normally).
 
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
@@ -84,6 +85,9 @@ impl ScriptedDriver {
         for word in msg.split_whitespace() {
             if let Some(ms) = word.strip_prefix("sleep:") {
                 tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            }
+            if word == "panic" && !spec.already_delivered {
+                panic!("scripted panic inside a turn");
             }
             if word == "fail" {
                 return Err(DriveError::Upstream("scripted failure".into()));

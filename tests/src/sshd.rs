@@ -46,13 +46,13 @@ fn whoami() -> String {
 impl SshHost {
     /// Starts sshd for host `name` with the demo agent and waits until it accepts connections.
     pub fn start(name: &str) -> SshHost {
-        let demo = binary("paliadin-demo-agent");
-        SshHost::start_on(TmuxRig::new(), name, &demo.to_string_lossy(), &[])
+        SshHost::start_on(TmuxRig::new(), name, &[])
     }
 
-    /// Same on a given rig, with the host agent starting `agent_cmd` in new sessions and
-    /// extra environment (plain `NAME=value` words of the forced command: no spaces).
-    pub fn start_on(rig: TmuxRig, name: &str, agent_cmd: &str, env: &[(&str, String)]) -> SshHost {
+    /// Same on a given rig, with extra environment for the host agent over its defaults (e.g.
+    /// `PALIADIN_AGENT_CMD`; plain `NAME=value` words of the forced command: no spaces).
+    pub fn start_on(rig: TmuxRig, name: &str, env: &[(&str, String)]) -> SshHost {
+        let demo = binary("paliadin-demo-agent");
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("paliadin-sshd-{}", &id[..12]));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -62,9 +62,10 @@ impl SshHost {
         let pubkey = std::fs::read_to_string(key.with_extension("pub")).expect("client pubkey");
         let extra: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
         let forced = format!(
-            "env PALIADIN_TMUX_SOCKET={} PALIADIN_SPOOL_DIR={} PALIADIN_AGENT_CMD={agent_cmd} {extra}RUST_LOG=info {} serve",
+            "env PALIADIN_TMUX_SOCKET={} PALIADIN_SPOOL_DIR={} PALIADIN_AGENT_CMD={} {extra}RUST_LOG=info {} serve",
             rig.socket,
             rig.spool.display(),
+            demo.display(),
             binary("paliadin-shim").display(),
         );
         let line = format!("restrict,command=\"{forced}\" {}", pubkey.trim());

@@ -136,7 +136,7 @@ async fn a_turn_reaches_claude_over_ssh_through_the_host_agent() {
         return;
     };
     let env = claude.worker_env();
-    let host = SshHost::start_on(rig, "cch1", &claude.agent_cmd, &env);
+    let host = SshHost::start_on(rig, "cch1", &env);
     let db = paliadin_e2e::db::TestDb::new().await;
     let api = paliadin_e2e::system::start_api(&db, Default::default()).await;
     let (owner, token) = user(&db, "o@ssh", paliadin_shared::db::users::Role::Owner).await;

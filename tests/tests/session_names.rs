@@ -25,7 +25,9 @@ async fn colliding_user_id_prefixes_get_distinct_sessions() {
     let prefix = SessionPrefix::default();
     for u in [a, b] {
         let mut conn = db.pool.acquire().await.unwrap();
-        sessions::pin_host(&mut conn, u, "local").await.unwrap();
+        sessions::pin_host(&mut conn, u, &paliadin_shared::HostName::local())
+            .await
+            .unwrap();
     }
     let (na, nb) = tokio::join!(
         sessions::session_name(&db.pool, a, "local", &prefix),

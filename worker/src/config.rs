@@ -42,19 +42,9 @@ pub struct RuntimeConfig {
 }
 
 impl Default for RuntimeConfig {
+    /// The flags' defaults (one source: the attributes above).
     fn default() -> Self {
-        RuntimeConfig {
-            worker_id: None,
-            concurrency: 8,
-            lease_secs: 30,
-            poll_ms: 1000,
-            max_attempts: 3,
-            turn_timeout_secs: 120,
-            shutdown_grace_secs: 20,
-            session_prefix: "paliadin".into(),
-            failover: Failover::Never,
-            archive_retention_hours: 24 * 7,
-        }
+        paliadin_shared::config::defaults()
     }
 }
 
@@ -77,5 +67,21 @@ impl RuntimeConfig {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
             format!("{}-{}", host.trim(), std::process::id())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_the_flag_attributes() {
+        let d = RuntimeConfig::default();
+        assert_eq!((d.concurrency, d.lease_secs, d.max_attempts), (8, 30, 3));
+        assert_eq!(
+            (d.session_prefix.as_str(), d.failover),
+            ("paliadin", Failover::Never)
+        );
+        assert_eq!(d.archive_retention_hours, 24 * 7);
     }
 }

@@ -2,9 +2,10 @@
 //! lease losses, listener reconnects, turns in flight, and tmux command latency.
 //!
 //! Each [`Worker`](crate::runtime::Worker) owns a [`WorkerMetrics`] with its own registry (two
-//! workers in one process, as in tests, keep separate figures). The one exception is the tmux
-//! histogram: the tmux layer runs below any worker plumbing, so it records into one
-//! process-wide histogram that every worker registry also exposes. `GET /metrics` is served by
+//! workers in one process, as in tests, keep separate figures). A driver brings its own
+//! metrics ([`crate::driver::Driver::metrics`]: the local driver's tmux call histogram, which
+//! the tmux layer records into through its `Tmux` handle) and the worker exports them.
+//! `GET /metrics` is served by
 //! [`serve`] on `PALIADIN_WORKER_METRICS_BIND` (off by default: several workers on one machine
 //! would fight over a fixed port).
 
@@ -13,11 +14,15 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use paliadin_shared::TurnState;
+use paliadin_shared::db::turns::TurnRow;
+use paliadin_shared::events::ErrorCode;
 use paliadin_shared::metrics::register;
+use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +35,8 @@ const TMUX_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
-static TMUX_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+/// A fresh tmux call histogram (a local driver records into it; its worker exports it).
+pub fn tmux_timings() -> HistogramVec {
     HistogramVec::new(
         HistogramOpts::new(
             "paliadin_tmux_command_duration_seconds",
@@ -40,13 +46,6 @@ static TMUX_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
         &["command", "ok"],
     )
     .expect("valid metric")
-});
-
-/// Records one tmux operation (called by `tmux::command` for every client call).
-pub fn observe_tmux(command: &str, ok: bool, secs: f64) {
-    TMUX_SECONDS
-        .with_label_values(&[command, if ok { "true" } else { "false" }])
-        .observe(secs);
 }
 
 pub struct WorkerMetrics {
@@ -134,7 +133,6 @@ impl WorkerMetrics {
             "paliadin_worker_heartbeat_failures_total",
             "Worker heartbeats that could not be written.",
         );
-        register(&r, TMUX_SECONDS.clone());
         WorkerMetrics {
             registry: r,
             claimed,
@@ -148,19 +146,52 @@ impl WorkerMetrics {
         }
     }
 
-    /// Counts a finished turn: `outcome` is `succeeded`, `failed` or `cancelled`.
-    pub fn turn_finished(&self, outcome: &str, error_code: Option<&str>, end_to_end_secs: f64) {
-        self.finished
-            .with_label_values(&[outcome, error_code.unwrap_or("none")])
-            .inc();
+    /// Counts a claim; a first attempt also records its queue wait.
+    pub fn claimed(&self, turn: &TurnRow) {
+        self.claimed.inc();
+        if let (1, Some(claimed)) = (turn.attempt, turn.claimed_at) {
+            let wait = (claimed - turn.queued_at).as_seconds_f64();
+            self.queue_wait.observe(wait.max(0.0));
+        }
+    }
+
+    /// Counts a turn in flight until the guard is dropped (also when its task panics).
+    pub fn in_flight_guard(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Counts a finished turn by the state it ended in.
+    pub fn turn_finished(&self, state: TurnState, code: Option<ErrorCode>, end_to_end_secs: f64) {
+        let (outcome, code) = (state.as_str(), code.map_or("none", ErrorCode::as_str));
+        self.finished.with_label_values(&[outcome, code]).inc();
         self.end_to_end
             .with_label_values(&[outcome])
             .observe(end_to_end_secs.max(0.0));
     }
 
+    /// Exports a driver's own metrics (e.g. tmux call latency); a collector already exported
+    /// (two hosts on one driver) is skipped.
+    pub fn export(&self, collectors: Vec<Box<dyn Collector>>) {
+        for c in collectors {
+            if let Err(e) = self.registry.register(c) {
+                tracing::debug!(error = %e, "driver metric already exported");
+            }
+        }
+    }
+
     /// Everything in the Prometheus text format.
     pub fn render(&self) -> String {
         paliadin_shared::metrics::render(&self.registry)
+    }
+}
+
+/// One turn in flight (see [`WorkerMetrics::in_flight_guard`]).
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -1,6 +1,7 @@
 //! Pins the local tmux driver against real tmux (a private server per test) and the real demo
 //! agent: byte-exact delivery of hostile text, streaming, activity, every failure outcome,
-//! recovery after each, parallel users, and takeover without a second paste.
+//! recovery after each, parallel users, takeover without a second paste, and the driver's own
+//! tmux timings.
 
 #[path = "local_driver/rig.rs"]
 mod rig;
@@ -294,4 +295,24 @@ async fn measures_delivery_and_tmux_call_latency() {
         warm[warm.len() - 1]
     );
     assert!(warm[warm.len() / 2] < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn the_driver_brings_its_own_tmux_timings() {
+    let rig = Rig::new();
+    let s = rig.session("timings-1");
+    let (out, rec) = rig.run(&rig.spec(&s, "hello there")).await;
+    assert_ok(&out, &rec);
+    // No process-wide histogram: what a worker exports comes from its driver.
+    let registry = prometheus::Registry::new();
+    for c in rig.driver.metrics() {
+        registry.register(c).expect("registers once");
+    }
+    let text = paliadin_shared::metrics::render(&registry);
+    assert!(
+        text.contains(
+            "paliadin_tmux_command_duration_seconds_count{command=\"new-session\",ok=\"true\"} 1"
+        ),
+        "{text}"
+    );
 }

@@ -15,14 +15,14 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
+use paliadin_shared::TurnState;
 use paliadin_shared::db::events;
 use paliadin_shared::db::stats::recent::{self, AdminTurn, RecentFilter, UserFilter};
+use paliadin_shared::events::EventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-const STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,13 +59,15 @@ fn filter(q: RecentQuery) -> Result<RecentFilter, AppError> {
     let limit = parse_limit(q.limit.as_deref(), 50, 500)?;
     let state = match q.state.as_deref() {
         None | Some("") => None,
-        Some(s) if STATES.contains(&s) => Some(s.to_owned()),
-        Some(_) => {
-            return Err(bad(
-                "invalid_state",
-                "state must be queued, running, succeeded, failed or cancelled",
-            ));
-        }
+        Some(s) => match TurnState::parse(s) {
+            Some(state) => Some(state),
+            None => {
+                return Err(bad(
+                    "invalid_state",
+                    "state must be queued, running, succeeded, failed or cancelled",
+                ));
+            }
+        },
     };
     let user = match q.user.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -102,13 +104,13 @@ pub async fn list(
 }
 
 /// Keeps what an operator needs from an event, never the reply itself.
-pub fn redact(kind: &str, data: Value) -> Value {
+pub fn redact(kind: EventKind, data: Value) -> Value {
     match kind {
-        "content" => {
+        EventKind::Content => {
             let chars = data["delta"].as_str().map_or(0, |d| d.chars().count());
             json!({ "delta_chars": chars })
         }
-        "end" => {
+        EventKind::End => {
             let mut d = data;
             if let Some(obj) = d.as_object_mut() {
                 let chars = obj
@@ -119,7 +121,11 @@ pub fn redact(kind: &str, data: Value) -> Value {
             }
             d
         }
-        _ => data,
+        EventKind::Meta
+        | EventKind::Status
+        | EventKind::Activity
+        | EventKind::Error
+        | EventKind::Cancelled => data,
     }
 }
 
@@ -145,9 +151,9 @@ pub async fn detail(
         .await?
         .into_iter()
         .map(|e| AdminEvent {
-            data: redact(&e.kind, e.data),
+            data: redact(e.kind, e.data),
             seq: e.seq,
-            kind: e.kind,
+            kind: e.kind.as_str().to_owned(),
             created_at: e.created_at,
         })
         .collect();

@@ -1,5 +1,5 @@
-//! `POST /api/paliadin/turn`: validate, then write the turn row, its first events and the pgmq
-//! message in **one transaction** (a rolled-back request leaves neither row nor message).
+//! `POST /api/paliadin/turn`: validate, then enqueue ([`paliadin_shared::db::enqueue`]: the turn
+//! row, its first events and the pgmq message in **one transaction**).
 
 use crate::auth::Owner;
 use crate::error::AppError;
@@ -7,11 +7,10 @@ use crate::routes::json::JsonBody;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use paliadin_shared::db::{WORK_CHANNEL, events, sessions, turns};
-use paliadin_shared::events::{EventKind, NewEvent, StatusState};
-use paliadin_shared::{HostName, MessageError, UserMessage};
+use paliadin_shared::db::enqueue::{self, Enqueue, Enqueued};
+use paliadin_shared::db::turns;
+use paliadin_shared::{MessageError, TurnKind, UserMessage};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -128,7 +127,7 @@ pub async fn post_turn(
         return same_request(&row, &v).map(Json);
     }
     let session_id = v.session_id.unwrap_or_else(Uuid::now_v7);
-    match enqueue(&st, user.id, session_id, "message", &v).await? {
+    match enqueue(&st, user.id, session_id, TurnKind::Message, &v).await? {
         Some(row) => Ok(Json(TurnResponse::of(&row))),
         None => {
             // Lost a race with a concurrent retry of the same client_turn_id.
@@ -141,66 +140,40 @@ pub async fn post_turn(
     }
 }
 
-/// The transactional enqueue shared by message and reset turns. `None` = client_turn_id taken.
+/// Enqueues a message or reset turn ([`paliadin_shared::db::enqueue`]). `None` =
+/// client_turn_id taken.
 pub async fn enqueue(
     st: &AppState,
     user: Uuid,
     session_id: Uuid,
-    kind: &str,
+    kind: TurnKind,
     v: &Valid,
 ) -> Result<Option<turns::TurnRow>, AppError> {
-    let mut tx = st.pool.begin().await?;
-    // Serialise this user's enqueues so the queued-turns cap holds under concurrency.
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
-    if kind == "message"
-        && turns::count_queued(&mut tx, user).await? >= st.config.max_queued_per_user
-    {
-        return Err(AppError::TooManyQueued(format!(
-            "you already have {} turns waiting; wait for them to finish",
-            st.config.max_queued_per_user
-        )));
-    }
-    let host_name = sessions::pin_host(&mut tx, user, st.default_host.as_str()).await?;
-    let host = HostName::parse(&host_name).map_err(AppError::internal)?;
-    st.queue.ensure(&host).await?;
-    let new = turns::NewTurn {
-        id: Uuid::now_v7(),
-        user_id: user,
+    let req = Enqueue {
+        user,
         session_id,
-        client_turn_id: v.client_turn_id.as_deref(),
         kind,
-        message: v.message.as_str(),
+        message: &v.message,
         page_origin: v.page_origin.as_deref(),
-        host: host.as_str(),
+        client_turn_id: v.client_turn_id.as_deref(),
+        max_queued: st.config.max_queued_per_user,
+        fallback_host: &st.default_host,
     };
-    let Some(row) = turns::insert(&mut tx, &new).await? else {
-        return Ok(None);
+    let row = match enqueue::enqueue(&st.pool, &st.queue, &req).await? {
+        Enqueued::Queued(row) => *row,
+        Enqueued::ClientIdTaken => return Ok(None),
+        Enqueued::TooMany => {
+            return Err(AppError::TooManyQueued(format!(
+                "you already have {} turns waiting; wait for them to finish",
+                st.config.max_queued_per_user
+            )));
+        }
     };
-    let msg_id = st.queue.send(&mut tx, &host, row.id, user).await?;
-    turns::set_msg_id(&mut tx, row.id, msg_id).await?;
-    let meta = NewEvent {
-        kind: EventKind::Meta,
-        data: json!({ "turn_id": row.id, "session_id": row.session_id, "queued_at": row.queued_at }),
-    };
-    events::append(&mut tx, row.id, None, &meta).await?;
-    events::append(
-        &mut tx,
-        row.id,
-        None,
-        &NewEvent::status(StatusState::Queued, None, Some(host.as_str())),
-    )
-    .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(WORK_CHANNEL)
-        .bind(host.as_str())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    st.metrics.turns_enqueued.with_label_values(&[kind]).inc();
-    tracing::info!(turn_id = %row.id, user = %user, host = %host, kind, "turn enqueued");
+    st.metrics
+        .turns_enqueued
+        .with_label_values(&[kind.as_str()])
+        .inc();
+    tracing::info!(turn_id = %row.id, user = %user, host = %row.host, %kind, "turn enqueued");
     Ok(Some(row))
 }
 

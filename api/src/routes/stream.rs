@@ -13,7 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use paliadin_shared::db::events;
-use paliadin_shared::events::EventKind;
+
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
@@ -115,7 +115,7 @@ async fn pump(
         for row in rows {
             let mut ev = Event::default()
                 .id(row.seq.to_string())
-                .event(&row.kind)
+                .event(row.kind.as_str())
                 .data(row.data.to_string());
             if first {
                 ev = ev.retry(RETRY);
@@ -124,13 +124,9 @@ async fn pump(
             if tx.send(ev).await.is_err() {
                 return;
             }
-            st.metrics.sse_sent(&row.kind);
+            st.metrics.sse_sent(row.kind.as_str());
             last = row.seq;
-            if row
-                .kind
-                .parse::<EventKind>()
-                .is_ok_and(EventKind::is_terminal)
-            {
+            if row.kind.is_terminal() {
                 return;
             }
         }

@@ -9,10 +9,10 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
-use paliadin_shared::HostName;
 use paliadin_shared::db::{events, turns};
 use paliadin_shared::events::NewEvent;
 use paliadin_shared::queue::TurnQueue;
+use paliadin_shared::{HostName, TurnKind, TurnState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -30,7 +30,7 @@ pub struct HistoryQuery {
 pub struct HistoryItem {
     pub turn_id: Uuid,
     pub session_id: Uuid,
-    pub state: String,
+    pub state: TurnState,
     pub user_message: String,
     pub queued_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -124,7 +124,7 @@ pub async fn cancel(
     let turn = turns::get_owned(&st.pool, id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if turn.state == "queued" && cancel_queued(&st.pool, &st.queue, id, user.id).await? {
+    if turn.state == TurnState::Queued && cancel_queued(&st.pool, &st.queue, id, user.id).await? {
         return Ok(Json(json!({ "ok": true, "state": "cancelled" })));
     }
     if turns::request_cancel(&st.pool, id, user.id).await? {
@@ -133,8 +133,8 @@ pub async fn cancel(
     let now = turns::get_owned(&st.pool, id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    match now.state.as_str() {
-        "cancelled" => Ok(Json(json!({ "ok": true, "state": "cancelled" }))),
+    match now.state {
+        TurnState::Cancelled => Ok(Json(json!({ "ok": true, "state": "cancelled" }))),
         s => Err(AppError::Conflict(format!("the turn is already {s}"))),
     }
 }
@@ -174,9 +174,15 @@ pub async fn reset(
     Owner(user): Owner,
 ) -> Result<Json<Value>, AppError> {
     let mut notices = st.hub.subscribe();
-    let row = enqueue(&st, user.id, Uuid::now_v7(), "reset", &reset_request())
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("reset turn not inserted")))?;
+    let row = enqueue(
+        &st,
+        user.id,
+        Uuid::now_v7(),
+        TurnKind::Reset,
+        &reset_request(),
+    )
+    .await?
+    .ok_or_else(|| AppError::internal(anyhow::anyhow!("reset turn not inserted")))?;
     let wait = async {
         loop {
             let t = turns::get(&st.pool, row.id)
@@ -203,11 +209,11 @@ pub async fn reset(
         .map_err(|_| {
             AppError::NotReady("no worker finished the reset in time; it stays queued".into())
         })??;
-    match t.state.as_str() {
-        "succeeded" => Ok(Json(json!({ "ok": true, "session_id": Uuid::now_v7() }))),
-        _ => Err(AppError::NotReady(format!(
+    match t.state {
+        TurnState::Succeeded => Ok(Json(json!({ "ok": true, "session_id": Uuid::now_v7() }))),
+        s => Err(AppError::NotReady(format!(
             "reset failed: {}",
-            t.error_message.unwrap_or_else(|| t.state.clone())
+            t.error_message.unwrap_or_else(|| s.to_string())
         ))),
     }
 }

@@ -102,7 +102,7 @@ pub async fn login(State(st): State<AppState>, req: Request) -> Result<Response,
         Some(t) => users::by_token_hash(&st.pool, &secret::hash(t)).await?,
         None => None,
     };
-    let Some((user, role)) = user.and_then(|u| u.role().map(|r| (u, r))) else {
+    let Some((user, role)) = user.map(|u| (u.clone(), u.role)) else {
         return Ok(if json {
             AppError::BadRequest("invalid_token", "that token was not accepted".into())
                 .into_response()

@@ -1,6 +1,7 @@
 //! SQL for `turn_events`: fenced appends with their NOTIFY, and replay after a sequence number.
 
-use crate::events::NewEvent;
+use crate::db::EVENTS_CHANNEL;
+use crate::events::{EventKind, NewEvent};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct EventRow {
     pub seq: i32,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: Value,
     pub created_at: DateTime<Utc>,
 }
@@ -35,13 +36,28 @@ pub async fn append(
              SELECT id, last_seq, $3, $4 FROM bump
           RETURNING seq
          )
-         SELECT seq, pg_notify('paliadin_events', $1::text || ':' || seq) FROM ins",
+         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM ins",
     )
     .bind(turn_id)
     .bind(fence)
-    .bind(ev.kind.as_str())
+    .bind(ev.kind)
     .bind(&ev.data)
+    .bind(EVENTS_CHANNEL)
     .fetch_optional(conn)
+    .await
+}
+
+/// What earlier attempts already streamed for a turn: the concatenated `content` deltas and the
+/// number of `activity` events (a takeover skips them when the agent's files replay).
+pub async fn streamed(pool: &PgPool, turn_id: Uuid) -> Result<(String, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(string_agg(data->>'delta', '' ORDER BY seq)
+                             FILTER (WHERE kind = 'content'), ''),
+                count(*) FILTER (WHERE kind = 'activity')
+           FROM turn_events WHERE turn_id = $1",
+    )
+    .bind(turn_id)
+    .fetch_one(pool)
     .await
 }
 

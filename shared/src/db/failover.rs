@@ -6,10 +6,11 @@
 //! user is pinned to the healthy host with the fewest sessions (its `session_name` cleared, so
 //! a fresh session is started there), and every turn of theirs still `queued` on the old host
 //! is sent to the new host's queue and deleted from the old one, with a `status: queued` event
-//! naming the new host. The user row is locked first, like the API's enqueue, so a concurrent
+//! naming the new host. The user row is locked first, like [`super::enqueue`], so a concurrent
 //! enqueue either lands before (and is moved) or after (and is routed to the new host).
 
-use crate::db::{DbError, WORK_CHANNEL, events};
+use crate::db::enqueue::{lock_user, notify_work};
+use crate::db::{DbError, events, sessions};
 use crate::domain::HostName;
 use crate::events::{NewEvent, StatusState};
 use crate::queue::TurnQueue;
@@ -24,19 +25,10 @@ pub struct Moved {
     pub turns: Vec<Uuid>,
 }
 
-/// The healthy host (reachable, seen by a worker in the last minute) other than `from` with
-/// the fewest pinned users.
+/// The healthy host other than `from` with the fewest pinned users.
 pub async fn healthy_target(pool: &PgPool, from: &HostName) -> Result<Option<HostName>, DbError> {
-    let name: Option<String> = sqlx::query_scalar(
-        "SELECT h.name FROM hosts h
-           LEFT JOIN agent_sessions s ON s.host = h.name
-          WHERE h.reachable AND h.last_seen_at > now() - interval '60 seconds' AND h.name <> $1
-          GROUP BY h.name ORDER BY count(s.user_id), h.name LIMIT 1",
-    )
-    .bind(from.as_str())
-    .fetch_optional(pool)
-    .await?;
-    Ok(name.and_then(|n| HostName::parse(&n).ok()))
+    let mut conn = pool.acquire().await?;
+    sessions::healthy_host(&mut conn, Some(from)).await
 }
 
 /// Moves `user` off `from` (see module docs). `None`: no healthy host, or the user is no
@@ -81,11 +73,7 @@ pub async fn move_user(
         events::append(&mut tx, id, None, &ev).await?;
         turns.push(id);
     }
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(WORK_CHANNEL)
-        .bind(to.as_str())
-        .execute(&mut *tx)
-        .await?;
+    notify_work(&mut tx, &to).await?;
     tx.commit().await?;
     Ok(Some(Moved { to, turns }))
 }
@@ -129,15 +117,6 @@ pub async fn move_if_idle(
     let moved = repin(&mut tx, user, from, to).await? == 1;
     tx.commit().await?;
     Ok(moved)
-}
-
-/// Takes the user row lock that every enqueue takes (see module docs).
-async fn lock_user(conn: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Pins `user` to `to` if still pinned to `from`, clearing the session name (a fresh session

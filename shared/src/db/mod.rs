@@ -1,7 +1,9 @@
 //! Database access: connecting, migrating, and all SQL (one module per table family).
 
+pub mod enqueue;
 pub mod events;
 pub mod failover;
+pub mod fenced;
 pub mod fleet;
 pub mod sessions;
 pub mod stats;
@@ -33,6 +35,8 @@ pub enum DbError {
     Queue(#[from] pgmq::errors::PgmqError),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("an invalid value in the database: {0}")]
+    Invalid(String),
     #[error("the database is not migrated ({0}); run `paliadin-api migrate` first")]
     NotMigrated(String),
 }

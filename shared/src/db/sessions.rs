@@ -1,42 +1,59 @@
 //! SQL for `agent_sessions`: which host a user is pinned to, and their tmux session's name.
 
-use crate::domain::{SessionName, SessionPrefix};
+use crate::db::DbError;
+use crate::domain::{HostName, SessionName, SessionPrefix};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// The host a user is pinned to; a new user is pinned to the reachable host (seen in the last
-/// minute) with the fewest sessions, or `fallback` when no host is known. Concurrent calls for
-/// one user agree (the insert races on the primary key and everyone re-reads the winner).
+/// The host a user is pinned to; a new user is pinned to the [`healthy_host`] with the fewest
+/// users, or `fallback` when none is known. Concurrent calls for one user agree (the insert
+/// races on the primary key and everyone re-reads the winner).
 pub async fn pin_host(
     conn: &mut PgConnection,
     user: Uuid,
-    fallback: &str,
-) -> Result<String, sqlx::Error> {
+    fallback: &HostName,
+) -> Result<HostName, DbError> {
+    let pinned = |name: String| HostName::parse(&name).map_err(|e| DbError::Invalid(e.0));
     if let Some(h) = sqlx::query_scalar("SELECT host FROM agent_sessions WHERE user_id = $1")
         .bind(user)
         .fetch_optional(&mut *conn)
         .await?
     {
-        return Ok(h);
+        return pinned(h);
     }
-    let best: Option<String> = sqlx::query_scalar(
+    let host = healthy_host(conn, None)
+        .await?
+        .unwrap_or_else(|| fallback.clone());
+    sqlx::query("INSERT INTO agent_sessions (user_id, host) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
+        .bind(user)
+        .bind(host.as_str())
+        .execute(&mut *conn)
+        .await?;
+    pinned(
+        sqlx::query_scalar("SELECT host FROM agent_sessions WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// The healthy host (reachable, seen by a worker in the last minute), other than `except`,
+/// with the fewest pinned users.
+pub async fn healthy_host(
+    conn: &mut PgConnection,
+    except: Option<&HostName>,
+) -> Result<Option<HostName>, DbError> {
+    let name: Option<String> = sqlx::query_scalar(
         "SELECT h.name FROM hosts h
            LEFT JOIN agent_sessions s ON s.host = h.name
           WHERE h.reachable AND h.last_seen_at > now() - interval '60 seconds'
+            AND ($1::text IS NULL OR h.name <> $1)
           GROUP BY h.name ORDER BY count(s.user_id), h.name LIMIT 1",
     )
-    .fetch_optional(&mut *conn)
+    .bind(except.map(HostName::as_str))
+    .fetch_optional(conn)
     .await?;
-    let host = best.unwrap_or_else(|| fallback.to_owned());
-    sqlx::query("INSERT INTO agent_sessions (user_id, host) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
-        .bind(user)
-        .bind(&host)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query_scalar("SELECT host FROM agent_sessions WHERE user_id = $1")
-        .bind(user)
-        .fetch_one(conn)
-        .await
+    Ok(name.and_then(|n| HostName::parse(&n).ok()))
 }
 
 /// The user's tmux session name on `host`, assigning one on first use. Two users whose UUIDs

@@ -1,10 +1,8 @@
-//! SQL for `turns`: enqueue rows, ownership-scoped reads, the worker's fenced claim and finish.
-//!
-//! Every worker write is conditional on the attempt it claimed (`AND attempt = $n`): a worker
-//! whose lease passed to another can change nothing.
+//! SQL for `turns`: enqueue rows, ownership-scoped reads and the API's cancel. A worker's claim
+//! and its fenced writes are in [`super::fenced`].
 
-use crate::domain::trailer::Reply;
-use crate::events::ErrorCode;
+use crate::db::CANCEL_CHANNEL;
+use crate::domain::{TurnKind, TurnState};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -18,6 +16,7 @@ macro_rules! cols {
     reply_text, used_tools, rows_seen, chip_count, classifier_tag, error_code, error_message"
     };
 }
+pub(super) use cols;
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct TurnRow {
@@ -25,13 +24,13 @@ pub struct TurnRow {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub client_turn_id: Option<String>,
-    pub kind: String,
+    pub kind: TurnKind,
     #[serde(skip)]
     pub message: String,
     pub page_origin: Option<String>,
     pub host: String,
     pub msg_id: Option<i64>,
-    pub state: String,
+    pub state: TurnState,
     pub attempt: i32,
     pub last_seq: i32,
     pub worker_id: Option<String>,
@@ -51,7 +50,7 @@ pub struct TurnRow {
 
 impl TurnRow {
     pub fn is_finished(&self) -> bool {
-        matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled")
+        self.state.is_finished()
     }
 }
 
@@ -62,7 +61,7 @@ pub struct NewTurn<'a> {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub client_turn_id: Option<&'a str>,
-    pub kind: &'a str,
+    pub kind: TurnKind,
     pub message: &'a str,
     pub page_origin: Option<&'a str>,
     pub host: &'a str,
@@ -169,29 +168,6 @@ pub async fn list_owned(
     Ok(rows)
 }
 
-/// Recent turns of all users (admin), newest first.
-pub async fn list_recent(pool: &PgPool, limit: i64) -> Result<Vec<TurnRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        cols!(),
-        " FROM turns ORDER BY queued_at DESC LIMIT $1"
-    ))
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// Number of turns queued ahead of this one in its user's line.
-pub async fn queued_ahead(pool: &PgPool, turn: &TurnRow) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM turns WHERE user_id = $1 AND state IN ('queued', 'running') AND queued_at < $2",
-    )
-    .bind(turn.user_id)
-    .bind(turn.queued_at)
-    .fetch_one(pool)
-    .await
-}
-
 /// Cancels a still-queued turn of `user`; returns the row (with host and msg_id) if it was queued.
 pub async fn cancel_queued(
     conn: &mut PgConnection,
@@ -216,118 +192,11 @@ pub async fn request_cancel(pool: &PgPool, id: Uuid, user: Uuid) -> Result<bool,
     .execute(pool)
     .await?;
     if done.rows_affected() == 1 {
-        sqlx::query("SELECT pg_notify('paliadin_cancel', $1::text)")
+        sqlx::query("SELECT pg_notify($1, $2::text)")
+            .bind(CANCEL_CHANNEL)
             .bind(id)
             .execute(pool)
             .await?;
     }
-    Ok(done.rows_affected() == 1)
-}
-
-/// Claims a turn for a new attempt. `None` when the turn is already finished (stale message).
-pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Option<TurnRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE turns SET attempt = attempt + 1, state = 'running', worker_id = $2,
-                claimed_at = COALESCE(claimed_at, clock_timestamp())
-          WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
-        cols!(),
-        ""
-    ))
-    .bind(id)
-    .bind(worker)
-    .fetch_optional(pool)
-    .await
-}
-
-/// Is this attempt still the turn's current one (and is a cancel asked for)? `None` = fenced out.
-pub async fn check_fence(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-) -> Result<Option<bool>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .fetch_optional(conn)
-    .await
-}
-
-/// Records delivery (first delivery time is kept across takeovers). False = fenced out.
-pub async fn mark_delivered(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET delivered_at = COALESCE(delivered_at, clock_timestamp())
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Finishes a turn successfully (fenced). False = fenced out.
-pub async fn finish_succeeded(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-    reply: &Reply,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET state = 'succeeded', finished_at = clock_timestamp(), reply_text = $3,
-                used_tools = $4, rows_seen = $5, chip_count = $6, classifier_tag = $7
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(&reply.text)
-    .bind(&reply.trailer.used_tools)
-    .bind(reply.trailer.rows_seen)
-    .bind(reply.trailer.chip_count)
-    .bind(&reply.trailer.classifier_tag)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Fails a turn (fenced unless `attempt` is `None`), keeping any reply text.
-pub async fn finish_failed(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: Option<i32>,
-    code: ErrorCode,
-    message: &str,
-    text: Option<&str>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET state = 'failed', finished_at = clock_timestamp(), error_code = $3,
-                error_message = $4, reply_text = COALESCE($5, reply_text)
-          WHERE id = $1 AND ($2::int IS NULL OR attempt = $2) AND state IN ('queued', 'running')",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(code.as_str())
-    .bind(message)
-    .bind(text)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Marks a running turn cancelled (fenced).
-pub async fn finish_cancelled(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET state = 'cancelled', finished_at = clock_timestamp()
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .execute(conn)
-    .await?;
     Ok(done.rows_affected() == 1)
 }

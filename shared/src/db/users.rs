@@ -6,8 +6,9 @@ use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 /// A user's role: `owner` chats, `admin` reads stats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     Owner,
     Admin,
@@ -34,14 +35,14 @@ impl Role {
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
-impl UserRow {
-    pub fn role(&self) -> Option<Role> {
-        Role::parse(&self.role)
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

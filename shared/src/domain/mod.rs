@@ -5,11 +5,13 @@ mod host;
 mod message;
 mod session;
 pub mod trailer;
+mod turn;
 
 pub use envelope::Envelope;
 pub use host::HostName;
 pub use message::{MAX_MESSAGE_BYTES, MessageError, UserMessage};
 pub use session::{SessionName, SessionPrefix};
+pub use turn::{TurnKind, TurnState};
 
 /// Why a domain value was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

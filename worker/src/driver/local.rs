@@ -4,10 +4,13 @@
 //! host agent can run the very same code next to a remote tmux server.
 
 use super::{DriveError, Driver, Progress, TurnControl, TurnSpec};
-use crate::tmux::{StartError, TmuxConfig, TmuxHost};
+use crate::tmux::{StartError, Tmux, TmuxConfig, TmuxHost};
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
 use paliadin_shared::domain::trailer::Reply;
+use prometheus::HistogramVec;
+use prometheus::core::Collector;
+use uuid::Uuid;
 
 /// The local driver's settings are the tmux host's.
 pub type LocalConfig = TmuxConfig;
@@ -15,13 +18,18 @@ pub type LocalConfig = TmuxConfig;
 /// Drives agents on this machine's tmux server. One instance serves many turns concurrently.
 pub struct LocalDriver {
     host: TmuxHost,
+    /// The latency of every tmux call, exported by the worker that uses this driver.
+    timings: HistogramVec,
 }
 
 impl LocalDriver {
     /// Prepares the spool directory and starts watching it; tmux itself is first used per turn.
     pub fn new(config: LocalConfig) -> Result<LocalDriver, StartError> {
+        let timings = crate::metrics::tmux_timings();
+        let tmux = Tmux::new(&config.tmux_bin, config.socket.clone()).timed(timings.clone());
         Ok(LocalDriver {
-            host: TmuxHost::start(config)?,
+            host: TmuxHost::start_with(config, tmux)?,
+            timings,
         })
     }
 
@@ -44,5 +52,13 @@ impl Driver for LocalDriver {
 
     async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
         self.host.reset(session).await
+    }
+
+    async fn settle(&self, turn: Uuid) {
+        self.host.settle(turn);
+    }
+
+    fn metrics(&self) -> Vec<Box<dyn Collector>> {
+        vec![Box::new(self.timings.clone())]
     }
 }

@@ -9,33 +9,24 @@ pub mod ssh;
 
 use async_trait::async_trait;
 use paliadin_shared::domain::trailer::{Reply, TrailerError};
-use paliadin_shared::{HostName, SessionName, UserMessage};
+use paliadin_shared::events::ErrorCode;
+use paliadin_shared::{SessionName, UserMessage};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+pub use paliadin_shared::attempt::TurnControl;
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct TurnSpec {
     pub turn_id: Uuid,
     pub user_id: Uuid,
-    pub host: HostName,
     pub session: SessionName,
     pub message: UserMessage,
     /// A previous attempt already pasted this turn: never paste it again, only wait for its reply.
     pub already_delivered: bool,
     /// The turn's hard limit, counted from when this attempt started.
     pub timeout: Duration,
-}
-
-/// Signals from the worker to a running turn.
-#[derive(Debug, Clone, Default)]
-pub struct TurnControl {
-    /// The user cancelled: interrupt the agent (Escape) and return [`DriveError::Cancelled`].
-    pub cancel: CancellationToken,
-    /// The worker lost the lease or is shutting down: stop watching, leave the agent alone
-    /// (another worker takes over), return [`DriveError::Abandoned`].
-    pub abandon: CancellationToken,
 }
 
 /// Where a driver reports progress; the worker turns each call into a durable event.
@@ -49,7 +40,7 @@ pub trait Progress: Send + Sync {
     async fn activity(&self, text: &str);
 }
 
-/// Why a turn did not produce a reply. Maps 1:1 onto the ⚑ error codes (plus cancel/abandon).
+/// Why a turn did not produce a reply. [`DriveError::code`] names each one.
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError {
     #[error("the turn exceeded its time limit")]
@@ -70,6 +61,88 @@ pub enum DriveError {
     Upstream(String),
 }
 
+/// How a turn without a reply ended, as one code: a failure with its ⚑ error code, or one of
+/// the two endings that are not failures. The worker's outcome and the host-agent wire
+/// (`docs/hosts.md`) both use this one vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveCode {
+    Failed(ErrorCode),
+    /// The user cancelled; the turn ends `cancelled`.
+    Cancelled,
+    /// The worker let go; another attempt takes the turn over.
+    Abandoned,
+}
+
+impl DriveCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriveCode::Failed(code) => code.as_str(),
+            DriveCode::Cancelled => "cancelled",
+            DriveCode::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DriveCode> {
+        match s {
+            "cancelled" => Some(DriveCode::Cancelled),
+            "abandoned" => Some(DriveCode::Abandoned),
+            s => s.parse().ok().map(DriveCode::Failed),
+        }
+    }
+}
+
+impl DriveError {
+    /// The code of this ending. Exhaustive on purpose: a new variant needs a code to compile.
+    pub fn code(&self) -> DriveCode {
+        match self {
+            DriveError::Timeout => DriveCode::Failed(ErrorCode::Timeout),
+            DriveError::Cancelled => DriveCode::Cancelled,
+            DriveError::Abandoned => DriveCode::Abandoned,
+            DriveError::InvalidReply(_) => DriveCode::Failed(ErrorCode::InvalidReply),
+            DriveError::SessionLost(_) => DriveCode::Failed(ErrorCode::SessionLost),
+            DriveError::TmuxUnavailable(_) => DriveCode::Failed(ErrorCode::TmuxUnavailable),
+            DriveError::HostUnreachable(_) => DriveCode::Failed(ErrorCode::HostUnreachable),
+            DriveError::Upstream(_) => DriveCode::Failed(ErrorCode::UpstreamError),
+        }
+    }
+
+    /// Back from a code (the host-agent wire): `message` is the detail, `text` an
+    /// `invalid_reply`'s text. `worker_lost` is the worker's own verdict, never a host's: a host
+    /// that sends it is answered as an upstream error.
+    pub fn from_code(code: DriveCode, message: String, text: Option<String>) -> DriveError {
+        match code {
+            DriveCode::Cancelled => DriveError::Cancelled,
+            DriveCode::Abandoned => DriveError::Abandoned,
+            DriveCode::Failed(c) => match c {
+                ErrorCode::Timeout => DriveError::Timeout,
+                ErrorCode::InvalidReply => DriveError::InvalidReply(TrailerError {
+                    reason: message,
+                    text: text.unwrap_or_default(),
+                }),
+                ErrorCode::SessionLost => DriveError::SessionLost(message),
+                ErrorCode::TmuxUnavailable => DriveError::TmuxUnavailable(message),
+                ErrorCode::HostUnreachable => DriveError::HostUnreachable(message),
+                ErrorCode::UpstreamError => DriveError::Upstream(message),
+                ErrorCode::WorkerLost => DriveError::Upstream(format!("worker_lost: {message}")),
+            },
+        }
+    }
+
+    /// Reply text worth keeping with a failure (an `invalid_reply`'s text).
+    pub fn kept_text(&self) -> Option<&str> {
+        match self {
+            DriveError::InvalidReply(t) => Some(&t.text),
+            DriveError::Timeout
+            | DriveError::Cancelled
+            | DriveError::Abandoned
+            | DriveError::SessionLost(_)
+            | DriveError::TmuxUnavailable(_)
+            | DriveError::HostUnreachable(_)
+            | DriveError::Upstream(_) => None,
+        }
+    }
+}
+
 /// Drives agents. One instance serves many turns concurrently (different users).
 #[async_trait]
 pub trait Driver: Send + Sync {
@@ -84,9 +157,18 @@ pub trait Driver: Send + Sync {
     /// Kills the session (the next turn starts a fresh agent). Killing a missing session is Ok.
     async fn reset(&self, session: &SessionName) -> Result<(), DriveError>;
 
+    /// The turn's result is committed: its files on the host may go (to `done/`). Until then
+    /// they stay, so a takeover after a failed commit finds the reply again. Best effort.
+    async fn settle(&self, _turn: Uuid) {}
+
     /// Whether the host this driver reaches is usable now (`Err` holds the last error), for the
     /// `hosts` table and routing. A local tmux server is always reachable.
     fn reachability(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// The driver's own metrics, for the registry of the worker that uses it.
+    fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        Vec::new()
     }
 }

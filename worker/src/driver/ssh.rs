@@ -9,8 +9,8 @@
 //! are not passed on twice: the new shim replays the turn's files from the start, and the
 //! driver skips as many bytes and events as it has already forwarded.
 
-use super::{DriveError, Driver, Progress, TurnControl, TurnSpec};
-use crate::shim::proto::{self, Body, Op, TurnArgs};
+use super::{DriveCode, DriveError, Driver, Progress, TurnControl, TurnSpec};
+use crate::shim::proto::{self, Body, Op, TurnArgs, WireCode};
 use crate::ssh::{CallError, Conn, Link, LinkOptions, SshTarget};
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
@@ -59,10 +59,6 @@ impl SshDriver {
 
     pub fn with_link(link: Link, wait: Duration) -> SshDriver {
         SshDriver { link, wait }
-    }
-
-    pub fn link(&self) -> &Link {
-        &self.link
     }
 
     /// Runs one request of the turn on `conn`: `None` when the connection ended first.
@@ -140,12 +136,15 @@ impl SshDriver {
                     return Some(Ok(Reply { text, trailer }));
                 }
                 // The shim let go on its own (it is stopping): resume on the next connection.
-                Body::Error { code, .. } if code == "abandoned" => return None,
+                Body::Error {
+                    code: WireCode::Drive(DriveCode::Abandoned),
+                    ..
+                } => return None,
                 Body::Error {
                     code,
                     message,
                     text,
-                } => return Some(Err(proto::drive_error(&code, message, text))),
+                } => return Some(Err(proto::drive_error(code, message, text))),
                 Body::Delivered | Body::Hello { .. } | Body::Ok { .. } => {}
             }
         }
@@ -235,7 +234,7 @@ impl Driver for SshDriver {
                     code,
                     message,
                     text,
-                }) => return Err(proto::drive_error(&code, message, text)),
+                }) => return Err(proto::drive_error(code, message, text)),
                 Ok(other) => {
                     return Err(DriveError::Upstream(format!("unexpected answer {other:?}")));
                 }
@@ -243,6 +242,20 @@ impl Driver for SshDriver {
                 Err(CallError::Closed(_)) if Instant::now() < deadline => continue,
                 Err(e) => return Err(DriveError::HostUnreachable(e.to_string())),
             }
+        }
+    }
+
+    async fn settle(&self, turn_id: uuid::Uuid) {
+        let settled = match self.link.get(self.wait).await {
+            Ok(conn) => conn
+                .call(Op::Settle { turn_id }, RESET_LIMIT)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = settled {
+            tracing::info!(error = %e, "cannot settle the turn's files on the host; they are pruned later");
         }
     }
 

@@ -36,6 +36,14 @@ impl Driver for Draining {
         self.0.reset(session).await
     }
 
+    async fn settle(&self, turn: uuid::Uuid) {
+        self.0.settle(turn).await
+    }
+
+    fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        self.0.metrics()
+    }
+
     fn reachability(&self) -> Result<(), String> {
         self.0.reachability()?;
         Err("draining: no new users; idle users are moved off".into())

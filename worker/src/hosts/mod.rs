@@ -58,8 +58,15 @@ impl HostsConfig {
         LinkOptions {
             connect_timeout: Duration::from_secs(self.host_connect_timeout_secs.max(1)),
             keepalive: Duration::from_secs(self.ssh_keepalive_secs.max(1)),
-            ..LinkOptions::default()
+            max_backoff: LinkOptions::MAX_BACKOFF,
         }
+    }
+}
+
+impl Default for LinkOptions {
+    /// The link options of the host flags' defaults (one source: the attributes above).
+    fn default() -> Self {
+        paliadin_shared::config::defaults::<HostsConfig>().link_options()
     }
 }
 

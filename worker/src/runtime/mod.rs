@@ -6,19 +6,19 @@
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
 mod failover;
-mod finish;
-mod lease;
 mod sink;
 mod turn;
+mod wake;
 
 use crate::config::RuntimeConfig;
 use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;
-use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL, fleet};
+use paliadin_shared::attempt::{Claimer, Lease};
+use paliadin_shared::db::{CANCEL_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, SessionPrefix};
 use sqlx::PgPool;
-use sqlx::postgres::{PgListener, PgNotification};
+use sqlx::postgres::PgNotification;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,11 +26,14 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
+use wake::{Slot, listen, recv};
 
 /// Everything a turn task needs.
 pub struct Ctx {
     pub pool: PgPool,
     pub queue: Arc<TurnQueue>,
+    /// Turns leased messages into [`paliadin_shared::attempt::Attempt`]s.
+    pub claimer: Claimer,
     /// The driver of each served host (local tmux, or SSH to a host agent).
     pub drivers: HashMap<HostName, Arc<dyn Driver>>,
     pub config: RuntimeConfig,
@@ -93,14 +96,28 @@ impl Worker {
         let prefix = SessionPrefix::parse(&config.session_prefix)?;
         let queue = Arc::new(TurnQueue::new(pool.clone()).await);
         let worker_id = config.resolved_worker_id();
+        let claimer = Claimer {
+            pool: pool.clone(),
+            queue: queue.clone(),
+            worker_id: worker_id.clone(),
+            lease: Lease {
+                secs: config.lease_secs,
+                every: config.heartbeat(),
+            },
+        };
+        let metrics = Arc::new(WorkerMetrics::new());
+        for d in drivers.values() {
+            metrics.export(d.metrics());
+        }
         let ctx = Ctx {
             pool,
             queue,
+            claimer,
             drivers,
             config,
             worker_id,
             prefix,
-            metrics: Arc::new(WorkerMetrics::new()),
+            metrics,
         };
         Ok(Worker {
             ctx: Arc::new(ctx),
@@ -230,18 +247,16 @@ impl Worker {
                     .lock()
                     .expect("lock")
                     .insert(msg.turn_id, control.clone());
-                let (ctx, host, running, freed) = (
-                    self.ctx.clone(),
-                    h.name.clone(),
-                    self.running.clone(),
-                    freed.clone(),
-                );
+                let slot = Slot {
+                    turn_id: msg.turn_id,
+                    running: self.running.clone(),
+                    freed: freed.clone(),
+                    _permit: permit,
+                };
+                let ctx = self.ctx.clone();
                 tracker.spawn(async move {
-                    let id = msg.turn_id;
-                    turn::run(ctx, host, msg, control).await;
-                    running.lock().expect("lock").remove(&id);
-                    drop(permit);
-                    freed.notify_one();
+                    turn::run(ctx, msg, control).await;
+                    drop(slot);
                 });
                 claimed += 1;
             }
@@ -297,19 +312,5 @@ impl Worker {
             }
             tracker.wait().await;
         }
-    }
-}
-
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let mut l = PgListener::connect_with(pool).await.ok()?;
-    l.listen_all([WORK_CHANNEL, CANCEL_CHANNEL]).await.ok()?;
-    Some(l)
-}
-
-/// Next notification; `None` when the connection dropped (polling covers the gap).
-async fn recv(listener: &mut Option<PgListener>) -> Option<PgNotification> {
-    match listener {
-        Some(l) => l.try_recv().await.ok().flatten(),
-        None => std::future::pending().await,
     }
 }

@@ -1,110 +1,96 @@
-//! `EventSink`: the [`Progress`] a driver reports to, turned into fenced, durable events.
+//! `EventSink`: the [`Progress`] a driver reports to, turned into the attempt's fenced, durable
+//! events (a write that finds the turn fenced makes the attempt let go, see
+//! [`Attempt::append`]).
 //!
-//! Every write carries the attempt this worker claimed; if another worker has taken the turn
-//! over, the write changes nothing and the sink tells the turn to stop (`lost`).
+//! A takeover replays the agent's files from the start; the sink skips the content bytes and
+//! activity lines earlier attempts already wrote, so the concatenated deltas stay the reply.
 
 use crate::driver::Progress;
 use async_trait::async_trait;
-use paliadin_shared::db::{events, turns};
+use paliadin_shared::attempt::Attempt;
 use paliadin_shared::events::{NewEvent, StatusState};
-use sqlx::PgPool;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-pub struct EventSink {
-    pub pool: PgPool,
-    pub turn_id: Uuid,
-    pub attempt: i32,
-    pub worker_id: String,
-    pub host: String,
-    /// Fired when a write finds the turn fenced (the lease moved on).
-    pub lost: CancellationToken,
+pub struct EventSink<'a> {
+    attempt: &'a Attempt,
     /// `status: answering` is sent once, before the first content or activity.
     answering: AtomicBool,
+    seen: Mutex<Seen>,
 }
 
-impl EventSink {
-    pub fn new(
-        pool: PgPool,
-        turn_id: Uuid,
-        attempt: i32,
-        worker_id: String,
-        host: String,
-        lost: CancellationToken,
-    ) -> Self {
+/// What this turn streamed so far (earlier attempts included), and what the driver reported.
+#[derive(Default)]
+struct Seen {
+    streamed: String,
+    activities: i64,
+    /// Content bytes and activity lines the driver reported in this attempt.
+    bytes: usize,
+    acts: i64,
+}
+
+impl<'a> EventSink<'a> {
+    /// A sink for a turn of which earlier attempts streamed `streamed` and `activities`.
+    pub fn new(attempt: &'a Attempt, streamed: String, activities: i64) -> Self {
         EventSink {
-            pool,
-            turn_id,
             attempt,
-            worker_id,
-            host,
-            lost,
-            answering: AtomicBool::new(false),
+            answering: AtomicBool::new(!streamed.is_empty() || activities > 0),
+            seen: Mutex::new(Seen {
+                streamed,
+                activities,
+                ..Seen::default()
+            }),
         }
-    }
-
-    /// Appends one event; false when fenced out or on a database error.
-    pub async fn write(&self, ev: NewEvent) -> bool {
-        let mut conn = match self.pool.acquire().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot write event");
-                return false;
-            }
-        };
-        match events::append(&mut conn, self.turn_id, Some(self.attempt), &ev).await {
-            Ok(Some(_)) => true,
-            Ok(None) => {
-                tracing::warn!("event write fenced out: another attempt owns this turn");
-                self.lost.cancel();
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot write event");
-                false
-            }
-        }
-    }
-
-    pub async fn status(&self, state: StatusState) -> bool {
-        self.write(NewEvent::status(
-            state,
-            Some(&self.worker_id),
-            Some(&self.host),
-        ))
-        .await
     }
 
     async fn answering(&self) {
         if !self.answering.swap(true, Ordering::SeqCst) {
-            self.status(StatusState::Answering).await;
+            self.attempt.status(StatusState::Answering).await;
         }
+    }
+
+    /// The part of `delta` not streamed yet.
+    fn unseen(&self, delta: &str) -> String {
+        let mut s = self.seen.lock().expect("seen");
+        let start = s.bytes;
+        s.bytes += delta.len();
+        if s.bytes <= s.streamed.len() {
+            return String::new();
+        }
+        let skip = s.streamed.len().saturating_sub(start);
+        let piece = delta.get(skip..).unwrap_or_else(|| {
+            tracing::warn!("a resumed turn's content does not line up; skipping a delta");
+            ""
+        });
+        s.streamed.push_str(piece);
+        piece.to_owned()
     }
 }
 
 #[async_trait]
-impl Progress for EventSink {
+impl Progress for EventSink<'_> {
     async fn delivered(&self) {
-        match turns::mark_delivered(&self.pool, self.turn_id, self.attempt).await {
-            Ok(true) => {
-                self.status(StatusState::Delivered).await;
-            }
-            Ok(false) => self.lost.cancel(),
-            Err(e) => tracing::warn!(error = %e, "cannot record delivery"),
-        }
+        self.attempt.mark_delivered().await;
     }
 
     async fn content(&self, delta: &str) {
-        if delta.is_empty() {
+        let piece = self.unseen(delta);
+        if piece.is_empty() {
             return;
         }
         self.answering().await;
-        self.write(NewEvent::content(delta)).await;
+        self.attempt.append(&NewEvent::content(&piece)).await;
     }
 
     async fn activity(&self, text: &str) {
-        self.answering().await;
-        self.write(NewEvent::activity(text)).await;
+        let new = {
+            let mut s = self.seen.lock().expect("seen");
+            s.acts += 1;
+            s.acts > s.activities
+        };
+        if new {
+            self.answering().await;
+            self.attempt.append(&NewEvent::activity(text)).await;
+        }
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! The protocol, the deployment and the security model are described in `docs/hosts.md`.
 
+pub mod code;
 pub mod lines;
 pub mod lock;
 pub mod proto;

@@ -8,8 +8,10 @@
 //! cannot attribute to a request (malformed JSON, no id) is answered with `"id": null`.
 //! The normative description is `docs/hosts.md` ("Protocol").
 
+pub use super::code::{WireCode, drive_error};
 use crate::driver::DriveError;
-use paliadin_shared::domain::trailer::{Trailer, TrailerError};
+use paliadin_shared::domain::trailer::Trailer;
+use paliadin_shared::events::ErrorCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -20,8 +22,8 @@ pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// The longest response line the worker accepts (a reply file can be large).
 pub const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
-pub const OPS: [&str; 8] = [
-    "ping", "health", "run", "takeover", "cancel", "abandon", "reset", "capture",
+pub const OPS: [&str; 9] = [
+    "ping", "health", "run", "takeover", "cancel", "abandon", "settle", "reset", "capture",
 ];
 
 /// Worker → shim.
@@ -52,6 +54,8 @@ pub enum Op {
     /// Stop watching a running turn and leave the agent alone (once it is delivered); its
     /// request ends with `error` code `abandoned`.
     Abandon { turn_id: Uuid },
+    /// The worker committed the turn's result: move its files to `done/` (`ok`).
+    Settle { turn_id: Uuid },
     /// Kill the session; the next turn starts a fresh agent.
     Reset { session: String },
     /// `ok` with `screen`: the visible text of the session's pane (diagnostics).
@@ -104,7 +108,7 @@ pub enum Body {
         trailer: Trailer,
     },
     Error {
-        code: String,
+        code: WireCode,
         message: String,
         /// `invalid_reply` only: the reply's text without its bad trailer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,9 +137,9 @@ impl Body {
         }
     }
 
-    pub fn error(code: &str, message: impl Into<String>) -> Body {
+    pub fn error(code: impl Into<WireCode>, message: impl Into<String>) -> Body {
         Body::Error {
-            code: code.to_owned(),
+            code: code.into(),
             message: message.into(),
             text: None,
         }
@@ -159,44 +163,12 @@ impl Body {
                 trailer: r.trailer,
             },
             Err(DriveError::InvalidReply(e)) => Body::Error {
-                code: "invalid_reply".into(),
+                code: ErrorCode::InvalidReply.into(),
                 message: e.reason,
                 text: Some(e.text),
             },
-            Err(e) => Body::error(drive_code(&e), e.to_string()),
+            Err(e) => Body::error(e.code(), e.to_string()),
         }
-    }
-}
-
-/// The wire code of a drive outcome (the ⚑ error codes plus `cancelled`/`abandoned`).
-pub fn drive_code(e: &DriveError) -> &'static str {
-    match e {
-        DriveError::Timeout => "timeout",
-        DriveError::Cancelled => "cancelled",
-        DriveError::Abandoned => "abandoned",
-        DriveError::InvalidReply(_) => "invalid_reply",
-        DriveError::SessionLost(_) => "session_lost",
-        DriveError::TmuxUnavailable(_) => "tmux_unavailable",
-        DriveError::HostUnreachable(_) => "host_unreachable",
-        DriveError::Upstream(_) => "upstream_error",
-    }
-}
-
-/// Back from the wire: an `error` body as the worker's [`DriveError`]. Protocol-level codes
-/// (`bad_request`, `busy`, …) mean a bug or a mismatch on one side: `Upstream`.
-pub fn drive_error(code: &str, message: String, text: Option<String>) -> DriveError {
-    match code {
-        "timeout" => DriveError::Timeout,
-        "cancelled" => DriveError::Cancelled,
-        "abandoned" => DriveError::Abandoned,
-        "invalid_reply" => DriveError::InvalidReply(TrailerError {
-            reason: message,
-            text: text.unwrap_or_default(),
-        }),
-        "session_lost" => DriveError::SessionLost(message),
-        "tmux_unavailable" => DriveError::TmuxUnavailable(message),
-        "host_unreachable" => DriveError::HostUnreachable(message),
-        _ => DriveError::Upstream(format!("host agent: {code}: {message}")),
     }
 }
 
@@ -255,10 +227,10 @@ mod tests {
             else {
                 panic!("not an error")
             };
-            let back = drive_error(&code, message, text);
-            assert_eq!(drive_code(&back), code);
+            let back = drive_error(code.clone(), message, text);
+            assert_eq!(WireCode::Drive(back.code()), code);
         }
-        let e = drive_error("bad_request", "no".into(), None);
+        let e = drive_error(WireCode::BadRequest, "no".into(), None);
         assert!(matches!(e, DriveError::Upstream(_)));
     }
 }

@@ -8,12 +8,13 @@
 
 use super::lines::{Line, LineReader};
 use super::proto::{
-    self, Body, Health, MAX_REQUEST_LINE, OPS, Op, PROTOCOL, Request, Response, TurnArgs,
+    self, Body, Health, MAX_REQUEST_LINE, OPS, Op, PROTOCOL, Request, Response, TurnArgs, WireCode,
 };
 use super::turn::{self, Running};
 use crate::driver::TurnSpec;
 use crate::tmux::{Health as SessionHealth, TmuxHost, deliver};
-use paliadin_shared::{HostName, SessionName, UserMessage};
+use paliadin_shared::events::ErrorCode;
+use paliadin_shared::{SessionName, UserMessage};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,7 +77,7 @@ where
             Ok(Line::TooLong(n)) => {
                 let msg =
                     format!("a request line of {n} bytes exceeds the limit of {MAX_REQUEST_LINE}");
-                answer(&shared, None, Body::error("too_large", msg)).await;
+                answer(&shared, None, Body::error(WireCode::TooLarge, msg)).await;
             }
             Ok(Line::Eof) => break,
             Err(e) => {
@@ -130,7 +131,7 @@ async fn answer(shared: &Shared, id: Option<u64>, body: Body) {
 }
 
 fn bad(message: impl Into<String>) -> Body {
-    Body::error("bad_request", message)
+    Body::error(WireCode::BadRequest, message)
 }
 
 async fn handle(shared: &Arc<Shared>, bytes: &[u8]) {
@@ -150,7 +151,7 @@ async fn handle(shared: &Arc<Shared>, bytes: &[u8]) {
         Some(op) if OPS.contains(&op) => {}
         Some(op) => {
             let msg = format!("unknown op {op:?}; known ops: {}", OPS.join(", "));
-            return answer(shared, Some(id), Body::error("unknown_op", msg)).await;
+            return answer(shared, Some(id), Body::error(WireCode::UnknownOp, msg)).await;
         }
         None => return answer(shared, Some(id), bad("a request needs \"op\": a string")).await,
     }
@@ -183,6 +184,10 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
             find(shared, turn_id)?.detach();
             Err(Body::ok())
         }
+        Op::Settle { turn_id } => {
+            shared.host.settle(turn_id);
+            Err(Body::ok())
+        }
         Op::Reset { session } => {
             let session = session_name(&session)?;
             spawn(shared, id, |s| async move {
@@ -202,9 +207,9 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
                         screen: Some(screen),
                     },
                     Err(e) if e.is_missing() => {
-                        Body::error("session_lost", format!("no session {session}"))
+                        Body::error(ErrorCode::SessionLost, format!("no session {session}"))
                     }
-                    Err(e) => Body::error("tmux_unavailable", e.to_string()),
+                    Err(e) => Body::error(ErrorCode::TmuxUnavailable, e.to_string()),
                 }
             });
             Ok(())
@@ -221,7 +226,7 @@ fn find(shared: &Shared, turn: Uuid) -> Result<Arc<Running>, Body> {
     turns
         .get(&turn)
         .cloned()
-        .ok_or_else(|| Body::error("unknown_turn", format!("no running turn {turn}")))
+        .ok_or_else(|| Body::error(WireCode::UnknownTurn, format!("no running turn {turn}")))
 }
 
 /// Runs `f` as a task and sends its body as the answer to `id`.
@@ -251,7 +256,6 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
     let spec = TurnSpec {
         turn_id: args.turn_id,
         user_id: args.user_id,
-        host: HostName::local(),
         session,
         message,
         already_delivered: takeover,
@@ -262,13 +266,13 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
         let mut turns = shared.turns.lock().expect("turns");
         if turns.contains_key(&spec.turn_id) {
             return Err(Body::error(
-                "busy",
+                WireCode::Busy,
                 format!("turn {} is already running here", spec.turn_id),
             ));
         }
         if turns.len() >= MAX_TURNS {
             return Err(Body::error(
-                "busy",
+                WireCode::Busy,
                 format!("{MAX_TURNS} turns are already running here"),
             ));
         }

@@ -14,11 +14,12 @@
 //! once (pane and files left for the resumed request); one still being delivered finishes its
 //! delivery first, so a paste is never cut between the text and its Enter.
 
-use super::proto::{Body, Response};
+use super::proto::{Body, Response, WireCode};
 use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
 use crate::spool::{EXTENSIONS, SpoolDir};
 use crate::tmux::TmuxHost;
 use async_trait::async_trait;
+use paliadin_shared::events::ErrorCode;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
@@ -105,7 +106,12 @@ pub async fn run(
     let spool = host.spool();
     let locks = match super::lock::dir(spool.root()) {
         Ok(d) => d,
-        Err(e) => return Body::error("upstream_error", format!("cannot prepare turn locks: {e}")),
+        Err(e) => {
+            return Body::error(
+                ErrorCode::UpstreamError,
+                format!("cannot prepare turn locks: {e}"),
+            );
+        }
     };
     let control = &running.control;
     let lock = tokio::select! {
@@ -115,7 +121,7 @@ pub async fn run(
         _ = control.cancel.cancelled() => return Body::of_outcome(Err(DriveError::Cancelled)),
         l = super::lock::TurnLock::acquire(&locks, spec.turn_id, deadline) => match l {
             Ok(l) => l,
-            Err(e) => return Body::error("busy", e.to_string()),
+            Err(e) => return Body::error(WireCode::Busy, e.to_string()),
         },
     };
     if let Some(body) = recorded(spool, spec.turn_id) {

@@ -146,8 +146,11 @@ impl TurnFeed {
                 self.queue.push_back(SpoolEvent::Content(text));
             }
         }
+        // A reply already moved to `done/` (by an older worker that settled before its commit
+        // failed) still answers the turn.
+        let done = || std::fs::read(self.dir.done_path(self.turn, "md"));
         if !self.reply_seen
-            && let Ok(bytes) = std::fs::read(&reply)
+            && let Ok(bytes) = std::fs::read(&reply).or_else(|_| done())
         {
             self.reply_seen = true;
             self.received = true;

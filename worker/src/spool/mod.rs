@@ -7,9 +7,10 @@
 //! - `<id>.md` — the final reply, renamed into place from `<id>.md.tmp` (atomic).
 //!
 //! [`SpoolWatcher`] turns inotify events into per-turn wake-ups; [`TurnFeed`] reads one turn's
-//! files incrementally. After a terminal outcome the driver calls [`SpoolDir::finish`], which
-//! moves the turn's files to `<spool>/done/` (kept for `done_retention`, for debugging and for
-//! counting receipts) — except after *abandon*, when they must stay for the next worker.
+//! files incrementally. Once the worker has committed a turn's result, the driver calls
+//! [`SpoolDir::finish`], which moves the turn's files to `<spool>/done/` (kept for
+//! `done_retention`, for debugging and for counting receipts); until then — and after
+//! *abandon* — they stay for the next worker, who also looks in `done/` for a reply.
 
 mod feed;
 mod text;
@@ -68,6 +69,11 @@ impl SpoolDir {
 
     fn done_dir(&self) -> PathBuf {
         self.root.join("done")
+    }
+
+    /// `<spool>/done/<turn_id>.<ext>`: where a settled turn's files go.
+    pub fn done_path(&self, turn: Uuid, ext: &str) -> PathBuf {
+        self.done_dir().join(file_name(turn, ext))
     }
 
     /// How many receipts the agent recorded for the turn (its `.ack` lines), whether the turn

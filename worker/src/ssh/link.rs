@@ -29,14 +29,9 @@ pub struct LinkOptions {
     pub max_backoff: Duration,
 }
 
-impl Default for LinkOptions {
-    fn default() -> Self {
-        LinkOptions {
-            connect_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
+impl LinkOptions {
+    /// The usual longest pause between reconnection attempts.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 }
 
 #[derive(Clone)]
@@ -110,14 +105,6 @@ impl Link {
             State::Up(_) => Err("connection lost; reconnecting".into()),
             State::Connecting => Err("connecting".into()),
             State::Down(e) => Err(e.clone()),
-        }
-    }
-
-    /// The current connection, if any, without waiting.
-    pub fn current(&self) -> Option<Arc<Conn>> {
-        match &*self.state.borrow() {
-            State::Up(c) if !c.is_closed() => Some(c.clone()),
-            _ => None,
         }
     }
 }

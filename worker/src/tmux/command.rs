@@ -4,6 +4,7 @@
 //! separator to tmux): callers pass it as `stdin` (see `deliver`). Every call is timed at
 //! `debug` level, so per-call latency is visible with `RUST_LOG=paliadin_worker::tmux=debug`.
 
+use prometheus::HistogramVec;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
@@ -58,6 +59,8 @@ pub struct Tmux {
     bin: PathBuf,
     /// `-L <socket>`: a separate server (tests, or several simulated hosts on one machine).
     socket: Option<String>,
+    /// Where each call's latency goes (`command`, `ok` labels), when someone collects it.
+    timings: Option<HistogramVec>,
 }
 
 impl Tmux {
@@ -65,7 +68,14 @@ impl Tmux {
         Tmux {
             bin: bin.into(),
             socket,
+            timings: None,
         }
+    }
+
+    /// Records every call's latency in `timings` (labels `command`, `ok`).
+    pub fn timed(mut self, timings: HistogramVec) -> Self {
+        self.timings = Some(timings);
+        self
     }
 
     pub fn socket(&self) -> Option<&str> {
@@ -125,8 +135,15 @@ impl Tmux {
             ok = out.status.success(),
             "tmux call"
         );
-        let secs = started.elapsed().as_secs_f64();
-        crate::metrics::observe_tmux(command, out.status.success(), secs);
+        if let Some(t) = &self.timings {
+            let ok = if out.status.success() {
+                "true"
+            } else {
+                "false"
+            };
+            t.with_label_values(&[command, ok])
+                .observe(started.elapsed().as_secs_f64());
+        }
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {

@@ -6,7 +6,8 @@
 //! A turn: subscribe to the turn's spool files → ensure the session (create it and wait for a
 //! stable screen if new) → paste the envelope and confirm submission → `delivered()` → stream
 //! `.partial`/`.events`, check the session every `health_interval` → parse `.md`. Cancel and
-//! timeout send Escape; abandon leaves the pane and the files alone for the next worker.
+//! timeout send Escape; abandon leaves the pane and the files alone for the next worker. The
+//! files move to `done/` only once the worker has committed the result ([`TmuxHost::settle`]).
 
 use super::busy;
 use super::deliver::{self, SubmitError};
@@ -47,6 +48,12 @@ impl TmuxHost {
     /// Prepares the spool directory and its watcher. Does not touch tmux: a missing tmux shows
     /// up per turn as `TmuxUnavailable`, so the worker can still report it.
     pub fn start(cfg: TmuxConfig) -> Result<TmuxHost, StartError> {
+        let tmux = Tmux::new(&cfg.tmux_bin, cfg.socket.clone());
+        TmuxHost::start_with(cfg, tmux)
+    }
+
+    /// [`TmuxHost::start`] with a given tmux handle (e.g. one that records its timings).
+    pub fn start_with(cfg: TmuxConfig, tmux: Tmux) -> Result<TmuxHost, StartError> {
         if cfg.agent_argv.is_empty() {
             return Err(StartError::NoAgentCommand);
         }
@@ -57,7 +64,6 @@ impl TmuxHost {
             }
         })?;
         let watcher = SpoolWatcher::start(Arc::new(spool))?;
-        let tmux = Tmux::new(&cfg.tmux_bin, cfg.socket.clone());
         let sessions = Sessions::new(tmux.clone(), cfg.health_ttl);
         Ok(TmuxHost {
             cfg,
@@ -131,8 +137,14 @@ impl TmuxHost {
             }
             _ => {}
         }
-        self.spool().finish(spec.turn_id);
+        // The files stay where they are until the worker has committed the result
+        // ([`TmuxHost::settle`]): if the commit fails, the next attempt reads the reply again.
         outcome
+    }
+
+    /// The turn's result is committed: move its spool files to `done/`.
+    pub fn settle(&self, turn: uuid::Uuid) {
+        self.spool().finish(turn);
     }
 
     async fn drive(

@@ -3,7 +3,7 @@
 //! records every call and lets a test wait for one.
 
 use paliadin_shared::domain::trailer::Reply;
-use paliadin_shared::{HostName, SessionName, UserMessage};
+use paliadin_shared::{SessionName, UserMessage};
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::{DriveError, Driver, Progress, TurnControl, TurnSpec};
 use sha2::{Digest, Sha256};
@@ -122,7 +122,6 @@ impl Rig {
         TurnSpec {
             turn_id: Uuid::now_v7(),
             user_id: Uuid::new_v4(),
-            host: HostName::local(),
             session: session.clone(),
             message: UserMessage::parse(message).expect("valid message"),
             already_delivered: false,

@@ -3,6 +3,7 @@
 //! Admins operate the service; they do not read conversations. These rows carry sizes, timings
 //! and outcomes, never the user's message or the reply text (the API also redacts event bodies).
 
+use crate::domain::{TurnKind, TurnState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
@@ -16,9 +17,8 @@ pub struct AdminTurn {
     pub user_id: Uuid,
     pub user_email: String,
     pub session_id: Uuid,
-    /// `message` or `reset`.
-    pub kind: String,
-    pub state: String,
+    pub kind: TurnKind,
+    pub state: TurnState,
     pub attempt: i32,
     pub host: String,
     pub worker_id: Option<String>,
@@ -63,7 +63,7 @@ pub enum UserFilter {
 /// Filters of the recent-turns list (validated by the caller).
 #[derive(Debug, Clone, Default)]
 pub struct RecentFilter {
-    pub state: Option<String>,
+    pub state: Option<TurnState>,
     pub user: Option<UserFilter>,
     pub limit: i64,
 }
@@ -74,7 +74,7 @@ pub async fn list(pool: &PgPool, f: &RecentFilter) -> Result<Vec<AdminTurn>, sql
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(COLS);
     q.push(" WHERE true");
     if let Some(state) = &f.state {
-        q.push(" AND t.state = ").push_bind(state.clone());
+        q.push(" AND t.state = ").push_bind(*state);
     }
     match &f.user {
         Some(UserFilter::Id(id)) => {

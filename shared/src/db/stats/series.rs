@@ -2,12 +2,13 @@
 //! turns that finished in each minute, and how many turns were waiting at each minute's end.
 
 use super::{MINUTES, Minute};
+use crate::domain::TurnState;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
 /// `(minute, state, error_code, turns, [p50, p95] of end-to-end ms)`.
-type OutcomeRow = (i32, String, Option<String>, i64, Option<Vec<f64>>);
+type OutcomeRow = (i32, TurnState, Option<String>, i64, Option<Vec<f64>>);
 
 /// The last hour per minute: outcomes (index-only on `turns_finished_stats`), end-to-end
 /// percentiles of succeeded turns, and the number of turns waiting at each minute's end.
@@ -43,20 +44,22 @@ pub(super) async fn series(
         let Some(m) = bucket(b).map(|b| &mut minutes[b]) else {
             continue;
         };
-        match state.as_str() {
-            "succeeded" => {
+        match state {
+            TurnState::Succeeded => {
                 m.succeeded += n;
                 let p = p.unwrap_or_default();
                 m.e2e_p50_ms = p.first().copied();
                 m.e2e_p95_ms = p.get(1).copied();
             }
-            "failed" => {
+            TurnState::Failed => {
                 m.failed += n;
                 *m.failed_by_code
                     .entry(code.unwrap_or_default())
                     .or_default() += n;
             }
-            _ => m.cancelled += n,
+            TurnState::Cancelled => m.cancelled += n,
+            // Only finished turns are selected.
+            TurnState::Queued | TurnState::Running => {}
         }
     }
     // Arrivals (minute queued; -1 = before the hour) and departures (minute the wait ended;

@@ -1,0 +1,104 @@
+//! The transactional enqueue of a turn, and the pieces it shares with failover
+//! ([`super::failover::move_user`] re-queues a user's turns the same way): the user row lock,
+//! host pinning, the pgmq send on the same transaction, the first events, the work NOTIFY.
+//!
+//! In **one transaction**: lock the user row (so the per-user cap holds under concurrency and a
+//! failover move sees every turn), check the cap, pin the user to a host, insert the turn, send
+//! its message, write `meta` and `status: queued`, `pg_notify(paliadin_work, host)`. A failure
+//! anywhere rolls everything back: no row without a message, no message without a row.
+
+use crate::db::{DbError, WORK_CHANNEL, events, sessions, turns};
+use crate::domain::{HostName, TurnKind, UserMessage};
+use crate::events::{EventKind, NewEvent, StatusState};
+use crate::queue::TurnQueue;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// A turn to enqueue, validated.
+#[derive(Debug, Clone)]
+pub struct Enqueue<'a> {
+    pub user: Uuid,
+    pub session_id: Uuid,
+    pub kind: TurnKind,
+    pub message: &'a UserMessage,
+    pub page_origin: Option<&'a str>,
+    /// Makes retries idempotent (unique per user).
+    pub client_turn_id: Option<&'a str>,
+    /// Message turns refused once the user has this many queued (resets are never refused).
+    pub max_queued: i64,
+    /// Where a user goes when no healthy host is known yet.
+    pub fallback_host: &'a HostName,
+}
+
+/// What an enqueue did.
+#[derive(Debug)]
+pub enum Enqueued {
+    Queued(Box<turns::TurnRow>),
+    /// The user's `client_turn_id` is taken (by a concurrent retry): nothing was written.
+    ClientIdTaken,
+    /// The user has `max_queued` turns waiting: nothing was written.
+    TooMany,
+}
+
+/// Enqueues a turn (see the module docs).
+pub async fn enqueue(
+    pool: &PgPool,
+    queue: &TurnQueue,
+    req: &Enqueue<'_>,
+) -> Result<Enqueued, DbError> {
+    let mut tx = pool.begin().await?;
+    lock_user(&mut tx, req.user).await?;
+    if req.kind == TurnKind::Message
+        && turns::count_queued(&mut tx, req.user).await? >= req.max_queued
+    {
+        return Ok(Enqueued::TooMany);
+    }
+    let host = sessions::pin_host(&mut tx, req.user, req.fallback_host).await?;
+    queue.ensure(&host).await?;
+    let new = turns::NewTurn {
+        id: Uuid::now_v7(),
+        user_id: req.user,
+        session_id: req.session_id,
+        client_turn_id: req.client_turn_id,
+        kind: req.kind,
+        message: req.message.as_str(),
+        page_origin: req.page_origin,
+        host: host.as_str(),
+    };
+    let Some(row) = turns::insert(&mut tx, &new).await? else {
+        return Ok(Enqueued::ClientIdTaken);
+    };
+    let msg_id = queue.send(&mut tx, &host, row.id, req.user).await?;
+    turns::set_msg_id(&mut tx, row.id, msg_id).await?;
+    let meta = NewEvent {
+        kind: EventKind::Meta,
+        data: json!({ "turn_id": row.id, "session_id": row.session_id, "queued_at": row.queued_at }),
+    };
+    events::append(&mut tx, row.id, None, &meta).await?;
+    let queued = NewEvent::status(StatusState::Queued, None, Some(host.as_str()));
+    events::append(&mut tx, row.id, None, &queued).await?;
+    notify_work(&mut tx, &host).await?;
+    tx.commit().await?;
+    Ok(Enqueued::Queued(Box::new(row)))
+}
+
+/// Takes the user row lock that every enqueue and every failover move takes, so a user's turns
+/// are counted, pinned and moved one transaction at a time.
+pub async fn lock_user(conn: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Wakes the workers of `host` (delivered at commit).
+pub async fn notify_work(conn: &mut PgConnection, host: &HostName) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WORK_CHANNEL)
+        .bind(host.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! SQL of a worker's claim and its fenced writes on `turns` (see
+//! [`crate::attempt::Attempt`]). Every write is conditional on the attempt it claimed
+//! (`AND attempt = $n`): a worker whose lease passed to another can change nothing.
+
+use super::turns::{TurnRow, cols};
+use crate::domain::trailer::Reply;
+use crate::events::ErrorCode;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Claims a turn for a new attempt. `None` when the turn is already finished (stale message).
+pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Option<TurnRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE turns SET attempt = attempt + 1, state = 'running', worker_id = $2,
+                claimed_at = COALESCE(claimed_at, clock_timestamp())
+          WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
+        cols!(),
+        ""
+    ))
+    .bind(id)
+    .bind(worker)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Is this attempt still the turn's current one (and is a cancel asked for)? `None` = fenced out.
+pub async fn check_fence(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .fetch_optional(conn)
+    .await
+}
+
+/// [`check_fence`] under the turn's row lock (held until the caller's transaction ends): a
+/// concurrent claim waits, so what the caller does next is still done by the owner.
+pub async fn lock_fence(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND state = 'running'
+            FOR UPDATE",
+    )
+    .bind(id)
+    .bind(attempt)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records delivery (first delivery time is kept across takeovers). False = fenced out.
+pub async fn mark_delivered(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET delivered_at = COALESCE(delivered_at, clock_timestamp())
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Finishes a turn successfully (fenced). False = fenced out.
+pub async fn finish_succeeded(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+    reply: &Reply,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET state = 'succeeded', finished_at = clock_timestamp(), reply_text = $3,
+                used_tools = $4, rows_seen = $5, chip_count = $6, classifier_tag = $7
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(&reply.text)
+    .bind(&reply.trailer.used_tools)
+    .bind(reply.trailer.rows_seen)
+    .bind(reply.trailer.chip_count)
+    .bind(&reply.trailer.classifier_tag)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Why a turn failed, as the result columns hold it.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    pub code: ErrorCode,
+    pub message: &'a str,
+    /// Reply text worth keeping (kept from an earlier write when `None`).
+    pub text: Option<&'a str>,
+}
+
+/// Fails a running turn (fenced). False = fenced out.
+pub async fn finish_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+    failure: &Failure<'_>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET state = 'failed', finished_at = clock_timestamp(), error_code = $3,
+                error_message = $4, reply_text = COALESCE($5, reply_text)
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(failure.code.as_str())
+    .bind(failure.message)
+    .bind(failure.text)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a running turn cancelled (fenced).
+pub async fn finish_cancelled(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET state = 'cancelled', finished_at = clock_timestamp()
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,123 @@
+//! Fencing of an [`Attempt`]'s own writes: a stale attempt writes nothing, and its release
+//! (`set_vt 0`) is one step with its ownership check.
+
+use super::message;
+use paliadin_api::config::ApiConfig;
+use paliadin_e2e::db::TestDb;
+use paliadin_e2e::http::{Client, user};
+use paliadin_e2e::system::start_api;
+use paliadin_e2e::wait_until;
+use paliadin_shared::attempt::{Attempt, Claimer, Lease, Outcome, TurnControl};
+use paliadin_shared::db::turns;
+use paliadin_shared::db::users::Role;
+use paliadin_shared::domain::trailer::{Reply, Trailer};
+use paliadin_shared::events::NewEvent;
+use paliadin_shared::queue::{Leased, TurnQueue};
+use paliadin_shared::{HostName, TurnState};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn claimer(db: &TestDb, worker: &str) -> Claimer {
+    Claimer {
+        pool: db.pool.clone(),
+        queue: Arc::new(TurnQueue::new(db.pool.clone()).await),
+        worker_id: worker.into(),
+        lease: Lease {
+            secs: 30,
+            every: Duration::from_secs(10),
+        },
+    }
+}
+
+/// Queues one turn and reads its message (leased for 30 s).
+async fn leased_turn(db: &TestDb) -> Leased {
+    let api = start_api(db, ApiConfig::default()).await;
+    let (_, token) = user(db, "o@x", Role::Owner).await;
+    Client::new(&api.base, Some(&token)).turn("hello").await;
+    let queue = TurnQueue::new(db.pool.clone()).await;
+    let mut read = queue.read_heads(&HostName::local(), 30, 1).await.unwrap();
+    read.pop().expect("one message")
+}
+
+async fn claim(db: &TestDb, worker: &str, leased: &Leased) -> Attempt {
+    let c = claimer(db, worker).await;
+    c.claim(leased, TurnControl::default())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stale_attempt_can_write_nothing() {
+    let db = TestDb::new().await;
+    let leased = leased_turn(&db).await;
+    let first = claim(&db, "old", &leased).await;
+    let second = claim(&db, "new", &leased).await;
+    assert_eq!((first.number(), second.number()), (1, 2));
+    let id = leased.turn_id;
+    let before = turns::get(&db.pool, id).await.unwrap().unwrap().last_seq;
+    assert!(!first.append(&NewEvent::content("stale")).await);
+    assert!(first.is_lost() && first.control().abandon.is_cancelled());
+    assert!(!first.mark_delivered().await);
+    let reply = Reply {
+        text: "stale".into(),
+        trailer: Trailer {
+            classifier_tag: "x".into(),
+            ..Trailer::default()
+        },
+    };
+    assert!(
+        !first
+            .finish(Outcome::Succeeded(reply.clone()))
+            .await
+            .unwrap()
+    );
+    let row = turns::get(&db.pool, id).await.unwrap().unwrap();
+    assert_eq!((row.last_seq, row.state), (before, TurnState::Running));
+    // The current attempt still can.
+    assert!(second.append(&NewEvent::content("fresh")).await);
+    assert!(second.finish(Outcome::Succeeded(reply)).await.unwrap());
+    assert_eq!(message(&db, &id.to_string()).await, None, "archived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_release_cannot_expose_a_newer_owners_message() {
+    let db = TestDb::new().await;
+    let leased = leased_turn(&db).await;
+    let old = claim(&db, "old", &leased).await;
+    // A newer owner's claim, not committed yet (its worker read the message after the old
+    // lease lapsed): the old worker's release races it.
+    let mut newer = db.pool.begin().await.unwrap();
+    sqlx::query("UPDATE turns SET attempt = attempt + 1, worker_id = 'new' WHERE id = $1")
+        .bind(leased.turn_id)
+        .execute(&mut *newer)
+        .await
+        .unwrap();
+    let release = tokio::spawn(old.release());
+    wait_until(
+        10,
+        "the release waits for the claim, or is done",
+        || async {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                             WHERE datname = current_database() AND wait_event_type = 'Lock')",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            waiting || release.is_finished()
+        },
+    )
+    .await;
+    newer.commit().await.unwrap();
+    assert!(
+        !release.await.unwrap(),
+        "a stale attempt released the message"
+    );
+    let id = leased.turn_id.to_string();
+    assert_eq!(
+        message(&db, &id).await.map(|m| m.0),
+        Some(true),
+        "the newer owner's message became visible"
+    );
+}
