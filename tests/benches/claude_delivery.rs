@@ -12,7 +12,7 @@
 use paliadin_e2e::claude::Claude;
 use paliadin_e2e::procs::TmuxRig;
 use paliadin_shared::SessionName;
-use paliadin_worker::tmux::{Sessions, Tmux, deliver};
+use paliadin_worker::tmux::{Sessions, Tmux, TmuxConfig, deliver};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -96,28 +96,13 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     let tmux = Tmux::new("tmux", Some(rig.socket.clone()));
-    let spool = format!("PALIADIN_SPOOL_DIR={}", rig.spool.display());
-    let session = format!("PALIADIN_SESSION={SESSION}");
-    let workdir = claude.workdir.display().to_string();
-    let args = [
-        "new-session",
-        "-d",
-        "-s",
-        SESSION,
-        "-x",
-        "220",
-        "-y",
-        "50",
-        "-c",
-        &workdir,
-        "-e",
-        &spool,
-        "-e",
-        &session,
-        "--",
-        &claude.agent_cmd,
-    ];
-    tmux.run(&args).await.expect("new-session");
+    // The session as the worker creates it (spool, session name and working directory).
+    let mut cfg = TmuxConfig::from_agent_cmd(&claude.agent_cmd).expect("agent command");
+    cfg.spool_dir = rig.spool.clone();
+    cfg.workdir = claude.workdir.clone();
+    let name = SessionName::parse(SESSION).expect("name");
+    let sessions = Sessions::new(tmux.clone(), Duration::ZERO);
+    sessions.create(&name, &cfg).await.expect("new-session");
     // Warm up: the first prompt, with Enter retried until it is taken.
     let warm = Uuid::new_v4();
     let pane = format!("={SESSION}:");

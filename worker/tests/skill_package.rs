@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use uuid::Uuid;
 
+/// The tmux session the hooks run in (the worker passes `PALIADIN_SESSION`).
+const TMUX_SESSION: &str = "paliadin-0123abcd";
+
 /// A temporary HOME with the package installed in it; removed on drop.
 struct Home {
     dir: PathBuf,
@@ -48,6 +51,7 @@ impl Home {
         let path = self.dir.join(".claude/skills/paliadin/hooks").join(name);
         let mut child = Command::new(path)
             .env("PALIADIN_SPOOL_DIR", self.spool())
+            .env("PALIADIN_SESSION", TMUX_SESSION)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -63,6 +67,10 @@ impl Home {
         assert!(out.status.success(), "hook {name}: {out:?}");
         assert!(out.stderr.is_empty(), "hook {name} complained: {out:?}");
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn busy(&self) -> PathBuf {
+        self.spool().join(format!(".busy-{TMUX_SESSION}"))
     }
 
     fn turn_file(&self, turn: Uuid, ext: &str) -> PathBuf {
@@ -244,4 +252,61 @@ fn a_written_md_tmp_is_published_and_lets_claude_stop() {
     // Writing the reply file is plumbing, not activity.
     assert!(!home.turn_file(turn, "events").exists());
     assert_eq!(home.hook("stop", json!({"session_id": session})), "");
+}
+
+#[test]
+fn claude_is_busy_from_the_prompt_to_a_stop_the_hook_allows() {
+    let home = Home::new();
+    home.install(&[]);
+    let turn = Uuid::new_v4();
+    let session = json!("sess-3");
+    home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "prompt": format!("[PALIADIN:{turn}] hi")}),
+    );
+    assert!(
+        home.busy().exists(),
+        "the prompt hook marks the session busy"
+    );
+    // A blocked stop keeps Claude working: still busy.
+    let out = home.hook("stop", json!({"session_id": session}));
+    assert!(out.contains("block"), "{out}");
+    assert!(home.busy().exists());
+    // The fallback reply lets it stop: no longer busy.
+    let stop = json!({"session_id": session, "last_assistant_message": "Hello"});
+    assert_eq!(home.hook("stop", stop), "");
+    assert!(!home.busy().exists());
+}
+
+#[test]
+fn the_stop_hook_lets_claude_stop_once_the_worker_has_concluded_the_turn() {
+    let home = Home::new();
+    home.install(&[]);
+    let done = home.spool().join("done");
+    for (i, conclude) in ["reply moved to done/", "receipt removed"]
+        .iter()
+        .enumerate()
+    {
+        let turn = Uuid::new_v4();
+        let session = json!(format!("sess-c{i}"));
+        home.hook(
+            "user-prompt-submit",
+            json!({"session_id": session, "prompt": format!("[PALIADIN:{turn}] hi")}),
+        );
+        std::fs::create_dir_all(&done).unwrap();
+        if i == 0 {
+            let trailer = r#"<!-- paliadin {"used_tools":[],"rows_seen":0,"chip_count":0,"classifier_tag":"x"} -->"#;
+            std::fs::write(done.join(format!("{turn}.md")), format!("Hi\n{trailer}\n")).unwrap();
+        }
+        let ack = home.turn_file(turn, "ack");
+        std::fs::rename(&ack, done.join(format!("{turn}.ack"))).unwrap();
+        // Claude stops after answering; the worker has moved the files away already.
+        let out = home.hook("stop", json!({"session_id": session}));
+        assert_eq!(out, "", "{conclude}: the stop was blocked");
+        assert!(
+            !home.turn_file(turn, "md").exists(),
+            "{conclude}: no fallback written"
+        );
+        assert!(!home.busy().exists(), "{conclude}");
+    }
 }
