@@ -27,10 +27,12 @@ pub mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use state::AppState;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted (the message limit is 32 KiB; JSON escaping can grow it).
@@ -55,9 +57,16 @@ pub fn app(state: AppState) -> Router {
     if state.config.metrics_bind.is_none() {
         router = router.route("/metrics", get(metrics::metrics));
     }
-    router
+    let router = router
         .fallback(|| async { error::not_found() })
+        // A wrong method on a real route must not reveal the route (⚑ 404 for everyone else).
+        .method_not_allowed_fallback(|| async { error::not_found() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Nothing the API answers is for caches unless the handler says so (assets do).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -68,7 +77,17 @@ pub fn app(state: AppState) -> Router {
                 .on_request(())
                 .on_response(()),
         )
-        .with_state(state)
+        .with_state(state);
+    // axum adds `Allow` to that 404 after every layer of the route: only a router around the
+    // whole app can take it off again.
+    Router::new()
+        .fallback_service(router)
+        .layer(axum::middleware::map_response(no_allow_header))
+}
+
+async fn no_allow_header(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut().remove(header::ALLOW);
+    resp
 }
 
 /// Serves until `shutdown` fires; open streams end on the same signal.

@@ -227,11 +227,27 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     resp
 }
 
+/// The `method` label: a closed set, so requests with invented methods (anyone can send them)
+/// cannot create new series.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts and times every request by matched route, and logs its outcome inside
 /// the request span (probes and scrapes at `debug`, everything else at `info`; never bodies).
 pub async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -242,11 +258,11 @@ pub async fn track(State(st): State<AppState>, req: Request, next: Next) -> Resp
     let elapsed = started.elapsed();
     st.metrics
         .http_requests
-        .with_label_values(&[method.as_str(), route.as_str(), &status.to_string()])
+        .with_label_values(&[method, route.as_str(), &status.to_string()])
         .inc();
     st.metrics
         .http_duration
-        .with_label_values(&[method.as_str(), route.as_str()])
+        .with_label_values(&[method, route.as_str()])
         .observe(elapsed.as_secs_f64());
     tracing::Span::current().record("status", status);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;

@@ -18,8 +18,10 @@ pub async fn healthz() -> Json<Value> {
     (status = 200, description = "Ready", body = crate::openapi::Ok),
     (status = 503, description = "Database unreachable or not migrated", body = crate::openapi::ErrorBody)))]
 pub async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, AppError> {
-    paliadin_shared::db::ready(&st.pool)
-        .await
-        .map_err(|e| AppError::NotReady(e.to_string()))?;
+    // Anyone may ask: the cause goes to the log, the answer stays the same.
+    paliadin_shared::db::ready(&st.pool).await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready");
+        AppError::NotReady("the database is unreachable or not migrated".to_owned())
+    })?;
     Ok(Json(json!({ "ok": true })))
 }
