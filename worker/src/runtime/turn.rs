@@ -139,6 +139,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         session,
         message,
         already_delivered: turn.delivered_at.is_some(),
+        resume: attempt.number() > 1,
         timeout: ctx.config.turn_timeout(),
     };
     let (streamed, activities) = if spec.already_delivered {
