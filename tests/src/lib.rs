@@ -9,6 +9,7 @@ pub mod browser;
 pub mod claude;
 pub mod claude_sys;
 pub mod db;
+pub mod fault;
 pub mod http;
 pub mod model;
 pub mod procs;
