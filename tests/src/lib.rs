@@ -10,6 +10,7 @@ pub mod claude;
 pub mod claude_sys;
 pub mod db;
 pub mod fault;
+pub mod fleet;
 pub mod http;
 pub mod model;
 pub mod procs;
