@@ -154,6 +154,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         .driver(host)?
         .run_turn(&spec, &sink, attempt.control())
         .await;
+    sink.flush().await;
     let health = if result.is_ok() { "ok" } else { "error" };
     if let Err(e) = sessions::touch(&ctx.pool, turn.user_id, health).await {
         tracing::warn!(error = %e, "cannot record session use");
