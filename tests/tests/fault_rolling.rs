@@ -23,7 +23,10 @@ async fn a_rolling_restart_under_load_fails_no_turn_and_waits_for_no_lease() {
         ("PALIADIN_SHUTDOWN_GRACE_SECS", "0"),
     ];
     let mut fleet = Fleet::start(&db.url, 3, &slow_lease);
-    let (users, per_user) = (4, 6 * scale());
+    let rounds = trials(1);
+    // At least two turns complete between restarts: back-to-back restarts hand one turn over
+    // at every stop, and each handover spends an attempt (see docs/reliability.md).
+    let (users, per_user) = (4, 6 * rounds * scale());
     let done = Arc::new(AtomicUsize::new(0));
     let mut load = Vec::new();
     for u in 0..users {
@@ -43,7 +46,6 @@ async fn a_rolling_restart_under_load_fails_no_turn_and_waits_for_no_lease() {
         }));
     }
     let total = users * per_user;
-    let rounds = trials(1);
     let step = total / (rounds * 3 + 1);
     for r in 0..rounds * 3 {
         let target = step * (r + 1);
