@@ -30,6 +30,9 @@ pub struct ApiConfig {
     /// on the main listener.
     #[arg(long, env = "PALIADIN_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// Most database connections this process holds (the SSE hub's LISTEN takes one).
+    #[arg(long, env = "PALIADIN_DB_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub db_pool: u32,
 }
 
 impl Default for ApiConfig {

@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
-    let pool = db::connect(url, 32).await?;
+    let pool = db::connect(url, config.db_pool).await?;
     db::ensure_migrated(&pool).await?;
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind(config.bind)

@@ -65,6 +65,36 @@ impl TurnQueue {
         Ok(())
     }
 
+    /// Creates the host's queue if needed, on the caller's transaction: never takes a second
+    /// connection while the caller holds one (a burst of first enqueues would otherwise
+    /// exhaust the pool). A queue seen committed is remembered; one created here becomes
+    /// visible with the caller's commit (pgmq's queue lock serialises concurrent creators).
+    pub async fn ensure_in(
+        &self,
+        conn: &mut PgConnection,
+        host: &HostName,
+    ) -> Result<(), pgmq::errors::PgmqError> {
+        let name = host.queue_name();
+        if self.created.lock().expect("lock").contains(&name) {
+            return Ok(());
+        }
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = $1)")
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await?;
+        if exists {
+            self.created.lock().expect("lock").insert(name);
+            return Ok(());
+        }
+        sqlx::query("SELECT pgmq.acquire_queue_lock(queue_name => $1::text)")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        self.pgmq.create_with_cxn(&name, &mut *conn).await?;
+        Ok(())
+    }
+
     /// Enqueues a turn on the caller's connection (use the turn row's transaction).
     pub async fn send(
         &self,

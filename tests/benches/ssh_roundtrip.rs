@@ -95,6 +95,7 @@ fn spec(session: &str, n: usize) -> TurnSpec {
         session: SessionName::parse(session).unwrap(),
         message: UserMessage::parse(&format!("/echo bench turn {n}")).unwrap(),
         already_delivered: false,
+        resume: false,
         timeout: Duration::from_secs(30),
     }
 }

@@ -9,6 +9,8 @@ pub mod browser;
 pub mod claude;
 pub mod claude_sys;
 pub mod db;
+pub mod fault;
+pub mod fleet;
 pub mod http;
 pub mod model;
 pub mod procs;

@@ -55,7 +55,7 @@ pub async fn enqueue(
         return Ok(Enqueued::TooMany);
     }
     let host = sessions::pin_host(&mut tx, req.user, req.fallback_host).await?;
-    queue.ensure(&host).await?;
+    queue.ensure_in(&mut tx, &host).await?;
     let new = turns::NewTurn {
         id: Uuid::now_v7(),
         user_id: req.user,

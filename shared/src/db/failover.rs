@@ -42,9 +42,9 @@ pub async fn move_user(
     let Some(to) = healthy_target(pool, from).await? else {
         return Ok(None);
     };
-    queue.ensure(&to).await?;
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user).await?;
+    queue.ensure_in(&mut tx, &to).await?;
     if repin(&mut tx, user, from, &to).await? == 0 {
         return Ok(None);
     }

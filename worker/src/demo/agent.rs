@@ -192,6 +192,7 @@ impl Keys {
                         .echo(shown(&String::from_utf8_lossy(&bytes), usize::MAX).as_bytes());
                 }
                 InputEvent::Erased => self.screen.echo(b"\x08 \x08"),
+                InputEvent::LineKilled => self.screen.echo(b"\r\x1b[K"),
                 InputEvent::Pasted(n) => self.screen.echo(format!("[pasted {n} bytes]").as_bytes()),
             }
         }

@@ -29,6 +29,8 @@ pub enum InputEvent {
     Typed(Vec<u8>),
     /// One character was erased from the input.
     Erased,
+    /// Ctrl-U removed (part of) the input.
+    LineKilled,
     /// A bracketed paste of this many bytes ended.
     Pasted(usize),
 }
@@ -134,6 +136,9 @@ impl InputParser {
             }
             0x04 if self.input.is_empty() => out.push(InputEvent::Quit),
             0x7f | 0x08 if pop_char(&mut self.input) => out.push(InputEvent::Erased),
+            // Ctrl-U, as in Claude Code: delete to the start of the line; at the start of a
+            // line of a multi-line input, the line break.
+            0x15 if kill_line(&mut self.input) => out.push(InputEvent::LineKilled),
             b'\t' | b'\n' | 0x20..=0x7e | 0x80.. => {
                 self.input.push(b);
                 match out.last_mut() {
@@ -176,6 +181,20 @@ impl InputParser {
             out.push(InputEvent::Submit(std::mem::take(&mut self.input)));
         }
     }
+}
+
+/// Removes the input's last line (or, when it is empty, the line break before it); false when
+/// the input was empty.
+fn kill_line(input: &mut Vec<u8>) -> bool {
+    if input.is_empty() {
+        return false;
+    }
+    match input.iter().rposition(|&b| b == b'\n') {
+        Some(i) if i + 1 == input.len() => input.truncate(i),
+        Some(i) => input.truncate(i + 1),
+        None => input.clear(),
+    }
+    true
 }
 
 /// Removes the last UTF-8 character (or stray byte); false when the input was empty.

@@ -144,3 +144,21 @@ fn ctrl_c_interrupts_and_clears_ctrl_d_quits_backspace_erases() {
     // Ctrl-D with pending input does not quit.
     assert!(!p.feed(b"x\x04").contains(&InputEvent::Quit));
 }
+
+#[test]
+fn ctrl_u_clears_a_pasted_envelope_line_by_line_like_claude_code() {
+    let mut p = InputParser::new(false);
+    let paste = |s: &str| [b"\x1b[200~", s.as_bytes(), b"\x1b[201~"].concat();
+    p.feed(&paste("[PALIADIN:x] one\ntwo"));
+    // Two lines: Ctrl-U, line break, Ctrl-U; one more press on the empty input is harmless.
+    let events = p.feed(b"\x15\x15\x15\x15");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == InputEvent::LineKilled)
+            .count(),
+        3
+    );
+    let events = p.feed(&pasted("[PALIADIN:x] again"));
+    assert_eq!(submits(&events), vec![b"[PALIADIN:x] again".to_vec()]);
+}

@@ -25,6 +25,10 @@ pub struct TurnSpec {
     pub message: UserMessage,
     /// A previous attempt already pasted this turn: never paste it again, only wait for its reply.
     pub already_delivered: bool,
+    /// An earlier attempt may have pasted this turn without recording it (it died between the
+    /// paste and the commit of its delivery): look at the turn's traces before pasting
+    /// (`crate::tmux::resume`).
+    pub resume: bool,
     /// The turn's hard limit, counted from when this attempt started.
     pub timeout: Duration,
 }

@@ -27,6 +27,9 @@ struct Seen {
     /// Content bytes and activity lines the driver reported in this attempt.
     bytes: usize,
     acts: i64,
+    /// Content whose write failed (a database error, not a fence): it goes out with the next
+    /// delta, or at [`EventSink::flush`], so the deltas still add up to the reply.
+    unsent: String,
 }
 
 impl<'a> EventSink<'a> {
@@ -40,6 +43,25 @@ impl<'a> EventSink<'a> {
                 activities,
                 ..Seen::default()
             }),
+        }
+    }
+
+    /// Writes content that failed to go out earlier (call before the result is written).
+    /// A few tries, a moment apart: the pool replaces a killed connection meanwhile.
+    pub async fn flush(&self) {
+        for _ in 0..5 {
+            let text = std::mem::take(&mut self.seen.lock().expect("seen").unsent);
+            if text.is_empty() {
+                return;
+            }
+            self.send(text).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn send(&self, text: String) {
+        if !self.attempt.append(&NewEvent::content(&text)).await && !self.attempt.is_lost() {
+            self.seen.lock().expect("seen").unsent = text;
         }
     }
 
@@ -75,11 +97,15 @@ impl Progress for EventSink<'_> {
 
     async fn content(&self, delta: &str) {
         let piece = self.unseen(delta);
-        if piece.is_empty() {
+        let text = {
+            let mut s = self.seen.lock().expect("seen");
+            std::mem::take(&mut s.unsent) + &piece
+        };
+        if text.is_empty() {
             return;
         }
         self.answering().await;
-        self.attempt.append(&NewEvent::content(&piece)).await;
+        self.send(text).await;
     }
 
     async fn activity(&self, text: &str) {

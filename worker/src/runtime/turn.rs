@@ -117,9 +117,14 @@ async fn conclude(ctx: &Ctx, attempt: Attempt, outcome: Outcome) -> anyhow::Resu
 /// Runs the driver for a message turn, or the reset for a reset turn.
 async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
     let (turn, host) = (attempt.turn(), attempt.host());
+    // A database error here is transient (e.g. a killed connection): let go, and the next
+    // attempt resolves it again, instead of failing the user's turn.
     let session = sessions::session_name(&ctx.pool, turn.user_id, host.as_str(), &ctx.prefix)
         .await
-        .map_err(|e| DriveError::Upstream(format!("cannot resolve the session: {e}")))?;
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cannot resolve the session: letting the turn go");
+            DriveError::Abandoned
+        })?;
     if turn.kind == TurnKind::Reset {
         ctx.driver(host)?.reset(&session).await?;
         let trailer = Trailer {
@@ -139,6 +144,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         session,
         message,
         already_delivered: turn.delivered_at.is_some(),
+        resume: attempt.number() > 1,
         timeout: ctx.config.turn_timeout(),
     };
     let (streamed, activities) = if spec.already_delivered {
@@ -153,6 +159,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         .driver(host)?
         .run_turn(&spec, &sink, attempt.control())
         .await;
+    sink.flush().await;
     let health = if result.is_ok() { "ok" } else { "error" };
     if let Err(e) = sessions::touch(&ctx.pool, turn.user_id, health).await {
         tracing::warn!(error = %e, "cannot record session use");

@@ -259,6 +259,7 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
         session,
         message,
         already_delivered: takeover,
+        resume: false,
         timeout,
     };
     let running = Arc::new(Running::default());

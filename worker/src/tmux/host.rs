@@ -11,6 +11,7 @@
 
 use super::busy;
 use super::deliver::{self, SubmitError};
+use super::resume;
 use super::session::{Ensured, Sessions};
 use super::wait::{self, lost};
 use super::{Tmux, TmuxConfig};
@@ -155,7 +156,11 @@ impl TmuxHost {
     ) -> Result<Reply, DriveError> {
         // On takeover the message is never pasted again: its reply may even exist already.
         if !spec.already_delivered {
-            self.deliver(spec, feed).await?;
+            if spec.resume && resume::received(self.spool(), spec.turn_id) {
+                tracing::info!("the agent already received this turn: not pasting it again");
+            } else {
+                self.deliver(spec, feed).await?;
+            }
             progress.delivered().await;
         }
         let every = self.cfg.health_interval;
@@ -168,6 +173,13 @@ impl TmuxHost {
         let text = Envelope::new(spec.turn_id, &spec.message).render();
         let ensured = self.ensure(&spec.session).await?;
         self.wait_idle(&spec.session, ensured).await;
+        if spec.resume && ensured != Ensured::Created {
+            // An earlier attempt may have left its paste without an Enter (see `resume`).
+            let presses = resume::clear_presses(text.lines().count());
+            if let Err(e) = deliver::clear_input(&self.tmux, &pane, presses).await {
+                tracing::info!(error = %e, "could not clear the agent's input before pasting");
+            }
+        }
         if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
             if !(e.is_missing() && ensured == Ensured::Cached) {
                 return Err(lost(e));

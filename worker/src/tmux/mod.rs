@@ -7,6 +7,7 @@
 //! - [`deliver`]: paste through a buffer from stdin, separate Enter, confirmation;
 //! - [`host`]: [`TmuxHost`], a whole turn over tmux plus the spool (`crate::spool`); it knows
 //!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
+//! - [`resume`]: a takeover never pastes twice (the turn's files; the input cleared first);
 //! - [`wait`]: streaming the spool and watching the session until the reply;
 //! - [`config`]: [`TmuxConfig`] and the agent-command parsing.
 //!
@@ -17,6 +18,7 @@ pub mod command;
 pub mod config;
 pub mod deliver;
 pub mod host;
+pub mod resume;
 pub mod session;
 pub mod wait;
 

@@ -125,6 +125,7 @@ impl Rig {
             session: session.clone(),
             message: UserMessage::parse(message).expect("valid message"),
             already_delivered: false,
+            resume: false,
             timeout: Duration::from_secs(30),
         }
     }
