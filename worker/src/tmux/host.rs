@@ -43,6 +43,10 @@ pub struct TmuxHost {
     tmux: Tmux,
     sessions: Sessions,
     watcher: SpoolWatcher,
+    /// Sessions whose agent was interrupted, with the lines of the interrupted envelope: Claude
+    /// Code may put that prompt back into its input line later than the interrupt's own clean-up
+    /// could see (under load), so the next paste into the session clears the input first.
+    interrupted: std::sync::Mutex<std::collections::HashMap<SessionName, usize>>,
 }
 
 impl TmuxHost {
@@ -71,6 +75,7 @@ impl TmuxHost {
             tmux,
             sessions,
             watcher,
+            interrupted: Default::default(),
         })
     }
 
@@ -173,12 +178,24 @@ impl TmuxHost {
         let text = Envelope::new(spec.turn_id, &spec.message).render();
         let ensured = self.ensure(&spec.session).await?;
         self.wait_idle(&spec.session, ensured).await;
-        if spec.resume && ensured != Ensured::Created {
-            // An earlier attempt may have left its paste without an Enter (see `resume`).
-            let presses = resume::clear_presses(text.lines().count());
+        // Input that may sit in the agent's input line: an earlier attempt's paste without its
+        // Enter (see `resume`), or an interrupted prompt the agent put back (see `interrupt`).
+        let mut leftover = self.take_interrupted(&spec.session).unwrap_or(0);
+        if spec.resume {
+            leftover = leftover.max(text.lines().count());
+        }
+        if leftover > 0 && ensured != Ensured::Created {
+            let presses = resume::clear_presses(leftover);
             if let Err(e) = deliver::clear_input(&self.tmux, &pane, presses).await {
                 tracing::info!(error = %e, "could not clear the agent's input before pasting");
             }
+            // Keys that reach Claude Code in one read with a paste are taken as pasted text:
+            // let it draw the cleared input first.
+            let quiet = self.cfg.idle_quiet;
+            let _ = self
+                .sessions
+                .wait_ready(&spec.session, quiet, quiet * 20)
+                .await;
         }
         if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
             if !(e.is_missing() && ensured == Ensured::Cached) {
@@ -213,11 +230,19 @@ impl TmuxHost {
             return;
         }
         busy::clear(self.spool().root(), s);
+        self.interrupted
+            .lock()
+            .expect("interrupted lock")
+            .insert(s.clone(), lines);
         let settle = self.cfg.ready_quiet;
         let _ = self.sessions.wait_ready(s, settle, settle * 10).await;
         if let Err(e) = deliver::clear_input(&self.tmux, &pane, 2 * lines + 1).await {
             tracing::info!(error = %e, "could not clear the agent's input");
         }
+    }
+
+    fn take_interrupted(&self, s: &SessionName) -> Option<usize> {
+        self.interrupted.lock().expect("interrupted lock").remove(s)
     }
 
     /// Never paste into an agent that is still working: the text would join that work instead
@@ -268,6 +293,7 @@ impl TmuxHost {
 
     /// Kills the session; the next turn starts a fresh agent. A missing session is fine.
     pub async fn reset(&self, s: &SessionName) -> Result<(), DriveError> {
+        self.take_interrupted(s);
         self.sessions
             .kill(s)
             .await
