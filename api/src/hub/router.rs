@@ -21,9 +21,12 @@ struct Slot {
     notify: Notify,
 }
 
+/// Subscribers by turn: `(subscription id, slot)`.
+type Turns = HashMap<Uuid, Vec<(u64, Arc<Slot>)>>;
+
 #[derive(Default)]
 pub struct Router {
-    turns: Mutex<HashMap<Uuid, Vec<(u64, Arc<Slot>)>>>,
+    turns: Mutex<Turns>,
     next_id: AtomicU64,
     /// Subscribers woken so far (a counter for tests and the fan-out benchmark).
     wakeups: AtomicU64,
@@ -41,7 +44,10 @@ impl Router {
     pub fn subscribe(self: &Arc<Self>, turn: Uuid) -> Subscription {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::default());
-        self.lock().entry(turn).or_default().push((id, slot.clone()));
+        self.lock()
+            .entry(turn)
+            .or_default()
+            .push((id, slot.clone()));
         Subscription {
             router: Arc::downgrade(self),
             turn,
@@ -87,7 +93,7 @@ impl Router {
         self.lock().values().map(Vec::len).sum()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Vec<(u64, Arc<Slot>)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Turns> {
         self.turns.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
