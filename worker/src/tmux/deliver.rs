@@ -2,7 +2,7 @@
 //!
 //! The text never appears in argv and never meets a shell: it goes to a uniquely named tmux
 //! buffer through the client's stdin (`load-buffer -b NAME -`), then `paste-buffer -p -d -r`
-//! pastes it (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
+//! pastes it (both in one tmux client process) (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
 //! is a separate `send-keys`, sent at once (measured against Claude Code: docs/claude-code.md,
 //! "Delivery timing"; `settle` can add a pause). Submission is
 //! confirmed by the agent's `.ack` file (or any other file of the turn); without one, Enter is
@@ -44,11 +44,10 @@ pub async fn paste(tmux: &Tmux, pane: &str, turn: Uuid, text: &str) -> Result<()
         std::process::id(),
         NEXT_BUFFER.fetch_add(1, Ordering::Relaxed)
     );
-    tmux.run_with_stdin(&["load-buffer", "-b", &buffer, "-"], text.as_bytes())
-        .await?;
-    let pasted = tmux
-        .run(&["paste-buffer", "-p", "-d", "-r", "-b", &buffer, "-t", pane])
-        .await;
+    // One client process: load, then paste (skipped by tmux when the load fails).
+    let load: &[&str] = &["load-buffer", "-b", &buffer, "-"];
+    let paste: &[&str] = &["paste-buffer", "-p", "-d", "-r", "-b", &buffer, "-t", pane];
+    let pasted = tmux.run_seq(&[load, paste], Some(text.as_bytes())).await;
     if pasted.is_err() {
         let _ = tmux.run(&["delete-buffer", "-b", &buffer]).await;
     }
@@ -89,10 +88,16 @@ pub async fn submit(
     if !cfg.settle.is_zero() {
         tokio::time::sleep(cfg.settle).await;
     }
-    let before = capture(tmux, pane).await?;
+    // The screen before Enter and the first Enter, in one client process.
+    let enter: &[&str] = &["send-keys", "-t", pane, "Enter"];
+    let before = tmux
+        .run_seq(&[&["capture-pane", "-p", "-t", pane], enter], None)
+        .await?;
     let attempts = cfg.enter_attempts.max(1);
     for enters in 1..=attempts {
-        key(tmux, pane, "Enter").await?;
+        if enters > 1 {
+            key(tmux, pane, "Enter").await?;
+        }
         let deadline = tokio::time::Instant::now() + cfg.ack_timeout;
         if feed.wait_received(deadline).await {
             return Ok(Confirmed::Ack { enters });
