@@ -2,6 +2,7 @@
 //! floor ([`floor`]), drives it with simulated users over HTTP and SSE ([`load`]) and holds idle
 //! streams open ([`fanout`]); prints one Markdown table per phase. Asserts nothing about time.
 
+pub mod cpu;
 pub mod fanout;
 pub mod floor;
 pub mod load;
@@ -67,18 +68,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("\nfloor = sum of the three p50s = {:.2} ms", table.floor_ms);
 
     for &rate in &args.rates {
+        let cpu = cpu::snapshot(&rig.pids().await);
         let p = load::open_loop(&users, rate, args.secs, args.max_turns).await;
         report(
             &table,
             &rig,
             &format!("Open loop, {rate} turns/s offered"),
             &p,
+            &cpu,
         )
         .await;
     }
+    let cpu = cpu::snapshot(&rig.pids().await);
     let p = load::closed_loop(&users, args.secs, args.max_turns).await;
     let closed = format!("Closed loop, {} users back to back", users.len());
-    report(&table, &rig, &closed, &p).await;
+    report(&table, &rig, &closed, &p, &cpu).await;
 
     if args.idle_streams > 0 {
         let before = fanout::db_connections(&rig.db.pool).await;
@@ -99,15 +103,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             before,
             after
         );
+        let cpu = cpu::snapshot(&rig.pids().await);
         let p = load::closed_loop(&users, args.secs, args.max_turns).await;
         let title = format!("Closed loop with {} idle streams open", args.idle_streams);
-        report(&table, &rig, &title, &p).await;
+        report(&table, &rig, &title, &p, &cpu).await;
     }
     println!("\npaliadin-bench: done");
     Ok(())
 }
 
-async fn report(table: &Table, rig: &rig::Rig, title: &str, p: &load::Phase) {
+async fn report(
+    table: &Table,
+    rig: &rig::Rig,
+    title: &str,
+    p: &load::Phase,
+    cpu_before: &cpu::Snapshot,
+) {
+    let cpu_after = cpu::snapshot(&rig.pids().await);
     let f = load::figures(p, &rig.tmux.spool, &rig.db.pool).await;
     table.header(title);
     table.row("accept (POST → 200)", &f.accept);
@@ -123,4 +135,5 @@ async fn report(table: &Table, rig: &rig::Rig, title: &str, p: &load::Phase) {
         done as f64 / p.wall.as_secs_f64(),
         p.failed + p.seen.len() - done
     );
+    cpu::report(cpu_before, &cpu_after, done);
 }

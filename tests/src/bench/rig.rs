@@ -83,6 +83,27 @@ impl Rig {
         out
     }
 
+    /// The processes whose CPU time [`super::cpu`] accounts, as they are now.
+    pub async fn pids(&self) -> super::cpu::Pids {
+        let server = std::process::Command::new("tmux")
+            .args(["-L", &self.tmux.socket, "display-message", "-p", "#{pid}"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok());
+        let backends: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap_or_default();
+        super::cpu::Pids {
+            api: self.api.id().unwrap_or(0),
+            workers: self.workers.iter().filter_map(Child::id).collect(),
+            tmux_server: server,
+            backends: backends.into_iter().map(|p| p as u32).collect(),
+        }
+    }
+
     /// The API process's resident set, in KiB.
     pub fn api_rss_kib(&self) -> u64 {
         let Some(pid) = self.api.id() else { return 0 };
