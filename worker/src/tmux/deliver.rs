@@ -88,16 +88,12 @@ pub async fn submit(
     if !cfg.settle.is_zero() {
         tokio::time::sleep(cfg.settle).await;
     }
-    // The screen before Enter and the first Enter, in one client process.
-    let enter: &[&str] = &["send-keys", "-t", pane, "Enter"];
-    let before = tmux
-        .run_seq(&[&["capture-pane", "-p", "-t", pane], enter], None)
-        .await?;
+    // Its own process, not merged with the Enter: with them merged (a shorter paste → Enter gap)
+    // one run of claude_control lost a submission right after an interrupt; not risked.
+    let before = capture(tmux, pane).await?;
     let attempts = cfg.enter_attempts.max(1);
     for enters in 1..=attempts {
-        if enters > 1 {
-            key(tmux, pane, "Enter").await?;
-        }
+        key(tmux, pane, "Enter").await?;
         let deadline = tokio::time::Instant::now() + cfg.ack_timeout;
         if feed.wait_received(deadline).await {
             return Ok(Confirmed::Ack { enters });
