@@ -92,36 +92,7 @@ impl Tmux {
         self.call(args, Some(input)).await
     }
 
-    /// Runs several commands in one client process (`tmux a ; b ; …`): tmux runs them in order
-    /// and stops at the first that fails. `input` goes to the client's stdin (for a
-    /// `load-buffer … -` among them). One process instead of one per command.
-    pub async fn run_seq(
-        &self,
-        commands: &[&[&str]],
-        input: Option<&[u8]>,
-    ) -> Result<String, TmuxError> {
-        let mut args: Vec<&str> = Vec::new();
-        for (i, c) in commands.iter().enumerate() {
-            if i > 0 {
-                args.push(";");
-            }
-            args.extend_from_slice(c);
-        }
-        let label: Vec<&str> = commands.iter().filter_map(|c| c.first().copied()).collect();
-        self.call_labelled(&args, input, &label.join("+")).await
-    }
-
     async fn call(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, TmuxError> {
-        self.call_labelled(args, input, args.first().copied().unwrap_or(""))
-            .await
-    }
-
-    async fn call_labelled(
-        &self,
-        args: &[&str],
-        input: Option<&[u8]>,
-        command: &str,
-    ) -> Result<String, TmuxError> {
         let started = Instant::now();
         let mut cmd = Command::new(&self.bin);
         // `-u`: UTF-8 output whatever the locale. Without it, a client with no UTF-8 locale (an
@@ -157,6 +128,7 @@ impl Tmux {
             drop(stdin);
         }
         let out = child.wait_with_output().await.map_err(spawn_err)?;
+        let command = args.first().copied().unwrap_or("");
         tracing::debug!(
             command,
             elapsed_us = started.elapsed().as_micros() as u64,

@@ -2,7 +2,7 @@
 //!
 //! The text never appears in argv and never meets a shell: it goes to a uniquely named tmux
 //! buffer through the client's stdin (`load-buffer -b NAME -`), then `paste-buffer -p -d -r`
-//! pastes it (both in one tmux client process) (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
+//! pastes it (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
 //! is a separate `send-keys`, sent at once (measured against Claude Code: docs/claude-code.md,
 //! "Delivery timing"; `settle` can add a pause). Submission is
 //! confirmed by the agent's `.ack` file (or any other file of the turn); without one, Enter is
@@ -44,10 +44,11 @@ pub async fn paste(tmux: &Tmux, pane: &str, turn: Uuid, text: &str) -> Result<()
         std::process::id(),
         NEXT_BUFFER.fetch_add(1, Ordering::Relaxed)
     );
-    // One client process: load, then paste (skipped by tmux when the load fails).
-    let load: &[&str] = &["load-buffer", "-b", &buffer, "-"];
-    let paste: &[&str] = &["paste-buffer", "-p", "-d", "-r", "-b", &buffer, "-t", pane];
-    let pasted = tmux.run_seq(&[load, paste], Some(text.as_bytes())).await;
+    tmux.run_with_stdin(&["load-buffer", "-b", &buffer, "-"], text.as_bytes())
+        .await?;
+    let pasted = tmux
+        .run(&["paste-buffer", "-p", "-d", "-r", "-b", &buffer, "-t", pane])
+        .await;
     if pasted.is_err() {
         let _ = tmux.run(&["delete-buffer", "-b", &buffer]).await;
     }
@@ -88,8 +89,6 @@ pub async fn submit(
     if !cfg.settle.is_zero() {
         tokio::time::sleep(cfg.settle).await;
     }
-    // Its own process, not merged with the Enter: with them merged (a shorter paste → Enter gap)
-    // one run of claude_control lost a submission right after an interrupt; not risked.
     let before = capture(tmux, pane).await?;
     let attempts = cfg.enter_attempts.max(1);
     for enters in 1..=attempts {
