@@ -4,7 +4,7 @@
 
 use crate::auth::Owner;
 use crate::error::AppError;
-use crate::hub::Notice;
+use crate::hub::Subscription;
 use crate::routes::turns::turn_id;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -16,7 +16,7 @@ use paliadin_shared::db::events;
 
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
@@ -71,7 +71,7 @@ pub async fn stream(
         .await?
         .ok_or(AppError::NotFound)?;
     // Subscribe before the first read, so nothing committed after it can be missed.
-    let notices = st.hub.subscribe();
+    let notices = st.hub.subscribe(id);
     let (tx, rx) = mpsc::channel::<Event>(64);
     // A finished turn whose terminal event the client already has: the stream is empty and ends.
     if !(turn.is_finished() && after >= turn.last_seq) {
@@ -99,7 +99,7 @@ async fn pump(
     st: AppState,
     id: Uuid,
     mut last: i32,
-    mut notices: broadcast::Receiver<Notice>,
+    notices: Subscription,
     tx: mpsc::Sender<Event>,
 ) {
     let _open = st.metrics.sse_stream();
@@ -131,17 +131,10 @@ async fn pump(
             }
         }
         // Wait until something may have changed for this turn.
-        loop {
-            tokio::select! {
-                _ = st.shutdown.cancelled() => return,
-                _ = tx.closed() => return,
-                n = notices.recv() => match n {
-                    Ok(Notice::Event { turn_id, seq }) if turn_id == id && seq > last => break,
-                    Ok(Notice::Event { .. }) => continue,
-                    Ok(Notice::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-            }
+        tokio::select! {
+            _ = st.shutdown.cancelled() => return,
+            _ = tx.closed() => return,
+            _ = notices.changed(last) => {}
         }
     }
 }

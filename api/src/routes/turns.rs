@@ -3,7 +3,6 @@
 
 use crate::auth::Owner;
 use crate::error::AppError;
-use crate::hub::Notice;
 use crate::routes::enqueue::{enqueue, reset_request};
 use crate::state::AppState;
 use axum::Json;
@@ -173,7 +172,6 @@ pub async fn reset(
     State(st): State<AppState>,
     Owner(user): Owner,
 ) -> Result<Json<Value>, AppError> {
-    let mut notices = st.hub.subscribe();
     let row = enqueue(
         &st,
         user.id,
@@ -183,8 +181,11 @@ pub async fn reset(
     )
     .await?
     .ok_or_else(|| AppError::internal(anyhow::anyhow!("reset turn not inserted")))?;
+    // Subscribed before the first read of the turn, so no event after that read is missed.
+    let notices = st.hub.subscribe(row.id);
     let wait = async {
         loop {
+            let heard = notices.heard();
             let t = turns::get(&st.pool, row.id)
                 .await?
                 .ok_or(AppError::NotFound)?;
@@ -192,16 +193,7 @@ pub async fn reset(
                 return Ok::<_, AppError>(t);
             }
             // Wake on any event of this turn, a resync, or a periodic re-check.
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                loop {
-                    match notices.recv().await {
-                        Ok(Notice::Event { turn_id, .. }) if turn_id == row.id => break,
-                        Ok(Notice::Event { .. }) => continue,
-                        _ => break,
-                    }
-                }
-            })
-            .await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), notices.changed(heard)).await;
         }
     };
     let t = tokio::time::timeout(Duration::from_secs(st.config.reset_wait_secs), wait)

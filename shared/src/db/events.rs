@@ -61,6 +61,16 @@ pub async fn streamed(pool: &PgPool, turn_id: Uuid) -> Result<(String, i64), sql
     .await
 }
 
+/// The newest event seq of each of `turns` that has events (the SSE hub's resync).
+pub async fn newest_seqs(pool: &PgPool, turns: &[Uuid]) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT turn_id, max(seq) FROM turn_events WHERE turn_id = ANY($1) GROUP BY turn_id",
+    )
+    .bind(turns)
+    .fetch_all(pool)
+    .await
+}
+
 /// Events of a turn with `seq > after`, in order.
 pub async fn list_after(
     pool: &PgPool,

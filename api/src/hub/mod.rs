@@ -1,10 +1,15 @@
-//! The event hub: one LISTEN connection per API process, fanned out to every open stream.
+//! The event hub: one LISTEN connection per API process, routed to the streams of each turn.
 //!
-//! Each notification (`turn_id:seq`) only tells streams "look again"; streams always read the
-//! events themselves from `turn_events` after the last seq they sent, so a lost, duplicated or
-//! reordered notification can cause neither a gap nor a duplicate. Whenever the listener
-//! (re)connects, the hub broadcasts [`Notice::Resync`] *after* its LISTEN is active, and every
-//! stream catches up from the table.
+//! Each notification (`turn_id:seq`) only tells the streams of that turn "look again"
+//! ([`router`]); streams always read the events themselves from `turn_events` after the last seq
+//! they sent, so a lost, duplicated or reordered notification can cause neither a gap nor a
+//! duplicate. Whenever the listener (re)connects, once its LISTEN is active, the hub asks the
+//! table for the newest seq of every watched turn and wakes only the streams behind it (all of
+//! them if that query fails).
+
+mod router;
+
+pub use router::{Router, Subscription};
 
 use paliadin_shared::db::EVENTS_CHANNEL;
 use sqlx::PgPool;
@@ -12,30 +17,19 @@ use sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// What streams hear from the hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    /// An event of this turn was committed.
-    Event { turn_id: Uuid, seq: i32 },
-    /// Notifications may have been missed: every stream re-reads its turn.
-    Resync,
-}
-
 pub struct Hub {
-    tx: broadcast::Sender<Notice>,
+    router: Arc<Router>,
     connects: AtomicU64,
 }
 
 impl Hub {
     /// Starts the listener task; it ends when `shutdown` fires.
     pub fn spawn(pool: PgPool, shutdown: CancellationToken) -> Arc<Hub> {
-        let (tx, _) = broadcast::channel(4096);
         let hub = Arc::new(Hub {
-            tx,
+            router: Arc::new(Router::default()),
             connects: AtomicU64::new(0),
         });
         let h = hub.clone();
@@ -43,13 +37,20 @@ impl Hub {
         hub
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
-        self.tx.subscribe()
+    /// Subscribes to the events of one turn. Subscribe *before* reading the table, so nothing
+    /// committed after the read can be missed.
+    pub fn subscribe(&self, turn: Uuid) -> Subscription {
+        self.router.subscribe(turn)
     }
 
     /// How many times the listener has connected (1 after start; more after reconnects).
     pub fn connects(&self) -> u64 {
         self.connects.load(Ordering::SeqCst)
+    }
+
+    /// Subscribers woken so far.
+    pub fn wakeups(&self) -> u64 {
+        self.router.wakeups()
     }
 
     async fn run(&self, pool: PgPool, shutdown: CancellationToken) {
@@ -71,15 +72,15 @@ impl Hub {
                 }
             };
             backoff = Duration::from_millis(100);
+            self.resync(&pool).await;
             self.connects.fetch_add(1, Ordering::SeqCst);
-            let _ = self.tx.send(Notice::Resync);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     got = listener.try_recv() => match got {
                         Ok(Some(n)) => {
-                            if let Some(notice) = parse(n.payload()) {
-                                let _ = self.tx.send(notice);
+                            if let Some((turn, seq)) = parse(n.payload()) {
+                                self.router.event(turn, seq);
                             }
                         }
                         Ok(None) | Err(_) => {
@@ -88,6 +89,25 @@ impl Hub {
                         }
                     },
                 }
+            }
+        }
+    }
+
+    /// After (re)connecting: wakes the streams whose turn has events they may not have heard of.
+    async fn resync(&self, pool: &PgPool) {
+        let turns = self.router.turns();
+        if turns.is_empty() {
+            return;
+        }
+        match paliadin_shared::db::events::newest_seqs(pool, &turns).await {
+            Ok(rows) => {
+                for (turn, seq) in rows {
+                    self.router.event(turn, seq);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "resync query failed; every stream re-reads");
+                self.router.resync_all();
             }
         }
     }
@@ -101,12 +121,9 @@ impl Hub {
     }
 }
 
-fn parse(payload: &str) -> Option<Notice> {
+fn parse(payload: &str) -> Option<(Uuid, i32)> {
     let (id, seq) = payload.split_once(':')?;
-    Some(Notice::Event {
-        turn_id: Uuid::parse_str(id).ok()?,
-        seq: seq.parse().ok()?,
-    })
+    Some((Uuid::parse_str(id).ok()?, seq.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -116,13 +133,7 @@ mod tests {
     #[test]
     fn parses_notifications() {
         let id = Uuid::new_v4();
-        assert_eq!(
-            parse(&format!("{id}:7")),
-            Some(Notice::Event {
-                turn_id: id,
-                seq: 7
-            })
-        );
+        assert_eq!(parse(&format!("{id}:7")), Some((id, 7)));
         assert_eq!(parse("garbage"), None);
     }
 }

@@ -1,0 +1,139 @@
+//! `paliadin-bench`: a whole-system benchmark. Starts a real system ([`rig`]), measures the
+//! floor ([`floor`]), drives it with simulated users over HTTP and SSE ([`load`]) and holds idle
+//! streams open ([`fanout`]); prints one Markdown table per phase. Asserts nothing about time.
+
+pub mod cpu;
+pub mod fanout;
+pub mod floor;
+pub mod load;
+pub mod rig;
+pub mod stats;
+
+use clap::Parser;
+use stats::Table;
+
+/// Options; every phase is bounded in time and in count.
+#[derive(Parser, Debug)]
+#[command(name = "paliadin-bench", about = "Whole-system benchmark of Paliadin")]
+pub struct Args {
+    /// Worker processes.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Turns each worker runs at once (the worker's default when unset).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Simulated users (turns go round-robin over them).
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Open-loop arrival rates to run, turns per second, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![10.0, 50.0])]
+    pub rates: Vec<f64>,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10.0)]
+    pub secs: f64,
+    /// At most this many turns per phase.
+    #[arg(long, default_value_t = 5000)]
+    pub max_turns: usize,
+    /// Samples of each floor figure.
+    #[arg(long, default_value_t = 200)]
+    pub floor_samples: usize,
+    /// Idle SSE streams for the fan-out phase (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    pub idle_streams: usize,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let rig = rig::Rig::start(args.workers, args.concurrency).await?;
+    let users = rig.users("u", args.users.max(1)).await;
+    println!(
+        "# paliadin-bench: {} workers (concurrency {}), {} users, {} s per phase",
+        args.workers,
+        args.concurrency.map_or("default".into(), |c| c.to_string()),
+        users.len(),
+        args.secs
+    );
+    // Warm sessions: one turn per user, all at once.
+    let warm = futures::future::join_all(users.iter().map(|c| load::one_turn(c, 0))).await;
+    anyhow::ensure!(
+        warm.iter().all(|s| s.as_ref().is_some_and(|s| s.ok)),
+        "a warm-up turn failed"
+    );
+    let fl = floor::measure(&rig.db.pool, &rig.tmux.socket, args.floor_samples).await?;
+    let mut table = Table { floor_ms: 0.0 };
+    table.header("Floor (same run)");
+    table.row("one durable commit", &fl.commit);
+    table.row("one LISTEN/NOTIFY round trip", &fl.notify);
+    table.row("one `tmux` command (process)", &fl.tmux);
+    table.floor_ms = fl.total();
+    println!("\nfloor = sum of the three p50s = {:.2} ms", table.floor_ms);
+
+    for &rate in &args.rates {
+        let cpu = cpu::snapshot(&rig.pids().await);
+        let p = load::open_loop(&users, rate, args.secs, args.max_turns).await;
+        report(
+            &table,
+            &rig,
+            &format!("Open loop, {rate} turns/s offered"),
+            &p,
+            &cpu,
+        )
+        .await;
+    }
+    let cpu = cpu::snapshot(&rig.pids().await);
+    let p = load::closed_loop(&users, args.secs, args.max_turns).await;
+    let closed = format!("Closed loop, {} users back to back", users.len());
+    report(&table, &rig, &closed, &p, &cpu).await;
+
+    if args.idle_streams > 0 {
+        let before = fanout::db_connections(&rig.db.pool).await;
+        let idle = fanout::open_idle(&rig, args.idle_streams).await?;
+        let after = fanout::db_connections(&rig.db.pool).await;
+        println!(
+            "\n## SSE fan-out: {} idle streams on one API process\n",
+            args.idle_streams
+        );
+        println!(
+            "opened in {:.1} s; API RSS {:.1} → {:.1} MiB ({:.2} KiB per stream); \
+             DB connections (all, LISTEN) {:?} → {:?}",
+            idle.open_secs,
+            idle.rss_before_kib as f64 / 1024.0,
+            idle.rss_after_kib as f64 / 1024.0,
+            (idle.rss_after_kib.saturating_sub(idle.rss_before_kib)) as f64
+                / args.idle_streams as f64,
+            before,
+            after
+        );
+        let cpu = cpu::snapshot(&rig.pids().await);
+        let p = load::closed_loop(&users, args.secs, args.max_turns).await;
+        let title = format!("Closed loop with {} idle streams open", args.idle_streams);
+        report(&table, &rig, &title, &p, &cpu).await;
+    }
+    println!("\npaliadin-bench: done");
+    Ok(())
+}
+
+async fn report(
+    table: &Table,
+    rig: &rig::Rig,
+    title: &str,
+    p: &load::Phase,
+    cpu_before: &cpu::Snapshot,
+) {
+    let cpu_after = cpu::snapshot(&rig.pids().await);
+    let f = load::figures(p, &rig.tmux.spool, &rig.db.pool).await;
+    table.header(title);
+    table.row("accept (POST → 200)", &f.accept);
+    table.row("dispatch (POST → agent's `.ack`)", &f.dispatch);
+    table.row("queue wait (`claimed_at − queued_at`)", &f.queue_wait);
+    table.row("reply (`.md` in place → terminal SSE event)", &f.reply);
+    table.row("overhead (end to end − agent's time)", &f.overhead);
+    table.row("end to end (POST → terminal SSE event)", &f.end_to_end);
+    let done = p.seen.iter().filter(|s| s.ok).count();
+    println!(
+        "\nthroughput: {done} turns ended in {:.1} s = {:.1} turns/s; {} failed or rejected",
+        p.wall.as_secs_f64(),
+        done as f64 / p.wall.as_secs_f64(),
+        p.failed + p.seen.len() - done
+    );
+    cpu::report(cpu_before, &cpu_after, done);
+}
