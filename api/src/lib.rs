@@ -49,6 +49,10 @@ pub fn app(state: AppState) -> Router {
             "/api/paliadin/turn/{id}/cancel",
             post(routes::turns::cancel),
         )
+        .route(
+            "/api/paliadin/turn/{turn_id}/permission/{request_id}",
+            post(routes::permission::decide),
+        )
         .route("/api/paliadin/stream/{id}", get(routes::stream::stream))
         .route("/api/paliadin/reset", post(routes::turns::reset))
         .merge(web::router())

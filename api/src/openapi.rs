@@ -66,6 +66,7 @@ impl Modify for Security {
         routes::enqueue::post_turn,
         routes::turns::history,
         routes::turns::cancel,
+        routes::permission::decide,
         routes::turns::reset,
         routes::stream::stream,
         admin::stats::stats,
@@ -73,7 +74,13 @@ impl Modify for Security {
         admin::turns::detail,
         openapi_json,
     ),
-    components(schemas(ErrorBody, Ok, stats::Stats)),
+    components(schemas(
+        ErrorBody,
+        Ok,
+        stats::Stats,
+        routes::permission::DecisionBody,
+        routes::permission::DecisionRecorded,
+    )),
     modifiers(&Security),
     tags(
         (name = "owner", description = "The chat: enqueue turns, stream them, history"),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Paliadin skill and hooks for Claude Code in $HOME (docs/claude-code.md):
 #   ~/.claude/skills/paliadin/SKILL.md       the skill (persona + reply protocol)
-#   ~/.claude/skills/paliadin/hooks/*         UserPromptSubmit, PostToolUse and Stop hooks
+#   ~/.claude/skills/paliadin/hooks/*         UserPromptSubmit, PostToolUse, Stop and
+#                                             PermissionRequest hooks
 #   ~/.claude/settings.json                   hooks registered (merged: other settings kept)
 #   ~/.claude.json                            onboarding done; WORKDIR's trust dialog accepted;
 #                                             $ANTHROPIC_API_KEY (if set) approved for use
@@ -43,7 +44,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 dest="$HOME/.claude/skills/paliadin"
 mkdir -p "$dest/hooks"
 cp "$here/paliadin/SKILL.md" "$dest/SKILL.md"
-for hook in user-prompt-submit post-tool-use stop; do
+for hook in user-prompt-submit post-tool-use stop permission-request; do
     cp "$here/hooks/$hook" "$dest/hooks/$hook"
     chmod 755 "$dest/hooks/$hook"
 done
@@ -80,12 +81,14 @@ def ours(entry):
 settings_path = os.path.join(home, ".claude", "settings.json")
 settings = load(settings_path)
 hooks = settings.setdefault("hooks", {})
+# PermissionRequest waits for the person (bounded by the hook itself: see its docstring).
 wanted = {
-    "UserPromptSubmit": ("user-prompt-submit", None),
-    "PostToolUse": ("post-tool-use", "*"),
-    "Stop": ("stop", None),
+    "UserPromptSubmit": ("user-prompt-submit", None, 30),
+    "PostToolUse": ("post-tool-use", "*", 30),
+    "Stop": ("stop", None, 30),
+    "PermissionRequest": ("permission-request", "*", 86400),
 }
-for event, (script, matcher) in wanted.items():
+for event, (script, matcher, timeout) in wanted.items():
     groups = []
     for group in hooks.get(event, []):
         if isinstance(group, dict) and isinstance(group.get("hooks"), list):
@@ -94,7 +97,7 @@ for event, (script, matcher) in wanted.items():
                 continue
         groups.append(group)
     command = shlex.quote(os.path.join(hooks_dir, script))
-    group = {"hooks": [{"type": "command", "command": command, "timeout": 30}]}
+    group = {"hooks": [{"type": "command", "command": command, "timeout": timeout}]}
     if matcher is not None:
         group = dict({"matcher": matcher}, **group)
     groups.append(group)

@@ -10,8 +10,8 @@ use std::str::FromStr;
 
 /// Event kinds, exactly the ⚑ SSE `event:` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum EventKind {
     Meta,
     Status,
@@ -20,10 +20,14 @@ pub enum EventKind {
     End,
     Error,
     Cancelled,
+    /// The agent asks the person before a tool runs (`docs/agent-protocol.md` §7).
+    Permission,
+    /// The person (or the expiry) answered a `permission` event.
+    PermissionDecided,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Meta,
         EventKind::Status,
         EventKind::Activity,
@@ -31,6 +35,8 @@ impl EventKind {
         EventKind::End,
         EventKind::Error,
         EventKind::Cancelled,
+        EventKind::Permission,
+        EventKind::PermissionDecided,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl EventKind {
             EventKind::End => "end",
             EventKind::Error => "error",
             EventKind::Cancelled => "cancelled",
+            EventKind::Permission => "permission",
+            EventKind::PermissionDecided => "permission_decided",
         }
     }
 
@@ -130,6 +138,9 @@ pub enum StatusState {
     Claimed,
     Delivered,
     Answering,
+    /// The agent shows a dialog nobody reported through a hook (the pane's text is attached):
+    /// the person has to answer it in the terminal.
+    Waiting,
 }
 
 impl StatusState {
@@ -139,6 +150,7 @@ impl StatusState {
             StatusState::Claimed => "claimed",
             StatusState::Delivered => "delivered",
             StatusState::Answering => "answering",
+            StatusState::Waiting => "waiting",
         }
     }
 }

@@ -30,6 +30,13 @@ impl Progress for Quiet {
     async fn delivered(&self) {}
     async fn content(&self, _: &str) {}
     async fn activity(&self, _: &str) {}
+    async fn permission(
+        &self,
+        _: u32,
+        _: &paliadin_shared::domain::permission::PermissionAsk,
+    ) -> Option<paliadin_shared::domain::permission::PermissionAnswer> {
+        None
+    }
 }
 
 /// `(p50, p99, mean)` in milliseconds.

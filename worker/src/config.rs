@@ -25,6 +25,10 @@ pub struct RuntimeConfig {
     /// A turn's hard limit.
     #[arg(long, env = "PALIADIN_TURN_TIMEOUT_SECS", default_value_t = 120)]
     pub turn_timeout_secs: u64,
+    /// How long an agent's permission request waits for the person before it is denied. The
+    /// wait does not count against the turn's limit (`docs/agent-protocol.md` §7).
+    #[arg(long, env = "PALIADIN_PERMISSION_WAIT_SECS", default_value_t = 1800)]
+    pub permission_wait_secs: u64,
     /// On shutdown, how long in-flight turns may finish before their leases are released.
     #[arg(long, env = "PALIADIN_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
@@ -60,6 +64,10 @@ impl RuntimeConfig {
 
     pub fn turn_timeout(&self) -> Duration {
         Duration::from_secs(self.turn_timeout_secs)
+    }
+
+    pub fn permission_wait(&self) -> Duration {
+        Duration::from_secs(self.permission_wait_secs.max(1))
     }
 
     pub fn resolved_worker_id(&self) -> String {

@@ -3,7 +3,8 @@
 //!   `~/.claude/settings.json` without losing unrelated settings or foreign hooks, pre-seeds
 //!   `~/.claude.json`, and is idempotent;
 //! - the hooks, fed Claude Code's hook JSON on stdin, write the `.ack` line and activity events,
-//!   block the first stop without a reply, then write a fallback reply that `parse_reply` accepts.
+//!   block the first stop without a reply, then write a fallback reply that `parse_reply` accepts;
+//!   the PermissionRequest hook asks through the spool and answers Claude with the decision.
 
 use paliadin_shared::domain::trailer::parse_reply;
 use serde_json::{Value, json};
@@ -133,6 +134,7 @@ fn install_merges_settings_and_seeds_claude_json() {
         ("UserPromptSubmit", "user-prompt-submit"),
         ("PostToolUse", "post-tool-use"),
         ("Stop", "stop"),
+        ("PermissionRequest", "permission-request"),
     ] {
         let ours: Vec<String> = commands(&settings, event)
             .into_iter()
@@ -309,4 +311,97 @@ fn the_stop_hook_lets_claude_stop_once_the_worker_has_concluded_the_turn() {
         );
         assert!(!home.busy().exists(), "{conclude}");
     }
+}
+
+/// Waits (bounded) until `path` exists: the hook under test writes it from another process.
+fn wait_for(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_permission_hook_asks_through_the_spool_and_answers_claude() {
+    let home = Home::new();
+    home.install(&[]);
+    let (session, turn) = ("perm-session", Uuid::new_v4());
+    let prompt = json!({"session_id": session, "prompt": format!("[PALIADIN:{turn}] run ls")});
+    home.hook("user-prompt-submit", prompt);
+    let suggestions = json!([{"type": "addRules", "behavior": "allow",
+        "rules": [{"toolName": "Bash", "ruleContent": "touch:*"}], "destination": "localSettings"}]);
+    let ask = |input: Value| {
+        json!({"session_id": session, "hook_event_name": "PermissionRequest",
+               "tool_name": "Bash", "tool_input": input, "permission_suggestions": suggestions})
+    };
+    std::thread::scope(|s| {
+        // 1: allow_always → allow with the suggested rules.
+        let first = s.spawn(|| {
+            home.hook(
+                "permission-request",
+                ask(json!({"command": "touch /tmp/x", "description": "make x"})),
+            )
+        });
+        let request = home.turn_file(turn, "perm-1.json");
+        wait_for(&request);
+        let asked: Value =
+            serde_json::from_str(&std::fs::read_to_string(&request).unwrap()).unwrap();
+        assert_eq!(asked["tool"], "Bash");
+        assert_eq!(asked["options"], json!(["allow", "allow_always", "deny"]));
+        assert!(
+            asked["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("touch /tmp/x"),
+            "{asked}"
+        );
+        let parsed =
+            paliadin_shared::domain::permission::PermissionAsk::parse(asked.to_string().as_bytes());
+        assert!(parsed.is_ok(), "{parsed:?}");
+        std::fs::write(
+            home.turn_file(turn, "perm-1.decision"),
+            r#"{"decision":"allow_always","by":"owner"}"#,
+        )
+        .unwrap();
+        let out: Value = serde_json::from_str(&first.join().unwrap()).unwrap();
+        let decision = &out["hookSpecificOutput"]["decision"];
+        assert_eq!(
+            out["hookSpecificOutput"]["hookEventName"],
+            "PermissionRequest"
+        );
+        assert_eq!(decision["behavior"], "allow");
+        assert_eq!(decision["updatedPermissions"], suggestions);
+        // 2: the next request of the turn takes number 2; a denial carries the reason.
+        let second =
+            s.spawn(|| home.hook("permission-request", ask(json!({"command": "rm -rf /"}))));
+        wait_for(&home.turn_file(turn, "perm-2.json"));
+        std::fs::write(
+            home.turn_file(turn, "perm-2.decision"),
+            r#"{"decision":"deny","message":"not that","by":"owner"}"#,
+        )
+        .unwrap();
+        let out: Value = serde_json::from_str(&second.join().unwrap()).unwrap();
+        let decision = &out["hookSpecificOutput"]["decision"];
+        assert_eq!(decision["behavior"], "deny");
+        assert!(
+            decision["message"].as_str().unwrap().contains("not that"),
+            "{decision}"
+        );
+        // 3: the worker concluded the turn (its receipt is gone): deny at once.
+        std::fs::remove_file(home.turn_file(turn, "ack")).unwrap();
+        let out = home.hook("permission-request", ask(json!({"command": "ls"})));
+        assert_eq!(
+            out, "",
+            "a concluded turn leaves the question to Claude's own dialog"
+        );
+    });
+    // Outside a Paliadin turn the hook says nothing: Claude shows its own dialog.
+    let other =
+        json!({"session_id": "not-ours", "tool_name": "Bash", "tool_input": {"command": "ls"}});
+    assert_eq!(home.hook("permission-request", other), "");
 }

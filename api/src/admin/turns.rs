@@ -121,12 +121,23 @@ pub fn redact(kind: EventKind, data: Value) -> Value {
             }
             d
         }
-        EventKind::Meta
-        | EventKind::Status
-        | EventKind::Activity
-        | EventKind::Error
-        | EventKind::Cancelled => data,
+        // What the agent asked may quote secrets; the person's words are theirs.
+        EventKind::Permission => chars_of(data, "summary"),
+        EventKind::PermissionDecided => chars_of(data, "message"),
+        EventKind::Status => chars_of(data, "screen"),
+        EventKind::Meta | EventKind::Activity | EventKind::Error | EventKind::Cancelled => data,
     }
+}
+
+/// `data` with its text field `key` replaced by `<key>_chars` (its length), when present.
+fn chars_of(mut data: Value, key: &str) -> Value {
+    if let Some(obj) = data.as_object_mut()
+        && let Some(text) = obj.remove(key)
+    {
+        let chars = text.as_str().map_or(0, |t| t.chars().count());
+        obj.insert(format!("{key}_chars"), json!(chars));
+    }
+    data
 }
 
 #[utoipa::path(

@@ -3,5 +3,6 @@
 pub mod enqueue;
 pub mod health;
 pub mod json;
+pub mod permission;
 pub mod stream;
 pub mod turns;

@@ -16,6 +16,7 @@
 
 mod finish;
 pub mod lease;
+mod permission;
 
 pub use finish::Outcome;
 pub use lease::Lease;
@@ -36,6 +37,9 @@ pub struct TurnControl {
     /// This worker lets go of the turn (its lease is lost, or it is shutting down): stop
     /// watching and leave the agent and its files alone — another worker takes over.
     pub abandon: CancellationToken,
+    /// A permission decision on this turn was recorded (the worker's LISTEN on
+    /// `paliadin_permission`): re-read the open request ([`Attempt::permission`]).
+    pub decided: Arc<tokio::sync::Notify>,
 }
 
 /// What claiming needs besides the message: where to write, who claims, for how long.

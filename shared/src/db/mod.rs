@@ -5,6 +5,7 @@ pub mod events;
 pub mod failover;
 pub mod fenced;
 pub mod fleet;
+pub mod permissions;
 pub mod sessions;
 pub mod stats;
 pub mod turns;
@@ -21,6 +22,9 @@ pub const EVENTS_CHANNEL: &str = "paliadin_events";
 pub const WORK_CHANNEL: &str = "paliadin_work";
 /// The channel on which the API asks workers to cancel a running turn (payload: turn id).
 pub const CANCEL_CHANNEL: &str = "paliadin_cancel";
+/// The channel on which a permission decision wakes the worker holding the turn (payload:
+/// turn id).
+pub const PERMISSION_CHANNEL: &str = "paliadin_permission";
 
 /// Key of the advisory lock that serialises concurrent `migrate` runs.
 const MIGRATE_LOCK: i64 = 0x7061_6c69_6164_696e; // "paliadin"

@@ -3,6 +3,7 @@
 mod envelope;
 mod host;
 mod message;
+pub mod permission;
 mod session;
 pub mod trailer;
 mod turn;

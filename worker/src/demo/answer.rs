@@ -9,6 +9,7 @@ use super::directive::{self, Directive};
 use super::replies;
 use super::spool::Spool;
 use super::terminal::Screen;
+use paliadin_shared::domain::permission::{Decision, PermissionAsk};
 use paliadin_shared::domain::trailer::Trailer;
 use std::io;
 use std::time::Duration;
@@ -18,6 +19,8 @@ use uuid::Uuid;
 const DEFAULT_CHUNK_PAUSE: Duration = Duration::from_millis(40);
 /// Pause between `/stream` chunks.
 const STREAM_PAUSE: Duration = Duration::from_millis(50);
+/// How often `/ask` looks for the decision file.
+const ASK_POLL: Duration = Duration::from_millis(20);
 /// Pause between `/activity` events.
 const ACTIVITY_PAUSE: Duration = Duration::from_millis(20);
 
@@ -151,7 +154,53 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
         Directive::Large(kib) => turn.reply(&replies::large(kib), tag, &[]),
         Directive::Markdown => turn.reply(replies::MARKDOWN, tag, &[]),
         Directive::Crash => Ok(Outcome::Crash),
+        Directive::Ask { tool, what } => ask(turn, tool, what),
         Directive::Usage(text) => turn.reply(&text, tag, &[]),
+    }
+}
+
+/// `/ask`: asks the person through the spool and answers with their decision. The wait is
+/// bounded (`PALIADIN_PERMISSION_WAIT_SECS` plus a minute, as the worker denies at that
+/// limit; one hour when unset) and an interrupt ends it at once.
+fn ask(turn: &Turn, tool: &str, what: &str) -> Result<Outcome, Stop> {
+    let request = PermissionAsk {
+        tool: tool.to_owned(),
+        summary: what.to_owned(),
+        options: vec![Decision::Allow, Decision::AllowAlways, Decision::Deny],
+    };
+    turn.activity(&format!("asking for permission to use {tool}"))?;
+    turn.control.check(turn.seq)?;
+    turn.spool.ask(turn.id, 1, &request)?;
+    let limit = std::env::var("PALIADIN_PERMISSION_WAIT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(Duration::from_secs(3600), |s| Duration::from_secs(s + 60));
+    let started = std::time::Instant::now();
+    let answer = loop {
+        if let Some(a) = turn.spool.decision(turn.id, 1)? {
+            break Some(a);
+        }
+        if started.elapsed() > limit {
+            break None;
+        }
+        turn.pause(ASK_POLL)?;
+    };
+    let tag = "demo-ask";
+    match answer {
+        Some(a) if a.decision != Decision::Deny => {
+            turn.activity(&format!("{tool}: {}", what.lines().next().unwrap_or("")))?;
+            let body = format!("Allowed ({}): {tool} ran: {what}", a.decision);
+            turn.reply(&body, tag, &[tool])
+        }
+        Some(a) => {
+            let why = a.message.unwrap_or_else(|| "no reason given".into());
+            turn.reply(&format!("Denied: {tool} did not run ({why})."), tag, &[])
+        }
+        None => turn.reply(
+            &format!("Denied: nobody answered; {tool} did not run."),
+            tag,
+            &[],
+        ),
     }
 }
 

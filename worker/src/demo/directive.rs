@@ -26,6 +26,9 @@ Directives (the first word of the message after the envelope):
   /large <kib>        reply body of exactly <kib> KiB (1..=16384); demo-large
   /markdown           code block, table, link, plus hostile HTML for sanitiser tests; demo-markdown
   /crash              exit the process with status 70 without answering (agent died)
+  /ask <tool> <text>  ask the person for permission to use <tool> ([A-Za-z0-9_.:/-]{1,64})
+                      to do <text> (the spool's perm-1.json), wait for the decision, then
+                      reply \"Allowed: …\" or \"Denied: …\"; demo-ask
 A directive with a missing or out-of-range number gets a reply explaining the usage
 (classifier_tag demo-usage).";
 
@@ -43,6 +46,11 @@ pub enum Directive<'a> {
     Large(u32),
     Markdown,
     Crash,
+    /// `/ask <tool> <text>`: ask the person before "using" a tool.
+    Ask {
+        tool: &'a str,
+        what: &'a str,
+    },
     /// A known directive with a bad argument; the text says what is expected.
     Usage(String),
 }
@@ -61,6 +69,7 @@ impl Directive<'_> {
             Directive::Large(_) => "demo-large",
             Directive::Markdown => "demo-markdown",
             Directive::Crash => "demo-crash",
+            Directive::Ask { .. } => "demo-ask",
             Directive::Usage(_) => "demo-usage",
         }
     }
@@ -91,7 +100,26 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/bad-trailer" => Directive::BadTrailer,
         "/markdown" => Directive::Markdown,
         "/crash" => Directive::Crash,
+        "/ask" => ask(rest),
         _ => Directive::Default,
+    }
+}
+
+fn ask(rest: &str) -> Directive<'_> {
+    let rest = rest.trim_start();
+    let (tool, what) = rest.split_once([' ', '\t', '\n']).unwrap_or((rest, ""));
+    let valid = (1..=64).contains(&tool.len())
+        && tool
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:/-".contains(&b));
+    if valid {
+        Directive::Ask { tool, what }
+    } else {
+        Directive::Usage(
+            "`/ask` needs a tool name ([A-Za-z0-9_.:/-]{1,64}) and what it will do, e.g. \
+             `/ask Bash touch /tmp/x`."
+                .into(),
+        )
     }
 }
 
@@ -153,6 +181,15 @@ mod tests {
         assert_eq!(parse("/bad-trailer please"), Directive::BadTrailer);
         assert_eq!(parse("/markdown"), Directive::Markdown);
         assert_eq!(parse("/crash now"), Directive::Crash);
+        assert_eq!(
+            parse("/ask Bash touch /tmp/x; rm y"),
+            Directive::Ask {
+                tool: "Bash",
+                what: "touch /tmp/x; rm y"
+            }
+        );
+        assert_eq!(parse("/ask $(x) y").classifier_tag(), "demo-usage");
+        assert_eq!(parse("/ask").classifier_tag(), "demo-usage");
     }
 
     #[test]

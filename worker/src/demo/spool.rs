@@ -4,6 +4,7 @@
 //! (reply text so far), `<turn_id>.events` (JSON lines) and `<turn_id>.md` (the whole reply,
 //! written to `<turn_id>.md.tmp` first and renamed, so a reader never sees half of it).
 
+use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::domain::trailer::Trailer;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -74,6 +75,24 @@ impl Spool {
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, self.path(turn, "md"))
+    }
+
+    /// Asks the person: publishes `<turn_id>.perm-<n>.json` whole (written, then renamed).
+    pub fn ask(&self, turn: Uuid, n: u32, ask: &PermissionAsk) -> io::Result<()> {
+        let tmp = self.path(turn, &format!("perm-{n}.json.tmp"));
+        fs::write(&tmp, ask.render())?;
+        fs::rename(&tmp, self.path(turn, &format!("perm-{n}.json")))
+    }
+
+    /// The worker's answer to request `n`, once written (`<turn_id>.perm-<n>.decision`).
+    pub fn decision(&self, turn: Uuid, n: u32) -> io::Result<Option<PermissionAnswer>> {
+        match fs::read(self.path(turn, &format!("perm-{n}.decision"))) {
+            Ok(bytes) => PermissionAnswer::parse(&bytes)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn append(&self, turn: Uuid, ext: &str, text: &str) -> io::Result<()> {

@@ -8,6 +8,7 @@ pub mod local;
 pub mod ssh;
 
 use async_trait::async_trait;
+use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::domain::trailer::{Reply, TrailerError};
 use paliadin_shared::events::ErrorCode;
 use paliadin_shared::{SessionName, UserMessage};
@@ -42,6 +43,11 @@ pub trait Progress: Send + Sync {
     async fn content(&self, delta: &str);
     /// What the agent is doing (tool use, progress).
     async fn activity(&self, text: &str);
+    /// The agent asks the person before a tool runs (its request `n` in this turn); returns
+    /// the answer once there is one — the owner's, or a denial when the request expires. The
+    /// turn's own time limit does not run meanwhile. `None`: no answer will come from here
+    /// (this worker lost the turn); the driver writes nothing.
+    async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer>;
 }
 
 /// Why a turn did not produce a reply. [`DriveError::code`] names each one.

@@ -14,7 +14,11 @@ use crate::shim::proto::{self, Body, Op, TurnArgs, WireCode};
 use crate::ssh::{CallError, Conn, Link, LinkOptions, SshTarget};
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
+use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::domain::trailer::Reply;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -47,7 +51,12 @@ struct Seen {
     delivered: bool,
     streamed: String,
     activities: usize,
+    /// Time spent waiting for the person (permission requests): it moves the turn's limits.
+    waited: Duration,
 }
+
+/// A permission request being answered on the worker's side, then sent back as `decide`.
+type Asking<'a> = Pin<Box<dyn Future<Output = (u32, Option<PermissionAnswer>)> + Send + 'a>>;
 
 impl SshDriver {
     /// Connects in the background at once (needs a tokio runtime); turns wait for the link at
@@ -82,7 +91,17 @@ impl SshDriver {
         if cancelling {
             let _ = conn.request(Op::Cancel { turn_id });
         }
+        // One request is answered at a time (the agent waits on it); later ones queue.
+        let mut asking: Option<(Instant, Asking<'_>)> = None;
+        let mut queued: VecDeque<(u32, PermissionAsk)> = VecDeque::new();
         loop {
+            if asking.is_none()
+                && let Some((n, ask)) = queued.pop_front()
+            {
+                let ask_fut: Asking<'_> =
+                    Box::pin(async move { (n, progress.permission(n, &ask).await) });
+                asking = Some((Instant::now(), ask_fut));
+            }
             let body = tokio::select! {
                 biased;
                 _ = control.abandon.cancelled() => {
@@ -94,13 +113,23 @@ impl SshDriver {
                     let _ = conn.request(Op::Cancel { turn_id });
                     continue;
                 }
-                _ = tokio::time::sleep_until(hard) => {
+                // The person's time does not count against the turn.
+                _ = tokio::time::sleep_until(hard + seen.waited), if asking.is_none() => {
                     let _ = conn.request(Op::Cancel { turn_id });
                     return Some(Err(DriveError::Timeout));
+                }
+                (n, answer) = async { asking.as_mut().expect("guarded").1.as_mut().await }, if asking.is_some() => {
+                    let (since, _) = asking.take().expect("guarded");
+                    seen.waited += since.elapsed();
+                    if let Some(answer) = answer {
+                        let _ = conn.request(Op::Decide { turn_id, n, answer });
+                    }
+                    continue;
                 }
                 b = call.next() => b?,
             };
             match body {
+                Body::Permission { n, ask } => queued.push_back((n, ask)),
                 Body::Delivered if !seen.delivered => {
                     seen.delivered = true;
                     progress.delivered().await;
@@ -161,6 +190,7 @@ impl Driver for SshDriver {
     ) -> Result<Reply, DriveError> {
         let deadline = Instant::now() + spec.timeout;
         let hard = deadline + GRACE;
+        // `seen.waited` (time the person took to answer) moves both limits.
         let mut seen = Seen {
             delivered: spec.already_delivered,
             ..Seen::default()
@@ -172,14 +202,14 @@ impl Driver for SshDriver {
                 _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
                 // Nothing reached the agent yet: nothing to interrupt.
                 _ = control.cancel.cancelled(), if !seen.delivered => return Err(DriveError::Cancelled),
-                _ = tokio::time::sleep_until(hard) => return Err(DriveError::Timeout),
+                _ = tokio::time::sleep_until(hard + seen.waited) => return Err(DriveError::Timeout),
                 c = self.link.get(self.wait) => match c {
                     Ok(c) => c,
                     Err(_) if control.cancel.is_cancelled() => return Err(DriveError::Cancelled),
                     Err(e) => return Err(DriveError::HostUnreachable(e)),
                 },
             };
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = (deadline + seen.waited).saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(DriveError::Timeout);
             }

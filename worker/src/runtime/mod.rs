@@ -2,7 +2,8 @@
 //! (one turn per user at a time, users in parallel), run each turn in its own task, and stop
 //! cleanly.
 //!
-//! Wake-ups: LISTEN `paliadin_work` (new turns) and `paliadin_cancel` (cancel a running turn),
+//! Wake-ups: LISTEN `paliadin_work` (new turns), `paliadin_cancel` (cancel a running turn) and
+//! `paliadin_permission` (a decision for a running turn's permission request),
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
 mod failover;
@@ -14,7 +15,7 @@ use crate::config::RuntimeConfig;
 use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;
 use paliadin_shared::attempt::{Claimer, Lease};
-use paliadin_shared::db::{CANCEL_CHANNEL, fleet};
+use paliadin_shared::db::{CANCEL_CHANNEL, PERMISSION_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, SessionPrefix};
 use sqlx::PgPool;
@@ -291,14 +292,24 @@ impl Worker {
     }
 
     fn on_notification(&self, n: &PgNotification) {
-        let id = (n.channel() == CANCEL_CHANNEL)
-            .then(|| Uuid::parse_str(n.payload()).ok())
-            .flatten();
-        if let Some(id) = id
-            && let Some(c) = self.running.lock().expect("lock").get(&id)
-        {
+        let channel = n.channel();
+        if channel != CANCEL_CHANNEL && channel != PERMISSION_CHANNEL {
+            return;
+        }
+        let Ok(id) = Uuid::parse_str(n.payload()) else {
+            return;
+        };
+        let running = self.running.lock().expect("lock");
+        let Some(c) = running.get(&id) else {
+            return;
+        };
+        if channel == CANCEL_CHANNEL {
             tracing::info!(turn_id = %id, "cancel requested");
             c.cancel.cancel();
+        } else {
+            // A stored wake-up: the turn re-reads its open request even if it is not waiting
+            // on it yet.
+            c.decided.notify_one();
         }
     }
 

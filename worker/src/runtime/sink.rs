@@ -8,12 +8,16 @@
 use crate::driver::Progress;
 use async_trait::async_trait;
 use paliadin_shared::attempt::Attempt;
+use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::events::{NewEvent, StatusState};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub struct EventSink<'a> {
     attempt: &'a Attempt,
+    /// How long a permission request waits for the person before it is denied.
+    permission_wait: Duration,
     /// `status: answering` is sent once, before the first content or activity.
     answering: AtomicBool,
     seen: Mutex<Seen>,
@@ -34,9 +38,15 @@ struct Seen {
 
 impl<'a> EventSink<'a> {
     /// A sink for a turn of which earlier attempts streamed `streamed` and `activities`.
-    pub fn new(attempt: &'a Attempt, streamed: String, activities: i64) -> Self {
+    pub fn new(
+        attempt: &'a Attempt,
+        streamed: String,
+        activities: i64,
+        permission_wait: Duration,
+    ) -> Self {
         EventSink {
             attempt,
+            permission_wait,
             answering: AtomicBool::new(!streamed.is_empty() || activities > 0),
             seen: Mutex::new(Seen {
                 streamed,
@@ -118,5 +128,13 @@ impl Progress for EventSink<'_> {
             self.answering().await;
             self.attempt.append(&NewEvent::activity(text)).await;
         }
+    }
+
+    async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
+        let answer = self.attempt.permission(n, ask, self.permission_wait).await;
+        if let Some(a) = &answer {
+            tracing::info!(n, tool = %ask.tool, decision = %a.decision, by = a.by.as_str(), "permission answered");
+        }
+        answer
     }
 }

@@ -154,7 +154,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
     } else {
         (String::new(), 0)
     };
-    let sink = EventSink::new(attempt, streamed, activities);
+    let sink = EventSink::new(attempt, streamed, activities, ctx.config.permission_wait());
     let result = ctx
         .driver(host)?
         .run_turn(&spec, &sink, attempt.control())

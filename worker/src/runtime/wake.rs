@@ -1,8 +1,9 @@
-//! What wakes the claim loop: notifications on the LISTEN connection (new work, cancels) and
+//! What wakes the claim loop: notifications on the LISTEN connection (new work, cancels,
+//! permission decisions) and
 //! slots freed by finished turns.
 
 use crate::driver::TurnControl;
-use paliadin_shared::db::{CANCEL_CHANNEL, WORK_CHANNEL};
+use paliadin_shared::db::{CANCEL_CHANNEL, PERMISSION_CHANNEL, WORK_CHANNEL};
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgNotification};
 use std::collections::HashMap;
@@ -29,7 +30,9 @@ impl Drop for Slot {
 
 pub(super) async fn listen(pool: &PgPool) -> Option<PgListener> {
     let mut l = PgListener::connect_with(pool).await.ok()?;
-    l.listen_all([WORK_CHANNEL, CANCEL_CHANNEL]).await.ok()?;
+    l.listen_all([WORK_CHANNEL, CANCEL_CHANNEL, PERMISSION_CHANNEL])
+        .await
+        .ok()?;
     Some(l)
 }
 

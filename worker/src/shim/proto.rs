@@ -3,27 +3,29 @@
 //! The shim speaks first: a [`Body::Hello`] line (no id). Then the worker sends [`Request`]s,
 //! each with an `id` it chose (unique per connection), and the shim answers with [`Response`]s
 //! carrying that id, so many turns multiplex on one channel. A `run`/`takeover` request gets
-//! any number of pushed `delivered` / `content` / `activity` lines and then exactly one final
+//! any number of pushed `delivered` / `content` / `activity` / `permission` lines and then exactly one final
 //! `reply` or `error`; every other request gets exactly one `ok` or `error`. A line the shim
 //! cannot attribute to a request (malformed JSON, no id) is answered with `"id": null`.
 //! The normative description is `docs/hosts.md` ("Protocol").
 
 pub use super::code::{WireCode, drive_error};
 use crate::driver::DriveError;
+use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::domain::trailer::Trailer;
 use paliadin_shared::events::ErrorCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Bumped on any incompatible change; the worker refuses a shim that speaks another version.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 /// The longest request line the shim accepts (a 32 KiB message is at most ~64 KiB as JSON).
 pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// The longest response line the worker accepts (a reply file can be large).
 pub const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
-pub const OPS: [&str; 9] = [
+pub const OPS: [&str; 10] = [
     "ping", "health", "run", "takeover", "cancel", "abandon", "settle", "reset", "capture",
+    "decide",
 ];
 
 /// Worker → shim.
@@ -60,6 +62,13 @@ pub enum Op {
     Reset { session: String },
     /// `ok` with `screen`: the visible text of the session's pane (diagnostics).
     Capture { session: String },
+    /// The answer to a running turn's pushed `permission` request `n` (`ok`; `unknown_turn`
+    /// when no such request waits here).
+    Decide {
+        turn_id: Uuid,
+        n: u32,
+        answer: PermissionAnswer,
+    },
 }
 
 /// The turn a `run` or `takeover` is about.
@@ -102,6 +111,11 @@ pub enum Body {
     },
     Activity {
         text: String,
+    },
+    /// The agent asks the person (pushed; the worker answers with a `decide` request).
+    Permission {
+        n: u32,
+        ask: PermissionAsk,
     },
     Reply {
         text: String,
@@ -149,7 +163,10 @@ impl Body {
     pub fn is_final(&self) -> bool {
         !matches!(
             self,
-            Body::Delivered | Body::Content { .. } | Body::Activity { .. }
+            Body::Delivered
+                | Body::Content { .. }
+                | Body::Activity { .. }
+                | Body::Permission { .. }
         )
     }
 

@@ -184,6 +184,14 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
             find(shared, turn_id)?.detach();
             Err(Body::ok())
         }
+        Op::Decide { turn_id, n, answer } => {
+            if find(shared, turn_id)?.decide(n, answer) {
+                Err(Body::ok())
+            } else {
+                let msg = format!("no permission request {n} waits in turn {turn_id}");
+                Err(Body::error(WireCode::UnknownTurn, msg))
+            }
+        }
         Op::Settle { turn_id } => {
             shared.host.settle(turn_id);
             Err(Body::ok())

@@ -19,10 +19,13 @@ use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
 use crate::spool::{EXTENSIONS, SpoolDir};
 use crate::tmux::TmuxHost;
 use async_trait::async_trait;
+use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::events::ErrorCode;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -35,6 +38,8 @@ pub struct Running {
     delivered: AtomicBool,
     /// The worker stopped listening: abandon as soon as it is safe.
     detached: CancellationToken,
+    /// Permission requests pushed to the worker, waiting for its `decide`.
+    asks: Mutex<HashMap<u32, oneshot::Sender<PermissionAnswer>>>,
 }
 
 impl Running {
@@ -43,6 +48,12 @@ impl Running {
         if self.detached.is_cancelled() {
             self.control.abandon.cancel();
         }
+    }
+
+    /// The worker's answer to request `n`; false when no such request waits.
+    pub fn decide(&self, n: u32, answer: PermissionAnswer) -> bool {
+        let waiting = self.asks.lock().expect("asks").remove(&n);
+        waiting.is_some_and(|tx| tx.send(answer).is_ok())
     }
 
     /// Stop watching once delivered (at once if it already is); never cut a delivery short.
@@ -91,6 +102,19 @@ impl Progress for Forward<'_> {
             text: text.to_owned(),
         })
         .await;
+    }
+    /// Pushes the request and waits for the worker's `decide`. If the channel goes away
+    /// meanwhile, the turn is detached and this wait ends with it; the resumed request asks
+    /// again (the agent's request file is still unanswered).
+    async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
+        let (tx, rx) = oneshot::channel();
+        self.running.asks.lock().expect("asks").insert(n, tx);
+        self.push(Body::Permission {
+            n,
+            ask: ask.clone(),
+        })
+        .await;
+        rx.await.ok()
     }
 }
 

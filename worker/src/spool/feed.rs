@@ -7,6 +7,9 @@
 
 use super::SpoolDir;
 use super::text::{activity_text, take_utf8};
+use paliadin_shared::domain::permission::{
+    AskError, MAX_REQUEST_FILE, MAX_REQUESTS, PermissionAnswer, PermissionAsk,
+};
 use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -23,6 +26,12 @@ pub enum SpoolEvent {
     Activity(String),
     /// The whole `.md` file, once.
     Reply(String),
+    /// The agent's permission request `n` (`.perm-<n>.json`), not answered yet; a malformed
+    /// one is still reported, so the worker can deny it instead of leaving the agent waiting.
+    Permission {
+        n: u32,
+        ask: Result<PermissionAsk, AskError>,
+    },
 }
 
 /// Read position in an append-only file plus bytes not yet usable (half a line or character).
@@ -47,6 +56,8 @@ pub struct TurnFeed {
     events: Cursor,
     partial: Cursor,
     reply_seen: bool,
+    /// Permission requests seen so far (they are numbered from 1).
+    perms: u32,
 }
 
 impl TurnFeed {
@@ -69,7 +80,13 @@ impl TurnFeed {
             events: Cursor::default(),
             partial: Cursor::default(),
             reply_seen: false,
+            perms: 0,
         }
+    }
+
+    /// Answers the agent's permission request `n` (see [`SpoolDir::answer`]).
+    pub fn answer(&self, n: u32, answer: &PermissionAnswer) -> std::io::Result<()> {
+        self.dir.answer(self.turn, n, answer)
     }
 
     /// `.ack` lines seen so far.
@@ -146,6 +163,7 @@ impl TurnFeed {
                 self.queue.push_back(SpoolEvent::Content(text));
             }
         }
+        self.scan_permissions();
         // A reply already moved to `done/` (by an older worker that settled before its commit
         // failed) still answers the turn.
         let done = || std::fs::read(self.dir.done_path(self.turn, "md"));
@@ -158,6 +176,37 @@ impl TurnFeed {
             self.queue.push_back(SpoolEvent::Reply(text));
         }
     }
+}
+
+impl TurnFeed {
+    /// New permission requests, in order. One answered already (its `.decision` exists, e.g.
+    /// written by an earlier attempt) is passed over.
+    fn scan_permissions(&mut self) {
+        while self.perms < MAX_REQUESTS {
+            let n = self.perms + 1;
+            let Some(bytes) = read_bounded(&self.dir.perm_path(self.turn, n, "json")) else {
+                return;
+            };
+            self.perms = n;
+            self.received = true;
+            if self.dir.perm_path(self.turn, n, "decision").exists() {
+                continue;
+            }
+            let ask = PermissionAsk::parse(&bytes);
+            self.queue.push_back(SpoolEvent::Permission { n, ask });
+        }
+    }
+}
+
+/// A whole small file (at most one byte over [`MAX_REQUEST_FILE`], which the parser refuses),
+/// or `None` if it does not exist.
+fn read_bounded(path: &Path) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(MAX_REQUEST_FILE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
 }
 
 /// The bytes appended since the cursor, or `None` if the file does not exist. A file that

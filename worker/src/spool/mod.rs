@@ -4,7 +4,9 @@
 //! - `<id>.ack` — one line per receipt of the envelope (confirms the paste was submitted);
 //! - `<id>.partial` — the reply so far, append-only (streamed as content deltas);
 //! - `<id>.events` — JSON lines, `{"type":"activity","text":…}` (streamed as activity);
-//! - `<id>.md` — the final reply, renamed into place from `<id>.md.tmp` (atomic).
+//! - `<id>.md` — the final reply, renamed into place from `<id>.md.tmp` (atomic);
+//! - `<id>.perm-<n>.json` — the agent asks the person (request `n`, from 1); the worker answers
+//!   it with `<id>.perm-<n>.decision` (both renamed into place).
 //!
 //! [`SpoolWatcher`] turns inotify events into per-turn wake-ups; [`TurnFeed`] reads one turn's
 //! files incrementally. Once the worker has committed a turn's result, the driver calls
@@ -19,6 +21,7 @@ mod watch;
 pub use feed::{SpoolEvent, TurnFeed};
 pub use watch::SpoolWatcher;
 
+use paliadin_shared::domain::permission::{MAX_REQUESTS, PermissionAnswer};
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -76,6 +79,20 @@ impl SpoolDir {
         self.done_dir().join(file_name(turn, ext))
     }
 
+    /// `<spool>/<turn_id>.perm-<n>.<kind>` (`json`: the request, `decision`: the answer).
+    pub fn perm_path(&self, turn: Uuid, n: u32, kind: &str) -> PathBuf {
+        self.path(turn, &format!("perm-{n}.{kind}"))
+    }
+
+    /// Answers the agent's request `n`: writes `<turn>.perm-<n>.decision` whole (a temporary
+    /// file renamed into place), so the agent never reads half of it.
+    pub fn answer(&self, turn: Uuid, n: u32, answer: &PermissionAnswer) -> io::Result<()> {
+        let path = self.perm_path(turn, n, "decision");
+        let tmp = self.perm_path(turn, n, "decision.tmp");
+        std::fs::write(&tmp, answer.render())?;
+        std::fs::rename(&tmp, &path)
+    }
+
     /// How many receipts the agent recorded for the turn (its `.ack` lines), whether the turn
     /// is still running or finished (`done/`). Tests use it to prove a message was sent once.
     pub fn ack_count(&self, turn: Uuid) -> usize {
@@ -99,7 +116,13 @@ impl SpoolDir {
         {
             tracing::warn!(error = %e, "cannot create the spool's done/ directory");
         }
-        for ext in EXTENSIONS {
+        // Permission requests are numbered from 1 without gaps.
+        let mut exts: Vec<String> = EXTENSIONS.iter().map(|e| (*e).to_owned()).collect();
+        for n in (1..=MAX_REQUESTS).take_while(|&n| self.perm_path(turn, n, "json").exists()) {
+            exts.extend([format!("perm-{n}.json"), format!("perm-{n}.decision")]);
+        }
+        for ext in exts {
+            let ext = ext.as_str();
             let from = self.path(turn, ext);
             let result = if keep {
                 std::fs::rename(&from, self.done_dir().join(file_name(turn, ext)))

@@ -14,7 +14,7 @@ use super::deliver::{self, SubmitError};
 use super::resume;
 use super::session::{Ensured, Sessions};
 use super::wait::{self, lost};
-use super::{Tmux, TmuxConfig};
+use super::{Tmux, TmuxConfig, TurnClock};
 use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
 use crate::spool::{SpoolDir, SpoolWatcher, TurnFeed};
 use paliadin_shared::domain::trailer::Reply;
@@ -117,14 +117,19 @@ impl TmuxHost {
         progress: &dyn Progress,
         control: &TurnControl,
     ) -> Result<Reply, DriveError> {
-        let deadline = Instant::now() + spec.timeout;
+        // The limit stands still while the person answers a permission request.
+        let clock = TurnClock::new(spec.timeout);
         let mut feed = self.watcher.subscribe(spec.turn_id);
+        let turn = wait::Turn {
+            progress,
+            clock: &clock,
+        };
         let outcome = tokio::select! {
             biased;
             _ = control.abandon.cancelled() => Err(DriveError::Abandoned),
             _ = control.cancel.cancelled() => Err(DriveError::Cancelled),
-            _ = tokio::time::sleep_until(deadline) => Err(DriveError::Timeout),
-            r = self.drive(spec, progress, &mut feed) => r,
+            _ = clock.expired() => Err(DriveError::Timeout),
+            r = self.drive(spec, turn, &mut feed) => r,
         };
         drop(feed);
         if let Err(e) = &outcome {
@@ -156,9 +161,10 @@ impl TmuxHost {
     async fn drive(
         &self,
         spec: &TurnSpec,
-        progress: &dyn Progress,
+        turn: wait::Turn<'_>,
         feed: &mut TurnFeed,
     ) -> Result<Reply, DriveError> {
+        let progress = turn.progress;
         // On takeover the message is never pasted again: its reply may even exist already.
         if !spec.already_delivered {
             if spec.resume && resume::received(self.spool(), spec.turn_id) {
@@ -169,7 +175,7 @@ impl TmuxHost {
             progress.delivered().await;
         }
         let every = self.cfg.health_interval;
-        wait::reply(&self.sessions, every, &spec.session, progress, feed).await
+        wait::reply(&self.sessions, every, &spec.session, turn, feed).await
     }
 
     async fn deliver(&self, spec: &TurnSpec, feed: &mut TurnFeed) -> Result<(), DriveError> {

@@ -4,6 +4,7 @@
 //! - [`command`]: one tmux client call (`tmux [-L socket] …`), errors classified;
 //! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
 //! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
+//! - [`clock`]: the turn's time limit, stopped while the person answers a permission request;
 //! - [`deliver`]: paste through a buffer from stdin, separate Enter, confirmation;
 //! - [`host`]: [`TmuxHost`], a whole turn over tmux plus the spool (`crate::spool`); it knows
 //!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
@@ -14,6 +15,7 @@
 //! The why of every step is in `docs/tmux-driving.md`.
 
 pub mod busy;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod deliver;
@@ -22,6 +24,7 @@ pub mod resume;
 pub mod session;
 pub mod wait;
 
+pub use clock::TurnClock;
 pub use command::{Tmux, TmuxError};
 pub use config::{AgentCmdError, TmuxConfig, default_spool_dir, split_agent_cmd};
 pub use host::{StartError, TmuxHost};

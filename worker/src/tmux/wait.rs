@@ -5,10 +5,12 @@
 //! read once more: an agent that wrote its reply and then exited still counts as answered.
 
 use super::TmuxError;
+use super::clock::TurnClock;
 use super::session::{Health, Sessions};
 use crate::driver::{DriveError, Progress};
 use crate::spool::{SpoolEvent, TurnFeed};
 use paliadin_shared::SessionName;
+use paliadin_shared::domain::permission::{DecidedBy, PermissionAnswer};
 use paliadin_shared::domain::trailer::{Reply, parse_reply};
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
@@ -18,7 +20,7 @@ pub async fn reply(
     sessions: &Sessions,
     every: Duration,
     s: &SessionName,
-    progress: &dyn Progress,
+    turn: Turn<'_>,
     feed: &mut TurnFeed,
 ) -> Result<Reply, DriveError> {
     let mut health = tokio::time::interval(every);
@@ -28,7 +30,7 @@ pub async fn reply(
         tokio::select! {
             biased;
             ev = feed.next() => {
-                if let Some(done) = forward(ev, &mut streamed, progress).await {
+                if let Some(done) = forward(ev, &mut streamed, turn, feed).await {
                     return done;
                 }
             }
@@ -42,7 +44,7 @@ pub async fn reply(
                 // The agent may have written its reply just before it went away.
                 feed.scan();
                 while let Some(ev) = feed.try_next() {
-                    if let Some(done) = forward(ev, &mut streamed, progress).await {
+                    if let Some(done) = forward(ev, &mut streamed, turn, feed).await {
                         return done;
                     }
                 }
@@ -52,13 +54,38 @@ pub async fn reply(
     }
 }
 
+/// Where a waiting turn reports to, and the clock its permission waits stop.
+#[derive(Clone, Copy)]
+pub struct Turn<'a> {
+    pub progress: &'a dyn Progress,
+    pub clock: &'a TurnClock,
+}
+
 /// Passes one spool event on; returns the turn's outcome when the reply arrived.
 async fn forward(
     ev: SpoolEvent,
     streamed: &mut String,
-    progress: &dyn Progress,
+    turn: Turn<'_>,
+    feed: &TurnFeed,
 ) -> Option<Result<Reply, DriveError>> {
+    let progress = turn.progress;
     match ev {
+        SpoolEvent::Permission { n, ask } => {
+            let answer = match ask {
+                // The person's time is not the agent's: the turn's limit stands still meanwhile.
+                Ok(ask) => turn.clock.paused(progress.permission(n, &ask)).await,
+                Err(e) => {
+                    tracing::warn!(n, error = %e, "denying a malformed permission request");
+                    Some(PermissionAnswer::denied(DecidedBy::Worker, &e.to_string()))
+                }
+            };
+            if let Some(answer) = answer
+                && let Err(e) = feed.answer(n, &answer)
+            {
+                tracing::warn!(n, error = %e, "cannot write a permission decision for the agent");
+            }
+            None
+        }
         SpoolEvent::Content(delta) => {
             streamed.push_str(&delta);
             progress.content(&delta).await;

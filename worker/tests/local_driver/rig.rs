@@ -2,6 +2,7 @@
 //! killed on drop), a private spool directory, the real demo agent, and a `Progress` that
 //! records every call and lets a test wait for one.
 
+use paliadin_shared::domain::permission::{DecidedBy, Decision, PermissionAnswer, PermissionAsk};
 use paliadin_shared::domain::trailer::Reply;
 use paliadin_shared::{SessionName, UserMessage};
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
@@ -19,13 +20,18 @@ pub enum Call {
     Delivered,
     Content(String),
     Activity(String),
+    /// A permission request: its number, tool and summary.
+    Permission(u32, String, String),
 }
 
-/// Records `Progress` calls in order.
+/// Records `Progress` calls in order, and answers permission requests like a person would:
+/// after `think` (the person's time), with the next of `answers` (allow when none is left).
 #[derive(Default)]
 pub struct Recorder {
     calls: Mutex<Vec<Call>>,
     changed: Notify,
+    pub answers: Mutex<std::collections::VecDeque<PermissionAnswer>>,
+    pub think: Duration,
 }
 
 impl Recorder {
@@ -79,6 +85,16 @@ impl Progress for Recorder {
     }
     async fn activity(&self, text: &str) {
         self.push(Call::Activity(text.to_owned()));
+    }
+    async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
+        self.push(Call::Permission(n, ask.tool.clone(), ask.summary.clone()));
+        tokio::time::sleep(self.think).await;
+        let next = self.answers.lock().unwrap().pop_front();
+        Some(next.unwrap_or(PermissionAnswer {
+            decision: Decision::Allow,
+            message: None,
+            by: DecidedBy::Owner,
+        }))
     }
 }
 
