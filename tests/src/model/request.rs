@@ -18,7 +18,12 @@ pub struct TurnView {
     pub tmp_path: Option<String>,
     /// The Stop hook blocked once (its feedback is in the conversation).
     pub stop_blocked: bool,
+    /// A tool use was denied through Paliadin's permission hook: the line that says so.
+    pub denied: Option<String>,
 }
+
+/// How the permission hook words a denial (`deploy/skill/hooks/permission-request`).
+pub const DENIED: &str = "Denied by the person: ";
 
 /// Every text of a message's `content` (a string, or text blocks; tool results included).
 pub fn texts(message: &Value) -> Vec<String> {
@@ -82,12 +87,17 @@ pub fn turn_view(req: &Value) -> Option<TurnView> {
     let needle = format!("/{turn_id}.md.tmp");
     let tmp_path = all.iter().find_map(|t| path_ending(t, &needle));
     let stop_blocked = all.iter().any(|t| t.contains("has no reply file yet"));
+    let denied = all.iter().find_map(|t| {
+        let at = t.find(DENIED)?;
+        Some(t[at..].lines().next().unwrap_or_default().to_owned())
+    });
     Some(TurnView {
         turn_id,
         message,
         step,
         tmp_path,
         stop_blocked,
+        denied,
     })
 }
 

@@ -6,7 +6,7 @@
 //! | anything else | follows the skill: `Write` the reply to `<id>.md.tmp` and says `Replied to <id>.` |
 //! | `stream N …` | appends N progress chunks to `<id>.partial` (Bash heredoc), then replies |
 //! | `tools N PATH` | reads the file PATH N times (`Read`: no permission needed), then replies |
-//! | `bash CMD` | runs `CMD` with the Bash tool (may need permission), then replies with its output |
+//! | `bash CMD` | runs `CMD` with the Bash tool (may need permission), then replies `Ran it.`, or `Not run. Denied by the person: …` when the permission hook denied it |
 //! | `slow MS …` | thinks for MS milliseconds before its first step, then replies |
 //! | `chat …` | ignores the protocol and only talks (the Stop hook's fallback must answer) |
 //! | `hang …` | starts a response and never finishes it (timeout / cancel send Escape) |
@@ -103,7 +103,10 @@ pub fn play(view: &TurnView) -> Play {
                     json!({"command": rest, "description": "Run what the person asked"}),
                 ));
             }
-            protocol(view, view.step - 1, "Ran it.", &["Bash"])
+            match &view.denied {
+                Some(why) => protocol(view, view.step - 1, &format!("Not run. {why}"), &[]),
+                None => protocol(view, view.step - 1, "Ran it.", &["Bash"]),
+            }
         }
         _ => protocol(view, view.step, &default_body(&view.message), &[]),
     }

@@ -1,0 +1,123 @@
+//! Permission requests from the real Claude Code (scripted model on loopback): the model calls
+//! `Bash`, Claude's PermissionRequest hook asks through the spool, the worker turns it into a
+//! `permission` event, and the owner's answer from the API decides: allowed, the command runs
+//! (its file appears) and the turn ends; denied, it does not run and the reply says why; with
+//! the worker SIGKILLed while the request waits, the next worker delivers the decision and
+//! nothing runs twice.
+
+use paliadin_e2e::claude_sys::{ClaudeSys, last};
+use paliadin_e2e::http::{SseEvent, next_event};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Reads events until a `permission` event; fails if the turn ends first.
+async fn until_permission(
+    stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin),
+) -> SseEvent {
+    loop {
+        let e = next_event(stream, 90).await;
+        assert!(!e.is_terminal(), "the turn ended without asking: {e:?}");
+        if e.event == "permission" {
+            return e;
+        }
+    }
+}
+
+async fn rest(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> Vec<SseEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let e = next_event(stream, 90).await;
+        let done = e.is_terminal();
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// A path outside Claude's working directory, unique to this run.
+fn target(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "paliadin-perm-{}-{name}",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_asks_before_bash_and_the_owner_allows_or_denies_it() {
+    let Some(sys) = ClaudeSys::start("cc-perm", &[]).await else {
+        return;
+    };
+    let allowed = target("allowed");
+    let (id, sse) = sys
+        .c
+        .turn(&format!("bash touch {}", allowed.display()))
+        .await;
+    let (_, mut stream) = sys.c.open_stream(&sse, None).await;
+    let asked = until_permission(&mut stream).await;
+    assert_eq!(asked.data["tool"], "Bash", "{asked:?}");
+    let summary = asked.data["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("touch {}", allowed.display())),
+        "{summary}"
+    );
+    assert!(
+        !allowed.exists(),
+        "the command ran before anyone allowed it"
+    );
+    let request = asked.data["request_id"].as_str().unwrap();
+    let path = format!("/api/paliadin/turn/{id}/permission/{request}");
+    let (s, v) = sys.c.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(s, 200, "{v}");
+    let evs = rest(&mut stream).await;
+    sys.assert_end(&evs, "allowed");
+    assert!(allowed.exists(), "allowed, but the command did not run");
+    let _ = std::fs::remove_file(&allowed);
+
+    let denied = target("denied");
+    let (id, sse) = sys
+        .c
+        .turn(&format!("bash touch {}", denied.display()))
+        .await;
+    let (_, mut stream) = sys.c.open_stream(&sse, None).await;
+    let asked = until_permission(&mut stream).await;
+    let request = asked.data["request_id"].as_str().unwrap();
+    let path = format!("/api/paliadin/turn/{id}/permission/{request}");
+    let body = json!({"decision": "deny", "message": "not today"});
+    let (s, v) = sys.c.post(&path, &body).await;
+    assert_eq!(s, 200, "{v}");
+    let evs = rest(&mut stream).await;
+    sys.assert_end(&evs, "denied");
+    let text = last(&evs).data["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("Denied by the person: not today"), "{text}");
+    assert!(!denied.exists(), "denied, but the command ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_reaches_claude_through_the_next_worker_after_a_sigkill() {
+    let Some(mut sys) = ClaudeSys::start("cc-perm-a", &[]).await else {
+        return;
+    };
+    let file = target("after-kill");
+    let (id, sse) = sys.c.turn(&format!("bash touch {}", file.display())).await;
+    let (_, mut stream) = sys.c.open_stream(&sse, None).await;
+    let asked = until_permission(&mut stream).await;
+    sys.worker.start_kill().expect("SIGKILL");
+    sys.worker.wait().await.expect("reaped");
+    let request = asked.data["request_id"].as_str().unwrap();
+    let path = format!("/api/paliadin/turn/{id}/permission/{request}");
+    let (s, v) = sys.c.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(s, 200, "{v}");
+    let _next = sys.spawn_worker("cc-perm-b", &[]);
+    let evs = rest(&mut stream).await;
+    sys.assert_end(&evs, "after the kill");
+    assert!(file.exists(), "allowed, but the command did not run");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        !evs.iter().any(|e| e.event == "permission"),
+        "asked twice: {evs:?}"
+    );
+    assert_eq!(sys.rig.receipts(&id), 1, "the message was pasted again");
+    let asked = sys.prompts().into_iter().filter(|(t, _)| *t == id).count();
+    assert_eq!(asked, 1, "the model was asked the turn more than once");
+}
