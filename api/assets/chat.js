@@ -56,7 +56,7 @@ async function api(method, path, body) {
   const r = await fetch(path, opts);
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
-  if (r.status === 404 && !path.includes('/cancel')) signedOut();
+  if (r.status === 404 && !path.includes('/cancel') && !path.includes('/permission/')) signedOut();
   return { status: r.status, data };
 }
 
@@ -129,6 +129,11 @@ function follow() {
     status: (d) => { r.setStatus(d.state, 0); if (d.state === 'delivered') announce('Paliadin is thinking'); },
     activity: (text) => keepBottom(() => r.setActivity(text)),
     content: (delta) => keepBottom(() => { r.setStatus('answering'); r.append(delta); }),
+    permission: (p) => {
+      keepBottom(() => r.ask(p, (request, decision) => decide(t.turn_id, request, decision)));
+      announce(`Paliadin asks to use ${p.tool}`);
+    },
+    permissionDecided: (d) => r.decided(d),
     end: (d) => { keepBottom(() => r.finish(d.text, d.html)); announce('Reply finished'); settle(t.turn_id); },
     error: (d) => {
       keepBottom(() => r.fail(d.code, d.message, () => send(t.message)));
@@ -222,6 +227,15 @@ async function send(message) {
   unfinished(t);
   refreshChrome();
   follow();
+}
+
+/** Sends the owner's answer; true when it was recorded (the stream then shows it). */
+async function decide(turnId, requestId, decision) {
+  const { status, data } = await api('POST', `/api/paliadin/turn/${turnId}/permission/${requestId}`, { decision });
+  if (status === 200) return true;
+  // 409: decided elsewhere or expired; the stream's `permission_decided` says which.
+  if (status !== 409) toast((data && data.message) || 'Could not send your answer.');
+  return status === 409;
 }
 
 async function cancel(id) {

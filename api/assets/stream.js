@@ -4,9 +4,10 @@
 // Progress is mirrored to sessionStorage so a reload shows what was already streamed at once.
 
 const LIVE_KEY = 'paliadin.live';
-const KINDS = ['meta', 'status', 'activity', 'content', 'end', 'cancelled'];
+const KINDS = ['meta', 'status', 'activity', 'content', 'end', 'cancelled', 'permission', 'permission_decided'];
 
-/** The running turn saved by this tab: {turn_id, last_id, text, activity, state} or null. */
+/** The running turn saved by this tab: {turn_id, last_id, text, activity, state, asks} or null
+ * (`asks`: the permission requests not decided yet, by request id). */
 export function loadLive() {
   try {
     const v = JSON.parse(sessionStorage.getItem(LIVE_KEY) || 'null');
@@ -26,8 +27,8 @@ export function clearLive() {
 
 /**
  * Streams `turn` ({turn_id, sse_url}) into `h`: handlers seen(id) (every event received, shown
- * or dropped), status(data), activity(text), content(delta), end(data), error(data),
- * cancelled(), reconnecting(), lost().
+ * or dropped), status(data), activity(text), content(delta), permission(data),
+ * permissionDecided(data), end(data), error(data), cancelled(), reconnecting(), lost().
  * `resume` ({last_id, text, activity, state}) restores a reloaded tab's progress.
  */
 export class TurnStream {
@@ -35,10 +36,11 @@ export class TurnStream {
     this.turn = turn;
     this.h = h;
     this.lastId = 0;
-    this.live = { turn_id: turn.turn_id, last_id: 0, text: '', activity: '', state: 'queued' };
+    this.live = { turn_id: turn.turn_id, last_id: 0, text: '', activity: '', state: 'queued', asks: {} };
     if (resume && resume.turn_id === turn.turn_id) {
       this.lastId = resume.last_id | 0;
       this.live = { ...this.live, ...resume };
+      this.live.asks = { ...(resume.asks || {}) };
     }
     this.es = null;
     this.closed = false;
@@ -46,6 +48,8 @@ export class TurnStream {
 
   open() {
     if (this.closed) return;
+    // Requests seen before a reload are not sent again (their ids are below Last-Event-ID).
+    for (const ask of Object.values(this.live.asks)) this.h.permission(ask);
     const es = new EventSource(this.turn.sse_url);
     this.es = es;
     for (const kind of KINDS) es.addEventListener(kind, (e) => this.onEvent(kind, e));
@@ -86,6 +90,14 @@ export class TurnStream {
       case 'content':
         this.live.text += data.delta || '';
         this.h.content(data.delta || '');
+        break;
+      case 'permission':
+        this.live.asks[data.request_id] = data;
+        this.h.permission(data);
+        break;
+      case 'permission_decided':
+        delete this.live.asks[data.request_id];
+        this.h.permissionDecided(data);
         break;
       case 'end':
         this.close();

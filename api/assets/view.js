@@ -22,7 +22,10 @@ const STATUS = {
   reconnecting: 'Reconnecting…',
   cancelling: 'Cancelling…',
   lost: 'Connection lost',
+  waiting: 'Waiting for you',
 };
+
+const DECIDED = { allow: 'Allowed', allow_always: 'Always allowed', deny: 'Denied' };
 
 /** `document.createElement` with a class and optional text. */
 export function el(tag, cls, text) {
@@ -102,6 +105,56 @@ export class Reply {
   append(delta) {
     this.text += delta;
     this.body.textContent = this.text;
+  }
+
+  /**
+   * Shows the agent's permission request `p` ({request_id, tool, summary, options, expires_at})
+   * with a button per offered answer; `onDecide(request_id, decision)` sends one. Shown once
+   * per request (a replay or a second tab shows the same card).
+   */
+  ask(p, onDecide) {
+    if (this.done || this.root.querySelector(`[data-request="${CSS.escape(p.request_id)}"]`)) return;
+    const card = el('section', 'ask');
+    card.dataset.request = p.request_id;
+    card.setAttribute('role', 'group');
+    const title = el('h3', 'ask-title', `Paliadin asks to use ${p.tool}`);
+    title.id = `ask-${p.request_id}`;
+    card.setAttribute('aria-labelledby', title.id);
+    const what = el('pre', 'ask-summary', p.summary || '(no details)');
+    const buttons = el('div', 'ask-buttons');
+    const labels = { allow: 'Allow', allow_always: 'Always allow', deny: 'Deny' };
+    for (const option of p.options || ['allow', 'deny']) {
+      const b = el('button', `btn small ${option === 'deny' ? 'danger' : option === 'allow' ? 'primary' : 'ghost'}`,
+        labels[option] || option);
+      b.type = 'button';
+      b.dataset.decision = option;
+      b.addEventListener('click', async () => {
+        for (const x of buttons.querySelectorAll('button')) x.disabled = true;
+        const ok = await onDecide(p.request_id, option);
+        if (!ok) for (const x of buttons.querySelectorAll('button')) x.disabled = false;
+      });
+      buttons.append(b);
+    }
+    const until = el('p', 'hint', p.expires_at ? `Denied automatically at ${new Date(p.expires_at).toLocaleTimeString()} if nobody answers.` : '');
+    card.append(title, what, buttons, until);
+    this.bubble.insertBefore(card, this.body);
+    this.setStatus('waiting');
+    const first = buttons.querySelector('button');
+    if (first) first.focus({ preventScroll: true });
+  }
+
+  /** A request was answered (here, in another tab, or by the expiry). */
+  decided(d) {
+    const card = this.root.querySelector(`[data-request="${CSS.escape(d.request_id)}"]`);
+    if (!card) return;
+    const by = d.by === 'expired' ? ' (nobody answered in time)' : '';
+    const note = el('p', `ask-decided ${d.decision === 'deny' ? 'denied' : 'allowed'}`,
+      `${DECIDED[d.decision] || d.decision}${by}`);
+    card.querySelector('.ask-buttons').replaceWith(note);
+    const hint = card.querySelector('.hint');
+    if (hint) hint.remove();
+    card.dataset.decided = d.decision;
+    if (!this.root.querySelector('.ask:not([data-decided])')) this.setStatus('answering');
   }
 
   /** Shows a cancel button while the turn is unfinished. */

@@ -2,13 +2,15 @@
 //! used to pin queue semantics (order, leases, fencing, SSE) without tmux.
 //!
 //! Message words: `hang` (wait for cancel/abandon), `gate:<name>` (after the first content
-//! chunk, wait until the test opens the gate), `sleep:<ms>`, `fail` (an `upstream_error`);
-//! the reply is `reply to: <message>` ([`MARKDOWN_ATTACK`] for a message with the word
+//! chunk, wait until the test opens the gate), `sleep:<ms>`, `fail` (an `upstream_error`),
+//! `ask:<tool>` (ask the person for permission first; the reply then starts with the decision,
+//! `allow: reply to: …`); the reply is `reply to: <message>` ([`MARKDOWN_ATTACK`] for a message with the word
 //! `markdown-attack`), streamed as three content chunks after one activity line. `panic` panics
 //! inside the driver on a first delivery (a takeover of the same turn runs normally).
 
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
+use paliadin_shared::domain::permission::{Decision, PermissionAsk};
 use paliadin_shared::domain::trailer::{Reply, Trailer};
 use paliadin_worker::driver::{DriveError, Driver, Progress, TurnControl, TurnSpec};
 use std::collections::HashMap;
@@ -99,8 +101,24 @@ impl ScriptedDriver {
                 }
             }
         }
+        let mut text = Self::reply_for(msg);
+        if let Some(tool) = msg.split_whitespace().find_map(|w| w.strip_prefix("ask:")) {
+            let ask = PermissionAsk {
+                tool: tool.to_owned(),
+                summary: format!("scripted: {msg}"),
+                options: vec![Decision::Allow, Decision::AllowAlways, Decision::Deny],
+            };
+            let answer = tokio::select! {
+                a = progress.permission(1, &ask) => a,
+                _ = control.cancel.cancelled() => return Err(DriveError::Cancelled),
+                _ = control.abandon.cancelled() => return Err(DriveError::Abandoned),
+            };
+            let Some(answer) = answer else {
+                return Err(DriveError::Abandoned);
+            };
+            text = format!("{}: {text}", answer.decision);
+        }
         progress.activity("scripted: thinking").await;
-        let text = Self::reply_for(msg);
         let chars: Vec<char> = text.chars().collect();
         let third = chars.len().div_ceil(3);
         for (i, chunk) in chars.chunks(third.max(1)).enumerate() {
