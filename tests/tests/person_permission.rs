@@ -237,3 +237,43 @@ async fn a_decision_made_while_no_worker_runs_is_delivered_by_the_next_one() {
     );
     assert_eq!(rig.receipts(&id), 1, "the message was pasted again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_ssh_a_request_survives_a_cut_connection_and_its_decision_arrives() {
+    use paliadin_e2e::sshd::{SshHost, wait_host, worker};
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (_, token) = user(&db, "o@x", Role::Owner).await;
+    let h1 = SshHost::start("h1");
+    let _w = worker(&db.url, "perm-ssh", &h1.entry(), &[]);
+    wait_host(&db, "h1", true, 20).await;
+    let c = Client::new(&api.base, Some(&token));
+    let (id, sse) = c.turn("/ask Bash deploy the site").await;
+    let (_, mut stream) = c.open_stream(&sse, None).await;
+    let asked = until(&mut stream, "permission").await;
+    let p = &asked.last().unwrap().data;
+    assert_eq!(
+        (p["tool"].as_str(), p["summary"].as_str()),
+        (Some("Bash"), Some("deploy the site"))
+    );
+    let request = p["request_id"].as_str().unwrap().to_owned();
+    // The SSH connection drops while the agent waits; the person answers meanwhile.
+    h1.kill_sessions();
+    let (s, v) = decide(&c, &id, &request, json!({"decision": "allow"})).await;
+    assert_eq!(s, 200, "{v}");
+    let after = rest(&mut stream).await;
+    let end = after.last().unwrap();
+    assert_eq!(end.event, "end", "{after:?}");
+    assert!(
+        end.data["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Allowed (allow): Bash ran"),
+        "{end:?}"
+    );
+    assert!(
+        !after.iter().any(|e| e.event == "permission"),
+        "asked twice: {after:?}"
+    );
+    assert_eq!(h1.rig.receipts(&id), 1, "pasted again");
+}
