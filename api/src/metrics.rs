@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paliadin_shared::TurnState;
-use paliadin_shared::db::stats;
+use paliadin_shared::db::{permissions, stats};
 use paliadin_shared::metrics::register;
 use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -45,6 +45,8 @@ pub struct ApiMetrics {
     queue_visible: IntGaugeVec,
     queue_oldest: GaugeVec,
     turns_active: IntGaugeVec,
+    turns_waiting: IntGauge,
+    waiting_oldest: prometheus::Gauge,
     listener_reconnects: IntCounter,
     scrape_errors: IntCounter,
 }
@@ -131,6 +133,22 @@ impl ApiMetrics {
             "Turns queued or running right now (all users, all hosts), read at scrape time.",
             &["state"],
         );
+        let turns_waiting = register(
+            &r,
+            IntGauge::new(
+                "paliadin_turns_waiting",
+                "Running turns waiting for the person to answer a permission request, read at scrape time.",
+            )
+            .expect("valid metric"),
+        );
+        let waiting_oldest = register(
+            &r,
+            prometheus::Gauge::new(
+                "paliadin_turns_waiting_oldest_seconds",
+                "How long the oldest undecided permission request has waited (0 when none), read at scrape time.",
+            )
+            .expect("valid metric"),
+        );
         let listener_reconnects = paliadin_shared::metrics::listener_reconnects(&r, "api");
         let scrape_errors = register(
             &r,
@@ -151,6 +169,8 @@ impl ApiMetrics {
             queue_visible,
             queue_oldest,
             turns_active,
+            turns_waiting,
+            waiting_oldest,
             listener_reconnects,
             scrape_errors,
         }
@@ -174,8 +194,15 @@ impl ApiMetrics {
         if reconnects > seen {
             self.listener_reconnects.inc_by(reconnects - seen);
         }
-        match tokio::try_join!(stats::queues(&st.pool), stats::active(&st.pool)) {
-            Ok((queues, (queued, running))) => {
+        let figures = tokio::try_join!(
+            stats::queues(&st.pool),
+            stats::active(&st.pool),
+            permissions::waiting(&st.pool),
+        );
+        match figures {
+            Ok((queues, (queued, running), (waiting, oldest))) => {
+                self.turns_waiting.set(waiting);
+                self.waiting_oldest.set(oldest.unwrap_or(0.0));
                 self.queue_messages.reset();
                 self.queue_visible.reset();
                 self.queue_oldest.reset();

@@ -79,7 +79,11 @@ async fn rest(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allowed_request_runs_and_only_its_owner_decides_once() {
-    let Sys { c, other, rig, .. } = &start(&[]).await;
+    let Sys {
+        c, other, rig, db, ..
+    } = &start(&[]).await;
+    let (_, admin_token) = user(db, "admin@x", Role::Admin).await;
+    let admin = &Client::new(&c.base, Some(&admin_token));
     let (id, sse) = c.turn("/ask Bash touch /tmp/paliadin-x").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
     let asked = until(&mut stream, "permission").await;
@@ -108,6 +112,21 @@ async fn an_allowed_request_runs_and_only_its_owner_decides_once() {
         (s, v["error"].as_str()),
         (400, Some("invalid_message")),
         "{v}"
+    );
+
+    // The operator sees a turn waiting on its person, in the stats and in the metrics.
+    let (s, stats) = admin.get("/api/admin/paliadin/stats").await;
+    assert_eq!((s, &stats["waiting"]["turns"]), (200, &json!(1)), "{stats}");
+    assert!(stats["waiting"]["oldest_wait_secs"].as_f64().unwrap() >= 0.0);
+    let metrics = reqwest::get(format!("{}/metrics", c.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "paliadin_turns_waiting 1"),
+        "{metrics}"
     );
 
     let (s, v) = decide(c, &id, &request, json!({"decision": "allow"})).await;
@@ -142,6 +161,8 @@ async fn an_allowed_request_runs_and_only_its_owner_decides_once() {
         .position(|k| *k == "permission_decided")
         .unwrap();
     assert!(asked_at < decided_at, "{kinds:?}");
+    let (_, stats) = admin.get("/api/admin/paliadin/stats").await;
+    assert_eq!(stats["waiting"]["turns"], 0, "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,6 +22,9 @@ function tiles(s) {
   set('t-running', num(t.running));
   const inflight = s.workers.reduce((n, w) => n + (w.alive ? w.in_flight : 0), 0);
   set('t-inflight', `${inflight} in flight`);
+  const asking = s.waiting || { turns: 0, oldest_wait_secs: null };
+  set('t-asking', num(asking.turns));
+  set('t-asking-oldest', asking.turns ? `oldest ${secs(Math.round(asking.oldest_wait_secs || 0))}` : 'no open requests');
   set('t-succeeded', num(t.succeeded));
   set('t-window', `in ${s.window}${s.sample.capped ? ' (newest ' + num(s.sample.turns) + ')' : ''} · ${num(t.cancelled)} cancelled`);
   set('t-failed', num(t.failed));

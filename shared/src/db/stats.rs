@@ -27,9 +27,10 @@ pub(crate) const MINUTES: i64 = 60;
 pub async fn collect(pool: &PgPool, window: &str, window_secs: i64) -> Result<Stats, sqlx::Error> {
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let start = minute_floor(now) - Duration::minutes(MINUTES - 1);
-    let (queues, active, sample, series, workers, hosts) = tokio::try_join!(
+    let (queues, active, waiting, sample, series, workers, hosts) = tokio::try_join!(
         queues(pool),
         active(pool),
+        super::permissions::waiting(pool),
         sample(pool, now, window_secs),
         series::series(pool, start, now),
         workers(pool, now),
@@ -48,6 +49,10 @@ pub async fn collect(pool: &PgPool, window: &str, window_secs: i64) -> Result<St
         window_secs,
         queues,
         turns,
+        waiting: Waiting {
+            turns: waiting.0,
+            oldest_wait_secs: waiting.1,
+        },
         sample: Sample {
             turns: sample.turns,
             cap: SAMPLE_CAP,

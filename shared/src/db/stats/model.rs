@@ -19,6 +19,8 @@ pub struct Stats {
     pub queues: Vec<QueueStats>,
     /// Turns per state: `queued`/`running` right now; terminal states among the sample.
     pub turns: StateCounts,
+    /// Running turns waiting for the person to answer a permission request, right now.
+    pub waiting: Waiting,
     /// Which finished turns the window figures (`turns`, `errors`, `latency`, `usage`) read.
     pub sample: Sample,
     /// Failed turns of the sample per error code, most frequent first.
@@ -44,6 +46,15 @@ pub struct QueueStats {
     pub newest_age_secs: Option<i32>,
     /// Messages ever sent to the queue.
     pub total_sent: i64,
+}
+
+/// Turns blocked on the person (`docs/agent-protocol.md` §7).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Waiting {
+    /// Running turns with an undecided permission request.
+    pub turns: i64,
+    /// How long the oldest undecided request has waited, in seconds (`null` when none).
+    pub oldest_wait_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
