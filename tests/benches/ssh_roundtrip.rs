@@ -30,6 +30,7 @@ impl Progress for Quiet {
     async fn delivered(&self) {}
     async fn content(&self, _: &str) {}
     async fn activity(&self, _: &str) {}
+    async fn waiting(&self, _: &str) {}
     async fn permission(
         &self,
         _: u32,

@@ -316,3 +316,47 @@ async fn the_driver_brings_its_own_tmux_timings() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_question_in_the_terminal_is_reported_and_cancel_dismisses_it() {
+    let rig = Rig::with(|c| c.dialog_quiet = Duration::from_millis(300));
+    let s = rig.session("dialog-1");
+    let spec = rig.spec(&s, "/dialog");
+    let (rec, control) = (Recorder::default(), TurnControl::default());
+    let turn = rig.driver.run_turn(&spec, &rec, &control);
+    let cancel = async {
+        let screen = rec.waiting().await;
+        assert!(screen.contains("Do you want to proceed?"), "{screen}");
+        control.cancel.cancel();
+    };
+    let (out, ()) = tokio::join!(turn, cancel);
+    assert!(matches!(out, Err(DriveError::Cancelled)), "{out:?}");
+    let (out, rec) = rig.run(&rig.spec(&s, "/echo after the dialog")).await;
+    assert_eq!(assert_ok(&out, &rec), echo_reply("after the dialog"));
+}
+
+#[tokio::test]
+async fn a_turn_is_never_pasted_into_an_open_question() {
+    let rig = Rig::with(|c| c.busy_wait = Duration::from_secs(1));
+    let s = rig.session("dialog-2");
+    let (out, rec) = rig.run(&rig.spec(&s, "/dialog-after")).await;
+    assert_ok(&out, &rec);
+    // The question is open now; the next turn reports it, waits, dismisses it, then pastes.
+    let next = rig.spec(&s, "/echo not an answer");
+    let (out, rec) = rig.run(&next).await;
+    let reply = out.expect("the turn succeeds");
+    assert_eq!(reply.text, echo_reply("not an answer"));
+    let calls = rec.calls();
+    assert!(matches!(calls[0], Call::Waiting(_)), "{calls:?}");
+    assert_eq!(calls[1], Call::Delivered, "{calls:?}");
+    let screen = rec
+        .calls()
+        .into_iter()
+        .find_map(|c| match c {
+            Call::Waiting(screen) => Some(screen),
+            _ => None,
+        })
+        .expect("the open question was reported");
+    assert!(screen.contains("Do you want to proceed?"), "{screen}");
+    assert_eq!(rig.driver.host().spool().ack_count(next.turn_id), 1);
+}

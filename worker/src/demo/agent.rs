@@ -180,9 +180,25 @@ impl Keys {
             match event {
                 InputEvent::Submit(bytes) => {
                     self.screen.echo(b"\n");
+                    // An open question takes the Enter as its answer, and the typed text
+                    // with it: what a terminal agent does with a paste into its dialog.
+                    if self.control.close_dialog() {
+                        self.screen.clear();
+                        self.screen.line(&format!(
+                            "dialog answered: yes ({} typed bytes taken as the answer)",
+                            bytes.len()
+                        ));
+                        continue;
+                    }
                     self.submit(bytes);
                 }
-                InputEvent::Interrupt => self.interrupt(),
+                InputEvent::Interrupt => {
+                    if self.control.close_dialog() {
+                        self.screen.clear();
+                        self.screen.line("dialog dismissed");
+                    }
+                    self.interrupt();
+                }
                 InputEvent::Quit => {
                     self.screen.line("Ctrl-D; bye");
                     return true;

@@ -19,6 +19,8 @@ use uuid::Uuid;
 const DEFAULT_CHUNK_PAUSE: Duration = Duration::from_millis(40);
 /// Pause between `/stream` chunks.
 const STREAM_PAUSE: Duration = Duration::from_millis(50);
+/// The terminal question of `/dialog` (worded like Claude Code's permission dialog).
+const DIALOG: &str = "Do you want to proceed?\n❯ 1. Yes\n  2. No";
 /// How often `/ask` looks for the decision file.
 const ASK_POLL: Duration = Duration::from_millis(20);
 /// Pause between `/activity` events.
@@ -155,6 +157,19 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
         Directive::Markdown => turn.reply(replies::MARKDOWN, tag, &[]),
         Directive::Crash => Ok(Outcome::Crash),
         Directive::Ask { tool, what } => ask(turn, tool, what),
+        Directive::Dialog => {
+            turn.activity("asking in the terminal")?;
+            turn.control.open_dialog();
+            turn.screen.line(DIALOG);
+            turn.control.await_dialog(turn.seq)?;
+            turn.reply("Proceeded.", tag, &[])
+        }
+        Directive::DialogAfter => {
+            let out = turn.reply("Answered; a question stays open in the terminal.", tag, &[]);
+            turn.control.open_dialog();
+            turn.screen.line(DIALOG);
+            out
+        }
         Directive::Usage(text) => turn.reply(&text, tag, &[]),
     }
 }

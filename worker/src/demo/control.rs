@@ -21,6 +21,8 @@ struct State {
     running: bool,
     /// Every turn with a sequence number up to this one is interrupted.
     interrupted_upto: u64,
+    /// A question is open in the terminal (`/dialog`): the next Enter answers it.
+    dialog: bool,
 }
 
 /// What [`Control::interrupt`] did.
@@ -79,6 +81,32 @@ impl Control {
         drop(s);
         self.wake.notify_all();
         outcome
+    }
+
+    /// Opens a terminal question (`/dialog`, `/dialog-after`).
+    pub fn open_dialog(&self) {
+        self.lock().dialog = true;
+    }
+
+    /// Closes the open question, if any; true when one was open. Wakes a turn waiting on it.
+    pub fn close_dialog(&self) -> bool {
+        let was = std::mem::replace(&mut self.lock().dialog, false);
+        self.wake.notify_all();
+        was
+    }
+
+    /// Waits until the question is answered (Ok) or turn `seq` is interrupted.
+    pub fn await_dialog(&self, seq: u64) -> Result<(), Interrupted> {
+        let mut s = self.lock();
+        loop {
+            if seq <= s.interrupted_upto {
+                return Err(Interrupted);
+            }
+            if !s.dialog {
+                return Ok(());
+            }
+            s = self.wake.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Err when turn `seq` was interrupted.

@@ -26,6 +26,10 @@ Directives (the first word of the message after the envelope):
   /large <kib>        reply body of exactly <kib> KiB (1..=16384); demo-large
   /markdown           code block, table, link, plus hostile HTML for sanitiser tests; demo-markdown
   /crash              exit the process with status 70 without answering (agent died)
+  /dialog             show a question in the terminal (\"Do you want to proceed?\") and wait
+                      for a key: Enter answers it (any typed text is taken with it), Esc
+                      interrupts; then reply \"Proceeded.\"; demo-dialog
+  /dialog-after       reply at once, then leave such a question open in the terminal
   /ask <tool> <text>  ask the person for permission to use <tool> ([A-Za-z0-9_.:/-]{1,64})
                       to do <text> (the spool's perm-1.json), wait for the decision, then
                       reply \"Allowed: …\" or \"Denied: …\"; demo-ask
@@ -46,6 +50,10 @@ pub enum Directive<'a> {
     Large(u32),
     Markdown,
     Crash,
+    /// `/dialog`: a question in the terminal that no hook reports.
+    Dialog,
+    /// `/dialog-after`: reply, then leave a question open.
+    DialogAfter,
     /// `/ask <tool> <text>`: ask the person before "using" a tool.
     Ask {
         tool: &'a str,
@@ -70,6 +78,7 @@ impl Directive<'_> {
             Directive::Markdown => "demo-markdown",
             Directive::Crash => "demo-crash",
             Directive::Ask { .. } => "demo-ask",
+            Directive::Dialog | Directive::DialogAfter => "demo-dialog",
             Directive::Usage(_) => "demo-usage",
         }
     }
@@ -101,6 +110,8 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/markdown" => Directive::Markdown,
         "/crash" => Directive::Crash,
         "/ask" => ask(rest),
+        "/dialog" => Directive::Dialog,
+        "/dialog-after" => Directive::DialogAfter,
         _ => Directive::Default,
     }
 }

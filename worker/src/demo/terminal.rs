@@ -84,6 +84,12 @@ impl Screen {
     }
 
     /// Echoes raw typed bytes (or erases one character), without a newline.
+    /// Clears the screen and its scrollback (a closed question leaves no trace, as in a
+    /// full-screen agent that redraws).
+    pub fn clear(&self) {
+        self.echo(b"\x1b[2J\x1b[3J\x1b[H");
+    }
+
     pub fn echo(&self, bytes: &[u8]) {
         let _guard = self.lock.lock();
         let mut out = io::stdout().lock();

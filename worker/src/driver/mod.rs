@@ -48,6 +48,9 @@ pub trait Progress: Send + Sync {
     /// turn's own time limit does not run meanwhile. `None`: no answer will come from here
     /// (this worker lost the turn); the driver writes nothing.
     async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer>;
+    /// The agent shows a question in its terminal that no hook reported (`screen`: the end of
+    /// the pane's text): the person has to answer it there, or cancel the turn.
+    async fn waiting(&self, screen: &str);
 }
 
 /// Why a turn did not produce a reply. [`DriveError::code`] names each one.

@@ -130,6 +130,7 @@ impl SshDriver {
             };
             match body {
                 Body::Permission { n, ask } => queued.push_back((n, ask)),
+                Body::Waiting { screen } => progress.waiting(&screen).await,
                 Body::Delivered if !seen.delivered => {
                     seen.delivered = true;
                     progress.delivered().await;

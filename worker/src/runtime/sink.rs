@@ -130,6 +130,12 @@ impl Progress for EventSink<'_> {
         }
     }
 
+    async fn waiting(&self, screen: &str) {
+        let mut ev = NewEvent::status(StatusState::Waiting, None, None);
+        ev.data["screen"] = serde_json::json!(screen);
+        self.attempt.append(&ev).await;
+    }
+
     async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
         let answer = self.attempt.permission(n, ask, self.permission_wait).await;
         if let Some(a) = &answer {

@@ -112,6 +112,10 @@ pub enum Body {
     Activity {
         text: String,
     },
+    /// The agent shows a question in its terminal that no hook reported (pushed).
+    Waiting {
+        screen: String,
+    },
     /// The agent asks the person (pushed; the worker answers with a `decide` request).
     Permission {
         n: u32,
@@ -167,6 +171,7 @@ impl Body {
                 | Body::Content { .. }
                 | Body::Activity { .. }
                 | Body::Permission { .. }
+                | Body::Waiting { .. }
         )
     }
 

@@ -103,6 +103,12 @@ impl Progress for Forward<'_> {
         })
         .await;
     }
+    async fn waiting(&self, screen: &str) {
+        self.push(Body::Waiting {
+            screen: screen.to_owned(),
+        })
+        .await;
+    }
     /// Pushes the request and waits for the worker's `decide`. If the channel goes away
     /// meanwhile, the turn is detached and this wait ends with it; the resumed request asks
     /// again (the agent's request file is still unanswered).

@@ -56,6 +56,9 @@ pub struct TmuxConfig {
     pub idle_quiet: Duration,
     /// How often a running turn checks that its session and pane are alive.
     pub health_interval: Duration,
+    /// How long a delivered turn may go without news from the agent before the worker looks
+    /// at its screen for a question no hook reported (`tmux/dialog.rs`).
+    pub dialog_quiet: Duration,
     /// How long a successful health check is trusted before the next turn checks again.
     pub health_ttl: Duration,
     /// How long a new session may take to show a stable screen before the first paste.
@@ -83,6 +86,7 @@ impl TmuxConfig {
             busy_wait: Duration::from_secs(30),
             idle_quiet: Duration::from_millis(100),
             health_interval: Duration::from_secs(1),
+            dialog_quiet: Duration::from_secs(3),
             health_ttl: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(15),
             ready_quiet: Duration::from_millis(300),

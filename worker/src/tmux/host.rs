@@ -11,6 +11,7 @@
 
 use super::busy;
 use super::deliver::{self, SubmitError};
+use super::dialog;
 use super::resume;
 use super::session::{Ensured, Sessions};
 use super::wait::{self, lost};
@@ -170,20 +171,31 @@ impl TmuxHost {
             if spec.resume && resume::received(self.spool(), spec.turn_id) {
                 tracing::info!("the agent already received this turn: not pasting it again");
             } else {
-                self.deliver(spec, feed).await?;
+                self.deliver(spec, progress, feed).await?;
             }
             progress.delivered().await;
         }
-        let every = self.cfg.health_interval;
-        wait::reply(&self.sessions, every, &spec.session, turn, feed).await
+        let watch = wait::Watch {
+            every: self.cfg.health_interval,
+            dialog_quiet: self.cfg.dialog_quiet,
+        };
+        wait::reply(&self.sessions, watch, &spec.session, turn, feed).await
     }
 
-    async fn deliver(&self, spec: &TurnSpec, feed: &mut TurnFeed) -> Result<(), DriveError> {
+    async fn deliver(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        feed: &mut TurnFeed,
+    ) -> Result<(), DriveError> {
         let started = Instant::now();
         let pane = spec.session.pane_target();
         let text = Envelope::new(spec.turn_id, &spec.message).render();
         let ensured = self.ensure(&spec.session).await?;
         self.wait_idle(&spec.session, ensured).await;
+        if ensured != Ensured::Created {
+            self.no_question(&spec.session, progress).await;
+        }
         // Input that may sit in the agent's input line: an earlier attempt's paste without its
         // Enter (see `resume`), or an interrupted prompt the agent put back (see `interrupt`).
         let mut leftover = self.take_interrupted(&spec.session).unwrap_or(0);
@@ -273,6 +285,37 @@ impl TmuxHost {
                 );
                 self.interrupt(s, 1).await;
             }
+        }
+    }
+
+    /// Never paste into a question the agent shows in its terminal: it would take the text as
+    /// its answer. The person may answer it there (the turn reports `waiting` with the screen)
+    /// until `busy_wait`; then it is dismissed with Escape, as a busy agent is interrupted.
+    async fn no_question(&self, s: &SessionName, progress: &dyn Progress) {
+        let pane = s.pane_target();
+        let deadline = Instant::now() + self.cfg.busy_wait;
+        let mut reported = false;
+        loop {
+            let Ok(screen) = deliver::capture(&self.tmux, &pane).await else {
+                return;
+            };
+            if dialog::question(&screen).is_none() {
+                return;
+            }
+            if !reported {
+                tracing::info!("a question is open in the agent's terminal: not pasting into it");
+                progress.waiting(&dialog::excerpt(&screen)).await;
+                reported = true;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!("the question stayed open: dismissing it with Escape");
+                self.interrupt(s, 1).await;
+                return;
+            }
+            // The screen is polled: a question answered in the terminal sends no event.
+            let quiet = self.cfg.idle_quiet;
+            let _ = self.sessions.wait_ready(s, quiet, quiet * 5).await;
+            tokio::time::sleep(self.cfg.health_interval.min(deadline - Instant::now())).await;
         }
     }
 

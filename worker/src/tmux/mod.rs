@@ -6,6 +6,7 @@
 //! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
 //! - [`clock`]: the turn's time limit, stopped while the person answers a permission request;
 //! - [`deliver`]: paste through a buffer from stdin, separate Enter, confirmation;
+//! - [`dialog`]: a question open in the agent's terminal that no hook reported;
 //! - [`host`]: [`TmuxHost`], a whole turn over tmux plus the spool (`crate::spool`); it knows
 //!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
 //! - [`resume`]: a takeover never pastes twice (the turn's files; the input cleared first);
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod deliver;
+pub mod dialog;
 pub mod host;
 pub mod resume;
 pub mod session;

@@ -53,6 +53,11 @@ impl Sessions {
         }
     }
 
+    /// The tmux handle the sessions live on.
+    pub fn tmux(&self) -> &Tmux {
+        &self.tmux
+    }
+
     pub fn evict(&self, s: &SessionName) {
         self.healthy.lock().expect("cache lock").remove(s);
     }

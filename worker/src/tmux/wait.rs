@@ -6,6 +6,7 @@
 
 use super::TmuxError;
 use super::clock::TurnClock;
+use super::dialog;
 use super::session::{Health, Sessions};
 use crate::driver::{DriveError, Progress};
 use crate::spool::{SpoolEvent, TurnFeed};
@@ -13,19 +14,31 @@ use paliadin_shared::SessionName;
 use paliadin_shared::domain::permission::{DecidedBy, PermissionAnswer};
 use paliadin_shared::domain::trailer::{Reply, parse_reply};
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio::time::MissedTickBehavior;
+
+/// How often a running turn checks on its agent.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    /// Session health, every this often.
+    pub every: Duration,
+    /// After this long without news from the agent, look for a question on its screen.
+    pub dialog_quiet: Duration,
+}
 
 /// Streams progress until the reply arrives or the session goes away.
 pub async fn reply(
     sessions: &Sessions,
-    every: Duration,
+    watch: Watch,
     s: &SessionName,
     turn: Turn<'_>,
     feed: &mut TurnFeed,
 ) -> Result<Reply, DriveError> {
-    let mut health = tokio::time::interval(every);
+    let mut health = tokio::time::interval(watch.every);
     health.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut streamed = String::new();
+    let mut news = Instant::now();
+    let mut shown: Option<String> = None;
     loop {
         tokio::select! {
             biased;
@@ -33,10 +46,16 @@ pub async fn reply(
                 if let Some(done) = forward(ev, &mut streamed, turn, feed).await {
                     return done;
                 }
+                news = Instant::now();
             }
             _ = health.tick() => {
                 let problem = match sessions.health(s).await {
-                    Ok(Health::Alive { .. }) => continue,
+                    Ok(Health::Alive { .. }) => {
+                        if news.elapsed() >= watch.dialog_quiet {
+                            look(sessions, s, turn.progress, &mut shown).await;
+                        }
+                        continue;
+                    }
                     Ok(Health::Dead) => DriveError::SessionLost("the agent exited".into()),
                     Ok(Health::Missing) => DriveError::SessionLost(format!("session {s} is gone")),
                     Err(e) => lost(e),
@@ -51,6 +70,30 @@ pub async fn reply(
                 return Err(problem);
             }
         }
+    }
+}
+
+/// Reports a question on the agent's screen once (again only when it changes).
+async fn look(
+    sessions: &Sessions,
+    s: &SessionName,
+    progress: &dyn Progress,
+    shown: &mut Option<String>,
+) {
+    let Ok(screen) = super::deliver::capture(sessions.tmux(), &s.pane_target()).await else {
+        return;
+    };
+    if dialog::question(&screen).is_none() {
+        *shown = None;
+        return;
+    }
+    let excerpt = dialog::excerpt(&screen);
+    if shown.as_deref() != Some(excerpt.as_str()) {
+        tracing::info!(
+            "the agent shows a question no hook reported: the turn waits on the terminal"
+        );
+        progress.waiting(&excerpt).await;
+        *shown = Some(excerpt);
     }
 }
 

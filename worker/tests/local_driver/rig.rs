@@ -20,6 +20,8 @@ pub enum Call {
     Delivered,
     Content(String),
     Activity(String),
+    /// A question on the agent's screen that no hook reported.
+    Waiting(String),
     /// A permission request: its number, tool and summary.
     Permission(u32, String, String),
 }
@@ -63,6 +65,21 @@ impl Recorder {
         texts.collect()
     }
 
+    /// Waits until `waiting()` was called; returns the screen it reported.
+    pub async fn waiting(&self) -> String {
+        loop {
+            let changed = self.changed.notified();
+            let found = self.calls().into_iter().find_map(|c| match c {
+                Call::Waiting(screen) => Some(screen),
+                _ => None,
+            });
+            if let Some(screen) = found {
+                return screen;
+            }
+            changed.await;
+        }
+    }
+
     /// Waits until `delivered()` was called.
     pub async fn delivered(&self) {
         loop {
@@ -85,6 +102,9 @@ impl Progress for Recorder {
     }
     async fn activity(&self, text: &str) {
         self.push(Call::Activity(text.to_owned()));
+    }
+    async fn waiting(&self, screen: &str) {
+        self.push(Call::Waiting(screen.to_owned()));
     }
     async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
         self.push(Call::Permission(n, ask.tool.clone(), ask.summary.clone()));
