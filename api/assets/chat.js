@@ -126,7 +126,11 @@ function follow() {
     seen: (id) => {
       if (id > Number(r.root.dataset.received || 0)) r.root.dataset.received = String(id);
     },
-    status: (d) => { r.setStatus(d.state, 0); if (d.state === 'delivered') announce('Paliadin is thinking'); },
+    status: (d) => {
+      if (d.state === 'waiting' && typeof d.screen === 'string') keepBottom(() => r.terminalQuestion(d.screen));
+      else r.setStatus(d.state, 0);
+      if (d.state === 'delivered') announce('Paliadin is thinking');
+    },
     activity: (text) => keepBottom(() => r.setActivity(text)),
     content: (delta) => keepBottom(() => { r.setStatus('answering'); r.append(delta); }),
     permission: (p) => {

@@ -143,6 +143,21 @@ export class Reply {
     if (first) first.focus({ preventScroll: true });
   }
 
+  /** The agent shows a question in its terminal that no hook reported: show its screen. */
+  terminalQuestion(screen) {
+    if (this.done) return;
+    let card = this.root.querySelector('.ask.terminal');
+    if (!card) {
+      card = el('section', 'ask terminal');
+      card.append(el('h3', 'ask-title', 'Paliadin asks something in its terminal'),
+        el('pre', 'ask-summary'),
+        el('p', 'hint', 'Answer it in the agent\'s terminal, or cancel this turn.'));
+      this.bubble.insertBefore(card, this.body);
+    }
+    card.querySelector('.ask-summary').textContent = screen;
+    this.setStatus('waiting');
+  }
+
   /** A request was answered (here, in another tab, or by the expiry). */
   decided(d) {
     const card = this.root.querySelector(`[data-request="${CSS.escape(d.request_id)}"]`);
