@@ -46,6 +46,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/paliadin/turn", post(routes::enqueue::post_turn))
         .route("/api/paliadin/turns", get(routes::turns::history))
         .route(
+            "/api/paliadin/conversations",
+            get(routes::conversations::list),
+        )
+        .route(
             "/api/paliadin/turn/{id}/cancel",
             post(routes::turns::cancel),
         )

@@ -65,6 +65,7 @@ impl Modify for Security {
         routes::health::readyz,
         routes::enqueue::post_turn,
         routes::turns::history,
+        routes::conversations::list,
         routes::turns::cancel,
         routes::permission::decide,
         routes::turns::reset,
@@ -80,6 +81,9 @@ impl Modify for Security {
         stats::Stats,
         routes::permission::DecisionBody,
         routes::permission::DecisionRecorded,
+        routes::conversations::ConversationPage,
+        routes::conversations::Conversation,
+        routes::conversations::ConversationState,
     )),
     modifiers(&Security),
     tags(

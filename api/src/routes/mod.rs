@@ -1,5 +1,6 @@
 //! HTTP routes, one module per concern.
 
+pub mod conversations;
 pub mod enqueue;
 pub mod health;
 pub mod json;

@@ -1,5 +1,6 @@
 //! Database access: connecting, migrating, and all SQL (one module per table family).
 
+pub mod conversations;
 pub mod enqueue;
 pub mod events;
 pub mod failover;

@@ -1,0 +1,103 @@
+//! SQL of an owner's conversations: their message turns grouped by `session_id`, newest
+//! activity first, paged by a `(last_activity, session_id)` cursor, optionally only those whose
+//! messages or replies contain a search text.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+/// One conversation as the list shows it.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct ConversationRow {
+    pub session_id: Uuid,
+    pub last_activity: DateTime<Utc>,
+    pub turns: i64,
+    /// The first message (at most 200 characters; the API shortens it further for the title).
+    pub first_message: String,
+    /// The newest turn's state.
+    pub last_state: String,
+    /// A turn is queued or running.
+    pub active: bool,
+    /// A running turn waits for its person (an undecided permission request).
+    pub waiting: bool,
+}
+
+/// Where a page starts: conversations strictly older than this one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    pub last_activity: DateTime<Utc>,
+    pub session_id: Uuid,
+}
+
+/// `user`'s conversations, newest activity first, after `before`, at most `limit`; with
+/// `search`, only those where a message or a reply contains it (case-insensitive).
+pub async fn list(
+    pool: &PgPool,
+    user: Uuid,
+    before: Option<Cursor>,
+    search: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    let pattern = search.map(like_pattern);
+    sqlx::query_as(
+        "WITH conv AS (
+             SELECT t.session_id,
+                    max(GREATEST(t.queued_at, COALESCE(t.finished_at, t.queued_at))) AS last_activity,
+                    count(*) AS turns,
+                    bool_or(t.state IN ('queued', 'running')) AS active
+               FROM turns t
+              WHERE t.user_id = $1 AND t.kind = 'message'
+                AND ($4::text IS NULL OR t.session_id IN (
+                     SELECT m.session_id FROM turns m
+                      WHERE m.user_id = $1 AND m.kind = 'message'
+                        AND (m.message ILIKE $4 ESCAPE '\\' OR m.reply_text ILIKE $4 ESCAPE '\\')))
+              GROUP BY t.session_id
+         )
+         SELECT c.session_id, c.last_activity, c.turns, c.active,
+                (SELECT left(f.message, 200) FROM turns f
+                  WHERE f.user_id = $1 AND f.session_id = c.session_id AND f.kind = 'message'
+                  ORDER BY f.queued_at, f.id LIMIT 1) AS first_message,
+                (SELECT l.state FROM turns l
+                  WHERE l.user_id = $1 AND l.session_id = c.session_id AND l.kind = 'message'
+                  ORDER BY l.queued_at DESC, l.id DESC LIMIT 1) AS last_state,
+                EXISTS (SELECT 1 FROM turns w JOIN turn_permissions p ON p.turn_id = w.id
+                         WHERE w.user_id = $1 AND w.session_id = c.session_id
+                           AND w.state = 'running' AND p.decision IS NULL) AS waiting
+           FROM conv c
+          WHERE $2::timestamptz IS NULL OR (c.last_activity, c.session_id) < ($2, $3)
+          ORDER BY c.last_activity DESC, c.session_id DESC
+          LIMIT $5",
+    )
+    .bind(user)
+    .bind(before.map(|c| c.last_activity))
+    .bind(before.map(|c| c.session_id))
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// `%text%` for ILIKE, with `%`, `_` and `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn search_text_is_literal() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(like_pattern(""), "%%");
+    }
+}
