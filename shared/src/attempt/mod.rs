@@ -14,9 +14,11 @@
 //! going until `finish` has committed, and it stops when the `Attempt` is dropped — including
 //! when the task running the turn panics — so a dead turn's lease always lapses.
 
+mod clock;
 mod finish;
 pub mod lease;
 
+pub use clock::LeaseClock;
 pub use finish::Outcome;
 pub use lease::Lease;
 
@@ -36,6 +38,16 @@ pub struct TurnControl {
     /// This worker lets go of the turn (its lease is lost, or it is shutting down): stop
     /// watching and leave the agent and its files alone — another worker takes over.
     pub abandon: CancellationToken,
+    /// Until when this worker holds the turn, by its own clock (set by the lease heartbeat).
+    pub lease: LeaseClock,
+}
+
+impl TurnControl {
+    /// Whether the driver may still act on the agent (paste, Enter): the turn is not abandoned
+    /// and its lease has not run out.
+    pub fn may_act(&self) -> bool {
+        !self.abandon.is_cancelled() && self.lease.running()
+    }
 }
 
 /// What claiming needs besides the message: where to write, who claims, for how long.
