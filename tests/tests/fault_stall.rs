@@ -57,7 +57,9 @@ async fn a_turn_whose_lease_ran_out_pastes_nothing_even_before_it_is_told_to_let
     // The lease ran out (no renewal came during the pause); `abandon` has not fired yet.
     control.lease.set(Instant::now());
     let spec = spec("paliadin-stall-p", "/echo only once");
-    let got = driver.run_turn(&spec, &Delivered::default(), &control).await;
+    let got = driver
+        .run_turn(&spec, &Delivered::default(), &control)
+        .await;
     assert!(matches!(got, Err(DriveError::Abandoned)), "{got:?}");
     assert_eq!(rig.receipts(&spec.turn_id.to_string()), 0, "it pasted");
 }
@@ -71,8 +73,12 @@ async fn a_cancel_after_the_lease_ran_out_sends_no_escape() {
     let spec = spec("paliadin-stall-c", "/hang");
     let progress = Arc::new(Delivered::default());
     let run = tokio::spawn({
-        let (driver, spec, control, progress) =
-            (driver.clone(), spec.clone(), control.clone(), progress.clone());
+        let (driver, spec, control, progress) = (
+            driver.clone(),
+            spec.clone(),
+            control.clone(),
+            progress.clone(),
+        );
         async move { driver.run_turn(&spec, &*progress, &control).await }
     });
     tokio::time::timeout(Duration::from_secs(30), progress.0.notified())
@@ -84,5 +90,8 @@ async fn a_cancel_after_the_lease_ran_out_sends_no_escape() {
     let got = run.await.expect("joined");
     assert!(matches!(got, Err(DriveError::Abandoned)), "{got:?}");
     let screen = rig.screen("paliadin-stall-c");
-    assert!(!screen.contains("⏹ interrupt"), "an Escape reached the agent:\n{screen}");
+    assert!(
+        !screen.contains("⏹ interrupt"),
+        "an Escape reached the agent:\n{screen}"
+    );
 }

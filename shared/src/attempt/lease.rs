@@ -29,7 +29,10 @@ impl Lease {
 /// Starts the heartbeat of a claimed attempt; it stops when the returned guard is dropped.
 pub(super) fn start(inner: Arc<Inner>, lease: Lease) -> DropGuard {
     // Before the turn is driven: the driver checks it before each action.
-    inner.control.lease.set(inner.leased.read_at + lease.length());
+    inner
+        .control
+        .lease
+        .set(inner.leased.read_at + lease.length());
     let stop = CancellationToken::new();
     tokio::spawn(beat(inner, lease, stop.clone()));
     stop.drop_guard()
