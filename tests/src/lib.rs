@@ -13,11 +13,15 @@ pub mod db;
 pub mod fault;
 pub mod fleet;
 pub mod http;
+pub mod log_lines;
 pub mod model;
+pub mod netns;
+pub mod partition;
 pub mod procs;
 pub mod scripted;
 pub mod sshd;
 pub mod system;
+pub mod tcp_forward;
 pub mod web;
 
 /// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions

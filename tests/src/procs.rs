@@ -91,7 +91,20 @@ impl TmuxRig {
 
     /// [`TmuxRig::worker`] with settings of its own (`(variable, value)`, over the defaults).
     pub fn worker_with(&self, db_url: &str, id: &str, env: &[(&str, &str)]) -> Child {
-        let mut cmd = worker_command(db_url, &self.socket, &self.spool, id);
+        let cmd = Command::new(binary("paliadin-worker"));
+        self.worker_via(cmd, db_url, id, env)
+    }
+
+    /// [`TmuxRig::worker_with`] started by `cmd`, a command that runs `paliadin-worker` (e.g.
+    /// inside a network namespace, or with its stderr piped).
+    pub fn worker_via(
+        &self,
+        mut cmd: Command,
+        db_url: &str,
+        id: &str,
+        env: &[(&str, &str)],
+    ) -> Child {
+        worker_settings(&mut cmd, db_url, &self.socket, &self.spool, id);
         cmd.envs(env.iter().copied());
         cmd.spawn().expect("spawn paliadin-worker")
     }
@@ -128,8 +141,7 @@ impl Drop for TmuxRig {
     }
 }
 
-fn worker_command(db_url: &str, socket: &str, spool: &Path, id: &str) -> Command {
-    let mut cmd = Command::new(binary("paliadin-worker"));
+fn worker_settings(cmd: &mut Command, db_url: &str, socket: &str, spool: &Path, id: &str) {
     cmd.env("DATABASE_URL", db_url)
         .env("PALIADIN_TMUX_SOCKET", socket)
         .env("PALIADIN_SPOOL_DIR", spool)
@@ -141,5 +153,4 @@ fn worker_command(db_url: &str, socket: &str, spool: &Path, id: &str) -> Command
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    cmd
 }

@@ -28,6 +28,11 @@ impl Lease {
 
 /// Starts the heartbeat of a claimed attempt; it stops when the returned guard is dropped.
 pub(super) fn start(inner: Arc<Inner>, lease: Lease) -> DropGuard {
+    // Before the turn is driven: the driver checks it before each action.
+    inner
+        .control
+        .lease
+        .set(inner.leased.read_at + lease.length());
     let stop = CancellationToken::new();
     tokio::spawn(beat(inner, lease, stop.clone()));
     stop.drop_guard()
@@ -54,6 +59,7 @@ async fn beat(inner: Arc<Inner>, lease: Lease, stop: CancellationToken) {
             Err(_) => return inner.lose("the lease ran out while renewing"),
             Ok(Ok(Some(cancel))) => {
                 expires = sent + lease.length();
+                inner.control.lease.set(expires);
                 if cancel {
                     inner.control.cancel.cancel();
                 }

@@ -14,10 +14,12 @@
 //! going until `finish` has committed, and it stops when the `Attempt` is dropped — including
 //! when the task running the turn panics — so a dead turn's lease always lapses.
 
+mod clock;
 mod finish;
 pub mod lease;
 mod permission;
 
+pub use clock::LeaseClock;
 pub use finish::Outcome;
 pub use lease::Lease;
 
@@ -40,6 +42,16 @@ pub struct TurnControl {
     /// A permission decision on this turn was recorded (the worker's LISTEN on
     /// `paliadin_permission`): re-read the open request ([`Attempt::permission`]).
     pub decided: Arc<tokio::sync::Notify>,
+    /// Until when this worker holds the turn, by its own clock (set by the lease heartbeat).
+    pub lease: LeaseClock,
+}
+
+impl TurnControl {
+    /// Whether the driver may still act on the agent (paste, Enter): the turn is not abandoned
+    /// and its lease has not run out.
+    pub fn may_act(&self) -> bool {
+        !self.abandon.is_cancelled() && self.lease.running()
+    }
 }
 
 /// What claiming needs besides the message: where to write, who claims, for how long.

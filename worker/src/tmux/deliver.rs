@@ -10,6 +10,7 @@
 //! screen having changed.
 
 use super::{Tmux, TmuxConfig, TmuxError};
+use crate::driver::TurnControl;
 use crate::spool::TurnFeed;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
@@ -34,6 +35,9 @@ pub enum SubmitError {
         "the agent did not take the message: no receipt and an unchanged screen after {0} Enter keys"
     )]
     NotTaken(u32),
+    /// The worker no longer holds the turn (`TurnControl::may_act`): no Enter was sent.
+    #[error("this worker no longer holds the turn")]
+    LeaseLost,
 }
 
 /// Pastes `text` into `pane` through a private buffer. Nothing reaches the pane on error.
@@ -76,6 +80,7 @@ pub async fn capture(tmux: &Tmux, pane: &str) -> Result<String, TmuxError> {
 }
 
 /// After a paste: settle (zero by default), Enter, wait for a receipt; retry Enter up to `enter_attempts` times.
+/// Each Enter is sent only while `control` says this worker still holds the turn.
 /// Only a receipt confirms early: a screen that changes proves nothing while an agent is still
 /// drawing its first screen (Claude Code takes a paste then, but drops the Enter that follows),
 /// and an extra Enter on an empty input is harmless. A changed screen counts only after the
@@ -85,6 +90,7 @@ pub async fn submit(
     pane: &str,
     feed: &mut TurnFeed,
     cfg: &TmuxConfig,
+    control: &TurnControl,
 ) -> Result<Confirmed, SubmitError> {
     if !cfg.settle.is_zero() {
         tokio::time::sleep(cfg.settle).await;
@@ -92,6 +98,9 @@ pub async fn submit(
     let before = capture(tmux, pane).await?;
     let attempts = cfg.enter_attempts.max(1);
     for enters in 1..=attempts {
+        if !control.may_act() {
+            return Err(SubmitError::LeaseLost);
+        }
         key(tmux, pane, "Enter").await?;
         let deadline = tokio::time::Instant::now() + cfg.ack_timeout;
         if feed.wait_received(deadline).await {

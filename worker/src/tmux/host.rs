@@ -130,7 +130,7 @@ impl TmuxHost {
             _ = control.abandon.cancelled() => Err(DriveError::Abandoned),
             _ = control.cancel.cancelled() => Err(DriveError::Cancelled),
             _ = clock.expired() => Err(DriveError::Timeout),
-            r = self.drive(spec, turn, &mut feed) => r,
+            r = self.drive(spec, turn, &mut feed, control) => r,
         };
         drop(feed);
         if let Err(e) = &outcome {
@@ -140,12 +140,18 @@ impl TmuxHost {
         match &outcome {
             // The next worker takes over from the files and the running agent.
             Err(DriveError::Abandoned) => return outcome,
+            // The lease ran out meanwhile (a stall): another worker may own the turn, so no
+            // Escape; the next attempt sees the cancel (or the time) and interrupts.
+            Err(DriveError::Cancelled | DriveError::Timeout) if !control.lease.running() => {
+                tracing::warn!("the lease ran out: not interrupting the agent");
+                return Err(DriveError::Abandoned);
+            }
             Err(DriveError::Cancelled | DriveError::Timeout) => {
                 let lines = Envelope::new(spec.turn_id, &spec.message)
                     .render()
                     .lines()
                     .count();
-                self.interrupt(&spec.session, lines).await
+                self.interrupt(&spec.session, lines, control).await
             }
             _ => {}
         }
@@ -164,6 +170,7 @@ impl TmuxHost {
         spec: &TurnSpec,
         turn: wait::Turn<'_>,
         feed: &mut TurnFeed,
+        control: &TurnControl,
     ) -> Result<Reply, DriveError> {
         let progress = turn.progress;
         // On takeover the message is never pasted again: its reply may even exist already.
@@ -171,7 +178,7 @@ impl TmuxHost {
             if spec.resume && resume::received(self.spool(), spec.turn_id) {
                 tracing::info!("the agent already received this turn: not pasting it again");
             } else {
-                self.deliver(spec, progress, feed).await?;
+                self.deliver(spec, progress, feed, control).await?;
             }
             progress.delivered().await;
         }
@@ -187,14 +194,16 @@ impl TmuxHost {
         spec: &TurnSpec,
         progress: &dyn Progress,
         feed: &mut TurnFeed,
+        control: &TurnControl,
     ) -> Result<(), DriveError> {
+        acting(control)?;
         let started = Instant::now();
         let pane = spec.session.pane_target();
         let text = Envelope::new(spec.turn_id, &spec.message).render();
         let ensured = self.ensure(&spec.session).await?;
-        self.wait_idle(&spec.session, ensured).await;
+        self.wait_idle(&spec.session, ensured, control).await;
         if ensured != Ensured::Created {
-            self.no_question(&spec.session, progress).await;
+            self.no_question(&spec.session, progress, control).await;
         }
         // Input that may sit in the agent's input line: an earlier attempt's paste without its
         // Enter (see `resume`), or an interrupted prompt the agent put back (see `interrupt`).
@@ -203,6 +212,7 @@ impl TmuxHost {
             leftover = leftover.max(text.lines().count());
         }
         if leftover > 0 && ensured != Ensured::Created {
+            acting(control)?;
             let presses = resume::clear_presses(leftover);
             if let Err(e) = deliver::clear_input(&self.tmux, &pane, presses).await {
                 tracing::info!(error = %e, "could not clear the agent's input before pasting");
@@ -215,6 +225,7 @@ impl TmuxHost {
                 .wait_ready(&spec.session, quiet, quiet * 20)
                 .await;
         }
+        acting(control)?;
         if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
             if !(e.is_missing() && ensured == Ensured::Cached) {
                 return Err(lost(e));
@@ -222,15 +233,17 @@ impl TmuxHost {
             // The cache trusted a session that has gone since: start a new one, once.
             self.sessions.evict(&spec.session);
             self.ensure(&spec.session).await?;
+            acting(control)?;
             deliver::paste(&self.tmux, &pane, spec.turn_id, &text)
                 .await
                 .map_err(lost)?;
         }
-        let confirmed = deliver::submit(&self.tmux, &pane, feed, &self.cfg)
+        let confirmed = deliver::submit(&self.tmux, &pane, feed, &self.cfg, control)
             .await
             .map_err(|e| match e {
                 SubmitError::Tmux(e) => lost(e),
                 e @ SubmitError::NotTaken(_) => DriveError::Upstream(e.to_string()),
+                SubmitError::LeaseLost => DriveError::Abandoned,
             })?;
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(?ensured, ?confirmed, ms, "delivered");
@@ -241,7 +254,10 @@ impl TmuxHost {
     /// ours to remove. Claude Code puts a prompt interrupted before any answer back into its
     /// input line: once the screen settles, that input (at most `lines` lines) is cleared so
     /// the next turn's paste does not join it.
-    async fn interrupt(&self, s: &SessionName, lines: usize) {
+    async fn interrupt(&self, s: &SessionName, lines: usize, control: &TurnControl) {
+        if !control.lease.running() {
+            return;
+        }
         let pane = s.pane_target();
         if let Err(e) = deliver::key(&self.tmux, &pane, "Escape").await {
             tracing::info!(error = %e, "could not interrupt the agent");
@@ -266,7 +282,7 @@ impl TmuxHost {
     /// Never paste into an agent that is still working: the text would join that work instead
     /// of arriving as a prompt. A new agent has no work; one that has just finished gets its
     /// screen settled (`idle_quiet`); one that stays busy is interrupted.
-    async fn wait_idle(&self, s: &SessionName, ensured: Ensured) {
+    async fn wait_idle(&self, s: &SessionName, ensured: Ensured, control: &TurnControl) {
         let root = self.spool().root();
         if ensured == Ensured::Created {
             busy::clear(root, s);
@@ -283,7 +299,7 @@ impl TmuxHost {
                     wait_s = self.cfg.busy_wait.as_secs(),
                     "the agent is still busy with earlier work: interrupting it for the new turn"
                 );
-                self.interrupt(s, 1).await;
+                self.interrupt(s, 1, control).await;
             }
         }
     }
@@ -291,7 +307,7 @@ impl TmuxHost {
     /// Never paste into a question the agent shows in its terminal: it would take the text as
     /// its answer. The person may answer it there (the turn reports `waiting` with the screen)
     /// until `busy_wait`; then it is dismissed with Escape, as a busy agent is interrupted.
-    async fn no_question(&self, s: &SessionName, progress: &dyn Progress) {
+    async fn no_question(&self, s: &SessionName, progress: &dyn Progress, control: &TurnControl) {
         let pane = s.pane_target();
         let deadline = Instant::now() + self.cfg.busy_wait;
         let mut reported = false;
@@ -309,7 +325,7 @@ impl TmuxHost {
             }
             if Instant::now() >= deadline {
                 tracing::warn!("the question stayed open: dismissing it with Escape");
-                self.interrupt(s, 1).await;
+                self.interrupt(s, 1, control).await;
                 return;
             }
             // The screen is polled: a question answered in the terminal sends no event.
@@ -347,5 +363,17 @@ impl TmuxHost {
             .kill(s)
             .await
             .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))
+    }
+}
+
+/// Every action on the agent (paste, Enter, clearing its input) first checks that this worker
+/// still holds the turn: not abandoned, and its lease not run out by its own clock — a worker
+/// that wakes from a stall refuses at once, before its heartbeat has run (`LeaseClock`).
+fn acting(control: &TurnControl) -> Result<(), DriveError> {
+    if control.may_act() {
+        Ok(())
+    } else {
+        tracing::warn!("this worker no longer holds the turn: not acting on the agent");
+        Err(DriveError::Abandoned)
     }
 }
