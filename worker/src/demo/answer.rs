@@ -165,10 +165,10 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
             turn.reply("Proceeded.", tag, &[])
         }
         Directive::DialogAfter => {
-            let out = turn.reply("Answered; a question stays open in the terminal.", tag, &[]);
+            // Shown before the reply is published, so it is on screen by the next turn.
             turn.control.open_dialog();
             turn.screen.line(DIALOG);
-            out
+            turn.reply("Answered; a question stays open in the terminal.", tag, &[])
         }
         Directive::Usage(text) => turn.reply(&text, tag, &[]),
     }
