@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod http;
 pub mod model;
 pub mod procs;
+pub mod push;
 pub mod scripted;
 pub mod sshd;
 pub mod system;
