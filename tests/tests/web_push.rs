@@ -252,7 +252,8 @@ async fn subscriptions_are_validated_capped_and_removable_only_by_their_owner() 
     let alice = sys.owner("alice@x").await;
     let mallory = sys.owner("mallory@x").await;
     let keys = BrowserKeys::new();
-    let good = keys.subscription("https://push.example.org/wpush/v2/abc");
+    // Stored endpoints are closed loopback ports: nothing here ever leaves the machine.
+    let good = keys.subscription("https://127.0.0.1:9/wpush/abc");
     let with = |path: &str, v: Value| {
         let mut s = good.clone();
         *s.pointer_mut(path).unwrap() = v;
@@ -310,13 +311,13 @@ async fn subscriptions_are_validated_capped_and_removable_only_by_their_owner() 
     assert_eq!(s, 200);
     let (s, _) = subscribe(
         &alice,
-        &with("/endpoint", json!("https://push.example.org/2")),
+        &with("/endpoint", json!("https://127.0.0.1:9/wpush/2")),
     )
     .await;
     assert_eq!(s, 200);
     let (s, v) = subscribe(
         &alice,
-        &with("/endpoint", json!("https://push.example.org/3")),
+        &with("/endpoint", json!("https://127.0.0.1:9/wpush/3")),
     )
     .await;
     assert_eq!(s, 409, "{v}");
