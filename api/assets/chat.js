@@ -1,10 +1,12 @@
 // chat.js: the chat page's controller. Loads the current conversation (its session id lives in
 // localStorage), sends messages, follows unfinished turns one at a time through TurnStream,
 // cancels, and starts new conversations. All requests are same-origin with the session cookie;
-// the browser adds the Origin header the server checks on POSTs.
+// the browser adds the Origin header the server checks on POSTs. A notification's link
+// (`/paliadin?session=…&turn=…`) opens that conversation and scrolls to the turn.
 
 import { Reply, userMessage } from './view.js';
 import { TurnStream, clearLive, loadLive } from './stream.js';
+import { setupNotifications, turnEvent } from './notify.js';
 
 const SESSION_KEY = 'paliadin.session';
 const $ = (id) => document.getElementById(id);
@@ -56,7 +58,8 @@ async function api(method, path, body) {
   const r = await fetch(path, opts);
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
-  if (r.status === 404 && !path.includes('/cancel') && !path.includes('/permission/')) signedOut();
+  const own = !path.includes('/cancel') && !path.includes('/permission/') && !path.includes('/push/');
+  if (r.status === 404 && own) signedOut();
   return { status: r.status, data };
 }
 
@@ -136,10 +139,17 @@ function follow() {
     permission: (p) => {
       keepBottom(() => r.ask(p, (request, decision) => decide(t.turn_id, request, decision)));
       announce(`Paliadin asks to use ${p.tool}`);
+      turnEvent('permission', t.turn_id, sessionId, p);
     },
     permissionDecided: (d) => r.decided(d),
-    end: (d) => { keepBottom(() => r.finish(d.text, d.html)); announce('Reply finished'); settle(t.turn_id); },
+    end: (d) => {
+      keepBottom(() => r.finish(d.text, d.html));
+      announce('Reply finished');
+      turnEvent('end', t.turn_id, sessionId, d);
+      settle(t.turn_id);
+    },
     error: (d) => {
+      turnEvent('error', t.turn_id, sessionId, d);
       keepBottom(() => r.fail(d.code, d.message, () => send(t.message)));
       announce('The reply failed');
       settle(t.turn_id);
@@ -166,8 +176,33 @@ function render(item) {
   else unfinished(t);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The conversation and turn a notification's link names (`?session=…&turn=…`), once. */
+function linked() {
+  const q = new URLSearchParams(location.search);
+  const session = q.get('session');
+  const turn = q.get('turn');
+  if (location.search) history.replaceState(null, '', location.pathname);
+  return { session: UUID.test(session || '') ? session : null, turn: UUID.test(turn || '') ? turn : null };
+}
+
+function showTurn(id) {
+  const el = id && log.querySelector(`[data-turn="${id}"]`);
+  if (el) el.scrollIntoView({ block: 'start' });
+}
+
+/** A notification was clicked while this tab was open. */
+function opened(url) {
+  const q = new URL(url, location.origin).searchParams;
+  if (q.get('session') && q.get('session') !== sessionId) window.location.assign(url);
+  else showTurn(q.get('turn'));
+}
+
 async function load() {
-  sessionId = storedSession();
+  const link = linked();
+  if (link.session) setSession(link.session);
+  sessionId = storedSession() || link.session;
   if (!sessionId) {
     // First visit on this browser: continue the latest conversation, if any.
     const { status, data } = await api('GET', '/api/paliadin/turns?limit=1');
@@ -183,6 +218,7 @@ async function load() {
   if (resume && !turns.has(resume.turn_id)) resume = null;
   refreshChrome();
   scroller.scrollTop = scroller.scrollHeight;
+  showTurn(link.turn);
   follow();
 }
 
@@ -304,6 +340,7 @@ input.addEventListener('keydown', (e) => {
 input.addEventListener('input', autosize);
 stopBtn.addEventListener('click', () => pending.length && cancel(pending[0]));
 newBtn.addEventListener('click', newConversation);
+setupNotifications($('notify-toggle'), api, toast, opened);
 
 load().catch(() => toast('Could not load the conversation.'));
 input.focus();

@@ -33,6 +33,24 @@ pub struct ApiConfig {
     /// Most database connections this process holds (the SSE hub's LISTEN takes one).
     #[arg(long, env = "PALIADIN_DB_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub db_pool: u32,
+    /// The VAPID `sub` claim: how push services can reach the operator (`mailto:` or `https:`).
+    #[arg(
+        long,
+        env = "PALIADIN_VAPID_SUBJECT",
+        default_value = "mailto:paliadin@localhost"
+    )]
+    pub vapid_subject: String,
+    /// Most push subscriptions (browsers) one user may register.
+    #[arg(long, env = "PALIADIN_PUSH_MAX_SUBSCRIPTIONS", default_value_t = 10)]
+    pub push_max_subscriptions: i64,
+    /// Accept `http://` push endpoints on a loopback address (tests only; real push services
+    /// are https).
+    #[arg(
+        long,
+        env = "PALIADIN_PUSH_ALLOW_LOOPBACK_HTTP",
+        default_value_t = false
+    )]
+    pub push_allow_loopback_http: bool,
 }
 
 impl Default for ApiConfig {

@@ -10,6 +10,7 @@
 //! - [`web`]: login/logout, the owner's chat page and its embedded assets.
 //! - [`admin`]: stats, recent turns of all users, the dashboard (admins only).
 //! - [`metrics`]: Prometheus metrics, `GET /metrics`, the request span and request log.
+//! - [`push`]: Web Push notifications: VAPID key, subscriptions, the outbox sender.
 //! - [`openapi`]: the OpenAPI document, `GET /api/openapi.json`.
 //!
 //! [`app`] builds the router (tests drive it directly); [`serve`] runs it until `shutdown`.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;
+pub mod push;
 pub mod routes;
 pub mod state;
 pub mod web;
@@ -28,7 +30,7 @@ pub mod web;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use state::AppState;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +61,15 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/paliadin/stream/{id}", get(routes::stream::stream))
         .route("/api/paliadin/reset", post(routes::turns::reset))
+        .route("/api/paliadin/push/key", get(routes::push::key))
+        .route(
+            "/api/paliadin/push/subscriptions",
+            post(routes::push::subscribe),
+        )
+        .route(
+            "/api/paliadin/push/subscriptions/{id}",
+            delete(routes::push::unsubscribe),
+        )
         .merge(web::router())
         .merge(admin::router())
         .route("/api/openapi.json", get(openapi::openapi_json));

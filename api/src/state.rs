@@ -3,6 +3,7 @@
 use crate::config::ApiConfig;
 use crate::hub::Hub;
 use crate::metrics::ApiMetrics;
+use crate::push::Push;
 use paliadin_shared::HostName;
 use paliadin_shared::queue::TurnQueue;
 use sqlx::PgPool;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// This process's Prometheus metrics (`GET /metrics`).
     pub metrics: Arc<ApiMetrics>,
+    /// Web Push: the VAPID key (its sender runs until `shutdown`).
+    pub push: Arc<Push>,
 }
 
 impl AppState {
@@ -34,6 +37,13 @@ impl AppState {
         let default_host = HostName::parse(&config.default_host)?;
         let queue = Arc::new(TurnQueue::new(pool.clone()).await);
         let hub = Hub::spawn(pool.clone(), shutdown.clone());
+        let push = Push::start(
+            pool.clone(),
+            config.vapid_subject.clone(),
+            hub.push_wake(),
+            shutdown.clone(),
+        )
+        .await?;
         Ok(AppState {
             pool,
             queue,
@@ -42,6 +52,7 @@ impl AppState {
             default_host,
             shutdown,
             metrics: Arc::new(ApiMetrics::new()),
+            push: Arc::new(push),
         })
     }
 }

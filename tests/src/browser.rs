@@ -84,6 +84,8 @@ impl Browser {
                     "--disable-sync", "--no-first-run", "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.display()),
                 ],
+                // Notifications allowed, as if the person had said yes (web_notify).
+                "prefs": { "profile.default_content_setting_values.notifications": 1 },
             }),
         );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

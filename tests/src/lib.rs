@@ -18,6 +18,7 @@ pub mod model;
 pub mod netns;
 pub mod partition;
 pub mod procs;
+pub mod push;
 pub mod scripted;
 pub mod sshd;
 pub mod system;

@@ -64,6 +64,18 @@ fn empty_json() -> Body {
     Body::Json(json!({}))
 }
 
+/// A browser's push subscription; its endpoint is a closed loopback port, so a push for the
+/// matrix's turn goes nowhere outside this machine.
+fn subscription() -> Body {
+    Body::Json(json!({
+        "endpoint": "https://127.0.0.1:9/wpush/matrix",
+        "keys": {
+            "p256dh": "BLn9b-VR0ca83knDNZ32dCHGyjJp-1riX9ZTN40MqV8K_LpQmLqxC_DoHvqvFXO_nGdAB4W9dogZb_sM-uV4JbY",
+            "auth": "_ordMnz7uTCmrpBTeUV4Bw",
+        },
+    }))
+}
+
 fn message() -> Body {
     Body::Json(json!({ "user_message": "matrix hello" }))
 }
@@ -137,6 +149,28 @@ async fn every_route_answers_only_those_allowed() {
             "POST",
             "/api/paliadin/reset".into(),
             empty_json,
+            OWNERS,
+            ok_json,
+        ),
+        route("GET", "/sw.js".into(), empty, &EVERYONE, ok_any),
+        route(
+            "GET",
+            "/manifest.webmanifest".into(),
+            empty,
+            &EVERYONE,
+            ok_any,
+        ),
+        route(
+            "GET",
+            "/api/paliadin/push/key".into(),
+            empty,
+            OWNERS,
+            ok_json,
+        ),
+        route(
+            "POST",
+            "/api/paliadin/push/subscriptions".into(),
+            subscription,
             OWNERS,
             ok_json,
         ),

@@ -6,23 +6,31 @@
 //! duplicate. Whenever the listener (re)connects, once its LISTEN is active, the hub asks the
 //! table for the newest seq of every watched turn and wakes only the streams behind it (all of
 //! them if that query fails).
+//!
+//! The same connection also LISTENs on `paliadin_push` (the push outbox trigger's channel) and
+//! wakes this process's push sender ([`Hub::push_wake`]); it wakes it after every (re)connect
+//! too, so pushes queued while the listener was down are not left waiting.
 
 mod router;
 
 pub use router::{Router, Subscription};
 
 use paliadin_shared::db::EVENTS_CHANNEL;
+use paliadin_shared::db::push::PUSH_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub struct Hub {
     router: Arc<Router>,
     connects: AtomicU64,
+    /// Wakes the push sender (`crate::push::sender`).
+    push_wake: Arc<Notify>,
 }
 
 impl Hub {
@@ -31,6 +39,7 @@ impl Hub {
         let hub = Arc::new(Hub {
             router: Arc::new(Router::default()),
             connects: AtomicU64::new(0),
+            push_wake: Arc::new(Notify::new()),
         });
         let h = hub.clone();
         tokio::spawn(async move { h.run(pool, shutdown).await });
@@ -48,6 +57,11 @@ impl Hub {
         self.connects.load(Ordering::SeqCst)
     }
 
+    /// Notified when the push outbox has new rows (and after every reconnect).
+    pub fn push_wake(&self) -> Arc<Notify> {
+        self.push_wake.clone()
+    }
+
     /// Subscribers woken so far.
     pub fn wakeups(&self) -> u64 {
         self.router.wakeups()
@@ -57,7 +71,7 @@ impl Hub {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
             let mut listener = match PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen(EVENTS_CHANNEL).await {
+                Ok(mut l) => match l.listen_all([EVENTS_CHANNEL, PUSH_CHANNEL]).await {
                     Ok(()) => l,
                     Err(e) => {
                         tracing::warn!(error = %e, "LISTEN failed");
@@ -73,11 +87,13 @@ impl Hub {
             };
             backoff = Duration::from_millis(100);
             self.resync(&pool).await;
+            self.push_wake.notify_one();
             self.connects.fetch_add(1, Ordering::SeqCst);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     got = listener.try_recv() => match got {
+                        Ok(Some(n)) if n.channel() == PUSH_CHANNEL => self.push_wake.notify_one(),
                         Ok(Some(n)) => {
                             if let Some((turn, seq)) = parse(n.payload()) {
                                 self.router.event(turn, seq);

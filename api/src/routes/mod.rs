@@ -5,5 +5,6 @@ pub mod enqueue;
 pub mod health;
 pub mod json;
 pub mod permission;
+pub mod push;
 pub mod stream;
 pub mod turns;

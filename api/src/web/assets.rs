@@ -34,6 +34,9 @@ const ASSETS: &[Asset] = &[
     asset!("chat.js", JS),
     asset!("stream.js", JS),
     asset!("view.js", JS),
+    asset!("notify.js", JS),
+    asset!("sw.js", JS),
+    asset!("manifest.webmanifest", "application/manifest+json"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

@@ -6,6 +6,8 @@
 //!   cookie (HttpOnly, SameSite=Strict); only the cookie secret's hash is stored.
 //! - [`pages`]: `GET /paliadin`, owners only; everyone else gets the plain 404 of an unrouted path.
 //! - [`assets`]: `GET /assets/{name}`, the files of `api/assets/`, versioned for caching.
+//! - [`pwa`]: `GET /sw.js` (the service worker that shows pushed notifications) and
+//!   `GET /manifest.webmanifest` (installable on a phone).
 //!
 //! Every HTML response carries a strict Content-Security-Policy (no inline script, no inline
 //! style, nothing from other origins), so even if sanitising a reply ever failed, the HTML the
@@ -14,6 +16,7 @@
 pub mod assets;
 pub mod login;
 pub mod pages;
+pub mod pwa;
 
 use crate::state::AppState;
 use axum::Router;
@@ -33,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/paliadin", get(pages::chat))
         .route("/assets/{name}", get(assets::asset))
+        .route("/sw.js", get(pwa::service_worker))
+        .route("/manifest.webmanifest", get(pwa::manifest))
 }
 
 /// An HTML page: never cached (it depends on who asks), framed by nobody, strict CSP.

@@ -7,6 +7,7 @@ pub mod failover;
 pub mod fenced;
 pub mod fleet;
 pub mod permissions;
+pub mod push;
 pub mod sessions;
 pub mod stats;
 pub mod turns;
