@@ -97,8 +97,8 @@ pub async fn set_msg_id(conn: &mut PgConnection, id: Uuid, msg_id: i64) -> Resul
     Ok(())
 }
 
-pub async fn by_client_id(
-    pool: &PgPool,
+pub async fn by_client_id<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
     user: Uuid,
     client_turn_id: &str,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
@@ -109,7 +109,7 @@ pub async fn by_client_id(
     ))
     .bind(user)
     .bind(client_turn_id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
 
