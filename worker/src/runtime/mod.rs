@@ -5,6 +5,7 @@
 //! Wake-ups: LISTEN `paliadin_work` (new turns) and `paliadin_cancel` (cancel a running turn),
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
+mod dead_letter;
 mod failover;
 mod sink;
 mod turn;
