@@ -14,6 +14,7 @@ pub mod fault;
 pub mod fleet;
 pub mod http;
 pub mod model;
+pub mod ordering;
 pub mod procs;
 pub mod scripted;
 pub mod sshd;
