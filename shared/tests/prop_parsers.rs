@@ -26,9 +26,23 @@ fn tricky_string(max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(tricky_char(), 0..max).prop_map(|v| v.into_iter().collect())
 }
 
-/// Messages that pass the rules: printable text with TAB/LF and no control characters.
+/// Messages that pass the rules: tricky text with every rejected control (and CR) replaced,
+/// behind one letter so it is never empty. Built valid rather than filtered: most random
+/// strings hold a control character.
 fn valid_message() -> impl Strategy<Value = UserMessage> {
-    tricky_string(200).prop_filter_map("not a valid message", |s| UserMessage::parse(&s).ok())
+    tricky_string(200).prop_map(|s| {
+        let clean: String = s
+            .chars()
+            .map(|c| {
+                if is_rejected_control(c) || c == '\r' {
+                    'x'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        UserMessage::parse(&format!("m{clean}")).expect("built to the rules")
+    })
 }
 
 fn is_rejected_control(c: char) -> bool {

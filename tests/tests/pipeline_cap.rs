@@ -66,7 +66,10 @@ async fn concurrent_retries_of_one_client_turn_id_at_the_cap_get_their_turn() {
     let mut ids = Vec::new();
     for p in posts {
         let (status, body) = p.await.unwrap();
-        assert_eq!(status, 200, "a retry of an accepted turn was refused: {body}");
+        assert_eq!(
+            status, 200,
+            "a retry of an accepted turn was refused: {body}"
+        );
         ids.push(body["turn_id"].as_str().unwrap().to_owned());
     }
     ids.dedup();
@@ -76,7 +79,10 @@ async fn concurrent_retries_of_one_client_turn_id_at_the_cap_get_their_turn() {
     let (status, body) = c
         .post("/api/paliadin/turn", &json!({ "user_message": "three" }))
         .await;
-    assert_eq!((status, body["error"].as_str()), (429, Some("too_many_queued")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_queued"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,5 +110,8 @@ async fn a_reset_counts_toward_the_cap() {
     let (status, body) = c
         .post("/api/paliadin/turn", &json!({ "user_message": "after" }))
         .await;
-    assert_eq!((status, body["error"].as_str()), (429, Some("too_many_queued")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_queued"))
+    );
 }

@@ -143,5 +143,8 @@ async fn a_stale_attempt_cannot_move_its_user_to_another_host() {
     assert_eq!(pinned_to().await, "local", "a stale attempt moved the user");
     // The owner may.
     let moved = new.move_user().await.unwrap().expect("moved");
-    assert_eq!((moved.to.as_str(), pinned_to().await.as_str()), ("spare", "spare"));
+    assert_eq!(
+        (moved.to.as_str(), pinned_to().await.as_str()),
+        ("spare", "spare")
+    );
 }

@@ -61,11 +61,8 @@ async fn interrupt(ctx: &Ctx, attempt: &Attempt) {
         ..TurnControl::default()
     };
     control.cancel.cancel();
-    let ended = tokio::time::timeout(
-        INTERRUPT_LIMIT,
-        driver.run_turn(&spec, &Unheard, &control),
-    )
-    .await;
+    let ended =
+        tokio::time::timeout(INTERRUPT_LIMIT, driver.run_turn(&spec, &Unheard, &control)).await;
     tracing::info!(?ended, "dead letter: the agent was interrupted");
 }
 
