@@ -16,6 +16,7 @@ pub mod http;
 pub mod log_lines;
 pub mod model;
 pub mod netns;
+pub mod ordering;
 pub mod partition;
 pub mod procs;
 pub mod push;

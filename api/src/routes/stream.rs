@@ -23,7 +23,10 @@ use uuid::Uuid;
 /// How long a browser waits before reconnecting (SSE `retry:`).
 const RETRY: Duration = Duration::from_secs(2);
 
-fn last_event_id(headers: &HeaderMap) -> Result<i32, AppError> {
+/// The seq a stream resumes after: the `Last-Event-ID` header, a non-negative integer (blank
+/// or absent: 0, from the start); anything else is `400 invalid_last_event_id`. Public for the
+/// property tests (`api/tests/prop_last_event_id.rs`).
+pub fn last_event_id(headers: &HeaderMap) -> Result<i32, AppError> {
     match headers.get("last-event-id") {
         None => Ok(0),
         Some(v) => v

@@ -164,6 +164,7 @@ async fn cancel_queued(
     responses(
         (status = 200, description = "`{ok, session_id}`: the session was killed", body = Object),
         (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many turns queued (a reset counts as one)", body = crate::openapi::ErrorBody),
         (status = 503, description = "No worker finished the reset in time", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))

@@ -90,9 +90,10 @@ async fn renew(inner: &Inner, vt: i32) -> Result<Option<bool>, DbError> {
     Ok(Some(cancel))
 }
 
-/// Makes the message visible at once if this attempt still owns the turn: the check locks the
-/// turn row, so a concurrent claim waits for this transaction and then sees the new
-/// visibility, and a release that comes after a newer claim changes nothing.
+/// Makes the message visible at once if this attempt still owns the turn, and counts the
+/// handover (`turns.releases`): the check locks the turn row, so a concurrent claim waits for
+/// this transaction and then sees the new visibility, and a release that comes after a newer
+/// claim changes nothing.
 pub(super) async fn release(inner: &Inner) -> Result<bool, DbError> {
     let (turn, leased) = (&inner.turn, &inner.leased);
     let mut tx = inner.pool.begin().await?;
@@ -102,6 +103,9 @@ pub(super) async fn release(inner: &Inner) -> Result<bool, DbError> {
     {
         return Ok(false);
     }
+    // A handover is not a failed attempt: counted apart, it does not bring the turn closer to
+    // its dead letter (`PALIADIN_MAX_ATTEMPTS`), however many restarts it meets.
+    fenced::count_release(&mut tx, turn.id, turn.attempt).await?;
     inner
         .queue
         .extend(&mut tx, &leased.host, leased.msg_id, 0)

@@ -23,7 +23,7 @@ pub use clock::LeaseClock;
 pub use finish::Outcome;
 pub use lease::Lease;
 
-use crate::db::{DbError, events, fenced, turns};
+use crate::db::{DbError, events, failover, fenced, turns};
 use crate::domain::HostName;
 use crate::events::{NewEvent, StatusState};
 use crate::queue::{Leased, TurnQueue};
@@ -197,6 +197,18 @@ impl Attempt {
                 false
             }
         }
+    }
+
+    /// Failover (worker policy `move`, after this turn found its host unreachable): re-pins
+    /// the turn's user to a healthy host with their queued turns, fenced by this attempt — a
+    /// stale attempt moves nobody. See [`failover::move_user`].
+    pub async fn move_user(&self) -> Result<Option<failover::Moved>, DbError> {
+        let i = &self.inner;
+        let by = failover::MovedBy {
+            turn: i.turn.id,
+            attempt: i.turn.attempt,
+        };
+        failover::move_user(&i.pool, &i.queue, i.turn.user_id, &i.leased.host, by).await
     }
 
     /// Hands the turn back at once (`set_vt 0`) so another worker takes it over, unless this

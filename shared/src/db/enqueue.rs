@@ -3,7 +3,8 @@
 //! host pinning, the pgmq send on the same transaction, the first events, the work NOTIFY.
 //!
 //! In **one transaction**: lock the user row (so the per-user cap holds under concurrency and a
-//! failover move sees every turn), check the cap, pin the user to a host, insert the turn, send
+//! failover move sees every turn), answer a retried `client_turn_id` with its turn, check the
+//! cap (resets count), pin the user to a host, insert the turn, send
 //! its message, write `meta` and `status: queued`, `pg_notify(paliadin_work, host)`. A failure
 //! anywhere rolls everything back: no row without a message, no message without a row.
 
@@ -25,7 +26,7 @@ pub struct Enqueue<'a> {
     pub page_origin: Option<&'a str>,
     /// Makes retries idempotent (unique per user).
     pub client_turn_id: Option<&'a str>,
-    /// Message turns refused once the user has this many queued (resets are never refused).
+    /// Turns (messages and resets alike) refused once the user has this many queued.
     pub max_queued: i64,
     /// Where a user goes when no healthy host is known yet.
     pub fallback_host: &'a HostName,
@@ -35,7 +36,8 @@ pub struct Enqueue<'a> {
 #[derive(Debug)]
 pub enum Enqueued {
     Queued(Box<turns::TurnRow>),
-    /// The user's `client_turn_id` is taken (by a concurrent retry): nothing was written.
+    /// The user's `client_turn_id` is taken (by an earlier or concurrent request): nothing was
+    /// written; the caller answers with that turn (an idempotent retry), even at the cap.
     ClientIdTaken,
     /// The user has `max_queued` turns waiting: nothing was written.
     TooMany,
@@ -49,9 +51,15 @@ pub async fn enqueue(
 ) -> Result<Enqueued, DbError> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, req.user).await?;
-    if req.kind == TurnKind::Message
-        && turns::count_queued(&mut tx, req.user).await? >= req.max_queued
+    // A retry whose turn exists (a concurrent retry committed it while this one waited for the
+    // lock) is answered with that turn: checked before the cap, which that turn may have filled.
+    if let Some(c) = req.client_turn_id
+        && turns::by_client_id(&mut *tx, req.user, c).await?.is_some()
     {
+        return Ok(Enqueued::ClientIdTaken);
+    }
+    // Resets count too: they are turns in the user's group like any other.
+    if turns::count_queued(&mut tx, req.user).await? >= req.max_queued {
         return Ok(Enqueued::TooMany);
     }
     let host = sessions::pin_host(&mut tx, req.user, req.fallback_host).await?;

@@ -10,7 +10,7 @@
 //! enqueue either lands before (and is moved) or after (and is routed to the new host).
 
 use crate::db::enqueue::{lock_user, notify_work};
-use crate::db::{DbError, events, sessions};
+use crate::db::{DbError, events, fenced, sessions};
 use crate::domain::HostName;
 use crate::events::{NewEvent, StatusState};
 use crate::queue::TurnQueue;
@@ -31,19 +31,37 @@ pub async fn healthy_target(pool: &PgPool, from: &HostName) -> Result<Option<Hos
     sessions::healthy_host(&mut conn, Some(from)).await
 }
 
-/// Moves `user` off `from` (see module docs). `None`: no healthy host, or the user is no
-/// longer pinned to `from` (another worker moved them first).
+/// The claimed attempt on whose behalf a move runs (see [`crate::attempt::Attempt::move_user`]):
+/// the move happens only while that attempt still owns its turn.
+#[derive(Debug, Clone, Copy)]
+pub struct MovedBy {
+    pub turn: Uuid,
+    pub attempt: i32,
+}
+
+/// Moves `user` off `from` (see module docs), fenced by the caller's attempt: checked under
+/// the turn's row lock in the move's transaction, so a worker whose turn passed to another
+/// attempt (its lease lapsed while it found the host unreachable) moves nobody. `None`: no
+/// healthy host, the caller no longer owns its turn, or the user is no longer pinned to `from`
+/// (another worker moved them first).
 pub async fn move_user(
     pool: &PgPool,
     queue: &TurnQueue,
     user: Uuid,
     from: &HostName,
+    by: MovedBy,
 ) -> Result<Option<Moved>, DbError> {
     let Some(to) = healthy_target(pool, from).await? else {
         return Ok(None);
     };
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user).await?;
+    if fenced::lock_fence(&mut tx, by.turn, by.attempt)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
     queue.ensure_in(&mut tx, &to).await?;
     if repin(&mut tx, user, from, &to).await? == 0 {
         return Ok(None);

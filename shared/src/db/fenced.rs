@@ -55,6 +55,25 @@ pub async fn lock_fence(
     .await
 }
 
+/// Counts a graceful handover of this attempt (its release), so that it does not spend one of
+/// the turn's attempts ([`TurnRow::spent_attempts`]). Fenced: false when another attempt owns
+/// the turn. Runs in the release's transaction, under [`lock_fence`].
+pub async fn count_release(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE turns SET releases = releases + 1
+          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records delivery (first delivery time is kept across takeovers). False = fenced out.
 pub async fn mark_delivered(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(

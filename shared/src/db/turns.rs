@@ -12,7 +12,7 @@ use uuid::Uuid;
 macro_rules! cols {
     () => {
         "id, user_id, session_id, client_turn_id, kind, message, page_origin, host, msg_id, state,
-    attempt, last_seq, worker_id, cancel_requested, queued_at, claimed_at, delivered_at, finished_at,
+    attempt, releases, last_seq, worker_id, cancel_requested, queued_at, claimed_at, delivered_at, finished_at,
     reply_text, used_tools, rows_seen, chip_count, classifier_tag, error_code, error_message"
     };
 }
@@ -32,6 +32,9 @@ pub struct TurnRow {
     pub msg_id: Option<i64>,
     pub state: TurnState,
     pub attempt: i32,
+    /// Claims that ended in a graceful handover (release): they do not count toward the
+    /// dead-letter limit ([`TurnRow::spent_attempts`]).
+    pub releases: i32,
     pub last_seq: i32,
     pub worker_id: Option<String>,
     pub cancel_requested: bool,
@@ -51,6 +54,12 @@ pub struct TurnRow {
 impl TurnRow {
     pub fn is_finished(&self) -> bool {
         self.state.is_finished()
+    }
+
+    /// Attempts that count toward `PALIADIN_MAX_ATTEMPTS`: every claim but the ones handed
+    /// over gracefully (a worker's SIGTERM release is not the turn's fault).
+    pub fn spent_attempts(&self) -> i32 {
+        self.attempt - self.releases
     }
 }
 
@@ -97,8 +106,8 @@ pub async fn set_msg_id(conn: &mut PgConnection, id: Uuid, msg_id: i64) -> Resul
     Ok(())
 }
 
-pub async fn by_client_id(
-    pool: &PgPool,
+pub async fn by_client_id<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
     user: Uuid,
     client_turn_id: &str,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
@@ -109,7 +118,7 @@ pub async fn by_client_id(
     ))
     .bind(user)
     .bind(client_turn_id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
 

@@ -1,5 +1,5 @@
-//! Fencing of an [`Attempt`]'s own writes: a stale attempt writes nothing, and its release
-//! (`set_vt 0`) is one step with its ownership check.
+//! Fencing of an [`Attempt`]'s own writes: a stale attempt writes nothing, its release
+//! (`set_vt 0`) is one step with its ownership check, and its failover move moves nobody.
 
 use super::message;
 use paliadin_api::config::ApiConfig;
@@ -119,5 +119,32 @@ async fn a_stale_release_cannot_expose_a_newer_owners_message() {
         message(&db, &id).await.map(|m| m.0),
         Some(true),
         "the newer owner's message became visible"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_attempt_cannot_move_its_user_to_another_host() {
+    let db = TestDb::new().await;
+    let leased = leased_turn(&db).await;
+    sqlx::query("INSERT INTO hosts (name) VALUES ('local'), ('spare') ON CONFLICT DO NOTHING")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let pinned_to = || async {
+        sqlx::query_scalar::<_, String>("SELECT host FROM agent_sessions")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let old = claim(&db, "old", &leased).await;
+    let new = claim(&db, "new", &leased).await;
+    // The old worker found the host unreachable after its turn had passed to the new one.
+    assert_eq!(old.move_user().await.unwrap(), None);
+    assert_eq!(pinned_to().await, "local", "a stale attempt moved the user");
+    // The owner may.
+    let moved = new.move_user().await.unwrap().expect("moved");
+    assert_eq!(
+        (moved.to.as_str(), pinned_to().await.as_str()),
+        ("spare", "spare")
     );
 }

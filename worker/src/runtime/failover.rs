@@ -3,24 +3,24 @@
 
 use super::Ctx;
 use crate::hosts::Failover;
-use paliadin_shared::HostName;
-use paliadin_shared::db::failover;
-use paliadin_shared::db::turns::TurnRow;
+use paliadin_shared::attempt::Attempt;
 
 /// With `move`, re-pins the turn's user to a healthy host, with their queued turns. Runs before
-/// the failed turn is finished, so its user's group stays held until the move is committed.
-pub async fn after_unreachable(ctx: &Ctx, host: &HostName, turn: &TurnRow) {
+/// the failed turn is finished, so its user's group stays held until the move is committed;
+/// fenced by the attempt, so a worker that lost the turn meanwhile moves nobody.
+pub async fn after_unreachable(ctx: &Ctx, attempt: &Attempt) {
     if ctx.config.failover != Failover::Move {
         return;
     }
-    match failover::move_user(&ctx.pool, &ctx.queue, turn.user_id, host).await {
+    let (host, turn) = (attempt.host(), attempt.turn());
+    match attempt.move_user().await {
         Ok(Some(m)) => tracing::info!(
             user = %turn.user_id, from = %host, to = %m.to, queued_turns_moved = m.turns.len(),
             "failover: user moved to a healthy host"
         ),
         Ok(None) => tracing::info!(
             user = %turn.user_id, from = %host,
-            "failover: no other healthy host (or the user was moved already)"
+            "failover: no other healthy host (or the user was moved already, or this attempt lost the turn)"
         ),
         Err(e) => tracing::warn!(user = %turn.user_id, error = %e, "failover failed"),
     }

@@ -6,6 +6,7 @@
 //! `paliadin_permission` (a decision for a running turn's permission request),
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
+mod dead_letter;
 mod failover;
 mod sink;
 mod turn;

@@ -8,7 +8,7 @@ use crate::driver::{DriveCode, DriveError, TurnControl, TurnSpec};
 use paliadin_shared::attempt::{Attempt, Outcome};
 use paliadin_shared::db::{events, sessions};
 use paliadin_shared::domain::trailer::{Reply, Trailer};
-use paliadin_shared::events::{ErrorCode, StatusState};
+use paliadin_shared::events::StatusState;
 use paliadin_shared::queue::Leased;
 use paliadin_shared::{TurnKind, UserMessage};
 use std::sync::Arc;
@@ -46,22 +46,15 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
     tracing::Span::current().record("attempt", attempt.number());
     ctx.metrics.claimed(turn);
     tracing::info!(attempt = attempt.number(), user = %turn.user_id, kind = %turn.kind, "turn claimed");
-    if attempt.number() > ctx.config.max_attempts {
-        let message = format!(
-            "no worker completed this turn in {} attempts",
-            ctx.config.max_attempts
-        );
-        let outcome = Outcome::Failed {
-            code: ErrorCode::WorkerLost,
-            message,
-            text: None,
-        };
+    // Graceful handovers (releases) do not count: only claims that crashed or lost the turn.
+    if turn.spent_attempts() > ctx.config.max_attempts {
+        let outcome = super::dead_letter::outcome(ctx, &attempt).await;
         return conclude(ctx, attempt, outcome).await;
     }
     attempt.status(StatusState::Claimed).await;
     let result = drive(ctx, &attempt).await;
     if let Err(DriveError::HostUnreachable(_)) = &result {
-        super::failover::after_unreachable(ctx, attempt.host(), attempt.turn()).await;
+        super::failover::after_unreachable(ctx, &attempt).await;
     }
     let outcome = match result {
         Ok(reply) => Outcome::Succeeded(reply),
