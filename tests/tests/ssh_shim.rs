@@ -97,7 +97,7 @@ async fn bad_requests_get_error_lines_and_the_shim_keeps_serving() {
     let hello = shim.recv().await;
     assert_eq!(
         (hello["type"].as_str(), hello["protocol"].as_u64()),
-        (Some("hello"), Some(1))
+        (Some("hello"), Some(2))
     );
     shim.send_raw(b"{not json").await;
     let v = shim.recv().await;
