@@ -130,6 +130,16 @@ async fn bad_requests_get_error_lines_and_the_shim_keeps_serving() {
             json!({"id": 7, "op": "health", "session": "a b"}),
             "bad_request",
         ),
+        (
+            json!({"id": 12, "op": "decide", "turn_id": uuid::Uuid::new_v4(), "n": 1,
+                   "answer": {"decision": "allow", "by": "owner"}}),
+            "unknown_turn",
+        ),
+        (
+            json!({"id": 13, "op": "decide", "turn_id": uuid::Uuid::new_v4(), "n": 1,
+                   "answer": {"decision": "run it", "by": "owner"}}),
+            "bad_request",
+        ),
     ] {
         let v = shim.ask(req.clone()).await;
         assert_eq!(error_code(&v), ("error", code), "{req} → {v}");
