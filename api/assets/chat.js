@@ -7,6 +7,7 @@
 import { Reply, userMessage } from './view.js';
 import { TurnStream, clearLive, loadLive } from './stream.js';
 import { setupNotifications, turnEvent } from './notify.js';
+import { setupConversations } from './conversations.js';
 
 const SESSION_KEY = 'paliadin.session';
 const $ = (id) => document.getElementById(id);
@@ -199,6 +200,21 @@ function opened(url) {
   else showTurn(q.get('turn'));
 }
 
+/** Shows another conversation (chosen in the conversations drawer), resuming its running turn. */
+async function switchTo(id) {
+  if (id === sessionId) return;
+  if (stream) stream.close();
+  stream = null;
+  pending = [];
+  turns.clear();
+  log.replaceChildren();
+  clearLive();
+  resume = null;
+  setSession(id);
+  await showConversation({});
+  announce('Conversation loaded');
+}
+
 async function load() {
   const link = linked();
   if (link.session) setSession(link.session);
@@ -209,6 +225,11 @@ async function load() {
     if (status !== 200) return;
     if (Array.isArray(data) && data.length) setSession(data[0].session_id);
   }
+  await showConversation(link);
+}
+
+/** Renders the current conversation's turns and follows its unfinished ones. */
+async function showConversation(link) {
   if (sessionId) {
     const q = new URLSearchParams({ session_id: sessionId, limit: '100' });
     const { status, data } = await api('GET', `/api/paliadin/turns?${q}`);
@@ -341,6 +362,7 @@ input.addEventListener('input', autosize);
 stopBtn.addEventListener('click', () => pending.length && cancel(pending[0]));
 newBtn.addEventListener('click', newConversation);
 setupNotifications($('notify-toggle'), api, toast, opened);
+setupConversations({ api, onSelect: (id) => switchTo(id).catch(() => toast('Could not load the conversation.')), current: () => sessionId });
 
 load().catch(() => toast('Could not load the conversation.'));
 input.focus();

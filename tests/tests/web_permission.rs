@@ -113,3 +113,65 @@ async fn the_chat_page_shows_a_request_and_answers_it() {
     );
     b.screenshot("13-denied-phone").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_conversations_drawer_lists_searches_and_switches() {
+    if !enabled("the_conversations_drawer_lists_searches_and_switches") {
+        return;
+    }
+    let s = signed_in("convos").await;
+    let b = &s.browser;
+    // Two conversations: the first one, then "New conversation" and a second one.
+    send(b, "apples and pears").await;
+    b.until(
+        15,
+        "the first reply",
+        &format!("return {R}[0] && {R}[0].querySelector('.body.rendered')"),
+    )
+    .await;
+    b.click("#new-chat").await;
+    b.until(10, "an empty thread", &format!("return {R}.length === 0"))
+        .await;
+    send(b, "bananas only").await;
+    b.until(
+        15,
+        "the second reply",
+        &format!("return {R}[0] && {R}[0].querySelector('.body.rendered')"),
+    )
+    .await;
+
+    b.click("#convos-toggle").await;
+    let titles = "return [...document.querySelectorAll('#convos-list .convo-title')].map(t => t.textContent)";
+    b.until(
+        10,
+        "two conversations listed",
+        "return document.querySelectorAll('#convos-list .convo-title').length === 2",
+    )
+    .await;
+    assert_eq!(
+        b.js(titles).await,
+        json!(["bananas only", "apples and pears"])
+    );
+    assert_eq!(
+        b.js("return document.querySelector('#convos-list [aria-current=true] .convo-title').textContent").await,
+        json!("bananas only")
+    );
+    b.screenshot("20-convos").await;
+
+    // Search narrows the list to the conversation that mentions it.
+    b.type_into("#convos-search", "PEARS").await;
+    b.until(10, "the search result", "const t = [...document.querySelectorAll('#convos-list .convo-title')]; return t.length === 1 && t[0].textContent === 'apples and pears'")
+        .await;
+    b.click("#convos-list .convo-button").await;
+    b.until(10, "the first conversation shown", &format!("return document.getElementById('convos').hidden && {R}.length === 1 && {R}[0].querySelector('.body').innerText.includes('apples and pears')"))
+        .await;
+
+    // On a phone the drawer covers the width and still lists both.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.js("document.getElementById('convos-search').value = ''")
+        .await;
+    b.click("#convos-toggle").await;
+    b.until(10, "the drawer on a phone", "const d = document.getElementById('convos'); return !d.hidden && d.getBoundingClientRect().width >= window.innerWidth - 1 && document.querySelectorAll('#convos-list .convo-title').length === 2")
+        .await;
+    b.screenshot("21-convos-phone").await;
+}

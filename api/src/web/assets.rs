@@ -35,6 +35,7 @@ const ASSETS: &[Asset] = &[
     asset!("stream.js", JS),
     asset!("view.js", JS),
     asset!("notify.js", JS),
+    asset!("conversations.js", JS),
     asset!("sw.js", JS),
     asset!("manifest.webmanifest", "application/manifest+json"),
     asset!("favicon.svg", "image/svg+xml"),
