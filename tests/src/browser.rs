@@ -247,8 +247,20 @@ pub async fn signed_in(prefix: &str) -> Session {
     let worker = start_worker(&db, driver.clone(), fast_runtime("w")).await;
     let (_, token) = crate::http::user(&db, "owner@x", Role::Owner).await;
     let b = Browser::start(prefix).await;
-    b.goto(&format!("{}/login", api.base)).await;
-    b.type_into("#token", &token).await;
+    log_in(&b, &api.base, &token).await;
+    Session {
+        db,
+        api,
+        worker,
+        driver,
+        browser: b,
+    }
+}
+
+/// Signs `b` in at `base` with `token` through `/login`; the browser ends on `/paliadin`.
+pub async fn log_in(b: &Browser, base: &str, token: &str) {
+    b.goto(&format!("{base}/login")).await;
+    b.type_into("#token", token).await;
     b.screenshot("01-login").await;
     b.click("button[type=submit]").await;
     b.until(
@@ -257,13 +269,6 @@ pub async fn signed_in(prefix: &str) -> Session {
         "return location.pathname === '/paliadin' && document.readyState === 'complete'",
     )
     .await;
-    Session {
-        db,
-        api,
-        worker,
-        driver,
-        browser: b,
-    }
 }
 
 /// Types `text` into the chat composer and presses Enter.

@@ -3,10 +3,13 @@
 //! `permission` event, and the owner's answer from the API decides: allowed, the command runs
 //! (its file appears) and the turn ends; denied, it does not run and the reply says why; with
 //! the worker SIGKILLed while the request waits, the next worker delivers the decision and
-//! nothing runs twice.
+//! nothing runs twice; and the same request answered with a click on the chat page in headless
+//! Chromium, after a reload.
 
+use paliadin_e2e::browser::{Browser, R, enabled, log_in, send};
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
-use paliadin_e2e::http::{SseEvent, next_event};
+use paliadin_e2e::http::{SseEvent, next_event, user};
+use paliadin_shared::db::users::Role;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -120,4 +123,58 @@ async fn a_decision_reaches_claude_through_the_next_worker_after_a_sigkill() {
     assert_eq!(sys.rig.receipts(&id), 1, "the message was pasted again");
     let asked = sys.prompts().into_iter().filter(|(t, _)| *t == id).count();
     assert_eq!(asked, 1, "the model was asked the turn more than once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_owner_allows_claudes_request_on_the_chat_page() {
+    if !enabled("the_owner_allows_claudes_request_on_the_chat_page") {
+        return;
+    }
+    let Some(sys) = ClaudeSys::start("cc-perm-web", &[]).await else {
+        return;
+    };
+    // A second owner for the browser: their own Claude session on the same worker.
+    let (_, token) = user(&sys.db, "web@claude", Role::Owner).await;
+    let b = Browser::start("claude-perm").await;
+    log_in(&b, &sys.api.base, &token).await;
+    let file = target("from-the-page");
+    send(&b, &format!("bash touch {}", file.display())).await;
+    let card = format!("{R}[0] && {R}[0].querySelector('.ask:not([data-decided])')");
+    b.until(
+        90,
+        "Claude's request on the page",
+        &format!("return {card}"),
+    )
+    .await;
+    let summary = b
+        .js(&format!(
+            "return {card}.querySelector('.ask-summary').textContent"
+        ))
+        .await;
+    assert!(
+        summary
+            .as_str()
+            .unwrap()
+            .contains(&format!("touch {}", file.display())),
+        "{summary}"
+    );
+    b.screenshot("30-claude-asks").await;
+    b.client.refresh().await.unwrap();
+    b.until(15, "the request after a reload", &format!("return {card}"))
+        .await;
+    assert!(!file.exists(), "ran before anyone allowed it");
+    b.click("#log .ask button[data-decision=allow]").await;
+    b.until(
+        90,
+        "Claude's reply",
+        &format!("return {R}[0].querySelector('.body.rendered')"),
+    )
+    .await;
+    assert!(
+        file.exists(),
+        "allowed on the page, but the command did not run"
+    );
+    let _ = std::fs::remove_file(&file);
+    b.screenshot("31-claude-allowed").await;
+    b.close().await;
 }
