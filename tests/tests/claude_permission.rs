@@ -3,8 +3,9 @@
 //! `permission` event, and the owner's answer from the API decides: allowed, the command runs
 //! (its file appears) and the turn ends; denied, it does not run and the reply says why; with
 //! the worker SIGKILLed while the request waits, the next worker delivers the decision and
-//! nothing runs twice; and the same request answered with a click on the chat page in headless
-//! Chromium, after a reload.
+//! nothing runs twice; the same request answered with a click on the chat page in headless
+//! Chromium, after a reload; and over SSH through the host agent, with the connection cut while
+//! the request waits.
 
 use paliadin_e2e::browser::{Browser, R, enabled, log_in, send};
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
@@ -177,4 +178,47 @@ async fn the_owner_allows_claudes_request_on_the_chat_page() {
     let _ = std::fs::remove_file(&file);
     b.screenshot("31-claude-allowed").await;
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_ssh_claudes_request_survives_a_cut_connection() {
+    use paliadin_e2e::claude::Claude;
+    use paliadin_e2e::http::Client;
+    use paliadin_e2e::procs::TmuxRig;
+    use paliadin_e2e::sshd::{SshHost, wait_host, worker};
+    let rig = TmuxRig::new();
+    let Some(claude) = Claude::setup(&rig).await else {
+        return;
+    };
+    let host = SshHost::start_on(rig, "ccp1", &claude.worker_env());
+    let db = paliadin_e2e::db::TestDb::new().await;
+    let api = paliadin_e2e::system::start_api(&db, Default::default()).await;
+    let (_, token) = user(&db, "o@ssh", Role::Owner).await;
+    let _w = worker(&db.url, "cc-perm-ssh", &host.entry(), &[]);
+    wait_host(&db, "ccp1", true, 30).await;
+    let c = Client::new(&api.base, Some(&token));
+    let file = target("over-ssh");
+    let (id, sse) = c.turn(&format!("bash touch {}", file.display())).await;
+    let (_, mut stream) = c.open_stream(&sse, None).await;
+    let asked = until_permission(&mut stream).await;
+    assert_eq!(asked.data["tool"], "Bash");
+    host.kill_sessions();
+    let request = asked.data["request_id"].as_str().unwrap();
+    let path = format!("/api/paliadin/turn/{id}/permission/{request}");
+    let (s, v) = c.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(s, 200, "{v}");
+    let evs = rest(&mut stream).await;
+    assert_eq!(last(&evs).event, "end", "{evs:?}");
+    assert!(file.exists(), "allowed, but the command did not run");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        !evs.iter().any(|e| e.event == "permission"),
+        "asked twice: {evs:?}"
+    );
+    assert_eq!(host.rig.receipts(&id), 1, "pasted again");
+    assert_eq!(
+        claude.server.prompts().len(),
+        1,
+        "the model was asked twice"
+    );
 }
