@@ -27,15 +27,15 @@ async fn many_users_keep_their_order_one_turn_at_a_time_with_no_5xx() {
         tokens.push(user(&db, &format!("load{u}@x"), Role::Owner).await.1);
     }
     let cap = (per_user + 1).to_string();
-    // Pools sized to stay well under PostgreSQL's default 100 connections: the API's 16, and
-    // each worker's `2 × concurrency + 4` = 20.
+    // Pools sized to leave most of PostgreSQL's default 100 connections to the tests running
+    // beside this one: the API's 12, and each worker's `2 × concurrency + 4` = 12 (48 in all).
     let api_env = [
         ("PALIADIN_MAX_QUEUED_PER_USER", cap.as_str()),
-        ("PALIADIN_DB_POOL", "16"),
+        ("PALIADIN_DB_POOL", "12"),
     ];
     let api = ApiProc::start_with(&db, &api_env).await;
     // A long lease: this scenario is about order under load, not takeovers.
-    let env = [("PALIADIN_LEASE_SECS", "30"), ("PALIADIN_CONCURRENCY", "8")];
+    let env = [("PALIADIN_LEASE_SECS", "30"), ("PALIADIN_CONCURRENCY", "4")];
     let fleet = Fleet::start(&db.url, 3, &env);
     let clients: Vec<Client> = tokens
         .iter()
