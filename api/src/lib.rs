@@ -1,6 +1,7 @@
 //! Paliadin API: enqueue turns into PostgreSQL (pgmq) and stream their durable events over SSE.
 //!
 //! # Layout
+//! - [`cli`]: the command line (subcommands; `serve` takes [`config`]).
 //! - [`config`]: settings (flags + environment).
 //! - [`state`]: the shared [`state::AppState`].
 //! - [`auth`]: bearer/cookie identity and the 404 role gates.
@@ -17,6 +18,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod hub;

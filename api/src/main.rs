@@ -1,66 +1,14 @@
 //! `paliadin-api`: `serve`, `migrate`, and `user …` administration.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use paliadin_api::cli::{Cli, Cmd, UserCmd};
 use paliadin_api::config::ApiConfig;
 use paliadin_api::state::AppState;
 use paliadin_shared::db::{self, users};
 use paliadin_shared::secret;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-#[command(
-    name = "paliadin-api",
-    version,
-    about = "Paliadin HTTP API and administration"
-)]
-struct Cli {
-    /// PostgreSQL connection string.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    database_url: Option<String>,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Serve the API (refuses to start on an unmigrated database).
-    Serve(ApiConfig),
-    /// Install pgmq and run the migrations (idempotent, safe to run concurrently).
-    Migrate,
-    /// Manage users and their tokens.
-    #[command(subcommand)]
-    User(UserCmd),
-}
-
-#[derive(Subcommand)]
-enum UserCmd {
-    /// Create a user; prints the new token as the last line of stdout.
-    Add {
-        #[arg(long)]
-        email: String,
-        #[arg(long, value_parser = ["owner", "admin"])]
-        role: String,
-    },
-    /// Issue an additional token; prints it as the last line of stdout.
-    Token {
-        #[arg(long)]
-        email: String,
-    },
-    /// List users.
-    List,
-    /// Disable a user (their sessions end; their tokens stop working).
-    Disable {
-        #[arg(long)]
-        email: String,
-    },
-    /// Re-enable a user.
-    Enable {
-        #[arg(long)]
-        email: String,
-    },
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

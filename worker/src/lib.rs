@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
+//! - [`cli`]: the `paliadin-worker` command line (flags + environment).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
 //! - [`driver`]: the `Driver` trait and its implementations.
 //! - [`hosts`]: the hosts a worker serves (`PALIADIN_HOSTS`) and the failover policy.
@@ -13,6 +14,7 @@
 //! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
 
 pub mod agent_cmd;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod driver;
