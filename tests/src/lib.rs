@@ -9,6 +9,7 @@ pub mod bench;
 pub mod browser;
 pub mod claude;
 pub mod claude_sys;
+pub mod config_doc;
 pub mod db;
 pub mod fault;
 pub mod fleet;
