@@ -25,6 +25,7 @@ pub mod scripted;
 pub mod sshd;
 pub mod system;
 pub mod tcp_forward;
+pub mod units;
 pub mod web;
 
 /// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions
