@@ -18,6 +18,7 @@ pub mod log_lines;
 pub mod model;
 pub mod netns;
 pub mod ordering;
+pub mod packages;
 pub mod partition;
 pub mod procs;
 pub mod push;

@@ -1,6 +1,6 @@
-//! Checking the systemd units and Debian packages of `deploy/`: `systemd-analyze verify` on a
+//! Checking the systemd units of `deploy/`: `systemd-analyze verify` on a
 //! copy of the units whose `/usr/bin/…` commands point at real binaries (it refuses commands
-//! that do not exist), and `cargo deb` builds of both packages from the debug binaries.
+//! that do not exist). The packages are [`crate::packages`]'s.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
