@@ -24,6 +24,9 @@ pub enum Cmd {
     Serve(ApiConfig),
     /// Install pgmq and run the migrations (idempotent, safe to run concurrently).
     Migrate,
+    /// Check the database this API would use, one line per check (ok, warn or fail with the
+    /// fix); exits 1 when a check failed.
+    Doctor,
     /// Manage users and their tokens.
     #[command(subcommand)]
     User(UserCmd),

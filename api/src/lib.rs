@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line (subcommands; `serve` takes [`config`]).
+//! - [`doctor`]: `paliadin-api doctor`'s checks.
 //! - [`config`]: settings (flags + environment).
 //! - [`state`]: the shared [`state::AppState`].
 //! - [`auth`]: bearer/cookie identity and the 404 role gates.
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod hub;
 pub mod metrics;

@@ -1,4 +1,4 @@
-//! `paliadin-api`: `serve`, `migrate`, and `user …` administration.
+//! `paliadin-api`: `serve`, `migrate`, `doctor`, and `user …` administration.
 
 use anyhow::Context;
 use clap::Parser;
@@ -14,17 +14,24 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
-    let url = cli
-        .database_url
-        .context("DATABASE_URL (or --database-url) is required")?;
+    let url = cli.database_url;
+    let need_url = || {
+        url.clone()
+            .context("DATABASE_URL (or --database-url) is required")
+    };
     match cli.cmd {
+        Cmd::Doctor => {
+            let report = paliadin_api::doctor::run(url.as_deref()).await;
+            print!("{}", report.render());
+            std::process::exit(i32::from(report.failed()));
+        }
         Cmd::Migrate => {
-            let pool = db::connect(&url, 4).await?;
+            let pool = db::connect(&need_url()?, 4).await?;
             db::migrate(&pool).await?;
             println!("database migrated");
         }
-        Cmd::Serve(config) => serve(&url, config).await?,
-        Cmd::User(cmd) => user(&url, cmd).await?,
+        Cmd::Serve(config) => serve(&need_url()?, config).await?,
+        Cmd::User(cmd) => user(&need_url()?, cmd).await?,
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::config::RuntimeConfig;
 use crate::hosts::HostsConfig;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -38,4 +38,14 @@ pub struct Cli {
     /// Serve Prometheus `GET /metrics` on this address (e.g. `127.0.0.1:9091`); off when unset.
     #[arg(long, env = "PALIADIN_WORKER_METRICS_BIND")]
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Without a subcommand the worker runs.
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Check this worker's setup with the settings above, one line per check (ok, warn or fail
+    /// with the fix); exits 1 when a check failed.
+    Doctor,
 }

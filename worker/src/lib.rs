@@ -4,6 +4,7 @@
 //! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
 //! - [`cli`]: the `paliadin-worker` command line (flags + environment).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
+//! - [`doctor`]: `paliadin-worker doctor`'s checks.
 //! - [`driver`]: the `Driver` trait and its implementations.
 //! - [`hosts`]: the hosts a worker serves (`PALIADIN_HOSTS`) and the failover policy.
 //! - [`spool`]: reading the agents' per-turn reply files (inotify).
@@ -17,6 +18,7 @@ pub mod agent_cmd;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod driver;
 pub mod hosts;
 pub mod metrics;

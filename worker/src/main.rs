@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::Parser;
 use paliadin_worker::agent_cmd;
-use paliadin_worker::cli::Cli;
+use paliadin_worker::cli::{Cli, Cmd};
 use paliadin_worker::driver::Driver;
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::ssh::SshDriver;
@@ -19,6 +19,11 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
+    if let Some(Cmd::Doctor) = cli.cmd {
+        let report = paliadin_worker::doctor::run(&cli).await;
+        print!("{}", report.render());
+        std::process::exit(i32::from(report.failed()));
+    }
     let specs = hosts::parse(cli.hosts.hosts.as_deref(), &cli.local_host)?;
     let draining = cli.hosts.draining(&specs)?;
     let (cmd, why) = agent_cmd::resolve(cli.agent_cmd.as_deref());
