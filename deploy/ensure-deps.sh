@@ -4,7 +4,9 @@
 #
 # Usage: deploy/ensure-deps.sh [--browser] [--check]
 #   --browser  also what only the test suites need: Chromium and chromedriver (browser suites),
-#              Node.js and npm (deploy/ensure-claude.sh installs Claude Code with npm)
+#              Node.js and npm (deploy/ensure-claude.sh installs Claude Code with npm),
+#              systemd (systemd-analyze verifies the units) and dpkg-dev (cargo deb's
+#              dependency detection); cargo-deb itself comes from crates.io (.ci/run)
 #   --check    install nothing; list what is missing and exit 1 if anything is
 #
 # Debian/Ubuntu (apt-get). As root it installs; otherwise it prints the apt-get command to run
@@ -58,6 +60,8 @@ find_missing() {
     need fonts-liberation have_font
     need nodejs have node
     need npm have npm
+    need systemd have systemd-analyze
+    need dpkg-dev have dpkg-shlibdeps
   fi
 }
 find_missing

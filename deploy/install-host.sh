@@ -81,11 +81,16 @@ as_user() {
 }
 
 mkdir -p "$prefix/bin"
-for b in paliadin-shim paliadin-demo-agent; do
-    install -m 0755 "$bindir/$b" "$prefix/bin/$b.new"
-    mv -f "$prefix/bin/$b.new" "$prefix/bin/$b"
-done
-echo "installed $prefix/bin/paliadin-shim and $prefix/bin/paliadin-demo-agent"
+if [ "$(cd "$bindir" && pwd -P)" = "$(cd "$prefix/bin" && pwd -P)" ]; then
+    # Already in place (the paliadin-host package: --bin-dir /usr/bin --prefix /usr).
+    echo "using $prefix/bin/paliadin-shim and $prefix/bin/paliadin-demo-agent"
+else
+    for b in paliadin-shim paliadin-demo-agent; do
+        install -m 0755 "$bindir/$b" "$prefix/bin/$b.new"
+        mv -f "$prefix/bin/$b.new" "$prefix/bin/$b"
+    done
+    echo "installed $prefix/bin/paliadin-shim and $prefix/bin/paliadin-demo-agent"
+fi
 
 as_user mkdir -p "$spool"
 as_user chmod 700 "$spool"

@@ -1,6 +1,8 @@
 //! Paliadin API: enqueue turns into PostgreSQL (pgmq) and stream their durable events over SSE.
 //!
 //! # Layout
+//! - [`cli`]: the command line (subcommands; `serve` takes [`config`]).
+//! - [`doctor`]: `paliadin-api doctor`'s checks.
 //! - [`config`]: settings (flags + environment).
 //! - [`state`]: the shared [`state::AppState`].
 //! - [`auth`]: bearer/cookie identity and the 404 role gates.
@@ -17,7 +19,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod hub;
 pub mod metrics;

@@ -1,7 +1,8 @@
-//! `paliadin-api`: `serve`, `migrate`, and `user …` administration.
+//! `paliadin-api`: `serve`, `migrate`, `doctor`, and `user …` administration.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use paliadin_api::cli::{Cli, Cmd, UserCmd};
 use paliadin_api::config::ApiConfig;
 use paliadin_api::state::AppState;
 use paliadin_shared::db::{self, users};
@@ -9,74 +10,28 @@ use paliadin_shared::secret;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Parser)]
-#[command(
-    name = "paliadin-api",
-    version,
-    about = "Paliadin HTTP API and administration"
-)]
-struct Cli {
-    /// PostgreSQL connection string.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    database_url: Option<String>,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Serve the API (refuses to start on an unmigrated database).
-    Serve(ApiConfig),
-    /// Install pgmq and run the migrations (idempotent, safe to run concurrently).
-    Migrate,
-    /// Manage users and their tokens.
-    #[command(subcommand)]
-    User(UserCmd),
-}
-
-#[derive(Subcommand)]
-enum UserCmd {
-    /// Create a user; prints the new token as the last line of stdout.
-    Add {
-        #[arg(long)]
-        email: String,
-        #[arg(long, value_parser = ["owner", "admin"])]
-        role: String,
-    },
-    /// Issue an additional token; prints it as the last line of stdout.
-    Token {
-        #[arg(long)]
-        email: String,
-    },
-    /// List users.
-    List,
-    /// Disable a user (their sessions end; their tokens stop working).
-    Disable {
-        #[arg(long)]
-        email: String,
-    },
-    /// Re-enable a user.
-    Enable {
-        #[arg(long)]
-        email: String,
-    },
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
-    let url = cli
-        .database_url
-        .context("DATABASE_URL (or --database-url) is required")?;
+    let url = cli.database_url;
+    let need_url = || {
+        url.clone()
+            .context("DATABASE_URL (or --database-url) is required")
+    };
     match cli.cmd {
+        Cmd::Doctor => {
+            let report = paliadin_api::doctor::run(url.as_deref()).await;
+            print!("{}", report.render());
+            std::process::exit(i32::from(report.failed()));
+        }
         Cmd::Migrate => {
-            let pool = db::connect(&url, 4).await?;
+            let pool = db::connect(&need_url()?, 4).await?;
             db::migrate(&pool).await?;
             println!("database migrated");
         }
-        Cmd::Serve(config) => serve(&url, config).await?,
-        Cmd::User(cmd) => user(&url, cmd).await?,
+        Cmd::Serve(config) => serve(&need_url()?, config).await?,
+        Cmd::User(cmd) => user(&need_url()?, cmd).await?,
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //!   reply trailers) so invalid values cannot exist past the edge.
 //! - [`events`]: the ⚑ SSE event kinds and error codes, as stored in `turn_events`.
 //! - [`config`]: settings defaults from one source (the clap attributes).
+//! - [`config_reference`]: a binary's settings as Markdown (`docs/configuration.md`).
+//! - [`doctor`]: the `doctor` report and its database and queue checks.
 //! - [`db`]: connection, migrations (pgmq SQL-only install + sqlx migrations) and all SQL,
 //!   one module per table family.
 //! - [`metrics`]: Prometheus registration and text rendering both binaries' `/metrics` use.
@@ -16,7 +18,9 @@
 
 pub mod attempt;
 pub mod config;
+pub mod config_reference;
 pub mod db;
+pub mod doctor;
 pub mod domain;
 pub mod events;
 pub mod metrics;

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod browser;
 pub mod claude;
 pub mod claude_sys;
+pub mod config_doc;
 pub mod db;
 pub mod fault;
 pub mod fleet;
@@ -17,6 +18,7 @@ pub mod log_lines;
 pub mod model;
 pub mod netns;
 pub mod ordering;
+pub mod packages;
 pub mod partition;
 pub mod procs;
 pub mod push;
@@ -24,6 +26,7 @@ pub mod scripted;
 pub mod sshd;
 pub mod system;
 pub mod tcp_forward;
+pub mod units;
 pub mod web;
 
 /// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions

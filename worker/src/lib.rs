@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
+//! - [`cli`]: the `paliadin-worker` command line (flags + environment).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
+//! - [`doctor`]: `paliadin-worker doctor`'s checks.
 //! - [`driver`]: the `Driver` trait and its implementations.
 //! - [`hosts`]: the hosts a worker serves (`PALIADIN_HOSTS`) and the failover policy.
 //! - [`spool`]: reading the agents' per-turn reply files (inotify).
@@ -13,8 +15,10 @@
 //! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
 
 pub mod agent_cmd;
+pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod driver;
 pub mod hosts;
 pub mod metrics;

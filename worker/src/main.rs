@@ -5,55 +5,25 @@
 use anyhow::Context;
 use clap::Parser;
 use paliadin_worker::agent_cmd;
-use paliadin_worker::config::RuntimeConfig;
+use paliadin_worker::cli::{Cli, Cmd};
 use paliadin_worker::driver::Driver;
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::ssh::SshDriver;
 use paliadin_worker::hosts::drain::{self, Draining};
-use paliadin_worker::hosts::{self, Address, HostsConfig};
+use paliadin_worker::hosts::{self, Address};
 use paliadin_worker::runtime::{ServedHost, Worker};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-#[command(
-    name = "paliadin-worker",
-    version,
-    about = "Paliadin worker: claims turns and drives agents in tmux"
-)]
-struct Cli {
-    /// PostgreSQL connection string.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: String,
-    #[command(flatten)]
-    runtime: RuntimeConfig,
-    /// Command started in a new session (default: `claude` if on PATH, else the demo agent).
-    #[arg(long, env = "PALIADIN_AGENT_CMD")]
-    agent_cmd: Option<String>,
-    /// Where agents write reply files (default: a per-user runtime dir).
-    #[arg(long, env = "PALIADIN_SPOOL_DIR")]
-    spool_dir: Option<PathBuf>,
-    /// Working directory of new agent sessions (default: the worker's).
-    #[arg(long, env = "PALIADIN_WORKDIR")]
-    workdir: Option<PathBuf>,
-    /// A private tmux server socket name (`tmux -L`); default: the user's server.
-    #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
-    tmux_socket: Option<String>,
-    /// The name of the local host (its queue is `turns_<name>`) when `PALIADIN_HOSTS` is unset.
-    #[arg(long, env = "PALIADIN_LOCAL_HOST", default_value = "local")]
-    local_host: String,
-    #[command(flatten)]
-    hosts: HostsConfig,
-    /// Serve Prometheus `GET /metrics` on this address (e.g. `127.0.0.1:9091`); off when unset.
-    #[arg(long, env = "PALIADIN_WORKER_METRICS_BIND")]
-    metrics_bind: Option<std::net::SocketAddr>,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
+    if let Some(Cmd::Doctor) = cli.cmd {
+        let report = paliadin_worker::doctor::run(&cli).await;
+        print!("{}", report.render());
+        std::process::exit(i32::from(report.failed()));
+    }
     let specs = hosts::parse(cli.hosts.hosts.as_deref(), &cli.local_host)?;
     let draining = cli.hosts.draining(&specs)?;
     let (cmd, why) = agent_cmd::resolve(cli.agent_cmd.as_deref());

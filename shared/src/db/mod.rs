@@ -109,6 +109,11 @@ pub async fn ensure_migrated(pool: &PgPool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The migration versions this binary carries, ascending (the newest is the schema it needs).
+pub fn migration_versions() -> Vec<i64> {
+    MIGRATOR.iter().map(|m| m.version).collect()
+}
+
 /// Cheap readiness probe: the database answers and is migrated.
 pub async fn ready(pool: &PgPool) -> Result<(), DbError> {
     let mut conn = pool.acquire().await?;

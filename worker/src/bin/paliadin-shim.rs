@@ -5,27 +5,11 @@
 //! It reads JSON-lines requests on stdin and answers on stdout; logs go to stderr (which SSH
 //! carries back to the worker's log).
 
-use clap::{Parser, Subcommand};
-use paliadin_worker::shim::{ShimConfig, server};
+use clap::Parser;
+use paliadin_worker::shim::cli::{Cli, Command};
+use paliadin_worker::shim::server;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-#[command(
-    name = "paliadin-shim",
-    version,
-    about = "Paliadin host agent: drives agents in this host's tmux for remote workers"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve one worker connection: JSON lines on stdin/stdout until EOF.
-    Serve(ShimConfig),
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

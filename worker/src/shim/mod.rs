@@ -5,6 +5,7 @@
 //! two transports. Logs go to stderr only (stdout is the protocol).
 //!
 //! Layout:
+//! - [`cli`]: the `paliadin-shim` command line;
 //! - [`proto`]: the versioned wire types, limits and error codes;
 //! - [`lines`]: the bounded line reader (also used by the worker's side);
 //! - [`server`]: the request loop: validation, dispatch, the single writer;
@@ -13,6 +14,7 @@
 //!
 //! The protocol, the deployment and the security model are described in `docs/hosts.md`.
 
+pub mod cli;
 pub mod code;
 pub mod lines;
 pub mod lock;

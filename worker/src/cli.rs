@@ -1,0 +1,51 @@
+//! The `paliadin-worker` command line: every setting (flags + environment). In the library so
+//! `docs/configuration.md` is generated from these very definitions.
+
+use crate::config::RuntimeConfig;
+use crate::hosts::HostsConfig;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "paliadin-worker",
+    version,
+    about = "Paliadin worker: claims turns and drives agents in tmux"
+)]
+pub struct Cli {
+    /// PostgreSQL connection string.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    #[command(flatten)]
+    pub runtime: RuntimeConfig,
+    /// Command started in a new session (default: `claude` if on PATH, else the demo agent).
+    #[arg(long, env = "PALIADIN_AGENT_CMD")]
+    pub agent_cmd: Option<String>,
+    /// Where agents write reply files (default: a per-user runtime dir).
+    #[arg(long, env = "PALIADIN_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// Working directory of new agent sessions (default: the worker's).
+    #[arg(long, env = "PALIADIN_WORKDIR")]
+    pub workdir: Option<PathBuf>,
+    /// A private tmux server socket name (`tmux -L`); default: the user's server.
+    #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
+    pub tmux_socket: Option<String>,
+    /// The name of the local host (its queue is `turns_<name>`) when `PALIADIN_HOSTS` is unset.
+    #[arg(long, env = "PALIADIN_LOCAL_HOST", default_value = "local")]
+    pub local_host: String,
+    #[command(flatten)]
+    pub hosts: HostsConfig,
+    /// Serve Prometheus `GET /metrics` on this address (e.g. `127.0.0.1:9091`); off when unset.
+    #[arg(long, env = "PALIADIN_WORKER_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Without a subcommand the worker runs.
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Check this worker's setup with the settings above, one line per check (ok, warn or fail
+    /// with the fix); exits 1 when a check failed.
+    Doctor,
+}

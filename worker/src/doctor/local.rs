@@ -1,0 +1,166 @@
+//! The worker's checks of this machine, for a served local host: tmux present and its version,
+//! the spool directory's owner and mode, the agent command found, and — when the agent is
+//! Claude Code — the Paliadin skill and hooks installed for this account.
+
+use crate::tmux::TmuxConfig;
+use crate::tmux::config::current_uid;
+use paliadin_shared::doctor::Report;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// tmux runs and is at least 3.0 (checked against 3.3a; `docs/tmux-driving.md`).
+pub fn tmux(report: &mut Report, cfg: &TmuxConfig) {
+    let bin = cfg.tmux_bin.display().to_string();
+    match std::process::Command::new(&cfg.tmux_bin).arg("-V").output() {
+        Err(e) => report.fail(
+            "tmux present",
+            format!("cannot run {bin}: {e}"),
+            "apt-get install tmux (or set the PATH the worker runs with)",
+        ),
+        Ok(out) => {
+            let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let major = version
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.split('.').next())
+                .and_then(|m| m.parse::<u32>().ok());
+            match major {
+                Some(m) if m >= 3 => report.ok("tmux present", version),
+                _ => report.warn(
+                    "tmux present",
+                    format!("{version:?}: Paliadin is tested with tmux 3.x"),
+                    "install tmux 3.x",
+                ),
+            }
+        }
+    }
+}
+
+/// The spool directory: this account's, and nobody else's (mode 0700).
+pub fn spool(report: &mut Report, dir: &Path) {
+    let shown = dir.display();
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report.warn(
+                "spool directory",
+                format!("{shown} does not exist yet"),
+                "none needed: the worker creates it (mode 0700) when it starts",
+            );
+            return;
+        }
+        Err(e) => {
+            report.fail(
+                "spool directory",
+                format!("{shown}: {e}"),
+                "make it reachable by the worker's account",
+            );
+            return;
+        }
+    };
+    let me = current_uid();
+    let mode = meta.permissions().mode() & 0o7777;
+    if !meta.is_dir() {
+        report.fail(
+            "spool directory",
+            format!("{shown} is not a directory"),
+            "remove it or point PALIADIN_SPOOL_DIR elsewhere",
+        );
+    } else if meta.uid().to_string() != me {
+        report.fail(
+            "spool directory",
+            format!(
+                "{shown} is owned by uid {}, the worker runs as uid {me}",
+                meta.uid()
+            ),
+            format!("chown the directory to the worker's account (uid {me})"),
+        );
+    } else if mode & 0o077 != 0 {
+        report.fail(
+            "spool directory",
+            format!("{shown} has mode {mode:04o}: other accounts can read or forge replies"),
+            format!("chmod 700 {shown}"),
+        );
+    } else {
+        report.ok(
+            "spool directory",
+            format!("{shown}, mode {mode:04o}, owned by uid {me}"),
+        );
+    }
+}
+
+/// The agent command's program exists and is executable. Returns its path when found.
+pub fn agent(report: &mut Report, cfg: &TmuxConfig, why: &str) -> Option<PathBuf> {
+    let Some(program) = cfg.agent_argv.first() else {
+        report.fail("agent command", "empty", "set PALIADIN_AGENT_CMD");
+        return None;
+    };
+    match find_program(program) {
+        Some(p) => {
+            report.ok("agent command", format!("{} ({why})", p.display()));
+            Some(p)
+        }
+        None => {
+            report.fail(
+                "agent command",
+                format!("{program} is not found or not executable ({why})"),
+                "install it, or set PALIADIN_AGENT_CMD to its full path",
+            );
+            None
+        }
+    }
+}
+
+/// For Claude Code: the skill and its hooks are installed in this account's `~/.claude`.
+pub fn claude_skill(report: &mut Report, program: &Path) {
+    if program.file_name().is_none_or(|n| n != "claude") {
+        report.ok("Claude Code skill", "not needed (the agent is not claude)");
+        return;
+    }
+    let fix = "run /usr/share/paliadin/skill/install.sh as the worker's account \
+               (deploy/skill/install.sh; docs/claude-code.md)";
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        report.fail("Claude Code skill", "HOME is not set", fix);
+        return;
+    };
+    let skill = home.join(".claude/skills/paliadin/SKILL.md");
+    let settings = home.join(".claude/settings.json");
+    let hooks = std::fs::read_to_string(&settings).unwrap_or_default();
+    if !skill.is_file() {
+        report.fail(
+            "Claude Code skill",
+            format!("{} is missing: replies would never arrive", skill.display()),
+            fix,
+        );
+    } else if !hooks.contains("/skills/paliadin/hooks/") {
+        report.fail(
+            "Claude Code skill",
+            format!("the hooks are not registered in {}", settings.display()),
+            fix,
+        );
+    } else {
+        report.ok(
+            "Claude Code skill",
+            format!(
+                "skill and hooks installed in {}",
+                home.join(".claude").display()
+            ),
+        );
+    }
+}
+
+/// `program` as given when it has a slash, else the first executable of that name on PATH.
+fn find_program(program: &str) -> Option<PathBuf> {
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| executable(p))
+}

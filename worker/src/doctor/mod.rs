@@ -1,0 +1,71 @@
+//! `paliadin-worker doctor`: the shared database and queue checks
+//! ([`paliadin_shared::doctor`]), then, for a served local host, this machine's tmux, spool
+//! directory, agent command and Claude Code skill ([`local`]), and each remote host over SSH
+//! with its host agent's protocol ([`remote`]). Reads the same settings the worker runs with.
+
+pub mod local;
+pub mod remote;
+
+use crate::agent_cmd;
+use crate::cli::Cli;
+use crate::hosts::{self, Address};
+use crate::tmux::TmuxConfig;
+use paliadin_shared::doctor::{self, Report};
+
+/// Runs every check `cli`'s settings call for.
+pub async fn run(cli: &Cli) -> Report {
+    let mut report = Report::default();
+    let specs = match hosts::parse(cli.hosts.hosts.as_deref(), &cli.local_host) {
+        Ok(s) => s,
+        Err(e) => {
+            report.fail(
+                "hosts configured",
+                e.to_string(),
+                "fix PALIADIN_HOSTS (docs/configuration.md, docs/hosts.md)",
+            );
+            Vec::new()
+        }
+    };
+    if let Err(e) = cli.hosts.draining(&specs) {
+        report.fail("hosts configured", e.to_string(), "fix PALIADIN_DRAIN");
+    }
+    let pool = doctor::database(&mut report, Some(&cli.database_url)).await;
+    if let Some(pool) = &pool {
+        let names: Vec<_> = specs.iter().map(|s| s.name.clone()).collect();
+        doctor::queues(&mut report, pool, &names).await;
+        pool.close().await;
+    }
+    if specs.iter().any(|s| s.address == Address::Local) {
+        local_checks(&mut report, cli);
+    }
+    let opts = cli.hosts.link_options();
+    for spec in &specs {
+        if let Address::Ssh(target) = &spec.address {
+            remote::host(&mut report, spec.name.as_str(), target, &opts).await;
+        }
+    }
+    report
+}
+
+fn local_checks(report: &mut Report, cli: &Cli) {
+    let (cmd, why) = agent_cmd::resolve(cli.agent_cmd.as_deref());
+    let mut cfg = match TmuxConfig::from_agent_cmd(&cmd) {
+        Ok(c) => c,
+        Err(e) => {
+            report.fail(
+                "agent command",
+                format!("{cmd:?}: {e}"),
+                "fix PALIADIN_AGENT_CMD",
+            );
+            return;
+        }
+    };
+    if let Some(dir) = &cli.spool_dir {
+        cfg.spool_dir = dir.clone();
+    }
+    local::tmux(report, &cfg);
+    local::spool(report, &cfg.spool_dir);
+    if let Some(program) = local::agent(report, &cfg, why) {
+        local::claude_skill(report, &program);
+    }
+}
