@@ -17,6 +17,16 @@ pub struct ApiConfig {
     /// How long `POST /api/paliadin/reset` waits for a worker to kill the session.
     #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 60)]
     pub reset_wait_secs: u64,
+    /// Longest a client may take to send a request head; also how long an idle keep-alive
+    /// connection is kept (slow or silent clients are closed).
+    #[arg(long, env = "PALIADIN_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Most HTTP connections served at once; more wait in the listen backlog until one ends.
+    #[arg(long, env = "PALIADIN_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Longest open connections may take to finish after SIGTERM; then they are dropped.
+    #[arg(long, env = "PALIADIN_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
     /// Lifetime of a browser session.
     #[arg(long, env = "PALIADIN_SESSION_HOURS", default_value_t = 24 * 14)]
     pub session_hours: i64,
@@ -51,6 +61,17 @@ pub struct ApiConfig {
         default_value_t = false
     )]
     pub push_allow_loopback_http: bool,
+}
+
+impl ApiConfig {
+    /// The connection limits of the HTTP listener.
+    pub fn limits(&self) -> crate::serve::Limits {
+        crate::serve::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
 }
 
 impl Default for ApiConfig {

@@ -6,7 +6,6 @@ use paliadin_api::config::ApiConfig;
 use paliadin_api::state::AppState;
 use paliadin_shared::db::{self, users};
 use paliadin_shared::secret;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -114,10 +113,8 @@ async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
         signal.cancel();
     });
     let server = paliadin_api::serve(listener, state, shutdown.clone());
-    let result = server.await;
-    // Bound the drain: connections still open 10 s after the signal are dropped.
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {}).await;
-    result.context("server error")
+    // Bounded: connections still open PALIADIN_SHUTDOWN_GRACE_SECS after the signal are dropped.
+    server.await.context("server error")
 }
 
 async fn wait_for_signal() {
