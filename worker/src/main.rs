@@ -34,6 +34,9 @@ struct Cli {
     /// Where agents write reply files (default: a per-user runtime dir).
     #[arg(long, env = "PALIADIN_SPOOL_DIR")]
     spool_dir: Option<PathBuf>,
+    /// Largest agent reply file of a turn, bytes; a larger one fails the turn `invalid_reply`.
+    #[arg(long, env = "PALIADIN_MAX_REPLY_BYTES", default_value_t = paliadin_worker::spool::DEFAULT_MAX_REPLY_BYTES)]
+    max_reply_bytes: u64,
     /// Working directory of new agent sessions (default: the worker's).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     workdir: Option<PathBuf>,
@@ -66,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         config.workdir = dir;
     }
     config.socket = cli.tmux_socket;
+    config.max_reply_bytes = cli.max_reply_bytes;
     let mut served = Vec::new();
     for spec in &specs {
         let driver: Arc<dyn Driver> = match &spec.address {

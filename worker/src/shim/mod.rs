@@ -62,6 +62,9 @@ pub struct ShimConfig {
     /// The tmux binary.
     #[arg(long, env = "PALIADIN_TMUX_BIN", default_value = "tmux")]
     pub tmux_bin: PathBuf,
+    /// Largest agent reply file of a turn, bytes; a larger one fails the turn `invalid_reply`.
+    #[arg(long, env = "PALIADIN_MAX_REPLY_BYTES", default_value_t = crate::spool::DEFAULT_MAX_REPLY_BYTES)]
+    pub max_reply_bytes: u64,
 }
 
 /// Why the shim could not start.
@@ -92,6 +95,7 @@ impl ShimConfig {
         }
         cfg.socket = self.tmux_socket.clone();
         cfg.tmux_bin = self.tmux_bin.clone();
+        cfg.max_reply_bytes = self.max_reply_bytes;
         Ok((cfg, format!("{cmd} ({why})")))
     }
 

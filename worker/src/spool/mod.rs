@@ -18,7 +18,7 @@ mod feed;
 mod text;
 mod watch;
 
-pub use feed::{SpoolEvent, TurnFeed};
+pub use feed::{MAX_EVENT_LINE, SpoolEvent, TurnFeed};
 pub use watch::SpoolWatcher;
 
 use paliadin_shared::domain::permission::{MAX_REQUESTS, PermissionAnswer};
@@ -37,10 +37,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Top-level files no turn finished (late writes after a cancel or timeout) go after this.
 const STRAY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// Default largest agent file of a turn (`PALIADIN_MAX_REPLY_BYTES`).
+pub const DEFAULT_MAX_REPLY_BYTES: u64 = 4 * 1024 * 1024;
+
 /// One spool directory.
 #[derive(Debug)]
 pub struct SpoolDir {
     root: PathBuf,
+    /// Largest any one agent file of a turn may grow (`.md`, `.partial`, `.events`, `.ack`).
+    max_reply_bytes: u64,
     /// How long finished turns' files stay in `done/`; zero deletes them at once.
     retention: Duration,
     last_prune: Mutex<Option<Instant>>,
@@ -56,9 +61,20 @@ impl SpoolDir {
             .create(&root)?;
         Ok(SpoolDir {
             root,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             retention,
             last_prune: Mutex::new(None),
         })
+    }
+
+    /// Sets the largest agent file of a turn; a turn whose files grow past it fails.
+    pub fn with_max_reply_bytes(mut self, limit: u64) -> SpoolDir {
+        self.max_reply_bytes = limit;
+        self
+    }
+
+    pub fn max_reply_bytes(&self) -> u64 {
+        self.max_reply_bytes
     }
 
     pub fn root(&self) -> &Path {
