@@ -14,9 +14,17 @@ pub struct ApiConfig {
     /// Most turns one user may have waiting in the queue (more → 429).
     #[arg(long, env = "PALIADIN_MAX_QUEUED_PER_USER", default_value_t = 20)]
     pub max_queued_per_user: i64,
-    /// How long `POST /api/paliadin/reset` waits for a worker to kill the session.
-    #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 60)]
+    /// How long `POST /api/paliadin/reset` waits for a worker to kill the session before it
+    /// answers `202` with the queued reset turn (at most 30 s: a request is not a queue).
+    #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=30))]
     pub reset_wait_secs: u64,
+    /// Most SSE streams one user may have open on this API process (more → 429).
+    #[arg(long, env = "PALIADIN_MAX_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_streams_per_user: u64,
+    /// Most reply and message bytes one history request returns (older turns are left out;
+    /// at least one turn is always returned).
+    #[arg(long, env = "PALIADIN_HISTORY_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub history_max_bytes: i64,
     /// Longest a client may take to send a request head; also how long an idle keep-alive
     /// connection is kept (slow or silent clients are closed).
     #[arg(long, env = "PALIADIN_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
