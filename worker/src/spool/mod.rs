@@ -16,6 +16,7 @@
 
 mod feed;
 mod text;
+pub mod trust;
 mod watch;
 
 pub use feed::{MAX_EVENT_LINE, SpoolEvent, TurnFeed};
@@ -52,13 +53,15 @@ pub struct SpoolDir {
 }
 
 impl SpoolDir {
-    /// Creates the directory (mode 0700, parents too) if missing. An existing one is used as is.
+    /// Creates the directory (mode 0700, parents too) if missing, and refuses one that is not
+    /// this user's alone ([`trust::check_tree`]): a symlink, another owner, group/other write.
     pub fn prepare(root: impl Into<PathBuf>, retention: Duration) -> io::Result<SpoolDir> {
         let root = root.into();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&root)?;
+        trust::prepare_dir(&root)?;
+        let done = root.join("done");
+        if done.symlink_metadata().is_ok() {
+            trust::check_dir(&done)?;
+        }
         Ok(SpoolDir {
             root,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
@@ -123,7 +126,7 @@ impl SpoolDir {
     /// A turn reached a terminal outcome: move its files out of the way (or delete them), and
     /// prune old ones now and then. Errors are logged, never fatal: the turn is over.
     pub fn finish(&self, turn: Uuid) {
-        let keep = !self.retention.is_zero();
+        let mut keep = !self.retention.is_zero();
         if keep
             && let Err(e) = std::fs::DirBuilder::new()
                 .mode(0o700)
@@ -131,6 +134,11 @@ impl SpoolDir {
             && e.kind() != io::ErrorKind::AlreadyExists
         {
             tracing::warn!(error = %e, "cannot create the spool's done/ directory");
+        }
+        if keep && let Err(e) = trust::check_dir(&self.done_dir()) {
+            // Never move replies into a directory someone else controls: delete them instead.
+            tracing::warn!(error = %e, "not keeping finished turns' files");
+            keep = false;
         }
         // Permission requests are numbered from 1 without gaps.
         let mut exts: Vec<String> = EXTENSIONS.iter().map(|e| (*e).to_owned()).collect();
