@@ -38,8 +38,10 @@ pub struct ApiConfig {
     /// Lifetime of a browser session.
     #[arg(long, env = "PALIADIN_SESSION_HOURS", default_value_t = 24 * 14)]
     pub session_hours: i64,
-    /// Mark the session cookie `Secure` (set when served behind TLS).
-    #[arg(long, env = "PALIADIN_COOKIE_SECURE", default_value_t = false)]
+    /// The session cookie is `__Host-paliadin_session; Secure` (the site is served over TLS,
+    /// e.g. behind a proxy). `false` — plain `paliadin_session` without `Secure` — is accepted
+    /// only with a loopback `PALIADIN_BIND` (local development over plain HTTP).
+    #[arg(long, env = "PALIADIN_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
     /// Keep-alive comment interval on SSE streams, seconds (15–25 per contract).
     #[arg(long, env = "PALIADIN_SSE_KEEPALIVE_SECS", default_value_t = 15)]
@@ -72,6 +74,18 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
+    /// Settings that cannot work together are refused at start.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.cookie_secure && !self.bind.ip().is_loopback() {
+            return Err(format!(
+                "PALIADIN_COOKIE_SECURE=false is allowed only on a loopback bind, not {}: \
+                 serve the site over TLS and keep the cookie Secure",
+                self.bind
+            ));
+        }
+        Ok(())
+    }
+
     /// The connection limits of the HTTP listener.
     pub fn limits(&self) -> crate::serve::Limits {
         crate::serve::Limits {

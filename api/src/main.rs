@@ -49,12 +49,24 @@ enum UserCmd {
     },
     /// List users.
     List,
-    /// Disable a user (their sessions end; their tokens stop working).
+    /// List a user's tokens: fingerprint, created, state (`active` or `revoked <when>`).
+    Tokens {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke one token by its fingerprint (from `user tokens`, or printed by `add`/`token`).
+    RevokeToken {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        fingerprint: String,
+    },
+    /// Disable a user (their sessions end; every token is revoked for good).
     Disable {
         #[arg(long)]
         email: String,
     },
-    /// Re-enable a user.
+    /// Re-enable a user. Their old tokens stay revoked: issue a new one with `user token`.
     Enable {
         #[arg(long)]
         email: String,
@@ -81,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
     let pool = db::connect(url, config.db_pool).await?;
     db::ensure_migrated(&pool).await?;
     let shutdown = CancellationToken::new();
@@ -138,6 +151,7 @@ async fn user(url: &str, cmd: UserCmd) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot create user {email} (does it exist already?)"))?;
             println!("created {} {} ({})", user.role, user.email, user.id);
+            println!("fingerprint {}", users::fingerprint(&secret::hash(&token)));
             println!("{token}");
         }
         UserCmd::Token { email } => {
@@ -146,7 +160,22 @@ async fn user(url: &str, cmd: UserCmd) -> anyhow::Result<()> {
                 users::add_token(&pool, &email, &secret::hash(&token)).await?,
                 "no user {email}"
             );
+            println!("fingerprint {}", users::fingerprint(&secret::hash(&token)));
             println!("{token}");
+        }
+        UserCmd::Tokens { email } => {
+            for t in users::tokens(&pool, &email).await? {
+                let state = match t.revoked_at {
+                    None => "active".to_owned(),
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                };
+                println!("{}\t{}\t{state}", t.fingerprint, t.created_at.to_rfc3339());
+            }
+        }
+        UserCmd::RevokeToken { email, fingerprint } => {
+            let n = users::revoke_token(&pool, &email, &fingerprint).await?;
+            anyhow::ensure!(n > 0, "no active token {fingerprint} of {email}");
+            println!("revoked {fingerprint} of {email}");
         }
         UserCmd::List => {
             for u in users::list(&pool).await? {
