@@ -31,6 +31,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     paliadin_worker::shim::init_logging();
     let Command::Serve(config) = Cli::parse().command;
+    let prefix = config.prefix()?;
     let host = Arc::new(config.start()?);
     let stop = CancellationToken::new();
     let signal = stop.clone();
@@ -48,6 +49,6 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("signal: detaching turns and exiting");
         signal.cancel();
     });
-    server::serve(host, tokio::io::stdin(), tokio::io::stdout(), stop).await;
+    server::serve(host, prefix, tokio::io::stdin(), tokio::io::stdout(), stop).await;
     Ok(())
 }
