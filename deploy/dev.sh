@@ -102,6 +102,8 @@ paliadin-api migrate >"$logs/migrate.log" 2>&1 || { show_log "$logs/migrate.log"
 
 # Writes the last line of $2 (a command's output) to the private file $1.
 save_token() { (umask 077 && printf '%s\n' "$2" | tail -n 1 | tr -d '[:space:]' >"$1"); }
+# The token as a curl header file (`curl -H @file`): a token on a command line shows in `ps`.
+auth_header() { (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$1")" >"$1.header"); }
 # Makes sure user $1 (role $2) exists and file $3 holds a token of it.
 ensure_user() {
   local email=$1 role=$2 file=$3 out
@@ -120,10 +122,12 @@ new_token() {
 # Re-mints the token in $2 (for user $1) when $3 does not accept it.
 check_token() {
   local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$2")" "$base$3")
+  auth_header "$2"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "@$2.header" "$base$3")
   if [[ $code != 200 ]]; then
     say "the token in $2 is not accepted here ($code); making a new one"
     new_token "$1" "$2"
+    auth_header "$2"
   fi
 }
 : >"$logs/setup.log"
@@ -180,10 +184,10 @@ Paliadin is running.
   Logs        $logs/{api,worker-dev-w1,worker-dev-w2}.log
 
 Send a turn and stream the reply from a shell:
-  TOKEN=\$(cat $root/.dev/owner-token)
-  SSE=\$(curl -s -H "Authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
+  (the token travels in a header file, never on a command line where \`ps\` shows it)
+  SSE=\$(curl -s -H @$root/.dev/owner-token.header -H 'content-type: application/json' \\
       -d '{"user_message":"hello"}' $base/api/paliadin/turn | jq -r .sse_url)
-  curl -N -H "Authorization: Bearer \$TOKEN" "$base\$SSE"
+  curl -N -H @$root/.dev/owner-token.header "$base\$SSE"
 
 Watch the agent work (its tmux session starts with the owner's first turn):
   tmux ls

@@ -44,6 +44,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# The key file must hold exactly one key line: a second one would land in authorized_keys
+# without `restrict` and the forced command. Checked before anything is installed.
+if [ -n "$key" ]; then
+    lines=$(grep -c . "$key" 2>/dev/null || true)
+    if [ "$lines" != 1 ] || grep -q "$(printf '\r')" "$key"; then
+        echo "install-host.sh: $key must hold exactly one public key line (found ${lines:-0})" >&2
+        exit 1
+    fi
+    pub=$(grep . "$key")
+    case "$pub" in ssh-* | ecdsa-* | sk-*) ;; *) echo "install-host.sh: $key is not a public key" >&2; exit 1 ;; esac
+fi
+
 me=$(id -un)
 user=${user:-$me}
 if [ "$user" != "$me" ] && [ "$(id -u)" -ne 0 ]; then
@@ -102,8 +114,6 @@ if [ "$skill" -eq 1 ]; then
 fi
 
 if [ -n "$key" ]; then
-    pub=$(cat "$key")
-    case "$pub" in ssh-* | ecdsa-* | sk-*) ;; *) echo "install-host.sh: $key is not a public key" >&2; exit 1 ;; esac
     opts="restrict"
     [ -z "$from" ] || opts="$opts,from=\"$from\""
     line="$opts,command=\"env PALIADIN_SPOOL_DIR=$spool $prefix/bin/paliadin-shim serve\" $pub"

@@ -9,8 +9,11 @@
 #
 # `url dev` prints $DATABASE_URL when set; `url test` prints $PALIADIN_TEST_ADMIN_URL when set,
 # else postgres://postgres@127.0.0.1:5432/postgres when a trusting server answers there.
-# Otherwise a private cluster is used: initdb'd with trust auth, listening on 127.0.0.1 only
-# (port 55432 dev / 55433 test, or the next free one) and on a unix socket inside its data dir.
+# Otherwise a private cluster is used: initdb'd with scram-sha-256 auth and a generated password
+# (kept in <data dir>/paliadin.password, mode 0600, and put into the printed URL), listening on
+# 127.0.0.1 only (port 55432 dev / 55433 test, or the next free one) and on a unix socket inside
+# its data dir. No other local user can connect without the password. An existing data dir is
+# reused only when it is a real directory owned by the server's OS user with mode 0700.
 # Its data dir is .dev/pg (dev) or .dev/pg-test (test) in the repository; when the server's OS
 # user cannot reach that path (e.g. the repo lives under /root) or the path is too long for a
 # unix socket, it is /tmp/paliadin-pg-<hash of the repo path>-<kind> instead.
@@ -87,10 +90,31 @@ pg_as() {
   )
 }
 
-# Makes $1 a private directory of the server's user and checks that user can use it.
+# True when $1 is a real directory (no symlink) owned by the server's OS user, mode 0700:
+# nobody else can have planted or read a cluster there.
+pg_owned_dir() {
+  local dir=$1 user owner mode
+  user=$(pg_os_user) || return 1
+  [[ -d $dir && ! -L $dir ]] || return 1
+  owner=$(stat -c %U "$dir") && mode=$(stat -c %a "$dir") || return 1
+  if [[ $owner != "$user" ]]; then
+    pg_err "refusing $dir: owned by $owner, not $user"
+    return 1
+  fi
+  if (( 8#$mode & 8#077 )); then
+    pg_err "refusing $dir: mode $mode, not 700"
+    return 1
+  fi
+}
+
+# Makes $1 a private directory of the server's user and checks that user can use it. A
+# directory that already exists must already be that user's alone (pg_owned_dir).
 pg_try_dir() {
   local dir=$1 user
   user=$(pg_os_user) || return 1
+  if [[ -e $dir || -L $dir ]]; then
+    pg_owned_dir "$dir" || return 1
+  fi
   mkdir -p "$dir" 2>/dev/null || return 1
   if [[ $EUID -eq 0 ]]; then chown "$user:" "$dir" || return 1; fi
   chmod 700 "$dir" || return 1
@@ -110,8 +134,12 @@ pg_datadir() {
   if [[ $kind == dev ]]; then local_dir=$PG_REPO/.dev/pg; else local_dir=$PG_REPO/.dev/pg-test; fi
   hash=$(printf '%s' "$PG_REPO" | sha256sum | cut -c1-12)
   fallback=/tmp/paliadin-pg-$hash-$kind
-  if [[ -f $local_dir/PG_VERSION ]]; then echo "$local_dir"; return 0; fi
-  if [[ -f $fallback/PG_VERSION ]]; then echo "$fallback"; return 0; fi
+  if [[ -f $local_dir/PG_VERSION ]] && pg_owned_dir "$local_dir"; then echo "$local_dir"; return 0; fi
+  if [[ -e $fallback || -L $fallback ]]; then
+    # In /tmp anyone could have made it first: reuse it only if it is the server user's alone.
+    pg_owned_dir "$fallback" || { pg_err "remove $fallback or set PALIADIN_PG_DATADIR"; return 1; }
+    if [[ -f $fallback/PG_VERSION ]]; then echo "$fallback"; return 0; fi
+  fi
   mkdir -p "$PG_REPO/.dev"
   if pg_try_dir "$local_dir"; then echo "$local_dir"; return 0; fi
   rmdir "$local_dir" 2>/dev/null || true
@@ -145,11 +173,19 @@ pg_is_running() {
 }
 
 pg_init() {
-  local kind=$1 bindir=$2 dir=$3
+  local kind=$1 bindir=$2 dir=$3 pw pwfile
   echo "pg.sh: initialising a private $kind cluster in $dir" >&2
-  pg_as "$bindir/initdb" -D "$dir" -U postgres -A trust -E UTF8 --no-locale >"$dir.initdb.log" 2>&1 \
-    || { pg_err "initdb failed:"; cat "$dir.initdb.log" >&2; return 1; }
+  pw=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+  # The password file is the server user's own (mode 0600), gone right after initdb.
+  pwfile=$(pg_as mktemp) || { pg_err "cannot make a password file"; return 1; }
+  printf '%s\n' "$pw" | pg_as sh -c 'cat >"$1"' sh "$pwfile"
+  local rc=0
+  pg_as "$bindir/initdb" -D "$dir" -U postgres -A scram-sha-256 --pwfile="$pwfile" \
+    -E UTF8 --no-locale >"$dir.initdb.log" 2>&1 || rc=$?
+  pg_as rm -f "$pwfile"
+  if [[ $rc -ne 0 ]]; then pg_err "initdb failed:"; cat "$dir.initdb.log" >&2; return 1; fi
   rm -f "$dir.initdb.log"
+  printf '%s' "$pw" | pg_as sh -c 'umask 077; cat >"$1"' sh "$dir/paliadin.password"
   {
     echo "# Added by deploy/pg.sh"
     echo "listen_addresses = '127.0.0.1'"
@@ -195,14 +231,21 @@ pg_start() {
     done
     if [[ $PG_STARTED -ne 1 ]]; then exec {lock_fd}>&-; return 1; fi
   fi
+  local pw="" auth=""
+  pw=$(pg_as cat "$dir/paliadin.password" 2>/dev/null) || pw=""
+  if [[ -n $pw ]]; then
+    auth=":$pw"
+  else
+    pg_err "warning: $dir was made by an older pg.sh with trust auth (every local user can connect); remove it to re-create it with a password"
+  fi
   if [[ $kind == dev ]]; then
     local psql=("$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc)
-    if [[ -z $("${psql[@]}" "SELECT 1 FROM pg_database WHERE datname = 'paliadin'") ]]; then
-      "${psql[@]}" "CREATE DATABASE paliadin" >/dev/null || { exec {lock_fd}>&-; return 1; }
+    if [[ -z $(PGPASSWORD=$pw "${psql[@]}" "SELECT 1 FROM pg_database WHERE datname = 'paliadin'") ]]; then
+      PGPASSWORD=$pw "${psql[@]}" "CREATE DATABASE paliadin" >/dev/null || { exec {lock_fd}>&-; return 1; }
     fi
   fi
   exec {lock_fd}>&-
-  PG_URL="postgres://postgres@127.0.0.1:$port/$db"
+  PG_URL="postgres://postgres$auth@127.0.0.1:$port/$db"
 }
 
 # Stops the private cluster of kind $1 if it runs.

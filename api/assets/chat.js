@@ -321,10 +321,12 @@ async function newConversation() {
   const { status, data } = await api('POST', '/api/paliadin/reset', {});
   newBtn.disabled = false;
   sendBtn.disabled = false;
-  if (status !== 200) {
+  if (status !== 200 && status !== 202) {
     toast((data && data.message) || 'Could not start a new conversation.');
     return;
   }
+  // 202: the reset is queued behind the agent's current work and runs when a worker gets to it.
+  if (status === 202) toast('The new conversation starts once the agent is free.');
   if (stream) stream.close();
   stream = null;
   pending = [];

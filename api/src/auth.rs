@@ -12,8 +12,22 @@ use axum::http::{HeaderMap, Method, header};
 use paliadin_shared::db::users::{self, Role, UserRow};
 use paliadin_shared::secret;
 
-/// Name of the browser session cookie.
-pub const SESSION_COOKIE: &str = "paliadin_session";
+/// Name of the browser session cookie. The `__Host-` prefix makes browsers accept it only
+/// with `Secure`, `Path=/` and no `Domain`: a sibling host cannot plant or shadow it.
+pub const SESSION_COOKIE: &str = "__Host-paliadin_session";
+
+/// The cookie's name when `PALIADIN_COOKIE_SECURE=false` (plain HTTP on a loopback bind only,
+/// where `__Host-` is impossible without `Secure`).
+pub const LOOPBACK_SESSION_COOKIE: &str = "paliadin_session";
+
+/// The session cookie's name for this configuration.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE
+    } else {
+        LOOPBACK_SESSION_COOKIE
+    }
+}
 
 /// An authenticated, enabled user of any role.
 #[derive(Debug, Clone)]
@@ -33,17 +47,19 @@ fn bearer(parts: &Parts) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// The value of the session cookie, if present.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
+/// The value of the session cookie `name`, if the request carries exactly one: a request with
+/// two (one planted by someone else) has no session, whatever their order.
+pub fn session_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let only = found.next()?;
+    (found.next().is_none() && !only.is_empty()).then_some(only)
 }
 
 /// State-changing cookie requests must come from our own origin (CSRF defence in depth on top
@@ -77,7 +93,8 @@ impl FromRequestParts<AppState> for AuthUser {
             let user = users::by_token_hash(&state.pool, &secret::hash(token)).await?;
             return user.map(AuthUser).ok_or(AppError::NotFound);
         }
-        if let Some(cookie) = session_cookie(&parts.headers) {
+        let name = cookie_name(state.config.cookie_secure);
+        if let Some(cookie) = session_cookie(&parts.headers, name) {
             if !same_origin(&parts.method, &parts.headers) {
                 return Err(AppError::NotFound);
             }

@@ -51,13 +51,28 @@ pub enum UserCmd {
     },
     /// List users.
     List,
-    /// Disable a user (their sessions end; their tokens stop working).
+    /// List a user's tokens: fingerprint, created, state (`active` or `revoked <when>`).
+    Tokens {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke one token by its fingerprint (from `user tokens`, or printed by `add`/`token`).
+    RevokeToken {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// The token's fingerprint.
+        #[arg(long)]
+        fingerprint: String,
+    },
+    /// Disable a user (their sessions end; every token is revoked for good).
     Disable {
         /// The user's email.
         #[arg(long)]
         email: String,
     },
-    /// Re-enable a user.
+    /// Re-enable a user. Their old tokens stay revoked: issue a new one with `user token`.
     Enable {
         /// The user's email.
         #[arg(long)]

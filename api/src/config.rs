@@ -14,14 +14,34 @@ pub struct ApiConfig {
     /// Most turns one user may have waiting in the queue (more → 429).
     #[arg(long, env = "PALIADIN_MAX_QUEUED_PER_USER", default_value_t = 20)]
     pub max_queued_per_user: i64,
-    /// How long `POST /api/paliadin/reset` waits for a worker to kill the session.
-    #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 60)]
+    /// How long `POST /api/paliadin/reset` waits for a worker to kill the session before it
+    /// answers `202` with the queued reset turn (at most 30 s: a request is not a queue).
+    #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=30))]
     pub reset_wait_secs: u64,
+    /// Most SSE streams one user may have open on this API process (more → 429).
+    #[arg(long, env = "PALIADIN_MAX_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_streams_per_user: u64,
+    /// Most reply and message bytes one history request returns (older turns are left out;
+    /// at least one turn is always returned).
+    #[arg(long, env = "PALIADIN_HISTORY_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub history_max_bytes: i64,
+    /// Longest a client may take to send a request head; also how long an idle keep-alive
+    /// connection is kept (slow or silent clients are closed).
+    #[arg(long, env = "PALIADIN_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Most HTTP connections served at once; more wait in the listen backlog until one ends.
+    #[arg(long, env = "PALIADIN_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Longest open connections may take to finish after SIGTERM; then they are dropped.
+    #[arg(long, env = "PALIADIN_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
     /// Lifetime of a browser session.
     #[arg(long, env = "PALIADIN_SESSION_HOURS", default_value_t = 24 * 14)]
     pub session_hours: i64,
-    /// Mark the session cookie `Secure` (set when served behind TLS).
-    #[arg(long, env = "PALIADIN_COOKIE_SECURE", default_value_t = false)]
+    /// The session cookie is `__Host-paliadin_session; Secure` (the site is served over TLS,
+    /// e.g. behind a proxy). `false` — plain `paliadin_session` without `Secure` — is accepted
+    /// only with a loopback `PALIADIN_BIND` (local development over plain HTTP).
+    #[arg(long, env = "PALIADIN_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
     /// Keep-alive comment interval on SSE streams, seconds (15–25 per contract).
     #[arg(long, env = "PALIADIN_SSE_KEEPALIVE_SECS", default_value_t = 15)]
@@ -51,6 +71,29 @@ pub struct ApiConfig {
         default_value_t = false
     )]
     pub push_allow_loopback_http: bool,
+}
+
+impl ApiConfig {
+    /// Settings that cannot work together are refused at start.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.cookie_secure && !self.bind.ip().is_loopback() {
+            return Err(format!(
+                "PALIADIN_COOKIE_SECURE=false is allowed only on a loopback bind, not {}: \
+                 serve the site over TLS and keep the cookie Secure",
+                self.bind
+            ));
+        }
+        Ok(())
+    }
+
+    /// The connection limits of the HTTP listener.
+    pub fn limits(&self) -> crate::serve::Limits {
+        crate::serve::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
 }
 
 impl Default for ApiConfig {

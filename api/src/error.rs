@@ -20,6 +20,8 @@ pub enum AppError {
     #[error("{0}")]
     TooManyQueued(String),
     #[error("{0}")]
+    TooManyStreams(String),
+    #[error("{0}")]
     NotReady(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -58,6 +60,9 @@ impl IntoResponse for AppError {
             AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m.clone()),
             AppError::TooManyQueued(m) => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_queued", m.clone())
+            }
+            AppError::TooManyStreams(m) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_streams", m.clone())
             }
             AppError::NotReady(m) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", m.clone()),
             AppError::Internal(e) => {

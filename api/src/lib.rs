@@ -14,6 +14,7 @@
 //! - [`metrics`]: Prometheus metrics, `GET /metrics`, the request span and request log.
 //! - [`push`]: Web Push notifications: VAPID key, subscriptions, the outbox sender.
 //! - [`openapi`]: the OpenAPI document, `GET /api/openapi.json`.
+//! - [`serve`]: the connection loop: head/idle timeout, connection cap, bounded shutdown.
 //!
 //! [`app`] builds the router (tests drive it directly); [`serve`] runs it until `shutdown`.
 
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod push;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod web;
 
@@ -113,13 +115,13 @@ async fn no_allow_header(mut resp: axum::response::Response) -> axum::response::
     resp
 }
 
-/// Serves until `shutdown` fires; open streams end on the same signal.
+/// Serves until `shutdown` fires; open streams end on the same signal, and connections still
+/// open `shutdown_grace` after it are dropped.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let limits = state.config.limits();
+    serve::serve(listener, app(state), limits, shutdown).await
 }

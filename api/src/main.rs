@@ -7,7 +7,6 @@ use paliadin_api::config::ApiConfig;
 use paliadin_api::state::AppState;
 use paliadin_shared::db::{self, users};
 use paliadin_shared::secret;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -37,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
     let pool = db::connect(url, config.db_pool).await?;
     db::ensure_migrated(&pool).await?;
     let shutdown = CancellationToken::new();
@@ -69,10 +69,8 @@ async fn serve(url: &str, config: ApiConfig) -> anyhow::Result<()> {
         signal.cancel();
     });
     let server = paliadin_api::serve(listener, state, shutdown.clone());
-    let result = server.await;
-    // Bound the drain: connections still open 10 s after the signal are dropped.
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {}).await;
-    result.context("server error")
+    // Bounded: connections still open PALIADIN_SHUTDOWN_GRACE_SECS after the signal are dropped.
+    server.await.context("server error")
 }
 
 async fn wait_for_signal() {
@@ -96,6 +94,7 @@ async fn user(url: &str, cmd: UserCmd) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot create user {email} (does it exist already?)"))?;
             println!("created {} {} ({})", user.role, user.email, user.id);
+            println!("fingerprint {}", users::fingerprint(&secret::hash(&token)));
             println!("{token}");
         }
         UserCmd::Token { email } => {
@@ -104,7 +103,22 @@ async fn user(url: &str, cmd: UserCmd) -> anyhow::Result<()> {
                 users::add_token(&pool, &email, &secret::hash(&token)).await?,
                 "no user {email}"
             );
+            println!("fingerprint {}", users::fingerprint(&secret::hash(&token)));
             println!("{token}");
+        }
+        UserCmd::Tokens { email } => {
+            for t in users::tokens(&pool, &email).await? {
+                let state = match t.revoked_at {
+                    None => "active".to_owned(),
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                };
+                println!("{}\t{}\t{state}", t.fingerprint, t.created_at.to_rfc3339());
+            }
+        }
+        UserCmd::RevokeToken { email, fingerprint } => {
+            let n = users::revoke_token(&pool, &email, &fingerprint).await?;
+            anyhow::ensure!(n > 0, "no active token {fingerprint} of {email}");
+            println!("revoked {fingerprint} of {email}");
         }
         UserCmd::List => {
             for u in users::list(&pool).await? {

@@ -320,9 +320,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics))
-        .fallback(|| async { crate::error::not_found() })
-        .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+        .fallback(|| async { crate::error::not_found() });
+    let limits = state.config.limits();
+    crate::serve::serve(listener, app.with_state(state), limits, shutdown).await
 }

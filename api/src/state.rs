@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<ApiMetrics>,
     /// Web Push: the VAPID key (its sender runs until `shutdown`).
     pub push: Arc<Push>,
+    /// Open SSE streams per user (`PALIADIN_MAX_STREAMS_PER_USER`).
+    pub streams: Arc<crate::routes::stream_slots::StreamSlots>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             shutdown,
             metrics: Arc::new(ApiMetrics::new()),
             push: Arc::new(push),
+            streams: Default::default(),
         })
     }
 }

@@ -167,12 +167,18 @@ fn valid_trailer() -> impl Strategy<Value = Trailer> {
         0..=i32::MAX,
         "[a-z0-9_-]{1,32}",
     )
-        .prop_map(
-            |(used_tools, rows_seen, chip_count, classifier_tag)| Trailer {
+        .prop_map(|(mut used_tools, rows_seen, chip_count, classifier_tag)| {
+            // Together at most MAX_TOOLS_CHARS characters (the stats index row).
+            let mut total = 0;
+            used_tools.retain(|t| {
+                total += t.len();
+                total <= paliadin_shared::domain::trailer::MAX_TOOLS_CHARS
+            });
+            Trailer {
                 used_tools,
                 rows_seen,
                 chip_count,
                 classifier_tag,
-            },
-        )
+            }
+        })
 }

@@ -10,7 +10,8 @@ use serde_json::Value;
 pub enum Auth {
     None,
     Bearer(String),
-    /// The `paliadin_session` cookie's value.
+    /// The session cookie's value (sent under both names, `__Host-paliadin_session` and the
+    /// loopback `paliadin_session`: the API reads the one its `cookie_secure` names).
     Cookie(String),
 }
 
@@ -44,13 +45,13 @@ impl Resp {
             .collect()
     }
 
-    /// The value `paliadin_session` is set to, if the response sets it.
+    /// The value the session cookie (either name) is set to, if the response sets it.
     pub fn session_value(&self) -> Option<String> {
         self.set_cookies().iter().find_map(|c| {
-            c.split(';')
-                .next()?
-                .trim()
-                .strip_prefix("paliadin_session=")
+            let first = c.split(';').next()?.trim();
+            first
+                .strip_prefix("__Host-paliadin_session=")
+                .or_else(|| first.strip_prefix("paliadin_session="))
                 .map(str::to_owned)
         })
     }
@@ -104,7 +105,10 @@ impl Web {
         rb = match auth {
             Auth::None => rb,
             Auth::Bearer(t) => rb.bearer_auth(t),
-            Auth::Cookie(c) => rb.header("cookie", format!("paliadin_session={c}")),
+            Auth::Cookie(c) => rb.header(
+                "cookie",
+                format!("__Host-paliadin_session={c}; paliadin_session={c}"),
+            ),
         };
         if let Some(o) = origin {
             rb = rb.header("origin", o);

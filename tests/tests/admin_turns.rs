@@ -121,7 +121,7 @@ async fn one_turn_comes_with_its_events_and_no_reply_text() {
             "status",
             json!({"state": "claimed", "worker": "w1", "host": "local"}),
         ),
-        ("activity", json!({"text": "querying the database"})),
+        ("activity", json!({"text": "querying the secret table"})),
         ("content", json!({"delta": "the secret reply"})),
         (
             "end",
@@ -150,7 +150,8 @@ async fn one_turn_comes_with_its_events_and_no_reply_text() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["meta", "status", "activity", "content", "end"]);
-    assert_eq!(body["events"][2]["data"]["text"], "querying the database");
+    // Activity quotes tool input (commands, prompts): only its length, like the reply.
+    assert_eq!(body["events"][2]["data"], json!({"text_chars": 25}));
     assert_eq!(body["events"][3]["data"], json!({"delta_chars": 16}));
     let end = &body["events"][4]["data"];
     assert_eq!(

@@ -28,6 +28,7 @@ impl Shim {
             .env("PALIADIN_TMUX_SOCKET", &rig.socket)
             .env("PALIADIN_SPOOL_DIR", &rig.spool)
             .env("PALIADIN_AGENT_CMD", binary("paliadin-demo-agent"))
+            .env("PALIADIN_SESSION_PREFIX", "pal")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -252,4 +253,37 @@ async fn the_forced_command_ignores_what_the_client_asks_to_run() {
     let first: Value = serde_json::from_str(stdout.lines().next().unwrap_or("")).expect("hello");
     assert_eq!(first["type"], "hello", "{stdout}");
     assert!(!target.exists(), "the client's command ran on the host");
+}
+
+#[tokio::test]
+async fn sessions_without_the_prefix_are_not_the_host_agents() {
+    let rig = TmuxRig::new();
+    // An operator's own shell on the same tmux server, with a secret on its screen.
+    let made = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &rig.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "operator-shell",
+        ])
+        .args(["sh", "-c", "echo OPERATOR-SECRET; sleep 600"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut shim = Shim::start(&rig);
+    shim.recv().await; // hello
+    for (id, op) in [(1, "capture"), (2, "reset"), (3, "health")] {
+        let v = shim
+            .ask(json!({"id": id, "op": op, "session": "operator-shell"}))
+            .await;
+        assert_eq!(error_code(&v), ("error", "bad_request"), "{op}: {v}");
+        assert!(!v.to_string().contains("OPERATOR-SECRET"), "{op}: {v}");
+    }
+    let mut run = turn("operator-shell", "/echo pasted");
+    run["id"] = json!(4);
+    assert_eq!(error_code(&shim.ask(run).await), ("error", "bad_request"));
+    assert!(rig.has_session("operator-shell"), "the reset killed it");
+    assert!(!rig.screen("operator-shell").contains("pasted"));
 }

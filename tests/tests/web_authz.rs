@@ -230,7 +230,7 @@ async fn every_route_answers_only_those_allowed() {
     let (s, session) = {
         let r = w
             .web
-            .get("/api/paliadin/turns?limit=500", &w.auth(Who::Owner, false))
+            .get("/api/paliadin/turns?limit=100", &w.auth(Who::Owner, false))
             .await;
         let v = r.json();
         let item = v

@@ -19,8 +19,10 @@ fn json_login(token: &str) -> Body {
 #[tokio::test]
 async fn login_sets_a_strict_cookie_and_logout_ends_the_session() {
     let db = TestDb::new().await;
+    // Plain HTTP on loopback, explicitly (tests/tests/security_cookies.rs pins the default).
     let config = ApiConfig {
         session_hours: 5,
+        cookie_secure: false,
         ..ApiConfig::default()
     };
     let api = start_api(&db, config).await;
@@ -191,15 +193,18 @@ async fn disabling_a_user_ends_their_sessions_for_good() {
     }
     assert_eq!(web.login_form(&token).await.status, 400, "no new sessions");
 
-    // Re-enabled: the token works again, the old cookies stay dead.
+    // Re-enabled: the old token and the old cookies stay dead; a new token works.
     assert!(users::set_disabled(&db.pool, "o@x", false).await.unwrap());
     assert_eq!(web.get("/paliadin", &first).await.status, 404);
     assert_eq!(
         web.get("/paliadin", &Auth::Bearer(token.clone()))
             .await
             .status,
-        200
+        404
     );
+    let token = paliadin_shared::secret::new_token();
+    let hash = paliadin_shared::secret::hash(&token);
+    assert!(users::add_token(&db.pool, "o@x", &hash).await.unwrap());
     let fresh = Auth::Cookie(web.login(&token).await);
     assert_eq!(web.get("/paliadin", &fresh).await.status, 200);
 }

@@ -24,6 +24,9 @@ pub struct Cli {
     /// Where agents write reply files (default: a per-user runtime dir).
     #[arg(long, env = "PALIADIN_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
+    /// Largest agent reply file of a turn, bytes; a larger one fails the turn `invalid_reply`.
+    #[arg(long, env = "PALIADIN_MAX_REPLY_BYTES", default_value_t = crate::spool::DEFAULT_MAX_REPLY_BYTES)]
+    pub max_reply_bytes: u64,
     /// Working directory of new agent sessions (default: the worker's).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     pub workdir: Option<PathBuf>,

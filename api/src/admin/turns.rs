@@ -125,7 +125,9 @@ pub fn redact(kind: EventKind, data: Value) -> Value {
         EventKind::Permission => chars_of(data, "summary"),
         EventKind::PermissionDecided => chars_of(data, "message"),
         EventKind::Status => chars_of(data, "screen"),
-        EventKind::Meta | EventKind::Activity | EventKind::Error | EventKind::Cancelled => data,
+        // The activity hook quotes tool input (commands, prompts): as private as the reply.
+        EventKind::Activity => chars_of(data, "text"),
+        EventKind::Meta | EventKind::Error | EventKind::Cancelled => data,
     }
 }
 

@@ -7,4 +7,5 @@ pub mod json;
 pub mod permission;
 pub mod push;
 pub mod stream;
+pub mod stream_slots;
 pub mod turns;

@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
+/// Most events read from the database at once: a replay is paged, never loaded whole.
+const PAGE: i64 = 32;
+
 /// How long a browser waits before reconnecting (SSE `retry:`).
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -59,6 +62,7 @@ pub fn last_event_id(headers: &HeaderMap) -> Result<i32, AppError> {
         (status = 200, description = "Server-sent events: meta, status, activity, content, then end, error or cancelled", content_type = "text/event-stream", body = String),
         (status = 400, description = "Invalid Last-Event-ID", body = crate::openapi::ErrorBody),
         (status = 404, description = "Unknown turn, or not the caller's", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many streams open for this user (`too_many_streams`)", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -78,7 +82,17 @@ pub async fn stream(
     let (tx, rx) = mpsc::channel::<Event>(64);
     // A finished turn whose terminal event the client already has: the stream is empty and ends.
     if !(turn.is_finished() && after >= turn.last_seq) {
-        tokio::spawn(pump(st.clone(), id, after, notices, tx));
+        let max = st.config.max_streams_per_user;
+        let slot = st.streams.take(user.id, max).ok_or_else(|| {
+            AppError::TooManyStreams(format!(
+                "at most {max} streams may be open at once; close one first"
+            ))
+        })?;
+        let st = st.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            pump(st, id, after, notices, tx).await;
+        });
     }
     let sse = Sse::new(to_stream(rx)).keep_alive(
         KeepAlive::new()
@@ -108,13 +122,14 @@ async fn pump(
     let _open = st.metrics.sse_stream();
     let mut first = true;
     loop {
-        let rows = match events::list_after(&st.pool, id, last).await {
+        let rows = match events::page_after(&st.pool, id, last, PAGE).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(turn_id = %id, error = %e, "stream catch-up failed; the client will reconnect");
                 return;
             }
         };
+        let full = rows.len() as i64 == PAGE;
         for row in rows {
             let mut ev = Event::default()
                 .id(row.seq.to_string())
@@ -124,14 +139,23 @@ async fn pump(
                 ev = ev.retry(RETRY);
                 first = false;
             }
-            if tx.send(ev).await.is_err() {
-                return;
+            tokio::select! {
+                sent = tx.send(ev) => if sent.is_err() { return },
+                // A client that stopped reading does not hold shutdown up.
+                _ = st.shutdown.cancelled() => return,
             }
             st.metrics.sse_sent(row.kind.as_str());
             last = row.seq;
             if row.kind.is_terminal() {
                 return;
             }
+        }
+        if full {
+            // More of the replay is waiting: read the next page once this one is sent.
+            if st.shutdown.is_cancelled() {
+                return;
+            }
+            continue;
         }
         // Wait until something may have changed for this turn.
         tokio::select! {

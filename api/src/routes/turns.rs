@@ -7,6 +7,7 @@ use crate::routes::enqueue::{enqueue, reset_request};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paliadin_shared::db::{events, turns};
 use paliadin_shared::events::NewEvent;
@@ -55,7 +56,11 @@ pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, App
     }
 }
 
-/// `GET /api/paliadin/turns?session_id=&limit=`: the caller's history, newest last.
+/// Most turns one history request returns (each rendered through the sanitiser).
+pub const MAX_HISTORY: i64 = 100;
+
+/// `GET /api/paliadin/turns?session_id=&limit=`: the caller's history, newest last; at most
+/// [`MAX_HISTORY`] turns and `PALIADIN_HISTORY_MAX_BYTES` of text (older ones are left out).
 #[utoipa::path(get, path = "/api/paliadin/turns", tag = "owner", params(HistoryQuery),
     responses(
         (status = 200, description = "The caller's turns, newest last", body = [HistoryItem]),
@@ -69,14 +74,21 @@ pub async fn history(
     Owner(user): Owner,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryItem>>, AppError> {
-    let limit = parse_limit(q.limit.as_deref(), 50, 500)?;
+    let limit = parse_limit(q.limit.as_deref(), 50, MAX_HISTORY)?;
     let session = match q.session_id.as_deref() {
         None | Some("") => None,
         Some(s) => Some(Uuid::parse_str(s).map_err(|_| {
             AppError::BadRequest("invalid_session_id", "session_id must be a UUID".into())
         })?),
     };
-    let rows = turns::list_owned(&st.pool, user.id, session, limit).await?;
+    let rows = turns::list_owned(
+        &st.pool,
+        user.id,
+        session,
+        limit,
+        st.config.history_max_bytes,
+    )
+    .await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| HistoryItem {
@@ -158,21 +170,23 @@ async fn cancel_queued(
     Ok(true)
 }
 
-/// `POST /api/paliadin/reset`: queues a reset behind the user's turns and waits until a worker
-/// has killed the session.
+/// `POST /api/paliadin/reset`: queues a reset behind the user's turns and waits (at most
+/// `PALIADIN_RESET_WAIT_SECS`) until a worker has killed the session; after that it answers
+/// `202` with the reset turn, which runs when a worker gets to it.
 #[utoipa::path(post, path = "/api/paliadin/reset", tag = "owner",
     responses(
-        (status = 200, description = "`{ok, session_id}`: the session was killed", body = Object),
+        (status = 200, description = "`{ok, session_id, turn_id, sse_url}`: the session was killed", body = Object),
+        (status = 202, description = "`{ok, state: \"queued\", session_id, turn_id, sse_url}`: the reset is queued; follow `sse_url` for its outcome", body = Object),
         (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
         (status = 429, description = "Too many turns queued (a reset counts as one)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "No worker finished the reset in time", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The reset failed", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub async fn reset(
     State(st): State<AppState>,
     Owner(user): Owner,
-) -> Result<Json<Value>, AppError> {
+) -> Result<(StatusCode, Json<Value>), AppError> {
     let row = enqueue(
         &st,
         user.id,
@@ -197,13 +211,24 @@ pub async fn reset(
             let _ = tokio::time::timeout(Duration::from_secs(1), notices.changed(heard)).await;
         }
     };
-    let t = tokio::time::timeout(Duration::from_secs(st.config.reset_wait_secs), wait)
-        .await
-        .map_err(|_| {
-            AppError::NotReady("no worker finished the reset in time; it stays queued".into())
-        })??;
+    let sse_url = format!("/api/paliadin/stream/{}", row.id);
+    let waited = tokio::select! {
+        t = wait => Some(t),
+        _ = tokio::time::sleep(Duration::from_secs(st.config.reset_wait_secs)) => None,
+        _ = st.shutdown.cancelled() => None,
+    };
+    let Some(t) = waited else {
+        let body = json!({ "ok": true, "state": "queued", "session_id": Uuid::now_v7(),
+                           "turn_id": row.id, "sse_url": sse_url });
+        return Ok((StatusCode::ACCEPTED, Json(body)));
+    };
+    let t = t?;
     match t.state {
-        TurnState::Succeeded => Ok(Json(json!({ "ok": true, "session_id": Uuid::now_v7() }))),
+        TurnState::Succeeded => Ok((
+            StatusCode::OK,
+            Json(json!({ "ok": true, "session_id": Uuid::now_v7(),
+                         "turn_id": row.id, "sse_url": sse_url })),
+        )),
         s => Err(AppError::NotReady(format!(
             "reset failed: {}",
             t.error_message.unwrap_or_else(|| s.to_string())

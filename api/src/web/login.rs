@@ -5,7 +5,7 @@
 //! A POST that carries an `Origin` must carry ours (a cross-site form cannot log the browser
 //! into someone else's account); programs send none. Any such refusal is the plain 404.
 
-use crate::auth::{SESSION_COOKIE, same_origin, session_cookie};
+use crate::auth::{cookie_name, same_origin, session_cookie};
 use crate::error::{AppError, not_found};
 use crate::routes::json::JsonBody;
 use crate::state::AppState;
@@ -83,9 +83,9 @@ fn cookie(value: Option<&str>, max_age_secs: i64, secure: bool) -> HeaderValue {
         Some(v) => (v, max_age_secs),
         None => ("", 0),
     };
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    let c =
-        format!("{SESSION_COOKIE}={v}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}");
+    let c = format!("{name}={v}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}");
     HeaderValue::from_str(&c).expect("cookie is ASCII")
 }
 
@@ -96,7 +96,8 @@ pub async fn login(State(st): State<AppState>, req: Request) -> Result<Response,
     }
     let json = wants_json(req.headers());
     let body_is_json = is_json(req.headers());
-    let previous = session_cookie(req.headers()).map(str::to_owned);
+    let name = cookie_name(st.config.cookie_secure);
+    let previous = session_cookie(req.headers(), name).map(str::to_owned);
     let token = read_token(req, body_is_json).await?;
     let user = match &token {
         Some(t) => users::by_token_hash(&st.pool, &secret::hash(t)).await?,
@@ -149,7 +150,7 @@ pub async fn logout(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(c) = session_cookie(&headers) {
+    if let Some(c) = session_cookie(&headers, cookie_name(st.config.cookie_secure)) {
         if !same_origin(&method, &headers) {
             return Ok(not_found());
         }

@@ -14,6 +14,7 @@ before it is gone. A hook never fails Claude: errors go to stderr and the hook e
 import datetime
 import json
 import os
+import stat
 import re
 import sys
 
@@ -47,11 +48,26 @@ def main(handler):
 
 
 def spool_dir():
+    """The spool directory, created 0700 if missing; refused (an exception) unless it is a real
+    directory, owned by this user and writable by no one else (docs/security.md)."""
     d = os.environ.get("PALIADIN_SPOOL_DIR", "")
     if not d:
         return None
-    os.makedirs(d, exist_ok=True)
-    return os.path.abspath(d)
+    d = os.path.abspath(d)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    st = os.lstat(d)
+    why = None
+    if stat.S_ISLNK(st.st_mode):
+        why = "it is a symbolic link"
+    elif not stat.S_ISDIR(st.st_mode):
+        why = "it is not a directory"
+    elif st.st_uid != os.getuid():
+        why = "it is owned by uid %d, not by this user (uid %d)" % (st.st_uid, os.getuid())
+    elif st.st_mode & 0o022:
+        why = "it is writable by group or others (mode %o; use 0700)" % (st.st_mode & 0o7777)
+    if why:
+        raise PermissionError("refusing the spool directory %s: %s" % (d, why))
+    return d
 
 
 def turn_path(spool, turn_id, ext):

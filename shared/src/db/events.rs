@@ -85,3 +85,21 @@ pub async fn list_after(
     .fetch_all(pool)
     .await
 }
+
+/// At most `limit` events of a turn with `seq > after`, in order (a page of a replay).
+pub async fn page_after(
+    pool: &PgPool,
+    turn_id: Uuid,
+    after: i32,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, kind, data, created_at FROM turn_events
+          WHERE turn_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(turn_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -160,17 +160,27 @@ pub async fn list_owned(
     user: Uuid,
     session: Option<Uuid>,
     limit: i64,
+    max_bytes: i64,
 ) -> Result<Vec<TurnRow>, sqlx::Error> {
+    // Newest first, as long as messages and replies add up to at most `max_bytes` (the
+    // newest turn always comes back, whatever its size).
     let mut rows: Vec<TurnRow> = sqlx::query_as(concat!(
         "SELECT ",
         cols!(),
-        " FROM turns
-          WHERE user_id = $1 AND kind = 'message' AND ($2::uuid IS NULL OR session_id = $2)
-          ORDER BY queued_at DESC, id DESC LIMIT $3"
+        " FROM (SELECT *,
+                  sum(octet_length(message) + coalesce(octet_length(reply_text), 0))
+                    OVER (ORDER BY queued_at DESC, id DESC) AS running,
+                  row_number() OVER (ORDER BY queued_at DESC, id DESC) AS n
+             FROM turns
+            WHERE user_id = $1 AND kind = 'message' AND ($2::uuid IS NULL OR session_id = $2)
+            ORDER BY queued_at DESC, id DESC LIMIT $3) newest
+          WHERE n = 1 OR running <= $4
+          ORDER BY queued_at DESC, id DESC"
     ))
     .bind(user)
     .bind(session)
     .bind(limit)
+    .bind(max_bytes)
     .fetch_all(pool)
     .await?;
     rows.reverse();

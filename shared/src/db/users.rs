@@ -83,22 +83,80 @@ pub async fn add_token(pool: &PgPool, email: &str, token_hash: &[u8]) -> Result<
     Ok(done.rows_affected() == 1)
 }
 
-/// Disables or re-enables a user; false for an unknown email.
+/// Disables or re-enables a user; false for an unknown email. Disabling also ends their
+/// browser sessions and revokes every token for good: re-enabling needs a new token (`user
+/// token`), so a token leaked before the disable stays dead.
 pub async fn set_disabled(pool: &PgPool, email: &str, disabled: bool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     let done = sqlx::query("UPDATE users SET disabled = $2 WHERE email = $1")
         .bind(email)
         .bind(disabled)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     if disabled {
         sqlx::query(
             "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE email = $1)",
         )
         .bind(email)
-        .execute(pool)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = now()
+              WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE email = $1)",
+        )
+        .bind(email)
+        .execute(&mut *tx)
         .await?;
     }
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// One of a user's tokens as the operator sees it: a fingerprint (the first 12 hex digits of
+/// its SHA-256 hash; the token itself is never stored), when it was made, whether revoked.
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenInfo {
+    pub fingerprint: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The fingerprint of a token hash (see [`TokenInfo`]).
+pub fn fingerprint(token_hash: &[u8]) -> String {
+    token_hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A user's tokens, oldest first.
+pub async fn tokens(pool: &PgPool, email: &str) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT encode(substring(t.token_hash from 1 for 6), 'hex') AS fingerprint,
+                t.created_at, t.revoked_at
+           FROM api_tokens t JOIN users u ON u.id = t.user_id
+          WHERE u.email = $1 ORDER BY t.created_at, t.token_hash",
+    )
+    .bind(email)
+    .fetch_all(pool)
+    .await
+}
+
+/// Revokes the one unrevoked token of `email` whose fingerprint is `fingerprint`; returns how
+/// many matched (0: none, 1: revoked).
+pub async fn revoke_token(
+    pool: &PgPool,
+    email: &str,
+    fingerprint: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = now()
+          WHERE revoked_at IS NULL
+            AND encode(substring(token_hash from 1 for 6), 'hex') = lower($2)
+            AND user_id = (SELECT id FROM users WHERE email = $1)",
+    )
+    .bind(email)
+    .bind(fingerprint)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<UserRow>, sqlx::Error> {

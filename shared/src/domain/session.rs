@@ -73,6 +73,13 @@ impl SessionName {
         &self.0
     }
 
+    /// Named `<prefix>-…`, as every session the worker makes with `prefix` is.
+    pub fn has_prefix(&self, prefix: &SessionPrefix) -> bool {
+        self.0
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('-') && rest.len() > 1)
+    }
+
     /// The exact tmux target for the session (`=name`), never a prefix match.
     pub fn exact_target(&self) -> String {
         format!("={}", self.0)

@@ -7,7 +7,8 @@
 //! trailer  = "<!-- paliadin " json " -->"      ; one line, alone on it
 //! json     = {"used_tools": [tool*], "rows_seen": uint, "chip_count": uint,
 //!             "classifier_tag": tag}          ; exactly these keys, any order
-//! tool     = string matching [A-Za-z0-9_.:/-]{1,64}; at most 64 tools
+//! tool     = string matching [A-Za-z0-9_.:/-]{1,64}; at most 64 tools, together at most
+//!            1024 characters (what the stats index row holds: `turns_finished_stats`)
 //! uint     = integer in 0..=2147483647
 //! tag      = string matching [a-z0-9_-]{1,32}
 //! ```
@@ -15,6 +16,11 @@
 //! trailer invisible when the reply is rendered as Markdown by anything that does not know it.
 
 use serde::{Deserialize, Serialize};
+
+/// Most characters of all `used_tools` entries together: a finished turn's row in the
+/// `turns_finished_stats` index (which includes `used_tools`) must stay under PostgreSQL's
+/// 2704-byte index row limit, or the result can never be committed.
+pub const MAX_TOOLS_CHARS: usize = 1024;
 
 const OPEN: &str = "<!-- paliadin ";
 const CLOSE: &str = " -->";
@@ -52,7 +58,9 @@ impl Trailer {
         format!("{OPEN}{json}{CLOSE}")
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// The grammar's limits on the trailer's values (a parsed reply has passed them; a reply
+    /// from a remote host is checked again by the worker).
+    pub fn check(&self) -> Result<(), String> {
         let tool_ok = |t: &String| {
             !t.is_empty()
                 && t.len() <= 64
@@ -65,6 +73,12 @@ impl Trailer {
         if let Some(bad) = self.used_tools.iter().find(|t| !tool_ok(t)) {
             return Err(format!(
                 "used_tools entry {bad:?} must match [A-Za-z0-9_.:/-]{{1,64}}"
+            ));
+        }
+        let chars: usize = self.used_tools.iter().map(String::len).sum();
+        if chars > MAX_TOOLS_CHARS {
+            return Err(format!(
+                "used_tools entries add up to {chars} characters (at most {MAX_TOOLS_CHARS})"
             ));
         }
         if self.rows_seen < 0 || self.chip_count < 0 {

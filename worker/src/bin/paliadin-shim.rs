@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     paliadin_worker::shim::init_logging();
     let Command::Serve(config) = Cli::parse().command;
+    let prefix = config.prefix()?;
     let host = Arc::new(config.start()?);
     let stop = CancellationToken::new();
     let signal = stop.clone();
@@ -32,6 +33,6 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("signal: detaching turns and exiting");
         signal.cancel();
     });
-    server::serve(host, tokio::io::stdin(), tokio::io::stdout(), stop).await;
+    server::serve(host, prefix, tokio::io::stdin(), tokio::io::stdout(), stop).await;
     Ok(())
 }

@@ -18,10 +18,11 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Opens the spool dir, creating it (and its parents) if missing.
+    /// Opens the spool dir, creating it (and its parents, mode 0700) if missing; refuses one
+    /// that is not this user's alone (`crate::spool::trust`).
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<Spool> {
         let dir = dir.into();
-        fs::create_dir_all(&dir)?;
+        crate::spool::trust::prepare_dir(&dir)?;
         Ok(Spool { dir })
     }
 

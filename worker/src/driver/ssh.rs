@@ -15,7 +15,7 @@ use crate::ssh::{CallError, Conn, Link, LinkOptions, SshTarget};
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
 use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
-use paliadin_shared::domain::trailer::Reply;
+use paliadin_shared::domain::trailer::{Reply, TrailerError};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -158,6 +158,11 @@ impl SshDriver {
                     }
                 }
                 Body::Reply { text, trailer } => {
+                    // The host parsed it, but a host is not trusted: its trailer must pass the
+                    // same limits as a local one (else the result might not even commit).
+                    if let Err(reason) = trailer.check() {
+                        return Some(Err(DriveError::InvalidReply(TrailerError { reason, text })));
+                    }
                     if let Some(rest) = text.strip_prefix(seen.streamed.as_str())
                         && !rest.is_empty()
                     {

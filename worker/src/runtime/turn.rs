@@ -64,14 +64,35 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
                 let_go(ctx, attempt).await;
                 return Ok(());
             }
-            DriveCode::Failed(code) => Outcome::Failed {
-                code,
-                message: e.to_string(),
-                text: e.kept_text().map(str::to_owned),
-            },
+            DriveCode::Failed(code) => {
+                // The detail (SQL, tmux or ssh text, a host's stderr) is for the log; the person
+                // sees a stable sentence per code.
+                tracing::warn!(code = code.as_str(), detail = %e, "turn failed");
+                Outcome::Failed {
+                    code,
+                    message: public_message(&e),
+                    text: e.kept_text().map(str::to_owned),
+                }
+            }
         },
     };
     conclude(ctx, attempt, outcome).await
+}
+
+/// What a person is told about a failed turn: one stable, human sentence per error code. Only
+/// an `invalid_reply` says more — its reason comes from the worker's own checks of the reply
+/// (a malformed trailer, a file over the size limit), never from a system or another host.
+pub fn public_message(e: &DriveError) -> String {
+    match e {
+        DriveError::InvalidReply(t) => format!("the agent's reply was not usable: {}", t.reason),
+        DriveError::Timeout => "the agent did not answer in time".into(),
+        DriveError::SessionLost(_) => "the agent's session ended unexpectedly".into(),
+        DriveError::TmuxUnavailable(_) => "the agent's terminal could not be used".into(),
+        DriveError::HostUnreachable(_) => "the agent's machine could not be reached".into(),
+        DriveError::Upstream(_) => "something went wrong while running the agent".into(),
+        DriveError::Cancelled => "cancelled".into(),
+        DriveError::Abandoned => "handed over to another worker".into(),
+    }
 }
 
 /// The driver let go of the turn: hand it over at once (shutdown), unless the attempt already

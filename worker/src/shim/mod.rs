@@ -64,6 +64,12 @@ pub struct ShimConfig {
     /// The tmux binary.
     #[arg(long, env = "PALIADIN_TMUX_BIN", default_value = "tmux")]
     pub tmux_bin: PathBuf,
+    /// The prefix of the worker's session names: the host agent touches no other session.
+    #[arg(long, env = "PALIADIN_SESSION_PREFIX", default_value = "paliadin")]
+    pub session_prefix: String,
+    /// Largest agent reply file of a turn, bytes; a larger one fails the turn `invalid_reply`.
+    #[arg(long, env = "PALIADIN_MAX_REPLY_BYTES", default_value_t = crate::spool::DEFAULT_MAX_REPLY_BYTES)]
+    pub max_reply_bytes: u64,
 }
 
 /// Why the shim could not start.
@@ -76,6 +82,8 @@ pub enum ShimError {
     },
     #[error(transparent)]
     Start(#[from] StartError),
+    #[error("{0}")]
+    Prefix(String),
 }
 
 impl ShimConfig {
@@ -94,7 +102,14 @@ impl ShimConfig {
         }
         cfg.socket = self.tmux_socket.clone();
         cfg.tmux_bin = self.tmux_bin.clone();
+        cfg.max_reply_bytes = self.max_reply_bytes;
         Ok((cfg, format!("{cmd} ({why})")))
+    }
+
+    /// The validated session prefix.
+    pub fn prefix(&self) -> Result<paliadin_shared::SessionPrefix, ShimError> {
+        paliadin_shared::SessionPrefix::parse(&self.session_prefix)
+            .map_err(|e| ShimError::Prefix(e.0))
     }
 
     /// Prepares the spool and its watcher: the host every request of this process drives.

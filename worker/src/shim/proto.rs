@@ -20,8 +20,9 @@ use uuid::Uuid;
 pub const PROTOCOL: u32 = 2;
 /// The longest request line the shim accepts (a 32 KiB message is at most ~64 KiB as JSON).
 pub const MAX_REQUEST_LINE: usize = 256 * 1024;
-/// The longest response line the worker accepts (a reply file can be large).
-pub const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
+/// The longest response line the worker accepts: a reply of `PALIADIN_MAX_REPLY_BYTES`
+/// (default 4 MiB) as JSON, with room for escaping.
+pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
 pub const OPS: [&str; 10] = [
     "ping", "health", "run", "takeover", "cancel", "abandon", "settle", "reset", "capture",

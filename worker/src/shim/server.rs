@@ -14,7 +14,7 @@ use super::turn::{self, Running};
 use crate::driver::TurnSpec;
 use crate::tmux::{Health as SessionHealth, TmuxHost, deliver};
 use paliadin_shared::events::ErrorCode;
-use paliadin_shared::{SessionName, UserMessage};
+use paliadin_shared::{SessionName, SessionPrefix, UserMessage};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,11 +27,17 @@ use uuid::Uuid;
 
 /// Turns one shim process runs at once, at most (a worker runs far fewer per host).
 const MAX_TURNS: usize = 256;
+/// Most `health`, `reset` and `capture` requests running at once; more are answered `busy`.
+const MAX_TASKS: usize = 32;
 /// The longest turn a request may ask for.
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 struct Shared {
     host: Arc<TmuxHost>,
+    /// Only sessions named `<prefix>-…` are this host agent's to touch.
+    prefix: SessionPrefix,
+    /// Slots for short tasks ([`MAX_TASKS`]).
+    slots: Arc<tokio::sync::Semaphore>,
     out: mpsc::Sender<Response>,
     turns: Mutex<HashMap<Uuid, Arc<Running>>>,
     tasks: TaskTracker,
@@ -39,8 +45,13 @@ struct Shared {
 
 /// Serves one channel until EOF, a write failure or `stop`; then detaches the running turns
 /// (see [`turn`]) and returns once they have all let go.
-pub async fn serve<R, W>(host: Arc<TmuxHost>, input: R, output: W, stop: CancellationToken)
-where
+pub async fn serve<R, W>(
+    host: Arc<TmuxHost>,
+    prefix: SessionPrefix,
+    input: R,
+    output: W,
+    stop: CancellationToken,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -60,6 +71,8 @@ where
         .await;
     let shared = Arc::new(Shared {
         host,
+        prefix,
+        slots: Arc::new(tokio::sync::Semaphore::new(MAX_TASKS)),
         out,
         turns: Mutex::default(),
         tasks: TaskTracker::new(),
@@ -170,9 +183,11 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
     match req.op {
         Op::Ping => Err(Body::ok()),
         Op::Health { session } => {
-            let session = session.as_deref().map(session_name).transpose()?;
-            spawn(shared, id, |s| async move { health(&s, session).await });
-            Ok(())
+            let session = session
+                .as_deref()
+                .map(|n| session_name(shared, n))
+                .transpose()?;
+            spawn(shared, id, |s| async move { health(&s, session).await })
         }
         Op::Run(args) => start_turn(shared, id, args, false),
         Op::Takeover(args) => start_turn(shared, id, args, true),
@@ -197,17 +212,16 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
             Err(Body::ok())
         }
         Op::Reset { session } => {
-            let session = session_name(&session)?;
+            let session = session_name(shared, &session)?;
             spawn(shared, id, |s| async move {
                 match s.host.reset(&session).await {
                     Ok(()) => Body::ok(),
                     Err(e) => Body::of_outcome(Err(e)),
                 }
-            });
-            Ok(())
+            })
         }
         Op::Capture { session } => {
-            let session = session_name(&session)?;
+            let session = session_name(shared, &session)?;
             spawn(shared, id, |s| async move {
                 match deliver::capture(s.host.tmux(), &session.pane_target()).await {
                     Ok(screen) => Body::Ok {
@@ -219,14 +233,22 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
                     }
                     Err(e) => Body::error(ErrorCode::TmuxUnavailable, e.to_string()),
                 }
-            });
-            Ok(())
+            })
         }
     }
 }
 
-fn session_name(s: &str) -> Result<SessionName, Body> {
-    SessionName::parse(s).map_err(|e| bad(e.0))
+/// A valid session name with this host agent's prefix: other sessions on the account's tmux
+/// server (an operator's shell, say) are not the worker's to paste into, kill or read.
+fn session_name(shared: &Shared, s: &str) -> Result<SessionName, Body> {
+    let name = SessionName::parse(s).map_err(|e| bad(e.0))?;
+    if !name.has_prefix(&shared.prefix) {
+        return Err(bad(format!(
+            "session {s:?} is not one of this host agent's (PALIADIN_SESSION_PREFIX {:?})",
+            shared.prefix.as_str()
+        )));
+    }
+    Ok(name)
 }
 
 fn find(shared: &Shared, turn: Uuid) -> Result<Arc<Running>, Body> {
@@ -237,22 +259,29 @@ fn find(shared: &Shared, turn: Uuid) -> Result<Arc<Running>, Body> {
         .ok_or_else(|| Body::error(WireCode::UnknownTurn, format!("no running turn {turn}")))
 }
 
-/// Runs `f` as a task and sends its body as the answer to `id`.
-fn spawn<F, Fut>(shared: &Arc<Shared>, id: u64, f: F)
+/// Runs `f` as a task and sends its body as the answer to `id`; `busy` when [`MAX_TASKS`]
+/// are running already.
+fn spawn<F, Fut>(shared: &Arc<Shared>, id: u64, f: F) -> Result<(), Body>
 where
     F: FnOnce(Arc<Shared>) -> Fut,
     Fut: std::future::Future<Output = Body> + Send + 'static,
 {
+    let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+        let msg = format!("{MAX_TASKS} requests are already running here");
+        return Err(Body::error(WireCode::Busy, msg));
+    };
     let fut = f(shared.clone());
     let s = shared.clone();
     shared.tasks.spawn(async move {
         let body = fut.await;
+        drop(slot);
         answer(&s, Some(id), body).await;
     });
+    Ok(())
 }
 
 fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> Result<(), Body> {
-    let session = session_name(&args.session)?;
+    let session = session_name(shared, &args.session)?;
     let message = UserMessage::parse(&args.message).map_err(|e| bad(e.to_string()))?;
     let timeout = Duration::from_millis(args.timeout_ms);
     if timeout.is_zero() || timeout > MAX_TIMEOUT {

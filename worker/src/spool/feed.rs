@@ -4,6 +4,11 @@
 //! "look again": several writes coalesced into one wake-up lose nothing. Each scan reads, in
 //! order, `.ack` (counted), `.events` (complete lines only), `.partial` (new bytes, cut on UTF-8
 //! character boundaries; an incomplete trailing sequence waits for the next write), `.md`.
+//!
+//! Agents' files are bounded and never followed: each is opened with `O_NOFOLLOW` and must be
+//! a regular file; none may grow past the spool's reply limit (`PALIADIN_MAX_REPLY_BYTES`);
+//! an `.events` line longer than [`MAX_EVENT_LINE`] is skipped. Breaking a rule ends the turn
+//! with [`SpoolEvent::Refused`] (`invalid_reply`), read no further.
 
 use super::SpoolDir;
 use super::text::{activity_text, take_utf8};
@@ -11,7 +16,9 @@ use paliadin_shared::domain::permission::{
     AskError, MAX_REQUEST_FILE, MAX_REQUESTS, PermissionAnswer, PermissionAsk,
 };
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -32,13 +39,21 @@ pub enum SpoolEvent {
         n: u32,
         ask: Result<PermissionAsk, AskError>,
     },
+    /// A turn file broke the spool's rules (too large, a symlink, not a regular file): the
+    /// turn fails `invalid_reply` with this reason, and nothing more is read.
+    Refused(String),
 }
+
+/// Longest `.events` line kept; a longer one is skipped whole (activity text is short).
+pub const MAX_EVENT_LINE: usize = 16 * 1024;
 
 /// Read position in an append-only file plus bytes not yet usable (half a line or character).
 #[derive(Debug, Default)]
 struct Cursor {
     offset: u64,
     pending: Vec<u8>,
+    /// Inside an over-long line: bytes are dropped up to its newline.
+    skipping: bool,
 }
 
 /// One turn's view of the spool. Dropping it unsubscribes from the watcher.
@@ -58,6 +73,8 @@ pub struct TurnFeed {
     reply_seen: bool,
     /// Permission requests seen so far (they are numbered from 1).
     perms: u32,
+    /// A file broke the rules: the feed reported it and reads nothing more.
+    refused: bool,
 }
 
 impl TurnFeed {
@@ -81,6 +98,7 @@ impl TurnFeed {
             partial: Cursor::default(),
             reply_seen: false,
             perms: 0,
+            refused: false,
         }
     }
 
@@ -138,24 +156,35 @@ impl TurnFeed {
     /// Reads everything new, now.
     pub fn scan(&mut self) {
         self.scanned = true;
+        if self.refused {
+            return;
+        }
+        if let Err(reason) = self.scan_files() {
+            tracing::warn!(turn_id = %self.turn, %reason, "refusing the agent's files");
+            self.refused = true;
+            self.received = true;
+            self.queue.push_back(SpoolEvent::Refused(reason));
+        }
+    }
+
+    fn scan_files(&mut self) -> Result<(), String> {
+        let limit = self.dir.max_reply_bytes();
         let path = |ext| self.dir.path(self.turn, ext);
         let (ack, events, partial, reply) =
             (path("ack"), path("events"), path("partial"), path("md"));
-        if let Some(bytes) = read_new(&ack, &mut self.ack) {
+        if let Some(bytes) = read_new(&ack, &mut self.ack, limit)? {
             self.received = true;
             self.acks += bytes.iter().filter(|&&b| b == b'\n').count();
         }
-        if let Some(bytes) = read_new(&events, &mut self.events) {
+        if let Some(bytes) = read_new(&events, &mut self.events, limit)? {
             self.received = true;
-            self.events.pending.extend_from_slice(&bytes);
-            while let Some(end) = self.events.pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.events.pending.drain(..=end).collect();
+            for line in split_lines(&mut self.events, &bytes) {
                 if let Some(text) = activity_text(&line) {
                     self.queue.push_back(SpoolEvent::Activity(text));
                 }
             }
         }
-        if let Some(bytes) = read_new(&partial, &mut self.partial) {
+        if let Some(bytes) = read_new(&partial, &mut self.partial, limit)? {
             self.received = true;
             self.partial.pending.extend_from_slice(&bytes);
             let text = take_utf8(&mut self.partial.pending);
@@ -166,16 +195,49 @@ impl TurnFeed {
         self.scan_permissions();
         // A reply already moved to `done/` (by an older worker that settled before its commit
         // failed) still answers the turn.
-        let done = || std::fs::read(self.dir.done_path(self.turn, "md"));
-        if !self.reply_seen
-            && let Ok(bytes) = std::fs::read(&reply).or_else(|_| done())
-        {
-            self.reply_seen = true;
-            self.received = true;
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            self.queue.push_back(SpoolEvent::Reply(text));
+        if !self.reply_seen {
+            let bytes = match read_whole(&reply, limit)? {
+                Some(bytes) => Some(bytes),
+                None => read_whole(&self.dir.done_path(self.turn, "md"), limit)?,
+            };
+            if let Some(bytes) = bytes {
+                self.reply_seen = true;
+                self.received = true;
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                self.queue.push_back(SpoolEvent::Reply(text));
+            }
         }
+        Ok(())
     }
+}
+
+/// Complete lines out of `cur.pending` + `bytes`; a line growing past [`MAX_EVENT_LINE`] is
+/// dropped whole (up to its newline), so half a line never grows without bound.
+fn split_lines(cur: &mut Cursor, mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut lines = Vec::new();
+    while !bytes.is_empty() {
+        let end = bytes.iter().position(|&b| b == b'\n');
+        let (chunk, rest) = match end {
+            Some(i) => (&bytes[..i], &bytes[i + 1..]),
+            None => (bytes, &[][..]),
+        };
+        if !cur.skipping {
+            cur.pending.extend_from_slice(chunk);
+            if cur.pending.len() > MAX_EVENT_LINE {
+                tracing::warn!(limit = MAX_EVENT_LINE, "skipping an over-long .events line");
+                cur.pending.clear();
+                cur.skipping = true;
+            }
+        }
+        if end.is_some() {
+            if !cur.skipping {
+                lines.push(std::mem::take(&mut cur.pending));
+            }
+            cur.skipping = false;
+        }
+        bytes = rest;
+    }
+    lines
 }
 
 impl TurnFeed {
@@ -199,9 +261,9 @@ impl TurnFeed {
 }
 
 /// A whole small file (at most one byte over [`MAX_REQUEST_FILE`], which the parser refuses),
-/// or `None` if it does not exist.
+/// or `None` if it does not exist or is no regular file.
 fn read_bounded(path: &Path) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(path).ok()?;
+    let file = open_regular(path).ok()??;
     let mut bytes = Vec::new();
     file.take(MAX_REQUEST_FILE as u64 + 1)
         .read_to_end(&mut bytes)
@@ -209,19 +271,101 @@ fn read_bounded(path: &Path) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-/// The bytes appended since the cursor, or `None` if the file does not exist. A file that
-/// shrank (the agent rewrote it, against the protocol) is followed from its new end.
-fn read_new(path: &Path, cur: &mut Cursor) -> Option<Vec<u8>> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
+/// Opens a turn file for reading, never through a symlink (`O_NOFOLLOW`) and never blocking
+/// (`O_NONBLOCK`, for a FIFO); `None` if it does not exist; an error if it is anything but a
+/// regular file.
+fn open_regular(path: &Path) -> Result<Option<File>, String> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(format!("the agent's file {name} is a symbolic link"));
+        }
+        Err(e) => return Err(format!("the agent's file {name} cannot be read: {e}")),
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok(Some(file)),
+        Ok(_) => Err(format!("the agent's file {name} is not a regular file")),
+        Err(e) => Err(format!("the agent's file {name} cannot be read: {e}")),
+    }
+}
+
+fn too_large(path: &Path, limit: u64) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    format!("the agent's file {name} is larger than {limit} bytes (PALIADIN_MAX_REPLY_BYTES)")
+}
+
+/// A whole file of at most `limit` bytes, `None` if it does not exist.
+fn read_whole(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, String> {
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(path, limit));
+    }
+    Ok(Some(bytes))
+}
+
+/// The bytes appended since the cursor, `None` if the file does not exist; an error once the
+/// file passes `limit` bytes. A file that shrank (the agent rewrote it, against the protocol)
+/// is followed from its new end.
+fn read_new(path: &Path, cur: &mut Cursor, limit: u64) -> Result<Option<Vec<u8>>, String> {
+    let Some(mut file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return Ok(None);
+    };
     if len < cur.offset {
         tracing::warn!(file = %path.display(), "spool file shrank; following its new end");
         cur.offset = len;
         cur.pending.clear();
+        cur.skipping = false;
     }
-    file.seek(SeekFrom::Start(cur.offset)).ok()?;
+    if file.seek(SeekFrom::Start(cur.offset)).is_err() {
+        return Ok(None);
+    }
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
+    let room = (limit + 1).saturating_sub(cur.offset);
+    if file.take(room).read_to_end(&mut bytes).is_err() {
+        return Ok(None);
+    }
     cur.offset += bytes.len() as u64;
-    Some(bytes)
+    if cur.offset > limit {
+        return Err(too_large(path, limit));
+    }
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_over_long_events_line_is_skipped_whole_and_never_buffered() {
+        let mut cur = Cursor::default();
+        let good = br#"{"type":"activity","text":"ok"}"#;
+        // Half a line, then a huge tail without newline: nothing grows past the limit.
+        let mut lines = split_lines(&mut cur, &good[..]);
+        assert!(lines.is_empty());
+        for _ in 0..64 {
+            lines.extend(split_lines(&mut cur, &[b'x'; 4096]));
+            assert!(cur.pending.len() <= MAX_EVENT_LINE);
+        }
+        // Its newline ends the skip; the next line is read.
+        let mut next = b"tail\n".to_vec();
+        next.extend_from_slice(good);
+        next.push(b'\n');
+        lines.extend(split_lines(&mut cur, &next));
+        assert_eq!(lines, vec![good.to_vec()]);
+    }
 }

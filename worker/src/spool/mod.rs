@@ -16,9 +16,10 @@
 
 mod feed;
 mod text;
+pub mod trust;
 mod watch;
 
-pub use feed::{SpoolEvent, TurnFeed};
+pub use feed::{MAX_EVENT_LINE, SpoolEvent, TurnFeed};
 pub use watch::SpoolWatcher;
 
 use paliadin_shared::domain::permission::{MAX_REQUESTS, PermissionAnswer};
@@ -37,28 +38,46 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Top-level files no turn finished (late writes after a cancel or timeout) go after this.
 const STRAY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// Default largest agent file of a turn (`PALIADIN_MAX_REPLY_BYTES`).
+pub const DEFAULT_MAX_REPLY_BYTES: u64 = 4 * 1024 * 1024;
+
 /// One spool directory.
 #[derive(Debug)]
 pub struct SpoolDir {
     root: PathBuf,
+    /// Largest any one agent file of a turn may grow (`.md`, `.partial`, `.events`, `.ack`).
+    max_reply_bytes: u64,
     /// How long finished turns' files stay in `done/`; zero deletes them at once.
     retention: Duration,
     last_prune: Mutex<Option<Instant>>,
 }
 
 impl SpoolDir {
-    /// Creates the directory (mode 0700, parents too) if missing. An existing one is used as is.
+    /// Creates the directory (mode 0700, parents too) if missing, and refuses one that is not
+    /// this user's alone ([`trust::check_tree`]): a symlink, another owner, group/other write.
     pub fn prepare(root: impl Into<PathBuf>, retention: Duration) -> io::Result<SpoolDir> {
         let root = root.into();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&root)?;
+        trust::prepare_dir(&root)?;
+        let done = root.join("done");
+        if done.symlink_metadata().is_ok() {
+            trust::check_dir(&done)?;
+        }
         Ok(SpoolDir {
             root,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             retention,
             last_prune: Mutex::new(None),
         })
+    }
+
+    /// Sets the largest agent file of a turn; a turn whose files grow past it fails.
+    pub fn with_max_reply_bytes(mut self, limit: u64) -> SpoolDir {
+        self.max_reply_bytes = limit;
+        self
+    }
+
+    pub fn max_reply_bytes(&self) -> u64 {
+        self.max_reply_bytes
     }
 
     pub fn root(&self) -> &Path {
@@ -107,7 +126,7 @@ impl SpoolDir {
     /// A turn reached a terminal outcome: move its files out of the way (or delete them), and
     /// prune old ones now and then. Errors are logged, never fatal: the turn is over.
     pub fn finish(&self, turn: Uuid) {
-        let keep = !self.retention.is_zero();
+        let mut keep = !self.retention.is_zero();
         if keep
             && let Err(e) = std::fs::DirBuilder::new()
                 .mode(0o700)
@@ -115,6 +134,11 @@ impl SpoolDir {
             && e.kind() != io::ErrorKind::AlreadyExists
         {
             tracing::warn!(error = %e, "cannot create the spool's done/ directory");
+        }
+        if keep && let Err(e) = trust::check_dir(&self.done_dir()) {
+            // Never move replies into a directory someone else controls: delete them instead.
+            tracing::warn!(error = %e, "not keeping finished turns' files");
+            keep = false;
         }
         // Permission requests are numbered from 1 without gaps.
         let mut exts: Vec<String> = EXTENSIONS.iter().map(|e| (*e).to_owned()).collect();

@@ -19,7 +19,11 @@ use tokio::process::{ChildStdout, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-type Pending = Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Body>>>>;
+type Pending = Arc<Mutex<HashMap<u64, mpsc::Sender<Body>>>>;
+
+/// Most answers of one call waiting to be read: a host that floods a call (more progress than
+/// any turn makes) ends that call instead of growing the worker's memory.
+const CALL_BUFFER: usize = 4096;
 
 /// The connection is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -53,7 +57,7 @@ pub struct Conn {
 /// The answers to one request; dropping it forgets the request.
 pub struct Call {
     id: u64,
-    rx: mpsc::UnboundedReceiver<Body>,
+    rx: mpsc::Receiver<Body>,
     pending: Pending,
 }
 
@@ -187,7 +191,7 @@ impl Conn {
             return Err(Closed);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(CALL_BUFFER);
         self.pending.lock().expect("pending").insert(id, tx);
         let call = Call {
             id,
@@ -278,7 +282,18 @@ async fn route(mut reader: LineReader<ChildStdout>, pending: Pending, closed: Ca
         let mut map = pending.lock().expect("pending");
         let delivered = map
             .get(&id)
-            .is_some_and(|tx| tx.send(r.body.clone()).is_ok());
+            .is_some_and(|tx| match tx.try_send(r.body.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        id,
+                        buffer = CALL_BUFFER,
+                        "the host agent floods a call; ending it"
+                    );
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
         if !delivered || r.body.is_final() {
             map.remove(&id);
         }

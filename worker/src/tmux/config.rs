@@ -67,6 +67,9 @@ pub struct TmuxConfig {
     pub ready_quiet: Duration,
     /// How long finished turns' files stay in `<spool>/done/` (zero: delete at once).
     pub done_retention: Duration,
+    /// Largest agent file of a turn (`PALIADIN_MAX_REPLY_BYTES`): past it the turn fails
+    /// `invalid_reply`.
+    pub max_reply_bytes: u64,
 }
 
 impl TmuxConfig {
@@ -91,6 +94,7 @@ impl TmuxConfig {
             ready_timeout: Duration::from_secs(15),
             ready_quiet: Duration::from_millis(300),
             done_retention: Duration::from_secs(3600),
+            max_reply_bytes: crate::spool::DEFAULT_MAX_REPLY_BYTES,
         }
     }
 

@@ -63,12 +63,12 @@ impl TmuxHost {
         if cfg.agent_argv.is_empty() {
             return Err(StartError::NoAgentCommand);
         }
-        let spool = SpoolDir::prepare(&cfg.spool_dir, cfg.done_retention).map_err(|source| {
-            StartError::Spool {
+        let spool = SpoolDir::prepare(&cfg.spool_dir, cfg.done_retention)
+            .map_err(|source| StartError::Spool {
                 path: cfg.spool_dir.display().to_string(),
                 source,
-            }
-        })?;
+            })?
+            .with_max_reply_bytes(cfg.max_reply_bytes);
         let watcher = SpoolWatcher::start(Arc::new(spool))?;
         let sessions = Sessions::new(tmux.clone(), cfg.health_ttl);
         Ok(TmuxHost {

@@ -12,7 +12,7 @@ use crate::driver::{DriveError, Progress};
 use crate::spool::{SpoolEvent, TurnFeed};
 use paliadin_shared::SessionName;
 use paliadin_shared::domain::permission::{DecidedBy, PermissionAnswer};
-use paliadin_shared::domain::trailer::{Reply, parse_reply};
+use paliadin_shared::domain::trailer::{Reply, TrailerError, parse_reply};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio::time::MissedTickBehavior;
@@ -138,6 +138,10 @@ async fn forward(
             progress.activity(&text).await;
             None
         }
+        SpoolEvent::Refused(reason) => Some(Err(DriveError::InvalidReply(TrailerError {
+            reason,
+            text: String::new(),
+        }))),
         SpoolEvent::Reply(raw) => Some(match parse_reply(&raw) {
             Ok(reply) => {
                 // Stream whatever part of the final text the partial file did not carry.
