@@ -287,3 +287,33 @@ async fn sessions_without_the_prefix_are_not_the_host_agents() {
     assert!(rig.has_session("operator-shell"), "the reset killed it");
     assert!(!rig.screen("operator-shell").contains("pasted"));
 }
+
+/// A shim process that gets a `run` for a turn that already ended and was settled (its files in
+/// `done/`, no outcome record — e.g. a connection that won the turn's lock only after another
+/// connection finished it) answers from the files and never pastes the message again.
+#[tokio::test]
+async fn a_run_for_a_settled_turn_never_pastes_again() {
+    let rig = TmuxRig::new();
+    let mut shim = Shim::start(&rig);
+    shim.recv().await;
+    let mut req = turn("pal-settled", "/echo once");
+    req["id"] = json!(1);
+    let id = req["turn_id"].as_str().unwrap().to_owned();
+    let done = rig.spool.join("done");
+    std::fs::create_dir_all(&done).unwrap();
+    std::fs::write(done.join(format!("{id}.ack")), "earlier receipt\n").unwrap();
+    let trailer = r#"<!-- paliadin {"used_tools":[],"rows_seen":1,"chip_count":0,"classifier_tag":"demo-echo"} -->"#;
+    std::fs::write(done.join(format!("{id}.md")), format!("once\n{trailer}\n")).unwrap();
+    shim.send(req).await;
+    let mut last = shim.recv().await;
+    while last["type"] == "delivered" || last["type"] == "content" {
+        last = shim.recv().await;
+    }
+    assert_eq!(last["type"], "reply", "{last}");
+    assert_eq!(last["text"], "once");
+    assert_eq!(rig.receipts(&id), 1, "the message was pasted again");
+    assert!(
+        !rig.has_session("pal-settled"),
+        "a session was started to paste it"
+    );
+}

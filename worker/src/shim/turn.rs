@@ -16,7 +16,7 @@
 
 use super::proto::{Body, Response, WireCode};
 use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
-use crate::spool::{EXTENSIONS, SpoolDir};
+use crate::spool::SpoolDir;
 use crate::tmux::TmuxHost;
 use async_trait::async_trait;
 use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
@@ -182,9 +182,11 @@ pub async fn run(
     body
 }
 
-/// Any file of the turn at the top of the spool: the agent received it and it is not over.
+/// Any file of the turn, at the top of the spool or settled in `done/`: the agent received it.
+/// A shim process that wins the turn's lock late — after the turn ended and the worker settled
+/// its files — must see that too, or it would paste the message again.
 fn has_traces(spool: &SpoolDir, turn: Uuid) -> bool {
-    EXTENSIONS.iter().any(|ext| spool.path(turn, ext).exists())
+    crate::tmux::resume::received(spool, turn)
 }
 
 fn outcome_path(spool: &SpoolDir, turn: Uuid) -> PathBuf {
