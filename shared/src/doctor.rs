@@ -166,45 +166,49 @@ async fn migrations(report: &mut Report, pool: &PgPool) {
         ),
         Err(e) => report.fail("pgmq installed", e.to_string(), "check the database"),
     }
-    let applied: Result<Vec<i64>, _> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(pool)
-            .await;
-    let applied = match applied {
-        Ok(a) => a,
-        Err(_) => {
+    let status = match crate::db::schema::status(pool).await {
+        Ok(s) => s,
+        Err(e) => {
             report.fail(
                 "database migrated",
-                format!("no migrations applied; this binary needs migration {latest}"),
+                format!("{e}; this binary needs migration {latest}"),
                 "run `paliadin-api migrate`",
             );
             return;
         }
     };
-    let missing: Vec<i64> = known
-        .iter()
-        .copied()
-        .filter(|v| !applied.contains(v))
-        .collect();
-    let unknown: Vec<i64> = applied
-        .iter()
-        .copied()
-        .filter(|v| !known.contains(v))
-        .collect();
-    if !missing.is_empty() {
+    if status.database == 0 {
         report.fail(
             "database migrated",
-            format!("missing migrations {missing:?}; this binary needs migration {latest}"),
-            "run `paliadin-api migrate` with this release",
+            format!("no migrations applied; this binary needs migration {latest}"),
+            "run `paliadin-api migrate`",
         );
-    } else if !unknown.is_empty() {
-        report.warn(
+    } else if !status.missing.is_empty() {
+        report.fail(
             "database migrated",
             format!(
-                "the database has migrations {unknown:?} this binary does not know \
-                 (it is older than the schema, latest known {latest})"
+                "missing migrations {:?}; this binary needs migration {latest}",
+                status.missing
+            ),
+            "run `paliadin-api migrate` with this release",
+        );
+    } else if !status.unknown.is_empty() {
+        report.fail(
+            "database migrated",
+            format!(
+                "the database is at migration {}, newer than this binary (built with \
+                 migration {latest}); migrations {:?} are not marked compatible",
+                status.database, status.unknown
             ),
             "upgrade this binary to the release that ran the migration",
+        );
+    } else if !status.compatible.is_empty() {
+        report.ok(
+            "database migrated",
+            format!(
+                "at migration {}, newer than this binary ({latest}) but marked compatible: {:?}",
+                status.database, status.compatible
+            ),
         );
     } else {
         report.ok("database migrated", format!("at migration {latest}"));

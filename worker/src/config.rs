@@ -43,6 +43,11 @@ pub struct RuntimeConfig {
     /// Turns and their events are kept: they are the conversation history and stay replayable.
     #[arg(long, env = "PALIADIN_ARCHIVE_RETENTION_HOURS", default_value_t = 24 * 7)]
     pub archive_retention_hours: u64,
+    /// Finished turns (with their events and permissions) older than this many days are
+    /// deleted, hourly, in batches, by one process at a time; 0 (the default) keeps them
+    /// forever: the history is the product.
+    #[arg(long, env = "PALIADIN_TURN_RETENTION_DAYS", default_value_t = 0)]
+    pub turn_retention_days: u32,
 }
 
 impl Default for RuntimeConfig {

@@ -8,6 +8,8 @@ pub mod fenced;
 pub mod fleet;
 pub mod permissions;
 pub mod push;
+pub mod retention;
+pub mod schema;
 pub mod sessions;
 pub mod stats;
 pub mod turns;
@@ -45,6 +47,8 @@ pub enum DbError {
     Invalid(String),
     #[error("the database is not migrated ({0}); run `paliadin-api migrate` first")]
     NotMigrated(String),
+    #[error("{0}")]
+    Schema(String),
 }
 
 /// Opens a pool. `max` bounds the connections this process may hold.
@@ -68,6 +72,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     let result = async {
         pgmq::install::install_sql_from_embedded(pool).await?;
         MIGRATOR.run(pool).await?;
+        schema::record_compat(pool).await?;
         Ok::<_, DbError>(())
     }
     .await;
@@ -78,33 +83,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     result
 }
 
-/// Fails with [`DbError::NotMigrated`] unless pgmq and every migration are in place.
+/// Fails unless pgmq and every migration of this binary are in place and the database has no
+/// migration this binary does not know, except ones marked compatible ([`schema`]).
 pub async fn ensure_migrated(pool: &PgPool) -> Result<(), DbError> {
-    let pgmq: Option<String> = sqlx::query_scalar("SELECT to_regclass('pgmq.meta')::text")
-        .fetch_one(pool)
-        .await?;
-    if pgmq.is_none() {
-        return Err(DbError::NotMigrated("pgmq is not installed".into()));
-    }
-    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-        .fetch_one(pool)
-        .await?;
-    if table.is_none() {
-        return Err(DbError::NotMigrated("no migrations applied".into()));
-    }
-    let applied: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(pool)
-            .await?;
-    let missing: Vec<i64> = MIGRATOR
-        .iter()
-        .map(|m| m.version)
-        .filter(|v| !applied.contains(v))
-        .collect();
-    if !missing.is_empty() {
-        return Err(DbError::NotMigrated(format!(
-            "missing migrations {missing:?}"
-        )));
+    let status = schema::status(pool).await?;
+    status.verdict()?;
+    if !status.compatible.is_empty() {
+        tracing::info!(
+            database = status.database,
+            binary = status.binary,
+            compatible = ?status.compatible,
+            "the database is newer than this binary; its newer migrations are marked compatible"
+        );
     }
     Ok(())
 }

@@ -178,7 +178,10 @@ impl Worker {
                     Some(n) => self.on_notification(&n),
                     None => listener = None,
                 },
-                _ = prune.tick() => self.prune_archives().await,
+                _ = prune.tick() => {
+                    self.prune_archives().await;
+                    self.prune_turns().await;
+                }
                 _ = beat.tick() => {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
                     if let Err(e) = fleet::heartbeat(&ctx.pool, &ctx.worker_id, in_flight).await {
@@ -212,6 +215,26 @@ impl Worker {
                 Ok(n) => tracing::info!(host = %h.name, pruned = n, "archived messages pruned"),
                 Err(e) => tracing::warn!(host = %h.name, error = %e, "cannot prune the archive"),
             }
+        }
+    }
+
+    /// Retention: deletes finished turns past `turn_retention_days` (one process at a time).
+    async fn prune_turns(&self) {
+        let days = self.ctx.config.turn_retention_days;
+        if days == 0 {
+            return;
+        }
+        let pool = &self.ctx.pool;
+        match paliadin_shared::db::retention::run_once(
+            pool,
+            days,
+            paliadin_shared::db::retention::BATCH,
+        )
+        .await
+        {
+            Ok(Some(0)) | Ok(None) => {}
+            Ok(Some(n)) => tracing::info!(deleted = n, days, "old turns deleted (retention)"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete old turns (retention)"),
         }
     }
 
