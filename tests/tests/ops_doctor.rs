@@ -1,6 +1,7 @@
 //! `paliadin-api doctor` and `paliadin-worker doctor` report each failure they claim to detect —
 //! database down, unmigrated, tmux missing, a spool directory others can read, an unreachable
-//! SSH host — as a `fail` line with its fix and exit 1, and pass (exit 0) on a healthy setup.
+//! SSH host — as a `fail` line with its fix and exit 1, and pass (exit 0) on a healthy setup; a
+//! live host agent over SSH on loopback is reported `ok` with its version and protocol.
 
 use paliadin_e2e::db::TestDb;
 use paliadin_e2e::procs;
@@ -195,4 +196,23 @@ async fn unreachable_host_fails() {
     assert!(!out.contains("tmux present"), "{out}");
     // The queue of the served host is looked for (a worker creates it when it starts).
     line(&out, "warn queues present: turns_far");
+}
+
+#[tokio::test]
+async fn a_live_host_agent_is_reported_with_its_version() {
+    let db = TestDb::new().await;
+    let host = paliadin_e2e::sshd::SshHost::start("near");
+    let hosts = host.entry();
+    let (_, out) = doctor(
+        "paliadin-worker",
+        &[
+            ("DATABASE_URL", &db.url),
+            ("PALIADIN_HOSTS", &hosts),
+            ("PALIADIN_HOST_CONNECT_TIMEOUT_SECS", "10"),
+        ],
+    );
+    let l = line(&out, "ok   host near reachable:");
+    assert!(l.contains("paliadin-shim"), "{l}");
+    assert!(l.contains("(protocol 2)"), "{l}");
+    assert!(!out.contains("fail host"), "{out}");
 }
