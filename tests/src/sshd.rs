@@ -53,13 +53,6 @@ impl SshHost {
     /// `PALIADIN_AGENT_CMD`; plain `NAME=value` words of the forced command: no spaces).
     pub fn start_on(rig: TmuxRig, name: &str, env: &[(&str, String)]) -> SshHost {
         let demo = binary("paliadin-demo-agent");
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let dir = std::env::temp_dir().join(format!("paliadin-sshd-{}", &id[..12]));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let (host_key, key) = (dir.join("host_ed25519"), dir.join("id_ed25519"));
-        keygen(&host_key);
-        keygen(&key);
-        let pubkey = std::fs::read_to_string(key.with_extension("pub")).expect("client pubkey");
         let extra: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
         let forced = format!(
             "env PALIADIN_TMUX_SOCKET={} PALIADIN_SPOOL_DIR={} PALIADIN_AGENT_CMD={} {extra}RUST_LOG=info {} serve",
@@ -68,6 +61,19 @@ impl SshHost {
             demo.display(),
             binary("paliadin-shim").display(),
         );
+        SshHost::start_forced(rig, name, &forced)
+    }
+
+    /// An sshd whose key runs `forced` (no quotes inside) instead of the host agent: a host that
+    /// is not what it should be (the hostile-host tests).
+    pub fn start_forced(rig: TmuxRig, name: &str, forced: &str) -> SshHost {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("paliadin-sshd-{}", &id[..12]));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (host_key, key) = (dir.join("host_ed25519"), dir.join("id_ed25519"));
+        keygen(&host_key);
+        keygen(&key);
+        let pubkey = std::fs::read_to_string(key.with_extension("pub")).expect("client pubkey");
         let line = format!("restrict,command=\"{forced}\" {}", pubkey.trim());
         std::fs::write(dir.join("authorized_keys"), line + "\n").expect("authorized_keys");
         let port = free_port();
