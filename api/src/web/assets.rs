@@ -93,6 +93,19 @@ pub async fn asset(
     } else {
         "no-cache"
     };
+    revalidated(&headers, &etag, a.body, a.content_type, cache)
+}
+
+/// A static file's response: `304` when the request's `If-None-Match` names `etag`, else the
+/// body; with its type, cache policy, `ETag` and the security headers. The pages' other static
+/// files (`web/pwa.rs`) answer the same way.
+pub(super) fn revalidated(
+    headers: &HeaderMap,
+    etag: &str,
+    body: &'static [u8],
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -100,15 +113,12 @@ pub async fn asset(
     let mut resp = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        a.body.into_response()
+        body.into_response()
     };
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(a.content_type),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     super::security_headers(h);

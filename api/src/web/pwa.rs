@@ -4,8 +4,8 @@
 //! `favicon.svg`). Both are public like the assets (they hold no data) and revalidated on every
 //! use (`no-cache` + `ETag`): a service worker must never be pinned by a cache.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 
 const SW: &[u8] = include_bytes!("../../assets/sw.js");
 const MANIFEST: &[u8] = include_bytes!("../../assets/manifest.webmanifest");
@@ -27,26 +27,11 @@ fn file(
     name: &str,
 ) -> Response {
     let etag = format!("\"{}-{name}\"", super::assets::version());
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut resp = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        body.into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let mut resp = super::assets::revalidated(headers, &etag, body, content_type, "no-cache");
     // The worker runs under this policy: it loads nothing and fetches nothing.
-    h.insert(
+    resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; object-src 'none'; base-uri 'none'"),
     );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    super::security_headers(h);
     resp
 }
