@@ -166,3 +166,19 @@ async fn drop_stale(admin: &mut PgConnection) {
         }
     }
 }
+
+/// Appends 500 `content` events of 64 KiB each (32 MB) to `turn`, straight into the table, as
+/// an agent that streamed a huge reply would have: for the replay-size tests.
+pub async fn seed_big_turn(pool: &sqlx::PgPool, turn: uuid::Uuid) {
+    sqlx::query(
+        "WITH t AS (UPDATE turns SET last_seq = last_seq + 500 WHERE id = $1
+                    RETURNING last_seq - 500 AS base)
+         INSERT INTO turn_events (turn_id, seq, kind, data)
+         SELECT $1, t.base + g, 'content', jsonb_build_object('delta', repeat('x', 65536))
+           FROM t, generate_series(1, 500) g",
+    )
+    .bind(turn)
+    .execute(pool)
+    .await
+    .expect("seed the turn's events");
+}

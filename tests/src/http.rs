@@ -156,6 +156,41 @@ pub async fn next_event(
         .expect("stream open")
 }
 
+/// Reads events until one of `kind` arrives (each within `secs`); returns everything read, that
+/// one last. Fails if the turn ends first.
+pub async fn read_until(
+    stream: &mut (impl Stream<Item = SseEvent> + Unpin),
+    kind: &str,
+    secs: u64,
+) -> Vec<SseEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let ev = next_event(stream, secs).await;
+        let done = ev.event == kind;
+        assert!(done || !ev.is_terminal(), "ended before {kind}: {ev:?}");
+        seen.push(ev);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// Reads events up to and including the terminal one (each within `secs`).
+pub async fn read_to_terminal(
+    stream: &mut (impl Stream<Item = SseEvent> + Unpin),
+    secs: u64,
+) -> Vec<SseEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let ev = next_event(stream, secs).await;
+        let done = ev.is_terminal();
+        seen.push(ev);
+        if done {
+            return seen;
+        }
+    }
+}
+
 /// Checks the events of a finished turn: it ended with `end`, its reply came as at least two
 /// `content` deltas, and those add up to the final text.
 #[track_caller]

@@ -9,34 +9,15 @@
 
 use paliadin_e2e::browser::{Browser, R, enabled, log_in, send};
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
-use paliadin_e2e::http::{SseEvent, next_event, user};
+use paliadin_e2e::http::{SseEvent, read_to_terminal, read_until, user};
 use paliadin_shared::db::users::Role;
 use serde_json::json;
 use std::path::PathBuf;
 
-/// Reads events until a `permission` event; fails if the turn ends first.
-async fn until_permission(
-    stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin),
-) -> SseEvent {
-    loop {
-        let e = next_event(stream, 90).await;
-        assert!(!e.is_terminal(), "the turn ended without asking: {e:?}");
-        if e.event == "permission" {
-            return e;
-        }
-    }
-}
-
-async fn rest(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> Vec<SseEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let e = next_event(stream, 90).await;
-        let done = e.is_terminal();
-        seen.push(e);
-        if done {
-            return seen;
-        }
-    }
+/// Reads events until a `permission` event and returns it; fails if the turn ends first.
+async fn permission(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> SseEvent {
+    let mut seen = read_until(stream, "permission", 90).await;
+    seen.pop().expect("the permission event")
 }
 
 /// A path outside Claude's working directory, unique to this run.
@@ -58,7 +39,7 @@ async fn claude_asks_before_bash_and_the_owner_allows_or_denies_it() {
         .turn(&format!("bash touch {}", allowed.display()))
         .await;
     let (_, mut stream) = sys.c.open_stream(&sse, None).await;
-    let asked = until_permission(&mut stream).await;
+    let asked = permission(&mut stream).await;
     assert_eq!(asked.data["tool"], "Bash", "{asked:?}");
     let summary = asked.data["summary"].as_str().unwrap();
     assert!(
@@ -73,7 +54,7 @@ async fn claude_asks_before_bash_and_the_owner_allows_or_denies_it() {
     let path = format!("/api/paliadin/turn/{id}/permission/{request}");
     let (s, v) = sys.c.post(&path, &json!({"decision": "allow"})).await;
     assert_eq!(s, 200, "{v}");
-    let evs = rest(&mut stream).await;
+    let evs = read_to_terminal(&mut stream, 90).await;
     sys.assert_end(&evs, "allowed");
     assert!(allowed.exists(), "allowed, but the command did not run");
     let _ = std::fs::remove_file(&allowed);
@@ -84,13 +65,13 @@ async fn claude_asks_before_bash_and_the_owner_allows_or_denies_it() {
         .turn(&format!("bash touch {}", denied.display()))
         .await;
     let (_, mut stream) = sys.c.open_stream(&sse, None).await;
-    let asked = until_permission(&mut stream).await;
+    let asked = permission(&mut stream).await;
     let request = asked.data["request_id"].as_str().unwrap();
     let path = format!("/api/paliadin/turn/{id}/permission/{request}");
     let body = json!({"decision": "deny", "message": "not today"});
     let (s, v) = sys.c.post(&path, &body).await;
     assert_eq!(s, 200, "{v}");
-    let evs = rest(&mut stream).await;
+    let evs = read_to_terminal(&mut stream, 90).await;
     sys.assert_end(&evs, "denied");
     let text = last(&evs).data["text"].as_str().unwrap().to_owned();
     assert!(text.contains("Denied by the person: not today"), "{text}");
@@ -105,7 +86,7 @@ async fn a_decision_reaches_claude_through_the_next_worker_after_a_sigkill() {
     let file = target("after-kill");
     let (id, sse) = sys.c.turn(&format!("bash touch {}", file.display())).await;
     let (_, mut stream) = sys.c.open_stream(&sse, None).await;
-    let asked = until_permission(&mut stream).await;
+    let asked = permission(&mut stream).await;
     sys.worker.start_kill().expect("SIGKILL");
     sys.worker.wait().await.expect("reaped");
     let request = asked.data["request_id"].as_str().unwrap();
@@ -113,7 +94,7 @@ async fn a_decision_reaches_claude_through_the_next_worker_after_a_sigkill() {
     let (s, v) = sys.c.post(&path, &json!({"decision": "allow"})).await;
     assert_eq!(s, 200, "{v}");
     let _next = sys.spawn_worker("cc-perm-b", &[]);
-    let evs = rest(&mut stream).await;
+    let evs = read_to_terminal(&mut stream, 90).await;
     sys.assert_end(&evs, "after the kill");
     assert!(file.exists(), "allowed, but the command did not run");
     let _ = std::fs::remove_file(&file);
@@ -200,14 +181,14 @@ async fn over_ssh_claudes_request_survives_a_cut_connection() {
     let file = target("over-ssh");
     let (id, sse) = c.turn(&format!("bash touch {}", file.display())).await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let asked = until_permission(&mut stream).await;
+    let asked = permission(&mut stream).await;
     assert_eq!(asked.data["tool"], "Bash");
     host.kill_sessions();
     let request = asked.data["request_id"].as_str().unwrap();
     let path = format!("/api/paliadin/turn/{id}/permission/{request}");
     let (s, v) = c.post(&path, &json!({"decision": "allow"})).await;
     assert_eq!(s, 200, "{v}");
-    let evs = rest(&mut stream).await;
+    let evs = read_to_terminal(&mut stream, 90).await;
     assert_eq!(last(&evs).event, "end", "{evs:?}");
     assert!(file.exists(), "allowed, but the command did not run");
     let _ = std::fs::remove_file(&file);

@@ -7,7 +7,7 @@
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, SseEvent, next_event, user};
+use paliadin_e2e::http::{Client, read_to_terminal, read_until, user};
 use paliadin_e2e::procs::TmuxRig;
 use paliadin_e2e::system::{Api, start_api};
 use paliadin_shared::db::users::Role;
@@ -40,41 +40,12 @@ async fn start(env: &[(&str, &str)]) -> Sys {
     }
 }
 
-/// Reads events until one of `kind` arrives; returns everything read, that one last.
-async fn until(
-    stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin),
-    kind: &str,
-) -> Vec<SseEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = next_event(stream, 60).await;
-        let done = ev.event == kind;
-        assert!(done || !ev.is_terminal(), "ended before {kind}: {ev:?}");
-        seen.push(ev);
-        if done {
-            return seen;
-        }
-    }
-}
-
 async fn decide(c: &Client, turn: &str, request: &str, body: Value) -> (u16, Value) {
     c.post(
         &format!("/api/paliadin/turn/{turn}/permission/{request}"),
         &body,
     )
     .await
-}
-
-async fn rest(stream: &mut (impl futures::Stream<Item = SseEvent> + Unpin)) -> Vec<SseEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = next_event(stream, 60).await;
-        let done = ev.is_terminal();
-        seen.push(ev);
-        if done {
-            return seen;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,7 +57,7 @@ async fn an_allowed_request_runs_and_only_its_owner_decides_once() {
     let admin = &Client::new(&c.base, Some(&admin_token));
     let (id, sse) = c.turn("/ask Bash touch /tmp/paliadin-x").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let asked = until(&mut stream, "permission").await;
+    let asked = read_until(&mut stream, "permission", 60).await;
     let p = &asked.last().unwrap().data;
     assert_eq!(p["tool"], "Bash");
     assert_eq!(p["summary"], "touch /tmp/paliadin-x");
@@ -134,7 +105,7 @@ async fn an_allowed_request_runs_and_only_its_owner_decides_once() {
     let (s, v) = decide(c, &id, &request, json!({"decision": "deny"})).await;
     assert_eq!(s, 409, "a second decision: {v}");
 
-    let after = rest(&mut stream).await;
+    let after = read_to_terminal(&mut stream, 60).await;
     let decided = after
         .iter()
         .find(|e| e.event == "permission_decided")
@@ -171,7 +142,7 @@ async fn a_denied_request_does_not_run_and_the_agent_is_told_why() {
     let Sys { c, .. } = &start(&[("PALIADIN_TURN_TIMEOUT_SECS", "2")]).await;
     let (id, sse) = c.turn("/ask Write /etc/passwd").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let asked = until(&mut stream, "permission").await;
+    let asked = read_until(&mut stream, "permission", 60).await;
     let request = asked.last().unwrap().data["request_id"]
         .as_str()
         .unwrap()
@@ -181,7 +152,7 @@ async fn a_denied_request_does_not_run_and_the_agent_is_told_why() {
     let body = json!({"decision": "deny", "message": "not that file"});
     let (s, v) = decide(c, &id, &request, body).await;
     assert_eq!(s, 200, "{v}");
-    let after = rest(&mut stream).await;
+    let after = read_to_terminal(&mut stream, 60).await;
     let end = after.last().unwrap();
     assert_eq!(
         end.event, "end",
@@ -231,7 +202,7 @@ async fn a_decision_made_while_no_worker_runs_is_delivered_by_the_next_one() {
     } = &mut start(&[]).await;
     let (id, sse) = c.turn("/ask Bash make install").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let asked = until(&mut stream, "permission").await;
+    let asked = read_until(&mut stream, "permission", 60).await;
     let request = asked.last().unwrap().data["request_id"]
         .as_str()
         .unwrap()
@@ -242,7 +213,7 @@ async fn a_decision_made_while_no_worker_runs_is_delivered_by_the_next_one() {
     let (s, v) = decide(c, &id, &request, json!({"decision": "allow_always"})).await;
     assert_eq!(s, 200, "{v}");
     let _second = rig.worker(&db.url, "perm-w2");
-    let after = rest(&mut stream).await;
+    let after = read_to_terminal(&mut stream, 60).await;
     let end = after.last().unwrap();
     assert_eq!(end.event, "end", "{after:?}");
     assert!(
@@ -271,7 +242,7 @@ async fn over_ssh_a_request_survives_a_cut_connection_and_its_decision_arrives()
     let c = Client::new(&api.base, Some(&token));
     let (id, sse) = c.turn("/ask Bash deploy the site").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
-    let asked = until(&mut stream, "permission").await;
+    let asked = read_until(&mut stream, "permission", 60).await;
     let p = &asked.last().unwrap().data;
     assert_eq!(
         (p["tool"].as_str(), p["summary"].as_str()),
@@ -282,7 +253,7 @@ async fn over_ssh_a_request_survives_a_cut_connection_and_its_decision_arrives()
     h1.kill_sessions();
     let (s, v) = decide(&c, &id, &request, json!({"decision": "allow"})).await;
     assert_eq!(s, 200, "{v}");
-    let after = rest(&mut stream).await;
+    let after = read_to_terminal(&mut stream, 60).await;
     let end = after.last().unwrap();
     assert_eq!(end.event, "end", "{after:?}");
     assert!(

@@ -85,17 +85,7 @@ async fn shutdown_is_bounded_with_a_stream_whose_client_stopped_reading() {
     let (id, sse) = c.turn("a big turn").await;
     // 32 MB of events: more than loopback socket buffers hold.
     let uuid: uuid::Uuid = id.parse().unwrap();
-    sqlx::query(
-        "WITH t AS (UPDATE turns SET last_seq = last_seq + 500 WHERE id = $1
-                    RETURNING last_seq - 500 AS base)
-         INSERT INTO turn_events (turn_id, seq, kind, data)
-         SELECT $1, t.base + g, 'content', jsonb_build_object('delta', repeat('x', 65536))
-           FROM t, generate_series(1, 500) g",
-    )
-    .bind(uuid)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    paliadin_e2e::db::seed_big_turn(&db.pool, uuid).await;
     let mut reader = TcpStream::connect(addr(&api.base)).await.unwrap();
     let head = format!(
         "GET {sse} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"

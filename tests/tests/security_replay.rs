@@ -29,17 +29,7 @@ async fn slow_readers_of_a_huge_turn_do_not_each_load_it() {
     let c = Client::new(&api.base, Some(&token));
     let (id, sse) = c.turn("a big turn").await;
     let uuid: uuid::Uuid = id.parse().unwrap();
-    sqlx::query(
-        "WITH t AS (UPDATE turns SET last_seq = last_seq + 500 WHERE id = $1
-                    RETURNING last_seq - 500 AS base)
-         INSERT INTO turn_events (turn_id, seq, kind, data)
-         SELECT $1, t.base + g, 'content', jsonb_build_object('delta', repeat('x', 65536))
-           FROM t, generate_series(1, 500) g",
-    )
-    .bind(uuid)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    paliadin_e2e::db::seed_big_turn(&db.pool, uuid).await;
     let before = rss_mb(pid);
     let addr = api.base.trim_start_matches("http://").to_owned();
     let mut readers = Vec::new();
