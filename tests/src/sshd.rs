@@ -284,6 +284,8 @@ fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// A `paliadin-worker` process serving `hosts` (a `PALIADIN_HOSTS` value), with test timings.
+/// It logs at `info` (or `$PALIADIN_TEST_WORKER_LOG`) to the test's stderr, which the runner
+/// shows only for a failing test: the turn's story, with the host agent's lines, comes with it.
 pub fn worker(
     db_url: &str,
     id: &str,
@@ -301,7 +303,7 @@ pub fn worker(
         .env("PALIADIN_SSH_KEEPALIVE_SECS", "2")
         .env(
             "RUST_LOG",
-            std::env::var("PALIADIN_TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
+            std::env::var("PALIADIN_TEST_WORKER_LOG").unwrap_or_else(|_| "info".into()),
         )
         .stdin(Stdio::null())
         .kill_on_drop(true);

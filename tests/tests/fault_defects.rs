@@ -3,7 +3,8 @@
 //! - a burst of first turns on a freshly started API gets no 5xx (the first enqueue per host
 //!   used to take a second pool connection inside its transaction);
 //! - a takeover never pastes a message twice: not after the delivery write failed, nor when
-//!   the earlier attempt died between its paste and its Enter;
+//!   the earlier attempt died between its paste and its Enter, nor when it died after its Enter
+//!   but before the agent's receipt was written (a slow receipt hook);
 //! - a takeover while the reply streams re-emits nothing: the deltas still add up to the reply.
 
 use paliadin_api::config::ApiConfig;
@@ -116,6 +117,40 @@ async fn a_takeover_of_a_pasted_but_unsubmitted_turn_is_submitted_once() {
     assert_eq!(end.event, "end", "{evs:?}");
     let text = end.data["text"].as_str().unwrap();
     assert!(text.starts_with("second\n"), "the agent got: {text:?}");
+    assert_eq!(rig.receipts(&id), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_of_a_submitted_turn_whose_receipt_is_late_does_not_paste_again() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (owner, token) = user(&db, "o@x", Role::Owner).await;
+    let c = Client::new(&api.base, Some(&token));
+    let rig = TmuxRig::new();
+    let mut first = rig.worker(&db.url, "w-doomed");
+    // The agent takes the message at once and writes its receipt 4 s later.
+    let (id, sse) = c.turn("/late-ack 4000").await;
+    let session = session_of(&owner.id);
+    wait_until(30, "the agent took the message", || {
+        let shown = rig.screen(&session).contains("receipt in 4000 ms");
+        async move { shown }
+    })
+    .await;
+    // The worker dies after its Enter, before any receipt; its lease runs out at once.
+    signal(&first, "-KILL");
+    first.wait().await.unwrap();
+    sqlx::query("UPDATE pgmq.q_turns_local SET vt = clock_timestamp()")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let _second = rig.worker(&db.url, "w-rescuer");
+    let evs = c.stream_all(&sse, None, 60).await;
+    assert_eq!(evs.last().unwrap().event, "end", "{evs:?}");
+    let submissions = rig
+        .screen(&session)
+        .matches(&format!("turn {id} received"))
+        .count();
+    assert_eq!(submissions, 1, "the message was submitted again");
     assert_eq!(rig.receipts(&id), 1);
 }
 

@@ -31,7 +31,7 @@ async fn survives(
 ) {
     let db = TestDb::new().await;
     let api = start_api(&db, ApiConfig::default()).await;
-    let (_, token) = user(&db, "o@x", Role::Owner).await;
+    let (owner, token) = user(&db, "o@x", Role::Owner).await;
     let h1 = SshHost::start("h1");
     let w = worker(&db.url, "ssh-w", &h1.entry(), &[]);
     wait_host(&db, "h1", true, 20).await;
@@ -52,7 +52,8 @@ async fn survives(
     assert_eq!(
         h1.rig.receipts(&id),
         1,
-        "the message was pasted more than once"
+        "the message was pasted more than once; the agent's screen:\n{}",
+        h1.rig.screen(&session_of(&owner.id))
     );
     let delivered = seen
         .iter()
@@ -143,8 +144,13 @@ async fn a_stopped_host_fails_fast_and_move_answers_the_next_turns_on_the_other_
             .any(|e| e.data["state"] == "queued" && e.data["host"] == "h2"),
         "{evs:?}"
     );
-    assert_eq!(h2.rig.receipts(&moved_id), 1);
     let session = session_of(&owner.id);
+    assert_eq!(
+        h2.rig.receipts(&moved_id),
+        1,
+        "the moved turn was pasted more than once; the agent's screen on h2:\n{}",
+        h2.rig.screen(&session)
+    );
     assert!(h2.rig.has_session(&session), "no fresh session on h2");
     assert_eq!(
         pinned(&db, owner.id).await,

@@ -317,3 +317,47 @@ async fn a_run_for_a_settled_turn_never_pastes_again() {
         "a session was started to paste it"
     );
 }
+
+/// A host agent killed after its Enter but before the agent's receipt (a slow receipt hook),
+/// then a new host agent asked for the same turn (the worker reconnected): it finds the Enter
+/// recorded, waits for the receipt and never pastes the message a second time.
+#[tokio::test]
+async fn a_turn_whose_host_agent_died_between_its_enter_and_its_receipt_is_not_pasted_again() {
+    let rig = TmuxRig::new();
+    let mut first = Shim::start(&rig);
+    first.recv().await;
+    let mut req = turn("pal-late", "/late-ack 4000");
+    req["id"] = json!(1);
+    let id = req["turn_id"].as_str().unwrap().to_owned();
+    first.send(req.clone()).await;
+    paliadin_e2e::wait_until(30, "the agent took the message", || {
+        let shown = rig.screen("pal-late").contains("receipt in 4000 ms");
+        async move { shown }
+    })
+    .await;
+    first._child.kill().await.unwrap();
+    let mut shim = Shim::start(&rig);
+    shim.recv().await;
+    shim.send(req).await;
+    let mut last = shim.recv().await;
+    while last["type"] != "reply" && last["type"] != "error" {
+        last = shim.recv().await;
+    }
+    assert_eq!(last["type"], "reply", "{last}");
+    // The agent takes input in order: once a later turn is answered, a second submission of
+    // this one would be on the screen.
+    let mut next = turn("pal-late", "/echo after");
+    next["id"] = json!(2);
+    shim.send(next).await;
+    let mut last = shim.recv().await;
+    while last["id"] != 2 || last["type"] != "reply" && last["type"] != "error" {
+        last = shim.recv().await;
+    }
+    assert_eq!(last["type"], "reply", "{last}");
+    let submissions = rig
+        .screen("pal-late")
+        .matches(&format!("turn {id} received"))
+        .count();
+    assert_eq!(submissions, 1, "the message was submitted again");
+    assert_eq!(rig.receipts(&id), 1);
+}

@@ -8,6 +8,7 @@
 
 use super::answer::{self, Outcome, Stop, Turn};
 use super::control::{Control, InterruptOutcome};
+use super::directive::{self, Directive};
 use super::input::{InputEvent, InputParser};
 use super::spool::Spool;
 use super::terminal::{RawMode, Screen, shown};
@@ -232,9 +233,12 @@ impl Keys {
             return;
         };
         let id = envelope.turn_id;
-        if let Err(e) = self.spool.ack(id, envelope.message.len()) {
-            self.screen
-                .line(&format!("✘ could not write {id}.ack: {e}"));
+        let late = match directive::parse(&envelope.message) {
+            Directive::LateAck(ms) => Some(Duration::from_millis(ms)),
+            _ => None,
+        };
+        if late.is_none() {
+            ack(&self.spool, &self.screen, &envelope);
         }
         let (seq, ahead) = self.control.submit();
         self.screen.line(&format!(
@@ -246,7 +250,20 @@ impl Keys {
             self.screen
                 .line(&format!("  queued behind {ahead} turn(s)"));
         }
-        let _ = self.jobs.send(Job { seq, envelope });
+        let job = Job { seq, envelope };
+        let Some(after) = late else {
+            let _ = self.jobs.send(job);
+            return;
+        };
+        // `/late-ack`: the receipt (and then the answer) come later, as with a slow hook.
+        self.screen
+            .line(&format!("  receipt in {} ms", after.as_millis()));
+        let (spool, screen, jobs) = (self.spool.clone(), self.screen.clone(), self.jobs.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            ack(&spool, &screen, &job.envelope);
+            let _ = jobs.send(job);
+        });
     }
 
     fn interrupt(&self) {
@@ -257,5 +274,13 @@ impl Keys {
                 .line("⏹ interrupt: the next queued turn will not be answered"),
             InterruptOutcome::Idle => self.screen.line("(interrupt: nothing is running)"),
         }
+    }
+}
+
+/// Records the receipt of a submitted envelope (`<turn_id>.ack`); a failure is shown.
+fn ack(spool: &Spool, screen: &Screen, envelope: &Envelope) {
+    let id = envelope.turn_id;
+    if let Err(e) = spool.ack(id, envelope.message.len()) {
+        screen.line(&format!("✘ could not write {id}.ack: {e}"));
     }
 }

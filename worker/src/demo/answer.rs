@@ -123,6 +123,11 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
             turn.pause(Duration::from_millis(ms))?;
             turn.reply(&format!("Waited {ms} ms before answering."), tag, &[])
         }
+        Directive::LateAck(ms) => turn.reply(
+            &format!("Took the message; its receipt was written {ms} ms later."),
+            tag,
+            &[],
+        ),
         Directive::Stream(n) => {
             let chunks: Vec<String> = (1..=n).map(|i| replies::stream_chunk(i, n)).collect();
             let pieces: Vec<&str> = chunks.iter().map(String::as_str).collect();

@@ -19,6 +19,9 @@ Directives (the first word of the message after the envelope):
                       after /echo works as the separator too), then LF, then
                       \"sha256: <64 lowercase hex of those bytes>\"; classifier_tag demo-echo
   /slow <ms>          wait <ms> milliseconds (0..=3600000), then reply; demo-slow
+  /late-ack <ms>      take the message at once but write its receipt (.ack) only <ms>
+                      milliseconds later (0..=3600000), as a slow receipt hook would; then
+                      reply; demo-late-ack
   /stream <n>         n .partial chunks (1..=1000), 50 ms apart; demo-stream
   /activity <n>       n activity events (0..=1000), 20 ms apart, then reply; demo-activity
   /hang               never answer; only an interrupt (Esc, Ctrl-C) ends the turn
@@ -43,6 +46,8 @@ pub enum Directive<'a> {
     /// The exact bytes after `/echo` and its one separator character.
     Echo(&'a str),
     Slow(u64),
+    /// `/late-ack <ms>`: the receipt is written `ms` after the submission.
+    LateAck(u64),
     Stream(u32),
     Activity(u32),
     Hang,
@@ -70,6 +75,7 @@ impl Directive<'_> {
             Directive::Default => "demo",
             Directive::Echo(_) => "demo-echo",
             Directive::Slow(_) => "demo-slow",
+            Directive::LateAck(_) => "demo-late-ack",
             Directive::Stream(_) => "demo-stream",
             Directive::Activity(_) => "demo-activity",
             Directive::Hang => "demo-hang",
@@ -100,6 +106,8 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/slow" => {
             number(word, arg, 0, MAX_SLOW_MS, "milliseconds").map_or_else(|u| u, Directive::Slow)
         }
+        "/late-ack" => number(word, arg, 0, MAX_SLOW_MS, "milliseconds")
+            .map_or_else(|u| u, Directive::LateAck),
         "/stream" => count(word, arg, 1, MAX_COUNT, "chunks").map_or_else(|u| u, Directive::Stream),
         "/activity" => {
             count(word, arg, 0, MAX_COUNT, "events").map_or_else(|u| u, Directive::Activity)
@@ -185,6 +193,7 @@ mod tests {
     fn numeric_directives_parse_their_argument() {
         assert_eq!(parse("/slow 1500"), Directive::Slow(1500));
         assert_eq!(parse("/slow\t0 and then text"), Directive::Slow(0));
+        assert_eq!(parse("/late-ack 900"), Directive::LateAck(900));
         assert_eq!(parse("/stream 5"), Directive::Stream(5));
         assert_eq!(parse("/activity  0"), Directive::Activity(0));
         assert_eq!(parse("/large 64"), Directive::Large(64));

@@ -102,6 +102,11 @@ impl TurnFeed {
         }
     }
 
+    /// Records that Enter is about to be pressed on the envelope ([`SpoolDir::mark_entered`]).
+    pub fn mark_entered(&self) -> std::io::Result<()> {
+        self.dir.mark_entered(self.turn)
+    }
+
     /// Answers the agent's permission request `n` (see [`SpoolDir::answer`]).
     pub fn answer(&self, n: u32, answer: &PermissionAnswer) -> std::io::Result<()> {
         self.dir.answer(self.turn, n, answer)

@@ -24,7 +24,7 @@ pub use watch::SpoolWatcher;
 
 use paliadin_shared::domain::permission::{MAX_REQUESTS, PermissionAnswer};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -32,6 +32,10 @@ use uuid::Uuid;
 
 /// The files of one turn, by extension.
 pub const EXTENSIONS: [&str; 5] = ["ack", "partial", "events", "md", "md.tmp"];
+
+/// The driver's own marker, `<turn_id>.entered`: Enter was pressed on the turn's pasted envelope
+/// (see [`SpoolDir::mark_entered`]). Not an agent file: it proves nothing was received.
+pub const ENTERED: &str = "entered";
 
 /// Files in `done/` are pruned at most this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -112,6 +116,24 @@ impl SpoolDir {
         std::fs::rename(&tmp, &path)
     }
 
+    /// Records that Enter is about to be pressed on the turn's pasted envelope: from then on
+    /// the agent may have the message before it writes any receipt (a slow receipt hook), so a
+    /// later attempt must not take "no files yet" for "never submitted" (`tmux::resume`).
+    pub fn mark_entered(&self, turn: Uuid) -> io::Result<()> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.path(turn, ENTERED))
+            .map(drop)
+    }
+
+    /// Whether an attempt pressed Enter on the turn's envelope ([`SpoolDir::mark_entered`]).
+    pub fn entered(&self, turn: Uuid) -> bool {
+        self.path(turn, ENTERED).exists()
+    }
+
     /// How many receipts the agent recorded for the turn (its `.ack` lines), whether the turn
     /// is still running or finished (`done/`). Tests use it to prove a message was sent once.
     pub fn ack_count(&self, turn: Uuid) -> usize {
@@ -142,6 +164,7 @@ impl SpoolDir {
         }
         // Permission requests are numbered from 1 without gaps.
         let mut exts: Vec<String> = EXTENSIONS.iter().map(|e| (*e).to_owned()).collect();
+        exts.push(ENTERED.to_owned());
         for n in (1..=MAX_REQUESTS).take_while(|&n| self.perm_path(turn, n, "json").exists()) {
             exts.extend([format!("perm-{n}.json"), format!("perm-{n}.decision")]);
         }

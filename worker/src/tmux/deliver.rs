@@ -80,6 +80,8 @@ pub async fn capture(tmux: &Tmux, pane: &str) -> Result<String, TmuxError> {
 }
 
 /// After a paste: settle (zero by default), Enter, wait for a receipt; retry Enter up to `enter_attempts` times.
+/// Before the first Enter the spool records it (`<turn>.entered`): a later attempt then knows
+/// the agent may have the message even while no receipt exists yet (`super::resume`).
 /// Each Enter is sent only while `control` says this worker still holds the turn.
 /// Only a receipt confirms early: a screen that changes proves nothing while an agent is still
 /// drawing its first screen (Claude Code takes a paste then, but drops the Enter that follows),
@@ -100,6 +102,11 @@ pub async fn submit(
     for enters in 1..=attempts {
         if !control.may_act() {
             return Err(SubmitError::LeaseLost);
+        }
+        if enters == 1
+            && let Err(e) = feed.mark_entered()
+        {
+            tracing::warn!(error = %e, "cannot record the Enter in the spool");
         }
         key(tmux, pane, "Enter").await?;
         let deadline = tokio::time::Instant::now() + cfg.ack_timeout;

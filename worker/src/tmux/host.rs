@@ -175,10 +175,13 @@ impl TmuxHost {
         let progress = turn.progress;
         // On takeover the message is never pasted again: its reply may even exist already.
         if !spec.already_delivered {
-            if spec.resume && resume::received(self.spool(), spec.turn_id) {
+            // A takeover, or any attempt after one that pressed Enter (an SSH host agent does
+            // not know the attempt number): look at what the earlier attempt left first.
+            let resume = spec.resume || self.spool().entered(spec.turn_id);
+            if resume && self.earlier_delivery_arrived(spec.turn_id, feed).await {
                 tracing::info!("the agent already received this turn: not pasting it again");
             } else {
-                self.deliver(spec, progress, feed, control).await?;
+                self.deliver(spec, resume, progress, feed, control).await?;
             }
             progress.delivered().await;
         }
@@ -189,9 +192,29 @@ impl TmuxHost {
         wait::reply(&self.sessions, watch, &spec.session, turn, feed).await
     }
 
+    /// Whether an earlier attempt's delivery reached the agent: any file of the turn says so.
+    /// Without one, an Enter that attempt recorded gets the time it would itself have waited
+    /// for a receipt (every Enter's `ack_timeout`) before calling the message not taken: an agent
+    /// whose receipt hook is slow has the message, and pasting it again would submit it twice.
+    async fn earlier_delivery_arrived(&self, turn: uuid::Uuid, feed: &mut TurnFeed) -> bool {
+        if resume::received(self.spool(), turn) {
+            return true;
+        }
+        if !self.spool().entered(turn) {
+            return false;
+        }
+        let grace = self.cfg.ack_timeout * self.cfg.enter_attempts.max(1);
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "an earlier attempt pressed Enter and no receipt exists yet: waiting for one"
+        );
+        feed.wait_received(Instant::now() + grace).await
+    }
+
     async fn deliver(
         &self,
         spec: &TurnSpec,
+        resume: bool,
         progress: &dyn Progress,
         feed: &mut TurnFeed,
         control: &TurnControl,
@@ -208,7 +231,7 @@ impl TmuxHost {
         // Input that may sit in the agent's input line: an earlier attempt's paste without its
         // Enter (see `resume`), or an interrupted prompt the agent put back (see `interrupt`).
         let mut leftover = self.take_interrupted(&spec.session).unwrap_or(0);
-        if spec.resume {
+        if resume {
             leftover = leftover.max(text.lines().count());
         }
         if leftover > 0 && ensured != Ensured::Created {

@@ -6,6 +6,11 @@
 //! although the agent may have it. A takeover therefore:
 //! - does not paste when any file of the turn exists (`.ack`, `.partial`, `.events`, `.md`), at
 //!   the top of the spool or in `done/`: the agent received the envelope — watch for the reply;
+//! - when an earlier attempt recorded its Enter (`<turn>.entered`, written just before the first
+//!   Enter) but no file of the agent exists yet, waits for a receipt as long as that attempt
+//!   would have (`ack_timeout` × `enter_attempts`): an agent with a slow receipt hook already
+//!   has the message, and a second paste would be a second submission. The marker also makes
+//!   an SSH host agent's `run` (which does not know the attempt number) resume this way;
 //! - otherwise clears the agent's input line before pasting (Ctrl-U, twice per line of the
 //!   envelope): an envelope pasted by the dead attempt whose Enter never came would otherwise
 //!   join the new paste into one corrupted submission. The screen cannot tell: agents show a
