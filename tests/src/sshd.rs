@@ -85,10 +85,14 @@ impl SshHost {
             format!("[127.0.0.1]:{port} {}", host_pub.trim()),
         )
         .expect("known_hosts");
+        // `SetEnv SHLVL=1`: bash, as the account's login shell running the forced command,
+        // sources ~/.bashrc under sshd only as a top-level shell. A heavy rc file (a pyenv
+        // rehash, seen on the CI image) then slows every connection, and one killed mid-rehash
+        // leaves a lock that stalled every later session for 60 s.
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             PermitRootLogin prohibit-password\nMaxStartups 100\nLogLevel ERROR\n",
+             PermitRootLogin prohibit-password\nMaxStartups 100\nLogLevel ERROR\nSetEnv SHLVL=1\n",
             host_key.display(),
             dir.join("authorized_keys").display(),
             dir.join("sshd.pid").display(),
