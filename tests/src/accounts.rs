@@ -1,8 +1,9 @@
-//! Throw-away Unix accounts for the isolation suite (needs root): one worker account and one
-//! agent account per owner, the agents in a group of their own, a sudoers drop-in that lets the
-//! worker start exactly `paliadin-shim serve …` as those agents (like
-//! `deploy/sudoers/paliadin.example`), and commands run as any of them (`setpriv`). Everything
-//! is removed on drop: the accounts' processes (by pid), homes, group and the drop-in.
+//! Throw-away Unix accounts for the isolation suite (needs root): one worker account, and one
+//! agent account per owner made by `deploy/add-owner-account.sh` exactly as an operator would
+//! (home 0700, the agents' group, spool, skill, the account map line); a sudoers drop-in like
+//! `deploy/sudoers/paliadin-agents.example` that lets the worker start `paliadin-shim serve …`
+//! as those agents; commands run as any of them (`setpriv`). Everything is removed on drop: the
+//! accounts' processes (by pid), homes, group and the drop-in.
 
 use crate::procs::binary;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -43,8 +44,9 @@ fn reachable_by_all(path: &Path) -> bool {
 }
 
 impl TestAccounts {
-    /// Creates the worker account and `owners` agent accounts with unique names.
-    pub fn create(owners: usize) -> TestAccounts {
+    /// Creates the worker account and an agent account per owner (unique names), mapped to
+    /// them in [`Self::map`].
+    pub fn create(owners: &[uuid::Uuid]) -> TestAccounts {
         let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let dir = PathBuf::from(format!("/tmp/paliadin-iso-{tag}"));
         std::fs::create_dir_all(dir.join("bin")).expect("test dir");
@@ -52,26 +54,18 @@ impl TestAccounts {
         let group = format!("pg{tag}");
         let a = TestAccounts {
             worker: format!("pw{tag}"),
-            agents: (0..owners).map(|i| format!("pa{tag}{i}")).collect(),
+            agents: (0..owners.len()).map(|i| format!("pa{tag}{i}")).collect(),
             sudoers: PathBuf::from(format!("/etc/sudoers.d/paliadin-test-{tag}")),
             group: group.clone(),
             dir,
         };
-        run(Command::new("groupadd").arg(&group));
         run(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", &a.worker]));
-        for agent in &a.agents {
-            run(Command::new("useradd").args([
-                "-m",
-                "-K",
-                "HOME_MODE=0700",
-                "-G",
-                &group,
-                "-s",
-                "/usr/sbin/nologin",
-                agent,
-            ]));
-            std::fs::set_permissions(a.home(agent), std::fs::Permissions::from_mode(0o700))
-                .expect("home 0700");
+        let script = crate::claude::repo_root().join("deploy/add-owner-account.sh");
+        for (user, agent) in owners.iter().zip(&a.agents) {
+            run(Command::new(&script)
+                .args(["--user-id", &user.to_string(), "--account", agent])
+                .args(["--group", &group, "--map"])
+                .arg(a.map()));
         }
         let rule = format!(
             "{} ALL=(%{group}) NOPASSWD: {} serve *\n",
@@ -97,6 +91,11 @@ impl TestAccounts {
             std::fs::copy(&built, &copy).expect("copy a binary for the accounts");
         }
         copy
+    }
+
+    /// The account map the script wrote.
+    pub fn map(&self) -> PathBuf {
+        self.dir.join("accounts")
     }
 
     pub fn uid(&self, account: &str) -> u32 {
@@ -172,11 +171,14 @@ impl Drop for TestAccounts {
         }
         for agent in &self.agents {
             let _ = Command::new("userdel")
-                .args(["-r", agent])
+                .args(["-f", "-r", agent])
                 .stderr(Stdio::null())
                 .status();
         }
-        let _ = Command::new("userdel").arg(&self.worker).status();
+        let _ = Command::new("userdel")
+            .args(["-f", &self.worker])
+            .stderr(Stdio::null())
+            .status();
         let _ = Command::new("groupdel").arg(&self.group).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

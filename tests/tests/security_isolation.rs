@@ -50,22 +50,15 @@ fn skip_unless_root(test: &str) -> bool {
 
 /// Two owners, their agent accounts, the account map and a worker running as its own account.
 async fn start() -> Rig {
-    let acc = TestAccounts::create(2);
     let db = TestDb::new().await;
     let api = start_api(&db, ApiConfig::default()).await;
     let mut owners = Vec::new();
-    for i in 0..acc.agents.len() {
+    for i in 0..2 {
         let (u, token) = user(&db, &format!("o{i}@x"), Role::Owner).await;
         owners.push((u, Client::new(&api.base, Some(&token))));
     }
-    let map: String = owners
-        .iter()
-        .zip(&acc.agents)
-        .map(|((u, _), a)| format!("{} {a}\n", u.id))
-        .collect();
-    let map_path = acc.dir.join("accounts");
-    std::fs::write(&map_path, map).unwrap();
-    std::fs::set_permissions(&map_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ids: Vec<_> = owners.iter().map(|(u, _)| u.id).collect();
+    let acc = TestAccounts::create(&ids);
     let secret_file = acc.dir.join("worker.env");
     std::fs::write(&secret_file, format!("DATABASE_URL={}\n", db.url)).unwrap();
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -73,7 +66,7 @@ async fn start() -> Rig {
     std::os::unix::fs::chown(&secret_file, Some(w), Some(w)).ok();
     let hosts = format!(
         "iso=accounts://{}?shim={}",
-        map_path.display(),
+        acc.map().display(),
         acc.bin("paliadin-shim").display()
     );
     let mut cmd: tokio::process::Command = acc
@@ -225,6 +218,25 @@ async fn an_owners_agent_reaches_nothing_of_another_owner_or_of_the_worker() {
             .join(format!("{b_turn}.md"))
             .exists()
     );
+    // The installer let each agent read and write its own spool without asking, nothing else.
+    for account in [a, b] {
+        let settings = acc.home(account).join(".claude/settings.json");
+        let settings: Value =
+            serde_json::from_str(&std::fs::read_to_string(settings).unwrap()).unwrap();
+        let spool = acc.spool(account).display().to_string();
+        let allow = settings["permissions"]["allow"].as_array().unwrap();
+        assert!(!allow.is_empty());
+        for rule in allow {
+            assert!(
+                rule.as_str().unwrap().contains(&format!("/{spool}/**")),
+                "{rule}"
+            );
+        }
+        assert_eq!(
+            settings["permissions"]["additionalDirectories"],
+            json!([spool])
+        );
+    }
     let b_shim = shim_of(acc, b);
 
     // The probe, as A's agent account, tries every move.
