@@ -196,6 +196,17 @@ fn paliadin_host_package_holds_the_host_side() {
         "/usr/share/paliadin-host/ssh/authorized_keys.example",
         "-rw-r--r--",
     );
+    // Per-owner agent accounts (docs/security.md): the provisioning script and sudoers example.
+    assert_entry(
+        &entries,
+        "/usr/share/paliadin-host/add-owner-account.sh",
+        "-rwxr-xr-x",
+    );
+    assert_entry(
+        &entries,
+        "/usr/share/paliadin-host/sudoers/paliadin-agents.example",
+        "-rw-r--r--",
+    );
     // The API and worker are the other package's.
     assert!(!entries.iter().any(|(_, p)| p == "/usr/bin/paliadin-worker"));
     assert_creates_user(&deb, &scratch);

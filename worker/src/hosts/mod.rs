@@ -24,7 +24,8 @@ use std::time::Duration;
 /// Host settings of a worker.
 #[derive(Debug, Clone, Args)]
 pub struct HostsConfig {
-    /// The hosts this worker serves: `name=local` or `name=ssh://…`, comma-separated.
+    /// The hosts this worker serves: `name=local`, `name=ssh://…` or `name=accounts://…`
+    /// (one agent account per owner on this machine), comma-separated.
     #[arg(long, env = "PALIADIN_HOSTS")]
     pub hosts: Option<String>,
     /// How long a turn waits for a remote host's connection before failing `host_unreachable`
