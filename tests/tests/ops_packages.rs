@@ -111,6 +111,12 @@ fn paliadin_package_holds_the_service_side() {
         "/usr/share/paliadin/paliadin.env.example",
         "-rw-r--r--",
     );
+    // The worker's drop-in for `accounts://` hosts (docs/security.md), shipped, not enabled.
+    assert_entry(
+        &entries,
+        "/usr/share/paliadin/systemd/accounts.conf",
+        "-rw-r--r--",
+    );
     assert_entry(
         &entries,
         "/usr/share/paliadin/skill/install.sh",
