@@ -8,7 +8,8 @@
 //! worker's environment and memory and the file holding the database URL, find the URL in any
 //! process it can read — and each is refused and changes nothing: B's next turn ends with its
 //! true reply. A dropped pipe (the `sudo` process killed mid-answer) resumes like a dropped SSH
-//! connection: the turn completes once, pasted once.
+//! connection: the turn completes once, pasted once. The private host agent refuses to run as
+//! root or with a home others can enter.
 //!
 //! Real accounts (useradd), real sudo, tmux, PostgreSQL and processes; needs root (CI runs as
 //! root) and is skipped with a loud message otherwise.
@@ -330,4 +331,28 @@ async fn a_dropped_pipe_to_an_agent_account_resumes_and_the_turn_completes_once(
         now.len() == 1 && now[0] != helpers[0],
         "no new pipe: {now:?}"
     );
+}
+
+#[test]
+fn the_private_host_agent_refuses_root_and_a_home_others_can_enter() {
+    if skip_unless_root("the_private_host_agent_refuses_root_and_a_home_others_can_enter") {
+        return;
+    }
+    let acc = TestAccounts::create(&[uuid::Uuid::new_v4()]);
+    let shim = acc.bin("paliadin-shim");
+    let serve = |cmd: &mut std::process::Command| {
+        let out = cmd
+            .args(["serve", "--private"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = serve(std::process::Command::new(&shim).env("HOME", "/root"));
+    assert!(err.contains("refusing to run agents as root"), "{err}");
+    let agent = &acc.agents[0];
+    std::fs::set_permissions(acc.home(agent), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = serve(&mut acc.command_as(agent, &shim));
+    assert!(err.contains("open to group or others"), "{err}");
 }
