@@ -21,6 +21,7 @@ use paliadin_e2e::http::{Client, SseEvent, concat_deltas, next_event, user};
 use paliadin_e2e::procs::session_of;
 use paliadin_e2e::sshd::{children_of, kill, wait_host};
 use paliadin_e2e::system::{Api, start_api};
+use paliadin_e2e::wait_until;
 use paliadin_shared::db::users::{Role, UserRow};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -213,12 +214,12 @@ async fn an_owners_agent_reaches_nothing_of_another_owner_or_of_the_worker() {
             "no session on {account}'s own tmux server"
         );
     }
-    assert!(
-        acc.spool(b)
-            .join("done")
-            .join(format!("{b_turn}.md"))
-            .exists()
-    );
+    // The worker settles a turn (its files move to `done/`) just after committing its end.
+    let settled = acc.spool(b).join("done").join(format!("{b_turn}.md"));
+    wait_until(10, "B's turn settled into done/", || async {
+        settled.exists()
+    })
+    .await;
     // The installer let each agent read and write its own spool without asking, nothing else.
     for account in [a, b] {
         let settings = acc.home(account).join(".claude/settings.json");
@@ -320,6 +321,12 @@ async fn a_dropped_pipe_to_an_agent_account_resumes_and_the_turn_completes_once(
         .filter(|e| e.data["state"] == "delivered")
         .count();
     assert_eq!(delivered, 1, "{seen:?}");
+    // Counted once the turn's files have settled into done/ (not while they move).
+    let settled = acc.spool(a).join("done").join(format!("{id}.ack"));
+    wait_until(10, "the turn settled into done/", || async {
+        settled.exists()
+    })
+    .await;
     let acks: usize = [acc.spool(a), acc.spool(a).join("done")]
         .iter()
         .filter_map(|d| std::fs::read_to_string(d.join(format!("{id}.ack"))).ok())
