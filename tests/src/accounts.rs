@@ -67,10 +67,11 @@ impl TestAccounts {
                 .args(["--group", &group, "--map"])
                 .arg(a.map()));
         }
+        let shim = a.bin("paliadin-shim");
         let rule = format!(
-            "{} ALL=(%{group}) NOPASSWD: {} serve *\n",
+            "Defaults!{shim} !use_pty\n{} ALL=(%{group}) NOPASSWD: {shim} serve *\n",
             a.worker,
-            a.bin("paliadin-shim").display()
+            shim = shim.display()
         );
         let staged = a.dir.join("sudoers");
         std::fs::write(&staged, rule).unwrap();
