@@ -51,6 +51,7 @@ find_missing() {
   need python3 have python3
   need jq have jq
   need procps have ps
+  need sudo have sudo
   need gcc have cc
   need libc6-dev test -e /usr/include/stdio.h
   need postgresql have_pg_server

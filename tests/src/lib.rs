@@ -5,6 +5,7 @@
 //! The admin connection comes from `PALIADIN_TEST_ADMIN_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `deploy/test.sh` sets it.
 
+pub mod accounts;
 pub mod bench;
 pub mod browser;
 pub mod claude;

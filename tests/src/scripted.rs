@@ -182,7 +182,7 @@ impl Driver for ScriptedDriver {
         result
     }
 
-    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
+    async fn reset(&self, _user: Uuid, session: &SessionName) -> Result<(), DriveError> {
         self.resets.lock().unwrap().push(session.clone());
         Ok(())
     }

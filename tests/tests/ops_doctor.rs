@@ -1,6 +1,7 @@
 //! `paliadin-api doctor` and `paliadin-worker doctor` report each failure they claim to detect —
 //! database down, unmigrated, tmux missing, a spool directory others can read, an unreachable
-//! SSH host — as a `fail` line with its fix and exit 1, and pass (exit 0) on a healthy setup; a
+//! SSH host, an account map others can write — as a `fail` line with its fix and exit 1, and
+//! pass (exit 0) on a healthy setup; a
 //! live host agent over SSH on loopback is reported `ok` with its version and protocol.
 
 use paliadin_e2e::db::TestDb;
@@ -196,6 +197,30 @@ async fn unreachable_host_fails() {
     assert!(!out.contains("tmux present"), "{out}");
     // The queue of the served host is looked for (a worker creates it when it starts).
     line(&out, "warn queues present: turns_far");
+}
+
+#[tokio::test]
+async fn an_account_map_others_can_write_fails_and_a_sound_one_passes() {
+    let db = TestDb::new().await;
+    let dir = Dir::new("accounts");
+    let map = dir.0.join("accounts");
+    std::fs::write(&map, format!("{} pa-alice\n", uuid::Uuid::new_v4())).unwrap();
+    std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let hosts = format!("box=accounts://{}", map.display());
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("PALIADIN_HOSTS", &hosts),
+    ];
+    let (code, out) = doctor("paliadin-worker", &env);
+    assert_eq!(code, 1, "{out}");
+    let l = line(&out, "fail host box account map:");
+    assert!(l.contains("writable by group or others"), "{l}");
+    std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, out) = doctor("paliadin-worker", &env);
+    assert!(
+        line(&out, "ok   host box account map:").contains("1 owners"),
+        "{out}"
+    );
 }
 
 #[tokio::test]

@@ -111,6 +111,12 @@ fn paliadin_package_holds_the_service_side() {
         "/usr/share/paliadin/paliadin.env.example",
         "-rw-r--r--",
     );
+    // The worker's drop-in for `accounts://` hosts (docs/security.md), shipped, not enabled.
+    assert_entry(
+        &entries,
+        "/usr/share/paliadin/systemd/accounts.conf",
+        "-rw-r--r--",
+    );
     assert_entry(
         &entries,
         "/usr/share/paliadin/skill/install.sh",
@@ -194,6 +200,17 @@ fn paliadin_host_package_holds_the_host_side() {
     assert_entry(
         &entries,
         "/usr/share/paliadin-host/ssh/authorized_keys.example",
+        "-rw-r--r--",
+    );
+    // Per-owner agent accounts (docs/security.md): the provisioning script and sudoers example.
+    assert_entry(
+        &entries,
+        "/usr/share/paliadin-host/add-owner-account.sh",
+        "-rwxr-xr-x",
+    );
+    assert_entry(
+        &entries,
+        "/usr/share/paliadin-host/sudoers/paliadin-agents.example",
         "-rw-r--r--",
     );
     // The API and worker are the other package's.

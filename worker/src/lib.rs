@@ -1,6 +1,7 @@
 //! Paliadin worker library.
 //!
 //! # Layout
+//! - [`accounts`]: per-owner agent accounts on this machine (`accounts://`, via `sudo`).
 //! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
 //! - [`cli`]: the `paliadin-worker` command line (flags + environment).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
@@ -14,6 +15,7 @@
 //! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
 //! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
 
+pub mod accounts;
 pub mod agent_cmd;
 pub mod cli;
 pub mod config;

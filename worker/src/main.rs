@@ -4,9 +4,11 @@
 
 use anyhow::Context;
 use clap::Parser;
+use paliadin_worker::accounts::ShimSettings;
 use paliadin_worker::agent_cmd;
 use paliadin_worker::cli::{Cli, Cmd};
 use paliadin_worker::driver::Driver;
+use paliadin_worker::driver::accounts::AccountsDriver;
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::ssh::SshDriver;
 use paliadin_worker::hosts::drain::{self, Draining};
@@ -52,6 +54,20 @@ async fn main() -> anyhow::Result<()> {
                 Arc::new(SshDriver::new(
                     spec.name.as_str(),
                     target.clone(),
+                    cli.hosts.link_options(),
+                ))
+            }
+            Address::Accounts(target) => {
+                tracing::info!(host = %spec.name, map = %target.map.display(), shim = %target.shim.display(), "this machine, one agent account per owner");
+                let settings = ShimSettings {
+                    session_prefix: cli.runtime.session_prefix.clone(),
+                    max_reply_bytes: cli.max_reply_bytes,
+                    agent_cmd: cli.agent_cmd.clone().filter(|c| !c.trim().is_empty()),
+                };
+                Arc::new(AccountsDriver::new(
+                    spec.name.as_str(),
+                    target.clone(),
+                    settings,
                     cli.hosts.link_options(),
                 ))
             }

@@ -124,10 +124,10 @@ async fn reset_kills_the_session_and_the_next_turn_starts_fresh() {
     let (out, rec) = rig.run(&rig.spec(&s, "/echo one")).await;
     assert_ok(&out, &rec);
     let pid = rig.pane_pid(&s).expect("session exists");
-    rig.driver.reset(&s).await.unwrap();
+    rig.driver.reset(uuid::Uuid::nil(), &s).await.unwrap();
     assert!(!rig.has_session(&s));
     rig.driver
-        .reset(&s)
+        .reset(uuid::Uuid::nil(), &s)
         .await
         .expect("resetting a missing session is fine");
     let (out, rec) = rig.run(&rig.spec(&s, "/echo two")).await;

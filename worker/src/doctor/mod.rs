@@ -1,7 +1,7 @@
 //! `paliadin-worker doctor`: the shared database and queue checks
 //! ([`paliadin_shared::doctor`]), then, for a served local host, this machine's tmux, spool
 //! directory, agent command and Claude Code skill ([`local`]), and each remote host over SSH
-//! with its host agent's protocol ([`remote`]). Reads the same settings the worker runs with.
+//! with its host agent's protocol ([`remote`]), and the account map of an `accounts://` host. Reads the same settings the worker runs with.
 
 pub mod local;
 pub mod remote;
@@ -40,11 +40,33 @@ pub async fn run(cli: &Cli) -> Report {
     }
     let opts = cli.hosts.link_options();
     for spec in &specs {
-        if let Address::Ssh(target) = &spec.address {
-            remote::host(&mut report, spec.name.as_str(), target, &opts).await;
+        match &spec.address {
+            Address::Ssh(target) => {
+                remote::host(&mut report, spec.name.as_str(), target, &opts).await
+            }
+            Address::Accounts(target) => accounts(&mut report, spec.name.as_str(), target),
+            Address::Local => {}
         }
     }
     report
+}
+
+/// An `accounts://` host: its account map can be used (each account's host agent is checked
+/// by its first turn, which logs why it cannot start).
+fn accounts(report: &mut Report, name: &str, target: &crate::accounts::AccountsTarget) {
+    let check = format!("host {name} account map");
+    match crate::accounts::AccountMap::new(&target.map).current() {
+        Ok(map) => report.ok(
+            &check,
+            format!("{}: {} owners", target.display(), map.len()),
+        ),
+        Err(e) => report.fail(
+            &check,
+            e,
+            "write one `<user id> <account>` line per owner, owned by root, mode 0644 \
+             (docs/security.md, \"Per-owner isolation\")",
+        ),
+    }
 }
 
 fn local_checks(report: &mut Report, cli: &Cli) {

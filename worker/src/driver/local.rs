@@ -50,11 +50,11 @@ impl Driver for LocalDriver {
         self.host.run_turn(spec, progress, control).await
     }
 
-    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
+    async fn reset(&self, _user: Uuid, session: &SessionName) -> Result<(), DriveError> {
         self.host.reset(session).await
     }
 
-    async fn settle(&self, turn: Uuid) {
+    async fn settle(&self, _user: Uuid, turn: Uuid) {
         self.host.settle(turn);
     }
 

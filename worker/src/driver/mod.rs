@@ -1,9 +1,12 @@
 //! The `Driver` seam: how a worker runs one turn against an agent, wherever it lives.
 //!
 //! A driver delivers the envelope to the user's agent session, reports progress, and returns the
-//! parsed reply. Implementations: local tmux (this host) and SSH (a remote host agent, see
-//! [`ssh`]); tests may plug in an in-process driver to pin queue semantics.
+//! parsed reply. Implementations: local tmux (this host, the worker's own account), SSH (a
+//! remote host agent, see [`ssh`]) and accounts (this host, each owner's agent under its own
+//! account through a host agent on a pipe, see [`accounts`]); tests may plug in an in-process
+//! driver to pin queue semantics.
 
+pub mod accounts;
 pub mod local;
 pub mod ssh;
 
@@ -167,12 +170,13 @@ pub trait Driver: Send + Sync {
         control: &TurnControl,
     ) -> Result<Reply, DriveError>;
 
-    /// Kills the session (the next turn starts a fresh agent). Killing a missing session is Ok.
-    async fn reset(&self, session: &SessionName) -> Result<(), DriveError>;
+    /// Kills `user`'s session (the next turn starts a fresh agent). Killing a missing session
+    /// is Ok.
+    async fn reset(&self, user: Uuid, session: &SessionName) -> Result<(), DriveError>;
 
-    /// The turn's result is committed: its files on the host may go (to `done/`). Until then
-    /// they stay, so a takeover after a failed commit finds the reply again. Best effort.
-    async fn settle(&self, _turn: Uuid) {}
+    /// `user`'s turn's result is committed: its files on the host may go (to `done/`). Until
+    /// then they stay, so a takeover after a failed commit finds the reply again. Best effort.
+    async fn settle(&self, _user: Uuid, _turn: Uuid) {}
 
     /// Whether the host this driver reaches is usable now (`Err` holds the last error), for the
     /// `hosts` table and routing. A local tmux server is always reachable.

@@ -252,7 +252,7 @@ impl Driver for SshDriver {
         }
     }
 
-    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
+    async fn reset(&self, _user: uuid::Uuid, session: &SessionName) -> Result<(), DriveError> {
         let deadline = Instant::now() + self.wait + RESET_LIMIT;
         loop {
             let conn = self
@@ -281,7 +281,7 @@ impl Driver for SshDriver {
         }
     }
 
-    async fn settle(&self, turn_id: uuid::Uuid) {
+    async fn settle(&self, _user: uuid::Uuid, turn_id: uuid::Uuid) {
         let settled = match self.link.get(self.wait).await {
             Ok(conn) => conn
                 .call(Op::Settle { turn_id }, RESET_LIMIT)

@@ -32,12 +32,12 @@ impl Driver for Draining {
         self.0.run_turn(spec, progress, control).await
     }
 
-    async fn reset(&self, session: &SessionName) -> Result<(), DriveError> {
-        self.0.reset(session).await
+    async fn reset(&self, user: uuid::Uuid, session: &SessionName) -> Result<(), DriveError> {
+        self.0.reset(user, session).await
     }
 
-    async fn settle(&self, turn: uuid::Uuid) {
-        self.0.settle(turn).await
+    async fn settle(&self, user: uuid::Uuid, turn: uuid::Uuid) {
+        self.0.settle(user, turn).await
     }
 
     fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {

@@ -4,9 +4,10 @@
 //! Syntax: comma-separated `name=address` entries, e.g.
 //! `local=local,gpu1=ssh://paliadin@10.0.0.5:22?key=/etc/paliadin/id_ed25519&known_hosts=/etc/paliadin/known_hosts`.
 //! - `name` is the host's name everywhere: `[a-z0-9_]{1,32}`, its queue is `turns_<name>`;
-//! - `address` is `local` (this machine's tmux, configured by the worker's tmux settings; at
-//!   most one entry) or an `ssh://` address (see [`crate::ssh::target`]; percent-encode a `,`
-//!   in a path as `%2C`).
+//! - `address` is `local` (this machine's tmux, configured by the worker's tmux settings, run
+//!   as the worker's own account: the single-trust mode; at most one entry), an `ssh://`
+//!   address (see [`crate::ssh::target`]; percent-encode a `,` in a path as `%2C`), or an
+//!   `accounts://` address (this machine, one agent account per owner: [`crate::accounts`]).
 //!
 //! Unset: the worker serves one local host named `PALIADIN_LOCAL_HOST` (default `local`).
 //!
@@ -14,6 +15,7 @@
 
 pub mod drain;
 
+use crate::accounts::AccountsTarget;
 use crate::ssh::{LinkOptions, SshTarget};
 use clap::{Args, ValueEnum};
 use paliadin_shared::HostName;
@@ -22,7 +24,8 @@ use std::time::Duration;
 /// Host settings of a worker.
 #[derive(Debug, Clone, Args)]
 pub struct HostsConfig {
-    /// The hosts this worker serves: `name=local` or `name=ssh://…`, comma-separated.
+    /// The hosts this worker serves: `name=local`, `name=ssh://…` or `name=accounts://…`
+    /// (one agent account per owner on this machine), comma-separated.
     #[arg(long, env = "PALIADIN_HOSTS")]
     pub hosts: Option<String>,
     /// How long a turn waits for a remote host's connection before failing `host_unreachable`
@@ -87,6 +90,8 @@ pub enum Failover {
 pub enum Address {
     Local,
     Ssh(SshTarget),
+    /// This machine, each owner's agent under their own account ([`crate::accounts`]).
+    Accounts(AccountsTarget),
 }
 
 /// One configured host.
@@ -102,6 +107,7 @@ impl HostSpec {
         match &self.address {
             Address::Local => "local".into(),
             Address::Ssh(t) => t.display(),
+            Address::Accounts(t) => t.display(),
         }
     }
 }
@@ -128,6 +134,9 @@ pub fn parse(value: Option<&str>, default_local: &str) -> Result<Vec<HostSpec>, 
         let name = HostName::parse(name.trim()).map_err(|e| HostsError(e.0))?;
         let address = match address.trim() {
             "local" => Address::Local,
+            a if a.starts_with("accounts:") => {
+                Address::Accounts(AccountsTarget::parse(a).map_err(|e| HostsError(e.to_string()))?)
+            }
             a => Address::Ssh(SshTarget::parse(a).map_err(|e| HostsError(e.to_string()))?),
         };
         if specs.iter().any(|s| s.name == name) {
@@ -162,6 +171,8 @@ mod tests {
             t.key.as_deref(),
             Some(std::path::Path::new("/etc/paliadin/id_ed25519"))
         );
+        let acc = parse(Some("iso=accounts:///etc/paliadin/accounts"), "local").unwrap();
+        assert_eq!(acc[0].display(), "accounts:///etc/paliadin/accounts");
         let default = parse(None, "box_1").unwrap();
         assert_eq!(default[0].name.as_str(), "box_1");
         assert_eq!(default[0].address, Address::Local);
@@ -175,6 +186,7 @@ mod tests {
             "a=local,b=local",
             "a",
             "a=ftp://h",
+            "a=accounts://relative",
             ",",
         ] {
             assert!(parse(Some(bad), "local").is_err(), "{bad}");

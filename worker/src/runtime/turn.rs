@@ -110,15 +110,16 @@ async fn let_go(ctx: &Ctx, attempt: Attempt) {
 async fn conclude(ctx: &Ctx, attempt: Attempt, outcome: Outcome) -> anyhow::Result<()> {
     let label = outcome.label();
     let (state, code) = (outcome.state(), outcome.code());
-    let (queued_at, turn_id, host) = (
+    let (queued_at, turn_id, user, host) = (
         attempt.turn().queued_at,
         attempt.turn().id,
+        attempt.turn().user_id,
         attempt.host().clone(),
     );
     if attempt.finish(outcome).await? {
         tracing::info!(outcome = %label, "turn finished");
         // Only now may the turn's files leave: a takeover after a failed commit needs them.
-        ctx.driver(&host)?.settle(turn_id).await;
+        ctx.driver(&host)?.settle(user, turn_id).await;
         let waited = (chrono::Utc::now() - queued_at).as_seconds_f64();
         ctx.metrics.turn_finished(state, code, waited);
     } else {
@@ -140,7 +141,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
             DriveError::Abandoned
         })?;
     if turn.kind == TurnKind::Reset {
-        ctx.driver(host)?.reset(&session).await?;
+        ctx.driver(host)?.reset(turn.user_id, &session).await?;
         let trailer = Trailer {
             classifier_tag: "reset".into(),
             ..Trailer::default()

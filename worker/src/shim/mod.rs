@@ -70,6 +70,11 @@ pub struct ShimConfig {
     /// Largest agent reply file of a turn, bytes; a larger one fails the turn `invalid_reply`.
     #[arg(long, env = "PALIADIN_MAX_REPLY_BYTES", default_value_t = crate::spool::DEFAULT_MAX_REPLY_BYTES)]
     pub max_reply_bytes: u64,
+    /// One owner's own agent account (`accounts://` hosts, set by the worker): refuse to run as
+    /// root or with a home directory others can enter; the spool defaults to
+    /// `$HOME/.local/state/paliadin/spool` and the workdir to `$HOME`.
+    #[arg(long)]
+    pub private: bool,
 }
 
 /// Why the shim could not start.
@@ -84,6 +89,8 @@ pub enum ShimError {
     Start(#[from] StartError),
     #[error("{0}")]
     Prefix(String),
+    #[error("--private: {0}")]
+    Private(String),
 }
 
 impl ShimConfig {
@@ -94,6 +101,11 @@ impl ShimConfig {
             cmd: cmd.clone(),
             source,
         })?;
+        if self.private {
+            let home = private_home()?;
+            cfg.spool_dir = home.join(".local/state/paliadin/spool");
+            cfg.workdir = home;
+        }
         if let Some(dir) = &self.spool_dir {
             cfg.spool_dir = dir.clone();
         }
@@ -122,4 +134,34 @@ impl ShimConfig {
         }
         Ok(host)
     }
+}
+
+/// The home of this (agent) account, checked to be its own and closed to everyone else: the
+/// agent's spool, workdir and Claude Code's transcripts live there.
+fn private_home() -> Result<PathBuf, ShimError> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = crate::spool::trust::current_uid().map_err(|e| ShimError::Private(e.to_string()))?;
+    if uid == 0 {
+        return Err(ShimError::Private("refusing to run agents as root".into()));
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute())
+        .ok_or_else(|| ShimError::Private("HOME is not set to an absolute path".into()))?;
+    let meta = std::fs::symlink_metadata(&home)
+        .map_err(|e| ShimError::Private(format!("home {}: {e}", home.display())))?;
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(ShimError::Private(format!(
+            "home {} is not a directory owned by this account (uid {uid})",
+            home.display()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(ShimError::Private(format!(
+            "home {} is open to group or others (mode {:o}): chmod 700 it",
+            home.display(),
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(home)
 }

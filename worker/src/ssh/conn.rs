@@ -1,5 +1,6 @@
-//! `Conn`: one live channel to a host agent — a child process (normally the system `ssh`
-//! client running `paliadin-shim serve` on the far side) with JSON lines on its stdin/stdout.
+//! `Conn`: one live channel to a host agent — a child process (the system `ssh` client running
+//! `paliadin-shim serve` on the far side, or `sudo` running it as an agent account on this
+//! machine) with JSON lines on its stdin/stdout.
 //!
 //! Requests get ids from a per-connection counter; a reader task routes every response line to
 //! the request it names, so any number of turns share the channel. When the process exits or
@@ -89,9 +90,10 @@ impl Conn {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start the ssh client: {e}"))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+            format!("cannot start {program}: {e}")
+        })?;
         let pid = child.id();
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());

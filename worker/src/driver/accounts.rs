@@ -1,0 +1,113 @@
+//! `AccountsDriver`: the [`Driver`] for a host whose owners each have their own agent account
+//! (`accounts://…`, see [`crate::accounts`]).
+//!
+//! Every turn, reset and settle looks up its owner's account in the account map, then goes to
+//! that account's host agent: one [`SshDriver`] per account over its own [`Link`], whose
+//! "connection" is `sudo -n -u ACCOUNT -- paliadin-shim serve --private …` on a pipe. Links
+//! start on an account's first turn and are kept up (and reconnected) like a remote host's, so
+//! resuming after a dropped pipe works exactly as over SSH. The worker never touches an
+//! account's spool or tmux server itself: only through that account's shim.
+
+use super::ssh::SshDriver;
+use super::{DriveError, Driver, Progress, TurnControl, TurnSpec};
+use crate::accounts::{AccountMap, AccountName, AccountsTarget, ShimSettings};
+use crate::ssh::{Link, LinkOptions};
+use async_trait::async_trait;
+use paliadin_shared::SessionName;
+use paliadin_shared::domain::trailer::Reply;
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use tokio::process::Command;
+use uuid::Uuid;
+
+/// Drives the agents of one host, each owner's under their own account.
+pub struct AccountsDriver {
+    /// The host's name, for logs.
+    label: String,
+    target: AccountsTarget,
+    settings: ShimSettings,
+    opts: LinkOptions,
+    map: AccountMap,
+    /// One host agent (and its link) per account, started on the account's first use.
+    shims: Mutex<HashMap<AccountName, Arc<SshDriver>>>,
+}
+
+impl AccountsDriver {
+    /// Reads nothing yet: the map is read (and checked) on first use and whenever it changes.
+    pub fn new(
+        label: &str,
+        target: AccountsTarget,
+        settings: ShimSettings,
+        opts: LinkOptions,
+    ) -> AccountsDriver {
+        AccountsDriver {
+            label: label.to_owned(),
+            map: AccountMap::new(&target.map),
+            target,
+            settings,
+            opts,
+            shims: Mutex::default(),
+        }
+    }
+
+    /// The host agent of `user`'s account. A user without an account gets no agent: the turn
+    /// fails (as an upstream error, so failover does not move the user elsewhere).
+    fn shim(&self, user: Uuid) -> Result<Arc<SshDriver>, DriveError> {
+        let account = self.map.account(user).map_err(|e| {
+            tracing::warn!(host = %self.label, error = %e, "no agent account for the user");
+            DriveError::Upstream(e)
+        })?;
+        let mut shims = self.shims.lock().expect("shims");
+        let shim = shims.entry(account.clone()).or_insert_with(|| {
+            let (sudo, args) = (
+                self.target.sudo.clone(),
+                self.target.args(&account, &self.settings),
+            );
+            tracing::info!(host = %self.label, %account, "starting the account's host agent");
+            let connect = move || {
+                let mut cmd = Command::new(&sudo);
+                // Nothing of the worker's environment (DATABASE_URL above all) reaches the
+                // helper or the agent; the helper sets the account's HOME, USER and PATH.
+                cmd.args(&args)
+                    .env_clear()
+                    .current_dir("/")
+                    .stdin(Stdio::piped());
+                cmd
+            };
+            let label = format!("{}/{account}", self.label);
+            let link = Link::start_with(&label, connect, self.opts.clone());
+            Arc::new(SshDriver::with_link(link, self.opts.connect_timeout))
+        });
+        Ok(shim.clone())
+    }
+}
+
+#[async_trait]
+impl Driver for AccountsDriver {
+    async fn run_turn(
+        &self,
+        spec: &TurnSpec,
+        progress: &dyn Progress,
+        control: &TurnControl,
+    ) -> Result<Reply, DriveError> {
+        self.shim(spec.user_id)?
+            .run_turn(spec, progress, control)
+            .await
+    }
+
+    async fn reset(&self, user: Uuid, session: &SessionName) -> Result<(), DriveError> {
+        self.shim(user)?.reset(user, session).await
+    }
+
+    async fn settle(&self, user: Uuid, turn: Uuid) {
+        if let Ok(shim) = self.shim(user) {
+            shim.settle(user, turn).await
+        }
+    }
+
+    /// The host is usable while its account map is; each account's own link decides its turns.
+    fn reachability(&self) -> Result<(), String> {
+        self.map.current().map(|_| ())
+    }
+}
