@@ -73,15 +73,25 @@ impl TmuxRig {
     }
 
     /// Receipts of a turn counted by the demo agent (`.ack` lines, live or in `done/`).
+    ///
+    /// The worker settles a finished turn by renaming its files into `done/`, possibly while
+    /// this reads: a rename between the two reads would show the one file in both places and
+    /// count it twice (the "duplicate paste" that `ssh_failures` reported now and then). The
+    /// live file is read again after `done/`; if it changed, the reads are repeated.
     pub fn receipts(&self, turn: &str) -> usize {
-        [
-            self.spool.join(format!("{turn}.ack")),
-            self.spool.join("done").join(format!("{turn}.ack")),
-        ]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.lines().count())
-        .sum()
+        let live = self.spool.join(format!("{turn}.ack"));
+        let done = self.spool.join("done").join(format!("{turn}.ack"));
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        loop {
+            let (first, settled, again) = (read(&live), read(&done), read(&live));
+            if first == again {
+                return [first, settled]
+                    .iter()
+                    .flatten()
+                    .map(|s| s.lines().count())
+                    .sum();
+            }
+        }
     }
 
     /// Starts a worker process serving `local` on this rig, with the demo agent.

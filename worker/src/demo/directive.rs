@@ -106,8 +106,9 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/slow" => {
             number(word, arg, 0, MAX_SLOW_MS, "milliseconds").map_or_else(|u| u, Directive::Slow)
         }
-        "/late-ack" => number(word, arg, 0, MAX_SLOW_MS, "milliseconds")
-            .map_or_else(|u| u, Directive::LateAck),
+        "/late-ack" => {
+            number(word, arg, 0, MAX_SLOW_MS, "milliseconds").map_or_else(|u| u, Directive::LateAck)
+        }
         "/stream" => count(word, arg, 1, MAX_COUNT, "chunks").map_or_else(|u| u, Directive::Stream),
         "/activity" => {
             count(word, arg, 0, MAX_COUNT, "events").map_or_else(|u| u, Directive::Activity)

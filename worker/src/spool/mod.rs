@@ -136,13 +136,22 @@ impl SpoolDir {
 
     /// How many receipts the agent recorded for the turn (its `.ack` lines), whether the turn
     /// is still running or finished (`done/`). Tests use it to prove a message was sent once.
+    /// A settle may rename the file into `done/` between the reads: the live file is read again
+    /// after `done/`, and the reads repeated if it changed, so one file never counts twice.
     pub fn ack_count(&self, turn: Uuid) -> usize {
         let name = file_name(turn, "ack");
-        [self.root.join(&name), self.done_dir().join(&name)]
-            .iter()
-            .filter_map(|p| std::fs::read(p).ok())
-            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-            .sum()
+        let (live, done) = (self.root.join(&name), self.done_dir().join(&name));
+        let lines = |p: &Path| {
+            std::fs::read(p)
+                .ok()
+                .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        };
+        loop {
+            let (first, settled, again) = (lines(&live), lines(&done), lines(&live));
+            if first == again {
+                return first.unwrap_or(0) + settled.unwrap_or(0);
+            }
+        }
     }
 
     /// A turn reached a terminal outcome: move its files out of the way (or delete them), and
