@@ -1,5 +1,7 @@
 //! The turn queues: one pgmq queue per tmux host (`turns_<host>`), each message carrying a turn
-//! id and the header `x-pgmq-group = <user_id>` so `read_grouped_head` serialises a user's turns.
+//! id and the header `x-pgmq-group = <user_id>` so that reading group heads serialises a user's
+//! turns: `paliadin_read_heads` (pgmq's `read_grouped_head` contract, walking a group-head index
+//! instead of grouping the whole queue; migration `20261201000002_queue_heads.sql`).
 //!
 //! pgmq's `delete`/`archive`/`set_vt` match on `msg_id` only; callers fence them with the turn's
 //! attempt in the same transaction (see `db::turns`).
@@ -60,6 +62,7 @@ impl TurnQueue {
         }
         let mut tx = self.pgmq.acquire_queue_lock(&name).await?;
         self.pgmq.create_with_cxn(&name, &mut *tx).await?;
+        heads_index(&mut tx, &name).await?;
         tx.commit().await?;
         self.created.lock().expect("lock").insert(name);
         Ok(())
@@ -92,6 +95,7 @@ impl TurnQueue {
             .execute(&mut *conn)
             .await?;
         self.pgmq.create_with_cxn(&name, &mut *conn).await?;
+        heads_index(&mut *conn, &name).await?;
         Ok(())
     }
 
@@ -125,17 +129,20 @@ impl TurnQueue {
         qty: i32,
     ) -> Result<Vec<Leased>, pgmq::errors::PgmqError> {
         let read_at = tokio::time::Instant::now();
-        let msgs = self
-            .pgmq
-            .read_grouped_head::<TurnMessage, serde_json::Value>(&host.queue_name(), vt_secs, qty)
-            .await?;
-        Ok(msgs
+        let rows: Vec<(i64, i32, sqlx::types::Json<TurnMessage>)> =
+            sqlx::query_as("SELECT msg_id, read_ct, message FROM paliadin_read_heads($1, $2, $3)")
+                .bind(host.queue_name())
+                .bind(vt_secs)
+                .bind(qty)
+                .fetch_all(&self.pgmq.connection)
+                .await?;
+        Ok(rows
             .into_iter()
-            .map(|m| Leased {
+            .map(|(msg_id, read_ct, message)| Leased {
                 host: host.clone(),
-                msg_id: m.msg_id,
-                turn_id: m.message.turn_id,
-                read_ct: m.read_ct,
+                msg_id,
+                turn_id: message.0.turn_id,
+                read_ct,
                 read_at,
             })
             .collect())
@@ -202,4 +209,14 @@ impl TurnQueue {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The queue's group-head index, which `paliadin_read_heads` walks instead of scanning the
+/// queue (migration `20261201000002_queue_heads.sql`). Idempotent.
+async fn heads_index(conn: &mut PgConnection, queue: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT paliadin_queue_heads_index($1)")
+        .bind(queue)
+        .execute(conn)
+        .await
+        .map(drop)
 }
