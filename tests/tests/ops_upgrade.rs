@@ -180,7 +180,11 @@ async fn the_first_schema_upgrades_with_no_loss_and_serves_its_queued_turn() {
     let queue = TurnQueue::new(db.pool.clone()).await;
     let host = HostName::parse("local").unwrap();
     let mut conn = db.pool.acquire().await.unwrap();
-    queue.ensure_in(&mut conn, &host).await.unwrap();
+    // The first release created its queues with pgmq alone (no group-head index).
+    sqlx::query("SELECT pgmq.create('turns_local')")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let msg = queue.send(&mut conn, &host, queued, alice).await.unwrap();
     drop(conn);
     sqlx::query("UPDATE turns SET msg_id = $2 WHERE id = $1")
@@ -213,6 +217,16 @@ async fn the_first_schema_upgrades_with_no_loss_and_serves_its_queued_turn() {
         .unwrap();
     assert_eq!(states.len(), 5);
     assert!(states.contains(&(running, "running".into())));
+    let indexed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'q_turns_local_group_head')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        indexed,
+        "the existing queue did not get its group-head index"
+    );
 
     // The new release serves the queued turn.
     let api = ApiProc::start(&db).await;
