@@ -1,7 +1,9 @@
 //! Driving agents in tmux: the CLI runner, session lifecycle, delivery, and the turn core.
 //!
 //! Layout:
-//! - [`command`]: one tmux client call (`tmux [-L socket] …`), errors classified;
+//! - [`command`]: [`Tmux`], one server's handle: commands on its control-mode client
+//!   ([`control`]), one CLI process per call ([`cli`]) as the fallback, errors classified;
+//! - [`buffer`]: user text into a tmux buffer (a private file, or a CLI client's stdin);
 //! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
 //! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
 //! - [`clock`]: the turn's time limit, stopped while the person answers a permission request;
@@ -15,10 +17,13 @@
 //!
 //! The why of every step is in `docs/tmux-driving.md`.
 
+pub mod buffer;
 pub mod busy;
+pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod control;
 pub mod deliver;
 pub mod dialog;
 pub mod host;
