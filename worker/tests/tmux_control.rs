@@ -286,19 +286,41 @@ async fn a_client_that_cannot_start_leaves_the_work_to_the_cli() {
 }
 
 #[tokio::test]
-async fn the_hidden_session_goes_with_the_last_client() {
+async fn clients_of_several_workers_start_on_a_fresh_server_together() {
+    // tmux 3.3a's server crashed when control clients started it together (conn.rs).
+    for _ in 0..5 {
+        let srv = Server::new();
+        let handles: Vec<Tmux> = (0..3).map(|_| srv.tmux()).collect();
+        let pids = futures::future::join_all(
+            handles
+                .iter()
+                .map(|t| t.run(&["display-message", "-p", "#{pid}"])),
+        )
+        .await;
+        let pids: Vec<String> = pids.into_iter().map(Result::unwrap).collect();
+        assert!(pids.iter().all(|p| p == &pids[0]), "one server: {pids:?}");
+        assert_eq!(srv.control_clients().len(), 3);
+        let again = handles[0].run(&["display-message", "-p", "#{pid}"]).await;
+        assert_eq!(again.unwrap(), pids[0], "the server lived on");
+    }
+}
+
+#[tokio::test]
+async fn the_client_leaves_with_its_handle_and_the_hidden_session_stays() {
     let srv = Server::new();
     let tmux = srv.tmux();
     tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
-    let has = |s: &Server| {
-        s.cli(&["has-session", "-t", "=_paliadin-control"])
-            .status
-            .success()
-    };
-    assert!(has(&srv));
+    assert_eq!(srv.control_clients().len(), 1);
     drop(tmux);
-    until("the hidden session is gone", || !has(&srv)).await;
-    assert!(srv.cli(&["has-session", "-t", "=a"]).status.success());
+    until("the client is gone", || srv.control_clients().is_empty()).await;
+    let has = |name: &str| srv.cli(&["has-session", "-t", name]).status.success();
+    assert!(has("=a") && has("=_paliadin-control"));
+    // The next handle attaches to the same hidden session.
+    srv.tmux()
+        .run(&["display-message", "-p", "x"])
+        .await
+        .unwrap();
+    assert_eq!(srv.control_clients().len(), 1);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! waiter left is told so, and the connection refuses new commands.
 
 use super::frame::{Block, Event, Framer};
+use crate::tmux::TmuxError;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
@@ -20,9 +21,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// The hidden session the client attaches to (a control client needs one). It runs `cat`,
-/// which waits on a terminal nobody types into, and it is destroyed when its last control
-/// client leaves (`destroy-unattached`), so it never outlives the workers. Agents' sessions
-/// are always `<prefix>-<8 hex>`: this name is never one of them.
+/// which waits on a terminal nobody types into, and lives as long as the server. Agents'
+/// sessions are always `<prefix>-<8 hex>`: this name is never one of them.
+///
+/// tmux 3.3a crashes (SIGSEGV in the server: every agent session gone) when two control
+/// clients start a server together (`tmux -C new-session` from two workers: 8 of 8 tries
+/// here), and when a session with `destroy-unattached` loses its control clients. What is
+/// done instead did not crash in 60 tries with three clients at once: a CLI client makes the
+/// session (`new-session -d`; a `duplicate session` from a concurrent worker is fine), then
+/// the control client attaches to it.
 pub const SESSION: &str = "_paliadin-control";
 
 /// Why a command got no reply.
@@ -54,23 +61,30 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    /// Starts a client (and, if none runs, the server) and waits until it is attached.
+    /// Makes the hidden session (and, if none runs, the server), starts a client attached to
+    /// it, and waits until it is attached.
     pub async fn open(bin: &Path, socket: Option<&str>, limit: Duration) -> Result<Conn, String> {
+        let made = [
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "cat",
+        ];
+        match crate::tmux::cli::run(bin, socket, &made, None).await {
+            Ok(_) => {}
+            Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
+            Err(e) => return Err(format!("cannot make the control session: {e}")),
+        }
         let mut cmd = crate::tmux::cli::client(bin, socket);
-        cmd.args(["-C", "new-session", "-A", "-s", SESSION])
+        let target = format!("={SESSION}");
+        cmd.args(["-C", "attach-session", "-t", &target])
             // No `%output` for the hidden pane, and no say in any window's size.
-            .args([
-                "-f",
-                "no-output,ignore-size",
-                "-x",
-                "80",
-                "-y",
-                "24",
-                "cat",
-                ";",
-            ])
-            // The session just attached (a `-t` here would not take the exact `=name`).
-            .args(["set-option", "destroy-unattached", "on"])
+            .args(["-f", "no-output,ignore-size"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
