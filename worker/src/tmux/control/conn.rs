@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 /// tmux 3.3a crashes (SIGSEGV in the server: every agent session gone) when two control
 /// clients start a server together (`tmux -C new-session` from two workers: 8 of 8 tries
 /// here), and when a session with `destroy-unattached` loses its control clients. What is
-/// done instead did not crash in 60 tries with three clients at once: a CLI client makes the
+/// done instead did not crash in 44 tries with three clients at once: a CLI client makes the
 /// session (`new-session -d`; a `duplicate session` from a concurrent worker is fine), then
 /// the control client attaches to it.
 pub const SESSION: &str = "_paliadin-control";
