@@ -46,8 +46,18 @@ pub struct Control {
     socket: Option<String>,
     /// The live connection, if any.
     conn: Mutex<Option<Arc<Conn>>>,
-    /// Held while connecting (one attempt at a time); when the last attempt failed.
-    connecting: tokio::sync::Mutex<Option<Instant>>,
+    /// Held while connecting (one attempt at a time).
+    connecting: tokio::sync::Mutex<Failures>,
+}
+
+/// Failed attempts to start a client since the last one that attached.
+#[derive(Default)]
+struct Failures {
+    /// When the last attempt failed.
+    last: Option<Instant>,
+    /// How many in a row: only the first is a warning (a tmux without control mode would
+    /// otherwise log one every [`RETRY_AFTER`]).
+    count: u64,
 }
 
 impl std::fmt::Debug for Control {
@@ -64,7 +74,7 @@ impl Control {
             bin,
             socket,
             conn: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(Failures::default()),
         }
     }
 
@@ -110,7 +120,7 @@ impl Control {
         if let Some(c) = self.live() {
             return Some(c);
         }
-        if failed.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+        if failed.last.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
             return None;
         }
         match Conn::open(&self.bin, self.socket.as_deref(), ATTACH_LIMIT).await {
@@ -118,13 +128,19 @@ impl Control {
                 tracing::info!(socket = ?self.socket, "tmux control client attached");
                 let c = Arc::new(c);
                 *self.conn.lock().expect("control conn") = Some(c.clone());
-                *failed = None;
+                *failed = Failures::default();
                 Some(c)
             }
             Err(why) => {
-                tracing::warn!(socket = ?self.socket, reason = %why, retry_s = RETRY_AFTER.as_secs(),
-                    "no tmux control client: running tmux commands as processes");
-                *failed = Some(Instant::now());
+                if failed.count == 0 {
+                    tracing::warn!(socket = ?self.socket, reason = %why, retry_s = RETRY_AFTER.as_secs(),
+                        "no tmux control client: running tmux commands as processes");
+                } else {
+                    tracing::debug!(socket = ?self.socket, reason = %why, failures = failed.count + 1,
+                        "still no tmux control client");
+                }
+                failed.last = Some(Instant::now());
+                failed.count += 1;
                 None
             }
         }
