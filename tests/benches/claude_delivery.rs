@@ -95,7 +95,8 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    let tmux = Tmux::new("tmux", Some(rig.socket.clone()));
+    // As the worker does: commands on the control-mode client, the paste through a file.
+    let tmux = Tmux::new("tmux", Some(rig.socket.clone())).with_paste_dir(rig.spool.join(".paste"));
     // The session as the worker creates it (spool, session name and working directory).
     let mut cfg = TmuxConfig::from_agent_cmd(&claude.agent_cmd).expect("agent command");
     cfg.spool_dir = rig.spool.clone();

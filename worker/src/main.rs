@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         config.workdir = dir;
     }
     config.socket = cli.tmux_socket;
+    config.control = cli.tmux_control;
     config.max_reply_bytes = cli.max_reply_bytes;
     let mut served = Vec::new();
     for spec in &specs {

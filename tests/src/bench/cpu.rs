@@ -1,6 +1,7 @@
 //! Where the CPU goes: per phase, CPU time of each part of the system (from `/proc`) divided by
-//! the turns it ran. The API, each worker with its exited children (the `tmux` clients), the
-//! tmux server, the agents in it, this database's PostgreSQL backends, and the bench itself.
+//! the turns it ran. The API, each worker with its children (the `tmux` clients: the exited
+//! per-command processes and the live control-mode client), the tmux server, the agents in it,
+//! this database's PostgreSQL backends, and the bench itself.
 
 use std::collections::HashMap;
 
@@ -53,7 +54,13 @@ pub fn snapshot(p: &Pids) -> Snapshot {
     for &w in &p.workers {
         if let Some((own, kids)) = times(w) {
             add("workers", own);
-            add("tmux clients (exited children of workers)", kids);
+            // A live child is the control-mode client (or a command process still running).
+            let live: f64 = children(w)
+                .into_iter()
+                .filter_map(times)
+                .map(|(o, k)| o + k)
+                .sum();
+            add("tmux clients (children of workers)", kids + live);
         }
     }
     if let Some(t) = p.tmux_server {

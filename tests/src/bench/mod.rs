@@ -64,8 +64,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     table.row("one durable commit", &fl.commit);
     table.row("one LISTEN/NOTIFY round trip", &fl.notify);
     table.row("one `tmux` command (process)", &fl.tmux);
+    table.row("one `tmux` command (control client)", &fl.tmux_control);
     table.floor_ms = fl.total();
-    println!("\nfloor = sum of the three p50s = {:.2} ms", table.floor_ms);
+    let via = if fl.control {
+        "control client"
+    } else {
+        "process"
+    };
+    println!(
+        "\nfloor = sum of the three p50s (tmux: {via}, the workers' transport) = {:.2} ms",
+        table.floor_ms
+    );
 
     for &rate in &args.rates {
         let cpu = cpu::snapshot(&rig.pids().await);

@@ -61,6 +61,11 @@ pub struct ShimConfig {
     /// A private tmux server socket name (`tmux -L`); default: the user's server.
     #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
+    /// Send tmux commands through one control-mode client per tmux server (`tmux -C`); `false`
+    /// (or `0`) runs one `tmux` process per command, as the fallback does when no control
+    /// client can start.
+    #[arg(long, env = "PALIADIN_TMUX_CONTROL", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub tmux_control: bool,
     /// The tmux binary.
     #[arg(long, env = "PALIADIN_TMUX_BIN", default_value = "tmux")]
     pub tmux_bin: PathBuf,
@@ -113,6 +118,7 @@ impl ShimConfig {
             cfg.workdir = dir.clone();
         }
         cfg.socket = self.tmux_socket.clone();
+        cfg.control = self.tmux_control;
         cfg.tmux_bin = self.tmux_bin.clone();
         cfg.max_reply_bytes = self.max_reply_bytes;
         Ok((cfg, format!("{cmd} ({why})")))

@@ -1,15 +1,19 @@
-//! Runs the tmux CLI: one client process per call, optionally on a private server (`-L`).
+//! `Tmux`: a handle on one tmux server that runs commands on its control-mode client
+//! ([`super::control`]) and falls back to one CLI process per call ([`super::cli`]) where that
+//! client cannot be used (switched off, cannot start, an argument it cannot quote, `-V`).
 //!
-//! User text never travels as an argument here (a trailing `;` in any argument is a command
-//! separator to tmux): callers pass it as `stdin` (see `deliver`). Every call is timed at
-//! `debug` level, so per-call latency is visible with `RUST_LOG=paliadin_worker::tmux=debug`.
+//! User text never travels as an argument here (`;` separates commands, and control-mode lines
+//! are parsed like a configuration file): it reaches tmux only through [`Tmux::load_buffer`].
+//! Every call is timed into the optional histogram and at `debug` level, so per-call latency is
+//! visible with `RUST_LOG=paliadin_worker::tmux=debug`.
 
+use super::buffer::PasteDir;
+use super::cli;
+use super::control::{Control, Outcome};
 use prometheus::HistogramVec;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
 /// Why a tmux call failed, classified from the client's exit status and stderr.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +38,8 @@ impl TmuxError {
         matches!(self, TmuxError::NoServer(_) | TmuxError::NotFound(_))
     }
 
-    fn classify(command: &str, stderr: String) -> TmuxError {
+    /// From the error text tmux printed (a CLI client's stderr, a control client's `%error`).
+    pub(crate) fn classify(command: &str, stderr: String) -> TmuxError {
         let s = stderr.trim().to_owned();
         if s.contains("no server running")
             || s.contains("server exited unexpectedly")
@@ -52,7 +57,8 @@ impl TmuxError {
     }
 }
 
-/// A handle on one tmux server: the binary plus the optional `-L <socket>` name.
+/// A handle on one tmux server: the binary plus the optional `-L <socket>` name. Clones share
+/// the control client.
 #[derive(Debug, Clone)]
 pub struct Tmux {
     /// The tmux binary; a bare name is looked up on `PATH`.
@@ -61,15 +67,43 @@ pub struct Tmux {
     socket: Option<String>,
     /// Where each call's latency goes (`command`, `ok` labels), when someone collects it.
     timings: Option<HistogramVec>,
+    /// The control-mode client; None runs every command as a process.
+    control: Option<Arc<Control>>,
+    /// Where [`Tmux::load_buffer`] writes its files for the control client.
+    paste_dir: Option<Arc<PasteDir>>,
 }
 
 impl Tmux {
+    /// A handle that uses a control-mode client.
     pub fn new(bin: impl Into<PathBuf>, socket: Option<String>) -> Self {
+        let bin = bin.into();
         Tmux {
-            bin: bin.into(),
+            control: Some(Arc::new(Control::new(bin.clone(), socket.clone()))),
+            bin,
             socket,
             timings: None,
+            paste_dir: None,
         }
+    }
+
+    /// `false`: one process per command, as before the control client
+    /// (`PALIADIN_TMUX_CONTROL=0`).
+    pub fn with_control(mut self, on: bool) -> Self {
+        if !on {
+            self.control = None;
+        } else if self.control.is_none() {
+            self.control = Some(Arc::new(Control::new(
+                self.bin.clone(),
+                self.socket.clone(),
+            )));
+        }
+        self
+    }
+
+    /// Lets [`Tmux::load_buffer`] hand text to the control client through files in `dir`.
+    pub fn with_paste_dir(mut self, dir: PathBuf) -> Self {
+        self.paste_dir = Some(Arc::new(PasteDir::new(dir)));
+        self
     }
 
     /// Records every call's latency in `timings` (labels `command`, `ok`).
@@ -82,73 +116,73 @@ impl Tmux {
         self.socket.as_deref()
     }
 
-    /// Runs `tmux [-L socket] <args>` and returns its stdout.
+    /// Whether commands go to a control-mode client (when one can be started).
+    pub fn uses_control(&self) -> bool {
+        self.control.is_some()
+    }
+
+    /// Runs `tmux [-L socket] <args>` and returns its output.
     pub async fn run(&self, args: &[&str]) -> Result<String, TmuxError> {
         self.call(args, None).await
     }
 
-    /// Same, with `input` written to the client's stdin (e.g. `load-buffer -b NAME -`).
+    /// Same, as a process with `input` written to its stdin.
     pub async fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Result<String, TmuxError> {
         self.call(args, Some(input)).await
     }
 
+    /// Puts `text` into the buffer `name` (a name of ours, never user text).
+    pub async fn load_buffer(&self, name: &str, text: &[u8]) -> Result<(), TmuxError> {
+        if let (Some(_), Some(dir)) = (&self.control, &self.paste_dir)
+            && let Some(file) = dir.write(name, text)
+        {
+            // `load-buffer` expands formats in its path: only a path without `#` is itself.
+            let path = file.path().to_str().filter(|p| !p.contains('#'));
+            if let Some(path) = path {
+                match self.run(&["load-buffer", "-b", name, path]).await {
+                    Ok(_) => return Ok(()),
+                    // The server may not see the file (another user, another /tmp): stdin.
+                    Err(TmuxError::Failed { stderr, .. }) => {
+                        tracing::info!(%stderr, "tmux cannot read the paste file: using stdin")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.run_with_stdin(&["load-buffer", "-b", name, "-"], text)
+            .await
+            .map(|_| ())
+    }
+
     async fn call(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, TmuxError> {
         let started = Instant::now();
-        let mut cmd = Command::new(&self.bin);
-        // `-u`: UTF-8 output whatever the locale. Without it, a client with no UTF-8 locale (an
-        // sshd forced command, a systemd unit) prints a TAB in a format as `_` and non-ASCII
-        // screen text as `_`, which breaks the health check's fields and screen comparisons.
-        cmd.arg("-u");
-        if let Some(socket) = &self.socket {
-            cmd.arg("-L").arg(socket);
-        }
-        cmd.args(args)
-            // A worker started inside tmux must still talk to the server its config names.
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            // A server started by this call hands its environment to every agent: keep the
-            // worker's database credentials out of it.
-            .env_remove("DATABASE_URL")
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let spawn_err = |source| TmuxError::Spawn {
-            bin: self.bin.display().to_string(),
-            source,
-        };
-        let mut child = cmd.spawn().map_err(spawn_err)?;
-        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
-            // A failed write shows up as the client's own error below.
-            let _ = stdin.write_all(bytes).await;
-            drop(stdin);
-        }
-        let out = child.wait_with_output().await.map_err(spawn_err)?;
         let command = args.first().copied().unwrap_or("");
+        let mut via = "process";
+        let mut out = None;
+        if let Some(control) = &self.control
+            && input.is_none()
+            && !command.is_empty()
+            && !command.starts_with('-')
+            && let Outcome::Answered(r) = control.run(args).await
+        {
+            (via, out) = ("control", Some(r));
+        }
+        let out = match out {
+            Some(r) => r,
+            None => cli::run(&self.bin, self.socket.as_deref(), args, input).await,
+        };
         tracing::debug!(
             command,
+            via,
             elapsed_us = started.elapsed().as_micros() as u64,
-            ok = out.status.success(),
+            ok = out.is_ok(),
             "tmux call"
         );
         if let Some(t) = &self.timings {
-            let ok = if out.status.success() {
-                "true"
-            } else {
-                "false"
-            };
+            let ok = if out.is_ok() { "true" } else { "false" };
             t.with_label_values(&[command, ok])
                 .observe(started.elapsed().as_secs_f64());
         }
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            Err(TmuxError::classify(command, stderr))
-        }
+        out
     }
 }

@@ -1,7 +1,8 @@
 //! Delivery: getting the envelope into the agent's input and confirming it was submitted.
 //!
 //! The text never appears in argv and never meets a shell: it goes to a uniquely named tmux
-//! buffer through the client's stdin (`load-buffer -b NAME -`), then `paste-buffer -p -d -r`
+//! buffer ([`Tmux::load_buffer`]: a private file the control client loads, or a CLI client's
+//! stdin, `load-buffer -b NAME -`), then `paste-buffer -p -d -r`
 //! pastes it (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
 //! is a separate `send-keys`, sent at once (measured against Claude Code: docs/claude-code.md,
 //! "Delivery timing"; `settle` can add a pause). Submission is
@@ -48,8 +49,7 @@ pub async fn paste(tmux: &Tmux, pane: &str, turn: Uuid, text: &str) -> Result<()
         std::process::id(),
         NEXT_BUFFER.fetch_add(1, Ordering::Relaxed)
     );
-    tmux.run_with_stdin(&["load-buffer", "-b", &buffer, "-"], text.as_bytes())
-        .await?;
+    tmux.load_buffer(&buffer, text.as_bytes()).await?;
     let pasted = tmux
         .run(&["paste-buffer", "-p", "-d", "-r", "-b", &buffer, "-t", pane])
         .await;

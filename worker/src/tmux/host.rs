@@ -58,7 +58,8 @@ impl TmuxHost {
         TmuxHost::start_with(cfg, tmux)
     }
 
-    /// [`TmuxHost::start`] with a given tmux handle (e.g. one that records its timings).
+    /// [`TmuxHost::start`] with a given tmux handle (e.g. one that records its timings); its
+    /// control client follows `cfg.control`, and pastes go through `<spool>/.paste/`.
     pub fn start_with(cfg: TmuxConfig, tmux: Tmux) -> Result<TmuxHost, StartError> {
         if cfg.agent_argv.is_empty() {
             return Err(StartError::NoAgentCommand);
@@ -69,6 +70,9 @@ impl TmuxHost {
                 source,
             })?
             .with_max_reply_bytes(cfg.max_reply_bytes);
+        let tmux = tmux
+            .with_control(cfg.control)
+            .with_paste_dir(spool.root().join(".paste"));
         let watcher = SpoolWatcher::start(Arc::new(spool))?;
         let sessions = Sessions::new(tmux.clone(), cfg.health_ttl);
         Ok(TmuxHost {

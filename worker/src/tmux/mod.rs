@@ -1,11 +1,14 @@
-//! Driving agents in tmux: the CLI runner, session lifecycle, delivery, and the turn core.
+//! Driving agents in tmux: the control-mode client and its CLI fallback, session lifecycle,
+//! delivery, and the turn core.
 //!
 //! Layout:
-//! - [`command`]: one tmux client call (`tmux [-L socket] …`), errors classified;
+//! - [`command`]: [`Tmux`], one server's handle: commands on its control-mode client
+//!   ([`control`]), one CLI process per call ([`cli`]) as the fallback, errors classified;
+//! - [`buffer`]: user text into a tmux buffer (a private file, or a CLI client's stdin);
 //! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
 //! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
 //! - [`clock`]: the turn's time limit, stopped while the person answers a permission request;
-//! - [`deliver`]: paste through a buffer from stdin, separate Enter, confirmation;
+//! - [`deliver`]: paste through a buffer, separate Enter, confirmation;
 //! - [`dialog`]: a question open in the agent's terminal that no hook reported;
 //! - [`host`]: [`TmuxHost`], a whole turn over tmux plus the spool (`crate::spool`); it knows
 //!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
@@ -15,10 +18,13 @@
 //!
 //! The why of every step is in `docs/tmux-driving.md`.
 
+pub mod buffer;
 pub mod busy;
+pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod control;
 pub mod deliver;
 pub mod dialog;
 pub mod host;

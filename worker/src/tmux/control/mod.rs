@@ -1,0 +1,167 @@
+//! The tmux control-mode client: one `tmux -C` process per tmux server, shared by every turn of
+//! this process, instead of one `tmux` process per command (`docs/tmux-driving.md`, "Control
+//! mode").
+//!
+//! Layout:
+//! - [`frame`]: the reply framing (`%begin … %end`/`%error`) and notifications;
+//! - [`quote`]: arguments as one command line, or refused;
+//! - [`conn`]: one live client, its pipelined commands and their waiters.
+//!
+//! [`Control`] keeps one connection and replaces it when it goes (a killed server, `%exit`):
+//! a command that was never written is sent on the new connection; one that was in flight is
+//! retried only when it changes nothing (`display-message`, `capture-pane`, …), else it fails
+//! as [`TmuxError::NoServer`], so a paste or a key is never sent twice. When no client can be
+//! started (tmux too old, missing), [`Outcome::Unavailable`] sends the caller to the CLI, and a
+//! new client is tried again only after [`RETRY_AFTER`].
+
+pub mod conn;
+pub mod frame;
+pub mod quote;
+
+use super::TmuxError;
+use conn::{Conn, SendError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// After a client could not be started, commands use the CLI for this long.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a new client may take to attach.
+const ATTACH_LIMIT: Duration = Duration::from_secs(5);
+/// Connections tried for one command before it goes to the CLI.
+const ATTEMPTS: usize = 3;
+
+/// What the control client made of a command.
+#[derive(Debug)]
+pub enum Outcome {
+    /// tmux answered (or the command was lost in flight).
+    Answered(Result<String, TmuxError>),
+    /// Not sent: run it with the CLI.
+    Unavailable,
+}
+
+/// The control connection to one tmux server.
+pub struct Control {
+    bin: PathBuf,
+    socket: Option<String>,
+    /// The live connection, if any.
+    conn: Mutex<Option<Arc<Conn>>>,
+    /// Held while connecting (one attempt at a time).
+    connecting: tokio::sync::Mutex<Failures>,
+}
+
+/// Failed attempts to start a client since the last one that attached.
+#[derive(Default)]
+struct Failures {
+    /// When the last attempt failed.
+    last: Option<Instant>,
+    /// How many in a row: only the first is a warning (a tmux without control mode would
+    /// otherwise log one every [`RETRY_AFTER`]).
+    count: u64,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Control {
+    pub fn new(bin: PathBuf, socket: Option<String>) -> Control {
+        Control {
+            bin,
+            socket,
+            conn: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(Failures::default()),
+        }
+    }
+
+    /// Runs `args` (a tmux command and its arguments) on the control client.
+    pub async fn run(&self, args: &[&str]) -> Outcome {
+        let command = args.first().copied().unwrap_or("");
+        let line = match quote::line(args) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::debug!(error = %e, "running this command with the CLI");
+                return Outcome::Unavailable;
+            }
+        };
+        let mut retried = false;
+        for _ in 0..ATTEMPTS {
+            let Some(conn) = self.connection().await else {
+                return Outcome::Unavailable;
+            };
+            match conn.send(&line).await {
+                Ok(block) if block.ok => return Outcome::Answered(Ok(block.text)),
+                Ok(block) => {
+                    return Outcome::Answered(Err(TmuxError::classify(command, block.text)));
+                }
+                Err(SendError::NotSent) => continue,
+                Err(SendError::Lost) if !retried && changes_nothing(command) => retried = true,
+                Err(SendError::Lost) => {
+                    return Outcome::Answered(Err(TmuxError::NoServer(format!(
+                        "the tmux server or its control client went away during `{command}`"
+                    ))));
+                }
+            }
+        }
+        Outcome::Unavailable
+    }
+
+    /// The live connection, or a new one; None while clients cannot be started.
+    async fn connection(&self) -> Option<Arc<Conn>> {
+        if let Some(c) = self.live() {
+            return Some(c);
+        }
+        let mut failed = self.connecting.lock().await;
+        // Someone else may have connected while this task waited.
+        if let Some(c) = self.live() {
+            return Some(c);
+        }
+        if failed.last.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return None;
+        }
+        match Conn::open(&self.bin, self.socket.as_deref(), ATTACH_LIMIT).await {
+            Ok(c) => {
+                tracing::info!(socket = ?self.socket, "tmux control client attached");
+                let c = Arc::new(c);
+                *self.conn.lock().expect("control conn") = Some(c.clone());
+                *failed = Failures::default();
+                Some(c)
+            }
+            Err(why) => {
+                if failed.count == 0 {
+                    tracing::warn!(socket = ?self.socket, reason = %why, retry_s = RETRY_AFTER.as_secs(),
+                        "no tmux control client: running tmux commands as processes");
+                } else {
+                    tracing::debug!(socket = ?self.socket, reason = %why, failures = failed.count + 1,
+                        "still no tmux control client");
+                }
+                failed.last = Some(Instant::now());
+                failed.count += 1;
+                None
+            }
+        }
+    }
+
+    fn live(&self) -> Option<Arc<Conn>> {
+        let slot = self.conn.lock().expect("control conn");
+        slot.as_ref().filter(|c| c.alive()).cloned()
+    }
+}
+
+/// Commands that only read: safe to run again after their first try was lost.
+fn changes_nothing(command: &str) -> bool {
+    matches!(
+        command,
+        "display-message"
+            | "capture-pane"
+            | "has-session"
+            | "list-sessions"
+            | "list-panes"
+            | "show-options"
+            | "show-buffer"
+    )
+}

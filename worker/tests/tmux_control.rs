@@ -1,0 +1,390 @@
+//! The tmux control-mode client against a real tmux server on a private socket: replies equal
+//! the CLI's, errors are classified the same, arguments survive the quoting (or go to the CLI),
+//! concurrent commands get their own replies, a killed server is reconnected without running a
+//! lost command twice, and a client that cannot start leaves the CLI doing the work.
+
+use paliadin_worker::tmux::control::quote;
+use paliadin_worker::tmux::{Tmux, TmuxError};
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A private tmux server (`-L`), killed on drop.
+struct Server {
+    socket: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn new() -> Server {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("paliadin-ctl-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Server {
+            socket: format!("paliadin-ctl-{}", &id[..12]),
+            dir,
+        }
+    }
+
+    /// A tmux CLI call on this server, as a test sees it from outside.
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux")
+    }
+
+    fn tmux(&self) -> Tmux {
+        Tmux::new("tmux", Some(self.socket.clone()))
+    }
+
+    /// `client_flags` of every control-mode client attached now.
+    fn control_clients(&self) -> Vec<String> {
+        let out = self.cli(&[
+            "list-clients",
+            "-F",
+            "#{client_control_mode} #{client_flags}",
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("1 ").map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.cli(&["kill-server"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits until `cond` holds (checked every 10 ms), at most 10 s.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// What the pane of `replies_and_errors_equal_the_clis` shows: lines that look like guards.
+const SCREEN: &str =
+    "printf '%%end 1 2 1\\n%%begin 1 3 1\\n\\tTab \\303\\251 $HOME ;\\n%%exit\\n'; exec cat";
+
+#[tokio::test]
+async fn replies_and_errors_equal_the_clis() {
+    let srv = Server::new();
+    let ctl = srv.tmux();
+    let cli = srv.tmux().with_control(false);
+    assert!(ctl.uses_control() && !cli.uses_control());
+    let script = srv.dir.join("screen.sh");
+    std::fs::write(&script, SCREEN).unwrap();
+    let script = script.to_str().unwrap();
+    ctl.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "s1",
+        "-x",
+        "60",
+        "-y",
+        "8",
+        "sh",
+        script,
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        srv.control_clients().len(),
+        1,
+        "the command went through a control client"
+    );
+    until("the pane printed", || {
+        String::from_utf8_lossy(&srv.cli(&["capture-pane", "-p", "-t", "=s1:"]).stdout)
+            .contains("Tab")
+    })
+    .await;
+    for args in [
+        &["capture-pane", "-p", "-t", "=s1:"][..],
+        &[
+            "display-message",
+            "-p",
+            "-t",
+            "=s1:",
+            "#{session_name}\t#{pane_dead}\t#{pane_width}",
+        ],
+        &[
+            "display-message",
+            "-p",
+            "-t",
+            "=nosuch:",
+            "#{session_name}|",
+        ],
+    ] {
+        let (a, b) = (ctl.run(args).await.unwrap(), cli.run(args).await.unwrap());
+        assert_eq!(a, b, "{args:?}");
+    }
+    let screen = ctl
+        .run(&["capture-pane", "-p", "-t", "=s1:"])
+        .await
+        .unwrap();
+    // Screen text that looks like guards (the TAB is drawn as spaces).
+    assert!(
+        screen.starts_with("%end 1 2 1\n%begin 1 3 1\n        Tab é $HOME ;\n%exit\n"),
+        "{screen:?}"
+    );
+    for args in [
+        &["send-keys", "-t", "=nosuch:", "Enter"][..],
+        &["kill-session", "-t", "=nosuch"],
+        &["paste-buffer", "-b", "nosuch", "-t", "=s1:"],
+    ] {
+        let (a, b) = (
+            ctl.run(args).await.unwrap_err(),
+            cli.run(args).await.unwrap_err(),
+        );
+        assert!(matches!(a, TmuxError::NotFound(_)), "{args:?}: {a:?}");
+        assert_eq!(a.to_string(), b.to_string(), "{args:?}");
+    }
+    let err = ctl.run(&["no-such-command"]).await.unwrap_err();
+    assert!(matches!(err, TmuxError::Failed { .. }), "{err:?}");
+    // The client stayed usable after the errors; `-V` is not a command: the CLI runs it.
+    assert!(ctl.run(&["-V"]).await.unwrap().starts_with("tmux "));
+    let flags = srv.control_clients();
+    assert_eq!(flags.len(), 1, "one client for all of it: {flags:?}");
+    assert!(
+        flags[0].contains("no-output") && flags[0].contains("ignore-size"),
+        "{flags:?}"
+    );
+    // A second handle attaches to the same hidden session with the same flags.
+    let other = srv.tmux();
+    other.run(&["display-message", "-p", "x"]).await.unwrap();
+    let flags = srv.control_clients();
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(
+        flags
+            .iter()
+            .all(|f| f.contains("no-output") && f.contains("ignore-size"))
+    );
+}
+
+#[tokio::test]
+async fn many_tasks_get_their_own_replies() {
+    let srv = Server::new();
+    let tmux = srv.tmux();
+    tmux.run(&["new-session", "-d", "-s", "base"])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let t = tmux.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 10 == 0 {
+                // Sessions coming and going: notifications between the replies.
+                let name = format!("n{i}");
+                t.run(&["new-session", "-d", "-s", &name]).await.unwrap();
+                t.run(&["kill-session", "-t", &format!("={name}")])
+                    .await
+                    .unwrap();
+            }
+            let want = format!("reply {i} ;");
+            let got = t.run(&["display-message", "-p", &want]).await.unwrap();
+            assert_eq!(got, format!("{want}\n"));
+            if i % 7 == 0 {
+                let err = t
+                    .run(&["send-keys", "-t", &format!("=gone{i}:"), "x"])
+                    .await;
+                assert!(matches!(err, Err(TmuxError::NotFound(_))), "{err:?}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(srv.control_clients().len(), 1);
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_only_what_was_in_flight_and_the_next_command_reconnects() {
+    let srv = Server::new();
+    let tmux = srv.tmux();
+    tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
+    let pid = tmux
+        .run(&["display-message", "-p", "#{pid}"])
+        .await
+        .unwrap();
+    // `run-shell` answers at once but holds this client's queue while its shell runs: the two
+    // commands written behind it are in flight when the server dies. The one that changes
+    // something may have run, so it fails; the read-only one runs again, on a new client.
+    let mark = srv.dir.join("running");
+    let shell = format!("touch {}; sleep 30", mark.display());
+    tmux.run(&["run-shell", &shell]).await.unwrap();
+    let changing = tokio::spawn({
+        let t = tmux.clone();
+        async move { t.run(&["set-buffer", "-b", "x", "--", "y"]).await }
+    });
+    let reading = tokio::spawn({
+        let t = tmux.clone();
+        async move {
+            t.run(&["display-message", "-p", "#{session_name}|after"])
+                .await
+        }
+    });
+    until("the shell runs", || mark.exists()).await;
+    // SIGKILL: a crash answers nothing.
+    let killed = Command::new("kill")
+        .args(["-9", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let err = changing.await.unwrap().unwrap_err();
+    assert!(matches!(err, TmuxError::NoServer(_)), "{err:?}");
+    let after = reading.await.unwrap().unwrap();
+    // Answered by the new server the new client started: no session `a` there.
+    assert!(after.ends_with("|after\n"), "{after:?}");
+    let missing = tmux
+        .run(&["display-message", "-p", "-t", "=a:", "#{session_name}"])
+        .await;
+    assert!(!missing.unwrap().starts_with("a\n"));
+    assert_eq!(srv.control_clients().len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_start_leaves_the_work_to_the_cli() {
+    let srv = Server::new();
+    // A tmux that refuses control mode, as an old or restricted one would.
+    let bin = srv.dir.join("tmux-no-control");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -C ] && { echo no >&2; exit 1; }; done\nexec tmux \"$@\"\n",
+    )
+    .unwrap();
+    set_mode(&bin, 0o755);
+    let tmux = Tmux::new(&bin, Some(srv.socket.clone()));
+    tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
+    let out = tmux
+        .run(&["display-message", "-p", "-t", "=a:", "#{session_name}"])
+        .await;
+    assert_eq!(out.unwrap(), "a\n");
+    assert!(srv.control_clients().is_empty());
+    let gone = tmux
+        .run(&["kill-session", "-t", "=nosuch"])
+        .await
+        .unwrap_err();
+    assert!(matches!(gone, TmuxError::NotFound(_)), "{gone:?}");
+    // No binary at all: classified as before.
+    let none = Tmux::new(srv.dir.join("missing"), Some(srv.socket.clone()));
+    let err = none.run(&["display-message", "-p", "x"]).await.unwrap_err();
+    assert!(matches!(err, TmuxError::Spawn { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn clients_of_several_workers_start_on_a_fresh_server_together() {
+    // tmux 3.3a's server crashed when control clients started it together (conn.rs).
+    for _ in 0..5 {
+        let srv = Server::new();
+        let handles: Vec<Tmux> = (0..3).map(|_| srv.tmux()).collect();
+        let pids = futures::future::join_all(
+            handles
+                .iter()
+                .map(|t| t.run(&["display-message", "-p", "#{pid}"])),
+        )
+        .await;
+        let pids: Vec<String> = pids.into_iter().map(Result::unwrap).collect();
+        assert!(pids.iter().all(|p| p == &pids[0]), "one server: {pids:?}");
+        assert_eq!(srv.control_clients().len(), 3);
+        let again = handles[0].run(&["display-message", "-p", "#{pid}"]).await;
+        assert_eq!(again.unwrap(), pids[0], "the server lived on");
+    }
+}
+
+#[tokio::test]
+async fn the_client_leaves_with_its_handle_and_the_hidden_session_stays() {
+    let srv = Server::new();
+    let tmux = srv.tmux();
+    tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
+    assert_eq!(srv.control_clients().len(), 1);
+    drop(tmux);
+    until("the client is gone", || srv.control_clients().is_empty()).await;
+    let has = |name: &str| srv.cli(&["has-session", "-t", name]).status.success();
+    assert!(has("=a") && has("=_paliadin-control"));
+    // The next handle attaches to the same hidden session.
+    srv.tmux()
+        .run(&["display-message", "-p", "x"])
+        .await
+        .unwrap();
+    assert_eq!(srv.control_clients().len(), 1);
+}
+
+#[tokio::test]
+async fn pasted_text_goes_through_a_private_file_and_arrives_byte_exact() {
+    let srv = Server::new();
+    let dir = srv.dir.join(".paste");
+    let tmux = srv.tmux().with_paste_dir(dir.clone());
+    tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
+    let text = "it's; kill-server\n'$(x)' #{y} \\;\n%end 1 2 1\n\u{1b}[31m é\n";
+    tmux.load_buffer("pb1", text.as_bytes()).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&srv.cli(&["show-buffer", "-b", "pb1"]).stdout),
+        text
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "the file was removed"
+    );
+    // Without the control client: the CLI's stdin, as before.
+    let cli = srv.tmux().with_control(false).with_paste_dir(dir.clone());
+    cli.load_buffer("pb2", text.as_bytes()).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&srv.cli(&["show-buffer", "-b", "pb2"]).stdout),
+        text
+    );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Characters the quoting must carry, with tmux's special ones over-represented.
+fn arg_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        3 => any::<char>(),
+        2 => prop::sample::select(vec![';', '"', '$', '#', '{', '}', '\\', '~', '\t', ' ', '%', '\'', '\n', '-']),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Any argument the control client takes arrives as itself; it refuses exactly those with a
+    /// `'` or a control character other than TAB (they go to the CLI's argv, where a trailing
+    /// `;` is still lost: no user text is ever an argument).
+    #[test]
+    fn arguments_arrive_as_they_were_given(chars in prop::collection::vec(arg_char(), 1..40)) {
+        let value: String = chars.into_iter().collect();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let srv = Server::new();
+        rt.block_on(async {
+            let tmux = srv.tmux();
+            tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
+            let quotable = quote::line(&["set-buffer", "-b", "v", "--", &value]).is_ok();
+            prop_assert_eq!(quotable, value.chars().all(|c| c != '\'' && (c == '\t' || !c.is_control())));
+            if !quotable {
+                return Ok(());
+            }
+            tmux.run(&["set-buffer", "-b", "v", "--", &value]).await.unwrap();
+            let back = srv.cli(&["show-buffer", "-b", "v"]).stdout;
+            prop_assert_eq!(String::from_utf8_lossy(&back), value.as_str());
+            Ok(())
+        })?;
+    }
+}
