@@ -21,7 +21,8 @@ async fn the_bench_prints_its_tables() {
             "--floor-samples",
             "5",
             "--idle-streams",
-            "10",
+            // More than one user may open by default (16): the bench's API must allow them.
+            "20",
         ])
         .output()
         .await
@@ -38,7 +39,7 @@ async fn the_bench_prints_its_tables() {
         "## Open loop, 4 turns/s offered",
         "| dispatch (POST → agent's `.ack`) | 4 |",
         "## Closed loop, 2 users back to back",
-        "## SSE fan-out: 10 idle streams on one API process",
+        "## SSE fan-out: 20 idle streams on one API process",
         "throughput: ",
         "paliadin-bench: done",
     ] {

@@ -32,6 +32,10 @@ impl Rig {
             .env("DATABASE_URL", &db.url)
             .env("PALIADIN_BIND", format!("127.0.0.1:{port}"))
             .env("PALIADIN_MAX_QUEUED_PER_USER", "100000")
+            // The fan-out phase holds up to 10,000 streams of one user on one process; the
+            // production defaults (16 streams per user, 1,024 connections) would refuse them.
+            .env("PALIADIN_MAX_STREAMS_PER_USER", "10000")
+            .env("PALIADIN_MAX_CONNECTIONS", "100000")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .kill_on_drop(true)
