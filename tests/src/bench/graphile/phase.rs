@@ -136,7 +136,8 @@ pub fn report(table: &Table, g: &Graphile, rate: f64, ours: &Figures, hold_ms: f
     println!(
         "\ngraphile-worker {} (node {}): {} runners × {}, {} jobs enqueued ({} failed), {} ended \
          in {:.1} s = {:.1} jobs/s; each held its slot {hold_ms:.1} ms (the mean `claimed_at → \
-         finished_at` of our turns at this rate); per-user order kept: {}",
+         finished_at` of our turns at this rate; theirs p50 {:.1}, p99 {:.1}); per-user order \
+         kept: {}",
         super::install::version(),
         g.node,
         g.runners,
@@ -146,6 +147,8 @@ pub fn report(table: &Table, g: &Graphile, rate: f64, ours: &Figures, hold_ms: f
         o.ended,
         o.wall.as_secs_f64(),
         o.ended as f64 / o.wall.as_secs_f64(),
+        ours.hold.pct(50.0),
+        ours.hold.pct(99.0),
         if o.order_kept { "yes" } else { "NO" }
     );
     println!(
