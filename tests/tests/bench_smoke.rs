@@ -1,6 +1,8 @@
 //! Pins that `paliadin-bench` runs end to end with tiny counts (the CI smoke): it starts a real
 //! system, measures the floor, runs an open-loop, a closed-loop and a fan-out phase, and prints
-//! every table. Asserts nothing about time.
+//! every table. With `--compare graphile` it also runs the open-loop phase against
+//! graphile-worker where Node.js is installed (CI's machines: the install is ≈ 5 s, cached in
+//! `target/bench-graphile/`) and says why it skipped where it is not. Asserts nothing about time.
 
 use paliadin_e2e::procs::binary;
 
@@ -23,6 +25,8 @@ async fn the_bench_prints_its_tables() {
             "--idle-streams",
             // More than one user may open by default (16): the bench's API must allow them.
             "20",
+            "--compare",
+            "graphile",
         ])
         .output()
         .await
@@ -44,5 +48,20 @@ async fn the_bench_prints_its_tables() {
         "paliadin-bench: done",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let node = std::process::Command::new("node").arg("--version").output();
+    if node.is_ok_and(|o| o.status.success()) {
+        for needle in [
+            "## graphile-worker beside ours, 4 turns/s offered",
+            "| graphile-worker: enqueue → start (`add_job` sent → task called) | 4 |",
+            "per-user order kept: yes",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+    } else {
+        assert!(
+            text.contains("graphile comparison skipped: `node` not found"),
+            "no graphile skip line in:\n{text}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 use super::stats::Samples;
 use crate::http::Client;
 use futures::StreamExt;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -133,30 +134,42 @@ pub struct Figures {
     pub accept: Samples,
     pub dispatch: Samples,
     pub queue_wait: Samples,
+    /// POST sent (client clock) → `claimed_at` (database clock, same machine): our
+    /// enqueue → start, compared with graphile-worker's.
+    pub to_claim: Samples,
+    /// `finished_at − claimed_at`: how long a turn held its worker slot.
+    pub hold: Samples,
     pub reply: Samples,
     pub overhead: Samples,
     pub end_to_end: Samples,
 }
 
 /// Reads the agent's receipt (`.ack`) and reply (`.md`) times from the spool, and queue waits
-/// (`claimed_at - queued_at`) from the database.
+/// (`claimed_at - queued_at`), claims and slot holds (`finished_at - claimed_at`) from the
+/// database.
 pub async fn figures(phase: &Phase, spool: &Path, pool: &sqlx::PgPool) -> Figures {
     let mut f = Figures::default();
-    let ids: Vec<uuid::Uuid> = phase
+    let posted: HashMap<uuid::Uuid, SystemTime> = phase
         .seen
         .iter()
-        .filter_map(|s| s.id.parse().ok())
+        .filter_map(|s| Some((s.id.parse().ok()?, s.posted)))
         .collect();
-    let waits: Vec<(f64,)> = sqlx::query_as(
-        "SELECT (extract(epoch FROM claimed_at - queued_at) * 1000)::float8 FROM turns
-          WHERE id = ANY($1) AND claimed_at IS NOT NULL",
+    let ids: Vec<uuid::Uuid> = posted.keys().copied().collect();
+    let rows: Vec<(uuid::Uuid, f64, f64, Option<f64>)> = sqlx::query_as(
+        "SELECT id, (extract(epoch FROM claimed_at - queued_at) * 1000)::float8,
+                extract(epoch FROM claimed_at)::float8,
+                (extract(epoch FROM finished_at - claimed_at) * 1000)::float8
+           FROM turns WHERE id = ANY($1) AND claimed_at IS NOT NULL",
     )
     .bind(&ids)
     .fetch_all(pool)
     .await
     .unwrap_or_default();
-    for (w,) in waits {
-        f.queue_wait.push(w);
+    for (id, wait, claimed, hold) in rows {
+        f.queue_wait.push(wait);
+        let claimed = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(claimed);
+        f.to_claim.push(between(posted[&id], claimed));
+        f.hold.0.extend(hold);
     }
     for s in phase.seen.iter().filter(|s| s.ok) {
         f.accept.push(s.accept_ms);
@@ -180,7 +193,7 @@ fn mtime(spool: &Path, id: &str, ext: &str) -> Option<SystemTime> {
 }
 
 /// `b - a` in milliseconds (negative when `b` is earlier).
-fn between(a: SystemTime, b: SystemTime) -> f64 {
+pub fn between(a: SystemTime, b: SystemTime) -> f64 {
     match b.duration_since(a) {
         Ok(d) => d.as_secs_f64() * 1000.0,
         Err(e) => -e.duration().as_secs_f64() * 1000.0,

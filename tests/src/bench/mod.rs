@@ -5,6 +5,7 @@
 pub mod cpu;
 pub mod fanout;
 pub mod floor;
+pub mod graphile;
 pub mod load;
 pub mod rig;
 pub mod stats;
@@ -40,6 +41,18 @@ pub struct Args {
     /// Idle SSE streams for the fan-out phase (0 skips it).
     #[arg(long, default_value_t = 1000)]
     pub idle_streams: usize,
+    /// Also run each open-loop rate against another queue on the same PostgreSQL (skipped,
+    /// with a message, where it cannot run).
+    #[arg(long, value_enum)]
+    pub compare: Option<Compare>,
+}
+
+/// A queue to compare with, under the same open-loop load.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    /// graphile-worker (npm): one named queue per user, `--workers` runners of the workers'
+    /// concurrency, each job holding its slot as long as our turns did at that rate.
+    Graphile,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -52,6 +65,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         users.len(),
         args.secs
     );
+    let mut graphile = match args.compare {
+        Some(Compare::Graphile) => start_graphile(&args).await,
+        None => None,
+    };
     // Warm sessions: one turn per user, all at once.
     let warm = futures::future::join_all(users.iter().map(|c| load::one_turn(c, 0))).await;
     anyhow::ensure!(
@@ -79,15 +96,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for &rate in &args.rates {
         let cpu = cpu::snapshot(&rig.pids().await);
         let p = load::open_loop(&users, rate, args.secs, args.max_turns).await;
-        report(
-            &table,
-            &rig,
-            &format!("Open loop, {rate} turns/s offered"),
-            &p,
-            &cpu,
-        )
-        .await;
+        let title = format!("Open loop, {rate} turns/s offered");
+        let ours = report(&table, &rig, &title, &p, &cpu).await;
+        if let Some(g) = graphile.as_mut() {
+            let hold = ours.hold.mean();
+            if hold.is_finite() {
+                let bounds = (args.secs, args.max_turns);
+                let o = g.phase(users.len(), rate, bounds, hold).await;
+                graphile::phase::report(&table, g, rate, &ours, hold, &o);
+            } else {
+                println!("\ngraphile comparison skipped at {rate} turns/s: no turn of ours ended");
+            }
+        }
     }
+    drop(graphile);
     let cpu = cpu::snapshot(&rig.pids().await);
     let p = load::closed_loop(&users, args.secs, args.max_turns).await;
     let closed = format!("Closed loop, {} users back to back", users.len());
@@ -121,13 +143,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs and starts graphile-worker; `None`, with a printed reason, where it cannot run.
+async fn start_graphile(args: &Args) -> Option<graphile::Graphile> {
+    let conc = args
+        .concurrency
+        .unwrap_or_else(|| paliadin_worker::config::RuntimeConfig::default().concurrency);
+    match graphile::Graphile::start(args.workers, conc).await {
+        Ok(g) => Some(g),
+        Err(e) => {
+            println!("\ngraphile comparison skipped: {e:#}");
+            None
+        }
+    }
+}
+
 async fn report(
     table: &Table,
     rig: &rig::Rig,
     title: &str,
     p: &load::Phase,
     cpu_before: &cpu::Snapshot,
-) {
+) -> load::Figures {
     let cpu_after = cpu::snapshot(&rig.pids().await);
     let f = load::figures(p, &rig.tmux.spool, &rig.db.pool).await;
     table.header(title);
@@ -145,4 +181,5 @@ async fn report(
         p.failed + p.seen.len() - done
     );
     cpu::report(cpu_before, &cpu_after, done);
+    f
 }

@@ -41,8 +41,12 @@ impl Rig {
             .kill_on_drop(true)
             .spawn()?;
         let base = format!("http://127.0.0.1:{port}");
+        // Idle connections are dropped before the API closes them (its header timeout, 15 s
+        // by default): a phase after a pause (e.g. graphile's) must not reuse a connection the
+        // server is closing at that moment (`IncompleteMessage`).
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(4096)
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .build()?;
         crate::wait_until(30, "the API answers /readyz", || {
             let (http, url) = (http.clone(), format!("{base}/readyz"));

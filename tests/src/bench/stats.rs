@@ -9,6 +9,11 @@ impl Samples {
         self.0.push(ms);
     }
 
+    /// Arithmetic mean; NaN when empty.
+    pub fn mean(&self) -> f64 {
+        self.0.iter().sum::<f64>() / self.0.len() as f64
+    }
+
     /// Nearest-rank percentile (`q` in 0..=100); NaN when empty.
     pub fn pct(&self, q: f64) -> f64 {
         if self.0.is_empty() {
@@ -63,5 +68,6 @@ mod tests {
             (50.0, 99.0, 100.0)
         );
         assert!(Samples::default().pct(50.0).is_nan());
+        assert_eq!(s.mean(), 50.5);
     }
 }
