@@ -1,6 +1,6 @@
 //! The installed tree serves: the `paliadin` and `paliadin-host` packages (`cargo deb`, as
 //! `ops_packages` builds them) unpacked with `dpkg-deb -x`, and everything below run from that
-//! tree, not from `target/debug` — `paliadin-api migrate`, `user add` and `doctor` as
+//! tree, not from `target/debug` — `paliadin-api migrate`, `user add`, both doctors as
 //! `docs/operations.md` ("Install") runs them, two `paliadin-api serve` and three
 //! `paliadin-worker`, with the packaged demo agent in a private tmux server.
 //!
@@ -92,6 +92,25 @@ async fn two_apis_and_three_installed_workers_serve_through_a_drain_with_no_fail
             (id, child)
         })
         .collect();
+    // The worker's doctor from the tree, with the workers' settings, once they made the spool.
+    paliadin_e2e::wait_until(20, "the workers register", || {
+        let q = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM workers").fetch_one(&db.pool);
+        async move { q.await.unwrap() == 3 }
+    })
+    .await;
+    let mut doctor = Command::new(bin("paliadin-worker"));
+    doctor.arg("doctor").stdout(std::process::Stdio::piped());
+    let out = rig
+        .worker_via(doctor, &db.url, "installed-doctor", &worker_env)
+        .wait_with_output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains(&format!("ok   agent command: {}", agent.display())),
+        "{report}"
+    );
     let client = |u: usize, api: usize| Client::new(&apis[api].base, Some(&tokens[u]));
 
     // User 0's first turn outlasts the grace: whoever drains with it must hand it over.
