@@ -93,7 +93,7 @@ pub fn build() -> Option<OldRelease> {
         }
     }
     let out = cargo
-        .args(["build", "--offline", "--workspace"])
+        .args(["build", "--workspace"])
         .args(["--bin", &api, "--bin", &worker])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(&src)
