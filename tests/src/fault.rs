@@ -5,6 +5,7 @@
 use crate::db::TestDb;
 use crate::procs::{TmuxRig, binary};
 use serde_json::Value;
+use std::path::Path;
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
@@ -50,11 +51,17 @@ impl ApiProc {
 
     /// [`ApiProc::start`] with settings of its own (`(variable, value)`).
     pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> ApiProc {
+        ApiProc::start_bin(&binary("paliadin-api"), db, env).await
+    }
+
+    /// [`ApiProc::start_with`] from the `paliadin-api` at `bin` (an installed tree, an older
+    /// release).
+    pub async fn start_bin(bin: &Path, db: &TestDb, env: &[(&str, &str)]) -> ApiProc {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free loopback port")
             .port();
-        let child = Command::new(binary("paliadin-api"))
+        let child = Command::new(bin)
             .arg("serve")
             .env("DATABASE_URL", &db.url)
             .env("PALIADIN_BIND", format!("127.0.0.1:{port}"))
@@ -72,6 +79,13 @@ impl ApiProc {
         })
         .await;
         ApiProc { base, child }
+    }
+
+    /// SIGTERM, as `systemctl stop` sends it; waits for a clean exit.
+    pub async fn stop(&mut self) {
+        signal(&self.child, "-TERM");
+        let status = self.child.wait().await.expect("reaped");
+        assert!(status.success(), "paliadin-api exited with {status}");
     }
 
     pub async fn kill(&mut self) {

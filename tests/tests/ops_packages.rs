@@ -3,36 +3,14 @@
 //! `docs/operations.md` lists, with the dependencies they need; the packed units and binaries
 //! are the workspace's. Skips, saying why, only where cargo-deb is missing outside CI.
 
-use paliadin_e2e::{packages, procs, units};
+use paliadin_e2e::packages::{self, Scratch, extract};
+use paliadin_e2e::{procs, units};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A scratch directory removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("paliadin-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Builds `crate_name`'s package into `scratch`, or `None` (after saying why) when it cannot be.
 fn build(crate_name: &str, bins: &[&str], scratch: &Scratch) -> Option<PathBuf> {
-    if let Some(why) = packages::missing_tool() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{why}: CI must install it (.ci/run)"
-        );
-        eprintln!("SKIPPED: {why}");
+    if !packages::available() {
         return None;
     }
     for b in bins {
@@ -74,16 +52,6 @@ fn assert_creates_user(deb: &Path, scratch: &Scratch) -> String {
     let ok = Command::new("sh").arg("-n").arg(&file).status().unwrap();
     assert!(ok.success(), "postinst does not parse");
     postinst
-}
-
-fn extract(deb: &Path, root: &Path) {
-    let ok = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(deb)
-        .arg(root)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "dpkg-deb -x");
 }
 
 #[test]
