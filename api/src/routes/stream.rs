@@ -5,6 +5,8 @@
 use crate::auth::Owner;
 use crate::error::AppError;
 use crate::hub::Subscription;
+use crate::metrics::SseGuard;
+use crate::routes::stream_slots::StreamSlot;
 use crate::routes::turns::turn_id;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -12,12 +14,11 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use paliadin_shared::db::events;
+use paliadin_shared::db::events::{self, EventRow};
+use std::collections::VecDeque;
 
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 /// Most events read from the database at once: a replay is paged, never loaded whole.
@@ -79,22 +80,30 @@ pub async fn stream(
         .ok_or(AppError::NotFound)?;
     // Subscribe before the first read, so nothing committed after it can be missed.
     let notices = st.hub.subscribe(id);
-    let (tx, rx) = mpsc::channel::<Event>(64);
     // A finished turn whose terminal event the client already has: the stream is empty and ends.
-    if !(turn.is_finished() && after >= turn.last_seq) {
+    let pump = if turn.is_finished() && after >= turn.last_seq {
+        None
+    } else {
         let max = st.config.max_streams_per_user;
         let slot = st.streams.take(user.id, max).ok_or_else(|| {
             AppError::TooManyStreams(format!(
                 "at most {max} streams may be open at once; close one first"
             ))
         })?;
-        let st = st.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            pump(st, id, after, notices, tx).await;
-        });
-    }
-    let sse = Sse::new(to_stream(rx)).keep_alive(
+        Some(Pump {
+            _open: st.metrics.sse_stream(),
+            _slot: slot,
+            st: st.clone(),
+            id,
+            last: after,
+            notices,
+            first: true,
+            rows: VecDeque::new(),
+            read_now: true,
+            done: false,
+        })
+    };
+    let sse = Sse::new(events_of(pump)).keep_alive(
         KeepAlive::new()
             .interval(Duration::from_secs(st.config.sse_keepalive_secs))
             .text("keep-alive"),
@@ -107,61 +116,77 @@ pub async fn stream(
     Ok(resp)
 }
 
-fn to_stream(rx: mpsc::Receiver<Event>) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::StreamExt::map(ReceiverStream::new(rx), Ok)
+/// The stream's events: no task and no channel per stream — the response body itself reads
+/// the turn's events when the client is ready for more (an idle stream is one parked future).
+fn events_of(pump: Option<Pump>) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(pump, |pump| async move {
+        let mut pump = pump?;
+        let ev = pump.next().await?;
+        Some((Ok(ev), Some(pump)))
+    })
 }
 
-/// Reads events after `last` and forwards them until the terminal one; waits on the hub between.
-async fn pump(
+/// One stream's place in its turn's events: replays after `last`, then follows the hub until
+/// the terminal event, a database error (the client reconnects), or shutdown.
+struct Pump {
+    _open: SseGuard,
+    _slot: StreamSlot,
     st: AppState,
     id: Uuid,
-    mut last: i32,
+    last: i32,
     notices: Subscription,
-    tx: mpsc::Sender<Event>,
-) {
-    let _open = st.metrics.sse_stream();
-    let mut first = true;
-    loop {
-        let rows = match events::page_after(&st.pool, id, last, PAGE).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(turn_id = %id, error = %e, "stream catch-up failed; the client will reconnect");
-                return;
+    first: bool,
+    /// Read but not yet sent (at most one page).
+    rows: VecDeque<EventRow>,
+    /// Read the next page without waiting: the stream starts, or the last page was full.
+    read_now: bool,
+    done: bool,
+}
+
+impl Pump {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if self.done || self.st.shutdown.is_cancelled() {
+                return None;
             }
-        };
-        let full = rows.len() as i64 == PAGE;
-        for row in rows {
-            let mut ev = Event::default()
-                .id(row.seq.to_string())
-                .event(row.kind.as_str())
-                .data(row.data.to_string());
-            if first {
-                ev = ev.retry(RETRY);
-                first = false;
+            if let Some(row) = self.rows.pop_front() {
+                return Some(self.event(row));
             }
-            tokio::select! {
-                sent = tx.send(ev) => if sent.is_err() { return },
-                // A client that stopped reading does not hold shutdown up.
-                _ = st.shutdown.cancelled() => return,
+            if !self.read_now {
+                // Wait until something may have changed for this turn.
+                tokio::select! {
+                    _ = self.st.shutdown.cancelled() => return None,
+                    _ = self.notices.changed(self.last) => {}
+                }
             }
-            st.metrics.sse_sent(row.kind.as_str());
-            last = row.seq;
-            if row.kind.is_terminal() {
-                return;
-            }
-        }
-        if full {
+            let rows = match events::page_after(&self.st.pool, self.id, self.last, PAGE).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(turn_id = %self.id, error = %e, "stream catch-up failed; the client will reconnect");
+                    return None;
+                }
+            };
             // More of the replay is waiting: read the next page once this one is sent.
-            if st.shutdown.is_cancelled() {
-                return;
-            }
-            continue;
+            self.read_now = rows.len() as i64 == PAGE;
+            self.rows.extend(rows);
         }
-        // Wait until something may have changed for this turn.
-        tokio::select! {
-            _ = st.shutdown.cancelled() => return,
-            _ = tx.closed() => return,
-            _ = notices.changed(last) => {}
+    }
+
+    fn event(&mut self, row: EventRow) -> Event {
+        let mut ev = Event::default()
+            .id(row.seq.to_string())
+            .event(row.kind.as_str())
+            .data(row.data.to_string());
+        if self.first {
+            ev = ev.retry(RETRY);
+            self.first = false;
         }
+        self.st.metrics.sse_sent(row.kind.as_str());
+        self.last = row.seq;
+        if row.kind.is_terminal() {
+            self.done = true;
+            self.rows.clear();
+        }
+        ev
     }
 }
