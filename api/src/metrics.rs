@@ -35,7 +35,7 @@ pub struct ApiMetrics {
     /// (`/api/paliadin/stream/{id}`), or `unmatched`, so ids never become labels.
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
-    /// SSE streams currently pumping events to a client.
+    /// SSE streams currently open (replaying or following a turn for a client).
     pub sse_open: IntGauge,
     /// Events written to SSE clients, by `event` kind.
     pub sse_events: IntCounterVec,
