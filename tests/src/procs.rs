@@ -72,26 +72,13 @@ impl TmuxRig {
             .is_ok_and(|s| s.success())
     }
 
-    /// Receipts of a turn counted by the demo agent (`.ack` lines, live or in `done/`).
-    ///
-    /// The worker settles a finished turn by renaming its files into `done/`, possibly while
-    /// this reads: a rename between the two reads would show the one file in both places and
-    /// count it twice (the "duplicate paste" that `ssh_failures` reported now and then). The
-    /// live file is read again after `done/`; if it changed, the reads are repeated.
+    /// Receipts of a turn counted by the demo agent (`.ack` lines, live or in `done/`), read so
+    /// that a settle renaming the file meanwhile never counts it twice
+    /// ([`paliadin_worker::spool::ack_lines`]; that race was the "duplicate paste" `ssh_failures`
+    /// reported now and then). Not a turn id: no receipts.
     pub fn receipts(&self, turn: &str) -> usize {
-        let live = self.spool.join(format!("{turn}.ack"));
-        let done = self.spool.join("done").join(format!("{turn}.ack"));
-        let read = |p: &Path| std::fs::read_to_string(p).ok();
-        loop {
-            let (first, settled, again) = (read(&live), read(&done), read(&live));
-            if first == again {
-                return [first, settled]
-                    .iter()
-                    .flatten()
-                    .map(|s| s.lines().count())
-                    .sum();
-            }
-        }
+        uuid::Uuid::try_parse(turn)
+            .map_or(0, |id| paliadin_worker::spool::ack_lines(&self.spool, id))
     }
 
     /// Starts a worker process serving `local` on this rig, with the demo agent.

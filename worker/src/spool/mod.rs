@@ -136,22 +136,8 @@ impl SpoolDir {
 
     /// How many receipts the agent recorded for the turn (its `.ack` lines), whether the turn
     /// is still running or finished (`done/`). Tests use it to prove a message was sent once.
-    /// A settle may rename the file into `done/` between the reads: the live file is read again
-    /// after `done/`, and the reads repeated if it changed, so one file never counts twice.
     pub fn ack_count(&self, turn: Uuid) -> usize {
-        let name = file_name(turn, "ack");
-        let (live, done) = (self.root.join(&name), self.done_dir().join(&name));
-        let lines = |p: &Path| {
-            std::fs::read(p)
-                .ok()
-                .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-        };
-        loop {
-            let (first, settled, again) = (lines(&live), lines(&done), lines(&live));
-            if first == again {
-                return first.unwrap_or(0) + settled.unwrap_or(0);
-            }
-        }
+        ack_lines(&self.root, turn)
     }
 
     /// A turn reached a terminal outcome: move its files out of the way (or delete them), and
@@ -226,6 +212,26 @@ fn prune(dir: &Path, age: Duration) {
             .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age));
         if old && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The `.ack` lines of `turn` in the spool at `root`, live or in `done/` (see
+/// [`SpoolDir::ack_count`]; the test rigs count receipts with it too). A settle may rename the
+/// file into `done/` between the reads: the live file is read again after `done/`, and the
+/// reads repeated if it changed, so one file never counts twice.
+pub fn ack_lines(root: &Path, turn: Uuid) -> usize {
+    let name = file_name(turn, "ack");
+    let (live, done) = (root.join(&name), root.join("done").join(&name));
+    let lines = |p: &Path| {
+        std::fs::read(p)
+            .ok()
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+    };
+    loop {
+        let (first, settled, again) = (lines(&live), lines(&done), lines(&live));
+        if first == again {
+            return first.unwrap_or(0) + settled.unwrap_or(0);
         }
     }
 }
