@@ -388,3 +388,74 @@ proptest! {
         })?;
     }
 }
+
+/// tmux 3.3a's server crashed (SIGSEGV) when a session or a paste buffer changed while a
+/// control client was half identified (`tmux::gate`); this is that, many times over: clients
+/// of two "workers" attach and leave again and again while a third makes and kills sessions
+/// and sets and deletes buffers, through both transports. Without the gate the server died
+/// within a few hundred attaches here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_attaching_while_sessions_and_buffers_change_do_not_crash_the_server() {
+    const ATTACHES: usize = 400;
+    let srv = Server::new();
+    assert!(
+        srv.cli(&["new-session", "-d", "-s", "base", "cat"])
+            .status
+            .success()
+    );
+    let pid = srv.cli(&["display-message", "-p", "#{pid}"]).stdout;
+    let pid = String::from_utf8_lossy(&pid).trim().to_owned();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = |control: bool| {
+        let (tmux, done) = (srv.tmux().with_control(control), done.clone());
+        tokio::spawn(async move {
+            let mut i = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let name = format!("churn-{control}-{i}");
+                let _ = tmux.run(&["new-session", "-d", "-s", &name, "cat"]).await;
+                let _ = tmux.run(&["set-buffer", "-b", &name, "x"]).await;
+                let _ = tmux.run(&["delete-buffer", "-b", &name]).await;
+                let _ = tmux.run(&["kill-session", "-t", &format!("={name}")]).await;
+            }
+            i
+        })
+    };
+    let churners = [churn(false), churn(true)];
+    let attach = |srv: &Server| {
+        let socket = srv.socket.clone();
+        tokio::spawn(async move {
+            let mut pids = Vec::new();
+            for _ in 0..ATTACHES / 2 {
+                let tmux = Tmux::new("tmux", Some(socket.clone()));
+                pids.push(tmux.run(&["display-message", "-p", "#{pid}"]).await);
+            }
+            pids
+        })
+    };
+    let attachers = [attach(&srv), attach(&srv)];
+    let mut answered = 0;
+    for a in attachers {
+        for p in a.await.unwrap() {
+            assert_eq!(
+                p.expect("the server answers").trim(),
+                pid,
+                "the same server"
+            );
+            answered += 1;
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut churned = 0;
+    for c in churners {
+        churned += c.await.unwrap();
+    }
+    assert_eq!(answered, ATTACHES);
+    assert!(churned > 0);
+    let alive = srv.cli(&["display-message", "-p", "#{pid}"]).stdout;
+    assert_eq!(
+        String::from_utf8_lossy(&alive).trim(),
+        pid,
+        "the server lived on"
+    );
+}

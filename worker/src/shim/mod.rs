@@ -62,10 +62,9 @@ pub struct ShimConfig {
     #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
     /// Send tmux commands through one control-mode client per tmux server (`tmux -C`) instead
-    /// of one `tmux` process per command: about half the CPU per turn, but opt-in: tmux 3.3a's
-    /// server has crashed (SIGSEGV, every agent session lost) when control clients attach to a
-    /// freshly started server (docs/tmux-driving.md, "Control mode").
-    #[arg(long, env = "PALIADIN_TMUX_CONTROL", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    /// of one `tmux` process per command (about half the CPU per turn); `false`: a process per
+    /// command, as when no control client can start (docs/tmux-driving.md, "Control mode").
+    #[arg(long, env = "PALIADIN_TMUX_CONTROL", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub tmux_control: bool,
     /// The tmux binary.
     #[arg(long, env = "PALIADIN_TMUX_BIN", default_value = "tmux")]

@@ -10,6 +10,7 @@
 use super::buffer::PasteDir;
 use super::cli;
 use super::control::{Control, Outcome};
+use super::gate::Gate;
 use prometheus::HistogramVec;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,7 +47,13 @@ impl TmuxError {
             || s.contains("error connecting to")
         {
             TmuxError::NoServer(s)
-        } else if s.contains("can't find") || s.contains("no buffer") {
+        } else if s.contains("can't find")
+            || s.contains("no buffer")
+            // What tmux says for a target of a session that is going away with its server (the
+            // agent exited at once, its session and then the server closing under the command).
+            || s.contains("no current target")
+            || s.contains("no current session")
+        {
             TmuxError::NotFound(s)
         } else {
             TmuxError::Failed {
@@ -71,18 +78,26 @@ pub struct Tmux {
     control: Option<Arc<Control>>,
     /// Where [`Tmux::load_buffer`] writes its files for the control client.
     paste_dir: Option<Arc<PasteDir>>,
+    /// Held around every command, and exclusively by the control client's attach.
+    gate: Arc<Gate>,
 }
 
 impl Tmux {
     /// A handle that uses a control-mode client.
     pub fn new(bin: impl Into<PathBuf>, socket: Option<String>) -> Self {
         let bin = bin.into();
+        let gate = Arc::new(Gate::for_server(socket.as_deref()));
         Tmux {
-            control: Some(Arc::new(Control::new(bin.clone(), socket.clone()))),
+            control: Some(Arc::new(Control::new(
+                bin.clone(),
+                socket.clone(),
+                gate.clone(),
+            ))),
             bin,
             socket,
             timings: None,
             paste_dir: None,
+            gate,
         }
     }
 
@@ -95,6 +110,7 @@ impl Tmux {
             self.control = Some(Arc::new(Control::new(
                 self.bin.clone(),
                 self.socket.clone(),
+                self.gate.clone(),
             )));
         }
         self
@@ -169,7 +185,10 @@ impl Tmux {
         }
         let out = match out {
             Some(r) => r,
-            None => cli::run(&self.bin, self.socket.as_deref(), args, input).await,
+            None => {
+                let _held = self.gate.shared().await;
+                cli::run(&self.bin, self.socket.as_deref(), args, input).await
+            }
         };
         tracing::debug!(
             command,
@@ -184,5 +203,25 @@ impl Tmux {
                 .observe(started.elapsed().as_secs_f64());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TmuxError;
+
+    #[test]
+    fn a_target_that_is_going_away_is_missing_not_a_broken_tmux() {
+        for text in [
+            "can't find session: x",
+            "no current target",
+            "no current session",
+            "no server running on /tmp/tmux-0/x",
+        ] {
+            let e = TmuxError::classify("capture-pane", text.into());
+            assert!(e.is_missing(), "{text}: {e:?}");
+        }
+        let e = TmuxError::classify("send-keys", "unknown key: Fnord".into());
+        assert!(!e.is_missing(), "{e:?}");
     }
 }

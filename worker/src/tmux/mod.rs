@@ -4,6 +4,8 @@
 //! Layout:
 //! - [`command`]: [`Tmux`], one server's handle: commands on its control-mode client
 //!   ([`control`]), one CLI process per call ([`cli`]) as the fallback, errors classified;
+//! - [`gate`]: no command of ours runs while a control client of ours attaches (tmux 3.3a
+//!   crashes otherwise);
 //! - [`buffer`]: user text into a tmux buffer (a private file, or a CLI client's stdin);
 //! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
 //! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
@@ -27,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod deliver;
 pub mod dialog;
+pub mod gate;
 pub mod host;
 pub mod resume;
 pub mod session;

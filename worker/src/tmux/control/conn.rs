@@ -10,6 +10,7 @@
 
 use super::frame::{Block, Event, Framer};
 use crate::tmux::TmuxError;
+use crate::tmux::gate::Gate;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
@@ -26,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 ///
 /// tmux 3.3a crashes (SIGSEGV in the server: every agent session gone) when two control
 /// clients start a server together (`tmux -C new-session` from two workers: 8 of 8 tries
-/// here), and when a session with `destroy-unattached` loses its control clients. What is
-/// done instead did not crash in 44 tries with three clients at once: a CLI client makes the
-/// session (`new-session -d`; a `duplicate session` from a concurrent worker is fine), then
-/// the control client attaches to it.
+/// here; one client's new session notifies the other, half identified: [`crate::tmux::gate`]),
+/// and when a session with `destroy-unattached` loses its control clients. So a CLI client
+/// makes the session (`new-session -d`; a `duplicate session` from a concurrent worker is
+/// fine), then the control client attaches to it, both under the gate.
 pub const SESSION: &str = "_paliadin-control";
 
 /// Why a command got no reply.
@@ -62,8 +63,18 @@ impl Drop for Conn {
 
 impl Conn {
     /// Makes the hidden session (and, if none runs, the server), starts a client attached to
-    /// it, and waits until it is attached.
-    pub async fn open(bin: &Path, socket: Option<&str>, limit: Duration) -> Result<Conn, String> {
+    /// it, and waits until it is attached, holding `gate` exclusively throughout (no command
+    /// of ours runs on the server meanwhile: [`crate::tmux::gate`]).
+    pub async fn open(
+        bin: &Path,
+        socket: Option<&str>,
+        limit: Duration,
+        gate: &Gate,
+    ) -> Result<Conn, String> {
+        let _alone = gate
+            .exclusive(limit)
+            .await
+            .ok_or_else(|| format!("other tmux commands did not end within {limit:?}"))?;
         let made = [
             "new-session",
             "-d",

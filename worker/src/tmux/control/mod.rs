@@ -19,6 +19,7 @@ pub mod frame;
 pub mod quote;
 
 use super::TmuxError;
+use super::gate::Gate;
 use conn::{Conn, SendError};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,8 @@ pub struct Control {
     conn: Mutex<Option<Arc<Conn>>>,
     /// Held while connecting (one attempt at a time).
     connecting: tokio::sync::Mutex<Failures>,
+    /// Held shared around each command, exclusively by an attach ([`super::gate`]).
+    gate: Arc<Gate>,
 }
 
 /// Failed attempts to start a client since the last one that attached.
@@ -69,12 +72,13 @@ impl std::fmt::Debug for Control {
 }
 
 impl Control {
-    pub fn new(bin: PathBuf, socket: Option<String>) -> Control {
+    pub fn new(bin: PathBuf, socket: Option<String>, gate: Arc<Gate>) -> Control {
         Control {
             bin,
             socket,
             conn: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(Failures::default()),
+            gate,
         }
     }
 
@@ -93,7 +97,11 @@ impl Control {
             let Some(conn) = self.connection().await else {
                 return Outcome::Unavailable;
             };
-            match conn.send(&line).await {
+            let sent = {
+                let _held = self.gate.shared().await;
+                conn.send(&line).await
+            };
+            match sent {
                 Ok(block) if block.ok => return Outcome::Answered(Ok(block.text)),
                 Ok(block) => {
                     return Outcome::Answered(Err(TmuxError::classify(command, block.text)));
@@ -123,7 +131,8 @@ impl Control {
         if failed.last.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
             return None;
         }
-        match Conn::open(&self.bin, self.socket.as_deref(), ATTACH_LIMIT).await {
+        let opened = Conn::open(&self.bin, self.socket.as_deref(), ATTACH_LIMIT, &self.gate);
+        match opened.await {
             Ok(c) => {
                 tracing::info!(socket = ?self.socket, "tmux control client attached");
                 let c = Arc::new(c);
