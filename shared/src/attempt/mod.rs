@@ -62,17 +62,28 @@ pub struct Claimer {
     /// Recorded in `turns.worker_id` and in the `status` events.
     pub worker_id: String,
     pub lease: Lease,
+    /// `PALIADIN_MAX_ATTEMPTS`: a claim that spends more gets no `claimed` event (the caller
+    /// dead-letters it); every other claim writes its `claimed` event with the claim.
+    pub max_attempts: i32,
 }
 
 impl Claimer {
-    /// Claims a leased message: bumps the turn's attempt and starts the heartbeat. `None` when
+    /// Claims a leased message: bumps the turn's attempt, writes its `claimed` status event (one
+    /// statement, see [`Claimer::max_attempts`]) and starts the heartbeat. `None` when
     /// the turn is already finished (e.g. cancelled while queued): the stale message is archived.
     pub async fn claim(
         &self,
         leased: &Leased,
         control: TurnControl,
     ) -> Result<Option<Attempt>, DbError> {
-        let Some(turn) = fenced::claim(&self.pool, leased.turn_id, &self.worker_id).await? else {
+        let claimed = NewEvent::status(
+            StatusState::Claimed,
+            Some(&self.worker_id),
+            Some(leased.host.as_str()),
+        );
+        let with_event = Some((&claimed, self.max_attempts));
+        let fenced = fenced::claim(&self.pool, leased.turn_id, &self.worker_id, with_event);
+        let Some(turn) = fenced.await? else {
             let mut conn = self.pool.acquire().await?;
             self.queue
                 .archive(&mut conn, &leased.host, leased.msg_id)
@@ -183,12 +194,15 @@ impl Attempt {
         self.append(&NewEvent::status(state, worker, host)).await
     }
 
-    /// Records delivery (`delivered_at`, kept across takeovers) and its `status` event.
+    /// Records delivery (`delivered_at`, kept across takeovers) and its `status` event, in one
+    /// statement.
     pub async fn mark_delivered(&self) -> bool {
         let i = &self.inner;
-        match fenced::mark_delivered(&i.pool, i.turn.id, i.turn.attempt).await {
-            Ok(true) => self.status(StatusState::Delivered).await,
-            Ok(false) => {
+        let worker = i.turn.worker_id.as_deref();
+        let ev = NewEvent::status(StatusState::Delivered, worker, Some(self.host().as_str()));
+        match fenced::mark_delivered(&i.pool, i.turn.id, i.turn.attempt, &ev).await {
+            Ok(Some(_)) => true,
+            Ok(None) => {
                 i.lose("delivery write fenced out");
                 false
             }

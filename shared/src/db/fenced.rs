@@ -3,22 +3,48 @@
 //! (`AND attempt = $n`): a worker whose lease passed to another can change nothing.
 
 use super::turns::{TurnRow, cols};
+use crate::db::EVENTS_CHANNEL;
 use crate::domain::trailer::Reply;
-use crate::events::ErrorCode;
+use crate::events::{ErrorCode, NewEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Claims a turn for a new attempt. `None` when the turn is already finished (stale message).
-pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Option<TurnRow>, sqlx::Error> {
+///
+/// With `claimed = Some((event, max_spent))` the attempt's `claimed` status event is appended
+/// (and notified) in the same statement — one commit — unless the attempt spends more than
+/// `max_spent` ([`TurnRow::spent_attempts`]: the caller dead-letters that one instead).
+pub async fn claim(
+    pool: &PgPool,
+    id: Uuid,
+    worker: &str,
+    claimed: Option<(&NewEvent, i32)>,
+) -> Result<Option<TurnRow>, sqlx::Error> {
+    let (kind, data, max_spent) = match claimed {
+        Some((ev, max)) => (Some(ev.kind), Some(&ev.data), max),
+        None => (None, None, -1),
+    };
     sqlx::query_as(concat!(
-        "UPDATE turns SET attempt = attempt + 1, state = 'running', worker_id = $2,
-                claimed_at = COALESCE(claimed_at, clock_timestamp())
-          WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
+        "WITH c AS (
+             UPDATE turns SET attempt = attempt + 1, state = 'running', worker_id = $2,
+                    claimed_at = COALESCE(claimed_at, clock_timestamp()),
+                    last_seq = last_seq + (attempt + 1 - releases <= $5)::int
+              WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
         cols!(),
-        ""
+        "
+         ), ins AS (
+             INSERT INTO turn_events (turn_id, seq, kind, data)
+             SELECT id, last_seq, $3, $4 FROM c WHERE attempt - releases <= $5
+          RETURNING seq
+         )
+         SELECT c.*, (SELECT pg_notify($6, $1::text || ':' || seq) FROM ins) AS notified FROM c"
     ))
     .bind(id)
     .bind(worker)
+    .bind(kind)
+    .bind(data)
+    .bind(max_spent)
+    .bind(EVENTS_CHANNEL)
     .fetch_optional(pool)
     .await
 }
@@ -74,17 +100,34 @@ pub async fn count_release(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records delivery (first delivery time is kept across takeovers). False = fenced out.
-pub async fn mark_delivered(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET delivered_at = COALESCE(delivered_at, clock_timestamp())
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
+/// Records delivery (first delivery time is kept across takeovers) and appends `ev` (its
+/// `status` event) in one statement. `None` = fenced out (nothing written).
+pub async fn mark_delivered(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    ev: &NewEvent,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH c AS (
+             UPDATE turns SET delivered_at = COALESCE(delivered_at, clock_timestamp()),
+                    last_seq = last_seq + 1
+              WHERE id = $1 AND attempt = $2 AND state = 'running'
+          RETURNING id, last_seq
+         ), ins AS (
+             INSERT INTO turn_events (turn_id, seq, kind, data)
+             SELECT id, last_seq, $3, $4 FROM c
+          RETURNING seq
+         )
+         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM ins",
     )
     .bind(id)
     .bind(attempt)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(ev.kind)
+    .bind(&ev.data)
+    .bind(EVENTS_CHANNEL)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Finishes a turn successfully (fenced). False = fenced out.

@@ -26,6 +26,7 @@ async fn claimer(db: &TestDb, worker: &str) -> Claimer {
             secs: 30,
             every: Duration::from_secs(10),
         },
+        max_attempts: 3,
     }
 }
 

@@ -106,6 +106,7 @@ impl Worker {
                 secs: config.lease_secs,
                 every: config.heartbeat(),
             },
+            max_attempts: config.max_attempts,
         };
         let metrics = Arc::new(WorkerMetrics::new());
         for d in drivers.values() {

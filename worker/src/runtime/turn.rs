@@ -8,7 +8,6 @@ use crate::driver::{DriveCode, DriveError, TurnControl, TurnSpec};
 use paliadin_shared::attempt::{Attempt, Outcome};
 use paliadin_shared::db::{events, sessions};
 use paliadin_shared::domain::trailer::{Reply, Trailer};
-use paliadin_shared::events::StatusState;
 use paliadin_shared::queue::Leased;
 use paliadin_shared::{TurnKind, UserMessage};
 use std::sync::Arc;
@@ -51,7 +50,7 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
         let outcome = super::dead_letter::outcome(ctx, &attempt).await;
         return conclude(ctx, attempt, outcome).await;
     }
-    attempt.status(StatusState::Claimed).await;
+    // The `claimed` event was written with the claim (`Claimer::max_attempts`).
     let result = drive(ctx, &attempt).await;
     if let Err(DriveError::HostUnreachable(_)) = &result {
         super::failover::after_unreachable(ctx, &attempt).await;
