@@ -28,6 +28,17 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+/// Sends each write at once (`TCP_NODELAY`). Every SSE event is a small write of its own: with
+/// Nagle's algorithm the next one waits for the client's delayed ACK, up to 40 ms on Linux —
+/// that was most of the time from a turn's commit to its `end` event at the client (20–40 of
+/// ≈ 35 ms, docs/performance.md).
+fn no_delay(stream: tokio::net::TcpStream) -> tokio::net::TcpStream {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    stream
+}
+
 /// Serves `app` on `listener` under `limits` until `shutdown`, then drains within the grace.
 pub async fn serve(
     listener: TcpListener,
@@ -47,7 +58,7 @@ pub async fn serve(
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => no_delay(stream),
                 Err(e) => {
                     // Out of descriptors and the like: retry once a connection has ended.
                     tracing::warn!(error = %e, "accept failed");
@@ -92,4 +103,21 @@ pub async fn serve(
         conns.shutdown().await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn accepted_connections_send_small_writes_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(tokio::net::TcpStream::connect(addr));
+        let (stream, _) = listener.accept().await.unwrap();
+        assert!(
+            !stream.nodelay().unwrap(),
+            "the kernel's default is Nagle on"
+        );
+        assert!(super::no_delay(stream).nodelay().unwrap());
+        client.await.unwrap().unwrap();
+    }
 }
