@@ -187,11 +187,35 @@ impl Attempt {
         }
     }
 
+    /// Appends `evs` in order in one statement (fenced, like [`Attempt::append`]).
+    pub async fn append_all(&self, evs: &[NewEvent]) -> bool {
+        let i = &self.inner;
+        let written = async {
+            let mut conn = i.pool.acquire().await?;
+            events::append_all(&mut conn, i.turn.id, Some(i.turn.attempt), evs).await
+        };
+        match written.await {
+            Ok(Some(_)) => true,
+            Ok(None) => {
+                i.lose("event write fenced out");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write events");
+                false
+            }
+        }
+    }
+
     /// A `status` event naming this worker and host.
-    pub async fn status(&self, state: StatusState) -> bool {
+    pub fn status_event(&self, state: StatusState) -> NewEvent {
         let worker = self.inner.turn.worker_id.as_deref();
-        let host = Some(self.host().as_str());
-        self.append(&NewEvent::status(state, worker, host)).await
+        NewEvent::status(state, worker, Some(self.host().as_str()))
+    }
+
+    /// Appends [`Attempt::status_event`].
+    pub async fn status(&self, state: StatusState) -> bool {
+        self.append(&self.status_event(state)).await
     }
 
     /// Records delivery (`delivered_at`, kept across takeovers) and its `status` event, in one

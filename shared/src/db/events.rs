@@ -47,6 +47,42 @@ pub async fn append(
     .await
 }
 
+/// Appends `evs` in order with consecutive seqs, in one statement, like [`append`] (same
+/// fence); one notification, with the last seq, wakes the turn's streams for all of them.
+/// Returns the last seq; `None` when fenced out or `evs` is empty.
+pub async fn append_all(
+    conn: &mut PgConnection,
+    turn_id: Uuid,
+    fence: Option<i32>,
+    evs: &[NewEvent],
+) -> Result<Option<i32>, sqlx::Error> {
+    if evs.is_empty() {
+        return Ok(None);
+    }
+    let kinds: Vec<EventKind> = evs.iter().map(|e| e.kind).collect();
+    let data: Vec<&Value> = evs.iter().map(|e| &e.data).collect();
+    sqlx::query_scalar(
+        "WITH bump AS (
+             UPDATE turns SET last_seq = last_seq + cardinality($3::text[])
+              WHERE id = $1 AND ($2::int IS NULL OR attempt = $2)
+          RETURNING id, last_seq
+         ), ins AS (
+             INSERT INTO turn_events (turn_id, seq, kind, data)
+             SELECT b.id, b.last_seq - cardinality($3::text[]) + e.n::int, e.kind, e.data
+               FROM bump b, unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS e(kind, data, n)
+          RETURNING seq
+         ), last AS (SELECT max(seq) AS seq FROM ins)
+         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM last WHERE seq IS NOT NULL",
+    )
+    .bind(turn_id)
+    .bind(fence)
+    .bind(&kinds)
+    .bind(&data)
+    .bind(EVENTS_CHANNEL)
+    .fetch_optional(conn)
+    .await
+}
+
 /// What earlier attempts already streamed for a turn: the concatenated `content` deltas and the
 /// number of `activity` events (a takeover skips them when the agent's files replay).
 pub async fn streamed(pool: &PgPool, turn_id: Uuid) -> Result<(String, i64), sqlx::Error> {

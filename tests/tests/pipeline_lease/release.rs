@@ -59,6 +59,7 @@ async fn a_stale_attempt_can_write_nothing() {
     let before = turns::get(&db.pool, id).await.unwrap().unwrap().last_seq;
     assert!(!first.append(&NewEvent::content("stale")).await);
     assert!(first.is_lost() && first.control().abandon.is_cancelled());
+    assert!(!first.append_all(&[NewEvent::content("stale")]).await);
     assert!(!first.mark_delivered().await);
     let reply = Reply {
         text: "stale".into(),
@@ -147,5 +148,64 @@ async fn a_stale_attempt_cannot_move_its_user_to_another_host() {
     assert_eq!(
         (moved.to.as_str(), pinned_to().await.as_str()),
         ("spare", "spare")
+    );
+}
+
+#[tokio::test]
+async fn a_claim_writes_its_claimed_event_and_several_events_go_in_one_statement() {
+    let db = TestDb::new().await;
+    let leased = leased_turn(&db).await;
+    let id = leased.turn_id;
+    let kinds = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            let rows: Vec<(i32, String, Option<String>)> = sqlx::query_as(
+                "SELECT seq, kind, data->>'state' FROM turn_events WHERE turn_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let queued = kinds(&db).await.len() as i32;
+    let attempt = claim(&db, "w1", &leased).await;
+    let after_claim = kinds(&db).await;
+    let last = after_claim.last().unwrap().clone();
+    assert_eq!(last, (queued + 1, "status".into(), Some("claimed".into())));
+    assert_eq!(attempt.turn().last_seq, queued + 1);
+    let evs = [
+        attempt.status_event(paliadin_shared::events::StatusState::Answering),
+        NewEvent::content("a"),
+        NewEvent::activity("b"),
+    ];
+    assert!(attempt.append_all(&evs).await);
+    let all = kinds(&db).await;
+    let tail: Vec<_> = all[all.len() - 3..].to_vec();
+    assert_eq!(
+        tail,
+        vec![
+            (queued + 2, "status".into(), Some("answering".into())),
+            (queued + 3, "content".into(), None),
+            (queued + 4, "activity".into(), None),
+        ]
+    );
+    let row = turns::get(&db.pool, id).await.unwrap().unwrap();
+    assert_eq!(row.last_seq, queued + 4);
+    // A claim past the attempt limit gets no `claimed` event: its caller dead-letters it.
+    let strict = Claimer {
+        max_attempts: 1,
+        ..claimer(&db, "w2").await
+    };
+    strict
+        .claim(&leased, TurnControl::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kinds(&db).await.len(),
+        all.len(),
+        "no event for attempt 2 of 1"
     );
 }

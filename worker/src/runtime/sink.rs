@@ -69,16 +69,22 @@ impl<'a> EventSink<'a> {
         }
     }
 
+    /// Writes `text` as one content event, after `status: answering` if that is still due (one
+    /// statement for both).
     async fn send(&self, text: String) {
-        if !self.attempt.append(&NewEvent::content(&text)).await && !self.attempt.is_lost() {
+        let mut evs = self.answering();
+        evs.push(NewEvent::content(&text));
+        if !self.attempt.append_all(&evs).await && !self.attempt.is_lost() {
             self.seen.lock().expect("seen").unsent = text;
         }
     }
 
-    async fn answering(&self) {
-        if !self.answering.swap(true, Ordering::SeqCst) {
-            self.attempt.status(StatusState::Answering).await;
+    /// `status: answering`, the first time only, as the events to write before the next one.
+    fn answering(&self) -> Vec<NewEvent> {
+        if self.answering.swap(true, Ordering::SeqCst) {
+            return Vec::new();
         }
+        vec![self.attempt.status_event(StatusState::Answering)]
     }
 
     /// The part of `delta` not streamed yet.
@@ -114,7 +120,6 @@ impl Progress for EventSink<'_> {
         if text.is_empty() {
             return;
         }
-        self.answering().await;
         self.send(text).await;
     }
 
@@ -125,8 +130,9 @@ impl Progress for EventSink<'_> {
             s.acts > s.activities
         };
         if new {
-            self.answering().await;
-            self.attempt.append(&NewEvent::activity(text)).await;
+            let mut evs = self.answering();
+            evs.push(NewEvent::activity(text));
+            self.attempt.append_all(&evs).await;
         }
     }
 
