@@ -169,26 +169,15 @@ impl Attempt {
     /// Appends one event (fenced). False when fenced out (the attempt is then lost) or on a
     /// database error (logged; the event is skipped, the turn goes on).
     pub async fn append(&self, ev: &NewEvent) -> bool {
-        let i = &self.inner;
-        let written = async {
-            let mut conn = i.pool.acquire().await?;
-            events::append(&mut conn, i.turn.id, Some(i.turn.attempt), ev).await
-        };
-        match written.await {
-            Ok(Some(_)) => true,
-            Ok(None) => {
-                i.lose("event write fenced out");
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot write event");
-                false
-            }
-        }
+        self.append_all(std::slice::from_ref(ev)).await
     }
 
-    /// Appends `evs` in order in one statement (fenced, like [`Attempt::append`]).
+    /// Appends `evs` in order in one statement (fenced, like [`Attempt::append`]): the same
+    /// outcomes, for all of them at once.
     pub async fn append_all(&self, evs: &[NewEvent]) -> bool {
+        if evs.is_empty() {
+            return true;
+        }
         let i = &self.inner;
         let written = async {
             let mut conn = i.pool.acquire().await?;

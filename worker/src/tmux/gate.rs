@@ -231,5 +231,10 @@ mod tests {
         assert!(!waiting.is_finished());
         drop(ex);
         waiting.await.unwrap();
+        drop(gate);
+        std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("paliadin-gate-{}", std::process::id())),
+        )
+        .unwrap();
     }
 }
