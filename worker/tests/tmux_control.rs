@@ -222,7 +222,8 @@ async fn a_killed_server_loses_only_what_was_in_flight_and_the_next_command_reco
         .unwrap();
     // `run-shell` answers at once but holds this client's queue while its shell runs: the two
     // commands written behind it are in flight when the server dies. The one that changes
-    // something may have run, so it fails; the read-only one runs again, on a new client.
+    // something may have run, so it fails; the read-only one runs again — and, as on the CLI,
+    // finds no server (a read never starts one).
     let mark = srv.dir.join("running");
     let shell = format!("touch {}; sleep 30", mark.display());
     tmux.run(&["run-shell", &shell]).await.unwrap();
@@ -246,13 +247,17 @@ async fn a_killed_server_loses_only_what_was_in_flight_and_the_next_command_reco
     assert!(killed.success());
     let err = changing.await.unwrap().unwrap_err();
     assert!(matches!(err, TmuxError::NoServer(_)), "{err:?}");
-    let after = reading.await.unwrap().unwrap();
-    // Answered by the new server the new client started: no session `a` there.
-    assert!(after.ends_with("|after\n"), "{after:?}");
+    let after = reading.await.unwrap().unwrap_err();
+    assert!(after.is_missing(), "{after:?}");
+    // The next `new-session` starts a server and a new client attaches to it.
+    tmux.run(&["new-session", "-d", "-s", "c"]).await.unwrap();
     let missing = tmux
         .run(&["display-message", "-p", "-t", "=a:", "#{session_name}"])
         .await;
-    assert!(!missing.unwrap().starts_with("a\n"));
+    assert!(
+        !missing.unwrap().starts_with("a\n"),
+        "session `a` died with its server"
+    );
     assert_eq!(srv.control_clients().len(), 1);
 }
 
@@ -291,6 +296,13 @@ async fn clients_of_several_workers_start_on_a_fresh_server_together() {
     for _ in 0..5 {
         let srv = Server::new();
         let handles: Vec<Tmux> = (0..3).map(|_| srv.tmux()).collect();
+        // Only `new-session` may start a server: each worker's first command makes its session.
+        let made = futures::future::join_all(handles.iter().enumerate().map(|(i, t)| async move {
+            let name = format!("w{i}");
+            t.run(&["new-session", "-d", "-s", &name]).await
+        }))
+        .await;
+        assert!(made.iter().all(Result::is_ok), "{made:?}");
         let pids = futures::future::join_all(
             handles
                 .iter()
@@ -457,5 +469,37 @@ async fn clients_attaching_while_sessions_and_buffers_change_do_not_crash_the_se
         String::from_utf8_lossy(&alive).trim(),
         pid,
         "the server lived on"
+    );
+}
+
+/// After `kill-server` a read on the control client fails as it does
+/// on the CLI, instead of reconnecting and so starting a new server with only the hidden session
+/// (which outlived every test rig whose workers ran a command after the rig stopped tmux).
+#[tokio::test]
+async fn a_stopped_server_is_not_started_again_by_a_read() {
+    let srv = Server::new();
+    let tmux = srv.tmux();
+    tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
+    assert_eq!(srv.control_clients().len(), 1);
+    assert!(srv.cli(&["kill-server"]).status.success());
+    let sock = paliadin_worker::tmux::gate::socket_path(Some(&srv.socket));
+    until("the server has gone", || {
+        std::os::unix::net::UnixStream::connect(&sock).is_err()
+    })
+    .await;
+    let err = tmux
+        .run(&["display-message", "-p", "-t", "=a:", "#{session_name}"])
+        .await
+        .unwrap_err();
+    assert!(err.is_missing(), "{err:?}");
+    let ls = srv.cli(&["list-sessions"]);
+    assert!(!ls.status.success(), "a server runs again: {ls:?}");
+    // A new session still starts one, and the client attaches to it.
+    tmux.run(&["new-session", "-d", "-s", "b"]).await.unwrap();
+    assert_eq!(
+        tmux.run(&["display-message", "-p", "-t", "=b:", "#{session_name}"])
+            .await
+            .unwrap(),
+        "b\n"
     );
 }

@@ -99,12 +99,11 @@ impl Drop for Held<'_> {
 impl Gate {
     /// The gate of the server `tmux [-L socket]` reaches from this process's environment.
     pub fn for_server(socket: Option<&str>) -> Gate {
-        let dir = std::env::var_os("TMUX_TMPDIR")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/tmp"))
-            .join(format!("tmux-{}", nix::unistd::getuid()));
-        let path = dir.join(format!("{}.paliadin-gate", socket.unwrap_or("default")));
+        let sock = socket_path(socket);
+        let dir = sock.parent().unwrap_or(Path::new("/tmp")).to_owned();
+        let mut path = sock.clone().into_os_string();
+        path.push(".paliadin-gate");
+        let path = PathBuf::from(path);
         Gate::at(&dir, path)
     }
 
@@ -163,6 +162,17 @@ impl Gate {
             shared: false,
         })
     }
+}
+
+/// Where the server `tmux [-L socket]` listens, as tmux itself works it out
+/// (`$TMUX_TMPDIR` or `/tmp`, then `tmux-<uid>/<socket or "default">`).
+pub fn socket_path(socket: Option<&str>) -> PathBuf {
+    std::env::var_os("TMUX_TMPDIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(format!("tmux-{}", nix::unistd::getuid()))
+        .join(socket.unwrap_or("default"))
 }
 
 fn open(path: &Path) -> std::io::Result<File> {

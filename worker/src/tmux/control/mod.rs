@@ -94,7 +94,7 @@ impl Control {
         };
         let mut retried = false;
         for _ in 0..ATTEMPTS {
-            let Some(conn) = self.connection().await else {
+            let Some(conn) = self.connection(command == "new-session").await else {
                 return Outcome::Unavailable;
             };
             let sent = {
@@ -118,10 +118,15 @@ impl Control {
         Outcome::Unavailable
     }
 
-    /// The live connection, or a new one; None while clients cannot be started.
-    async fn connection(&self) -> Option<Arc<Conn>> {
+    /// The live connection, or a new one; None while clients cannot be started, and when no
+    /// server runs unless `may_start` (only `new-session` may start one: a read must not bring
+    /// back a server someone stopped, as the CLI would not).
+    async fn connection(&self, may_start: bool) -> Option<Arc<Conn>> {
         if let Some(c) = self.live() {
             return Some(c);
+        }
+        if !may_start && !server_runs(self.socket.as_deref()) {
+            return None;
         }
         let mut failed = self.connecting.lock().await;
         // Someone else may have connected while this task waited.
@@ -159,6 +164,12 @@ impl Control {
         let slot = self.conn.lock().expect("control conn");
         slot.as_ref().filter(|c| c.alive()).cloned()
     }
+}
+
+/// Whether a tmux server listens on the socket (tmux leaves the socket file behind when its
+/// server exits, so only a connection tells).
+fn server_runs(socket: Option<&str>) -> bool {
+    std::os::unix::net::UnixStream::connect(super::gate::socket_path(socket)).is_ok()
 }
 
 /// Commands that only read: safe to run again after their first try was lost.
