@@ -10,7 +10,7 @@
 //! files move to `done/` only once the worker has committed the result ([`TmuxHost::settle`]).
 
 use super::busy;
-use super::deliver::{self, Confirmed, SubmitError};
+use super::deliver::{self, SubmitError};
 use super::dialog;
 use super::resume;
 use super::session::{Ensured, Sessions};
@@ -44,12 +44,9 @@ pub struct TmuxHost {
     tmux: Tmux,
     sessions: Sessions,
     watcher: SpoolWatcher,
-    /// Sessions whose input line may still hold an envelope, with its lines, so the next paste
-    /// into the session clears the input first: an interrupted one (Claude Code may put that
-    /// prompt back into its input line later than the interrupt's own clean-up could see, under
-    /// load), and one whose delivery only a changed screen confirmed (Claude Code can queue a
-    /// message whose Enter came as it finished a round, submit it and leave it in the input
-    /// line: docs/claude-code.md, "Delivery timing").
+    /// Sessions whose agent was interrupted, with the lines of the interrupted envelope: Claude
+    /// Code may put that prompt back into its input line later than the interrupt's own clean-up
+    /// could see (under load), so the next paste into the session clears the input first.
     interrupted: std::sync::Mutex<std::collections::HashMap<SessionName, usize>>,
 }
 
@@ -275,13 +272,6 @@ impl TmuxHost {
                 e @ SubmitError::NotTaken(_) => DriveError::Upstream(e.to_string()),
                 SubmitError::LeaseLost => DriveError::Abandoned,
             })?;
-        if let Confirmed::ScreenChanged { .. } = confirmed {
-            // No receipt: the agent may have queued the text and kept it in its input line.
-            self.interrupted
-                .lock()
-                .expect("interrupted lock")
-                .insert(spec.session.clone(), text.lines().count());
-        }
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(?ensured, ?confirmed, ms, "delivered");
         Ok(())
