@@ -202,11 +202,6 @@ impl Attempt {
         NewEvent::status(state, worker, Some(self.host().as_str()))
     }
 
-    /// Appends [`Attempt::status_event`].
-    pub async fn status(&self, state: StatusState) -> bool {
-        self.append(&self.status_event(state)).await
-    }
-
     /// Records delivery (`delivered_at`, kept across takeovers) and its `status` event, in one
     /// statement.
     pub async fn mark_delivered(&self) -> bool {

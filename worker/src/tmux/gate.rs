@@ -110,12 +110,13 @@ impl Gate {
     fn at(dir: &Path, path: PathBuf) -> Gate {
         let _ = DirBuilder::new().mode(0o700).create(dir);
         let turnstile = path.with_extension("paliadin-turnstile");
-        let files = match open(&path).and_then(|_| open(&turnstile)) {
-            Ok(_) => Some(Files {
+        // The files opened to check are the first spares.
+        let files = match open(&path).and_then(|g| Ok((g, open(&turnstile)?))) {
+            Ok((g, t)) => Some(Files {
                 gate: path,
                 turnstile,
-                spare_gates: Mutex::new(Vec::new()),
-                spare_turnstiles: Mutex::new(Vec::new()),
+                spare_gates: Mutex::new(vec![g]),
+                spare_turnstiles: Mutex::new(vec![t]),
             }),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e,

@@ -125,15 +125,15 @@ impl Control {
         if let Some(c) = self.live() {
             return Some(c);
         }
-        if !may_start && !server_runs(self.socket.as_deref()) {
-            return None;
-        }
         let mut failed = self.connecting.lock().await;
         // Someone else may have connected while this task waited.
         if let Some(c) = self.live() {
             return Some(c);
         }
         if failed.last.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return None;
+        }
+        if !may_start && !server_runs(self.socket.as_deref()) {
             return None;
         }
         let opened = Conn::open(&self.bin, self.socket.as_deref(), ATTACH_LIMIT, &self.gate);
