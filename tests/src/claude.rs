@@ -79,6 +79,38 @@ impl Claude {
         })
     }
 
+    /// Makes the installed `hook` take `secs` longer after it has done its work (its output
+    /// kept): Claude Code waits for its hooks, so this widens the windows in which it is busy
+    /// although the hook has already acted. Each run is logged; see [`Claude::hook_runs`].
+    pub fn slow_hook(&self, hook: &str, secs: f64) {
+        let dir = self.home.join(".claude/skills/paliadin/hooks");
+        let real = dir.join(format!("{hook}.real"));
+        std::fs::rename(dir.join(hook), &real).expect("move the hook");
+        let log = self.home.join(format!("{hook}.runs"));
+        let script = format!(
+            "#!/bin/sh\nt0=$(date +%s.%N)\nout=$('{}')\nrc=$?\nprintf '%s' \"$out\"\n\
+             sleep {secs}\necho \"$t0 $(date +%s.%N)\" >> '{}'\nexit $rc\n",
+            real.display(),
+            log.display()
+        );
+        std::fs::write(dir.join(hook), script).expect("slow hook");
+        chmod_x(&dir.join(hook));
+    }
+
+    /// When each run of a hook made slow by [`Claude::slow_hook`] started and ended (seconds
+    /// since the epoch).
+    pub fn hook_runs(&self, hook: &str) -> Vec<(f64, f64)> {
+        let log = self.home.join(format!("{hook}.runs"));
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (a, b) = l.split_once(' ')?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+            .collect()
+    }
+
     /// The environment a worker process (or host agent) needs to run this Claude.
     pub fn worker_env(&self) -> Vec<(&'static str, String)> {
         vec![

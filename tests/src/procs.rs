@@ -81,6 +81,20 @@ impl TmuxRig {
             .map_or(0, |id| paliadin_worker::spool::ack_lines(&self.spool, id))
     }
 
+    /// When the worker first pressed Enter on the turn's envelope (its `.entered` mark, in the
+    /// spool or in `done/`), in seconds since the epoch.
+    pub fn entered_at(&self, turn: &str) -> f64 {
+        let name = format!("{turn}.{}", paliadin_worker::spool::ENTERED);
+        let live = self.spool.join(&name);
+        let meta = std::fs::metadata(&live)
+            .or_else(|_| std::fs::metadata(self.spool.join("done").join(&name)))
+            .expect("the turn's .entered mark");
+        let at = meta.modified().expect("mtime");
+        at.duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_secs_f64()
+    }
+
     /// Starts a worker process serving `local` on this rig, with the demo agent.
     pub fn worker(&self, db_url: &str, id: &str) -> Child {
         self.worker_with(db_url, id, &[])

@@ -141,3 +141,39 @@ async fn ten_mixed_turns_in_a_row_each_reach_the_model_once_in_order() {
     assert_eq!(chat.data["classifier_tag"], "fallback", "{chat:?}");
     assert_eq!(chat.data["text"], "Plain answer: just talk to me");
 }
+
+/// Claude Code is not ready for the next prompt when its Stop hook has done its work: it waits
+/// for the hook to exit and finishes the turn, and text pasted meanwhile is queued into that
+/// work (under load it was left in the input line too, where the next paste joined it). Here
+/// every Stop hook takes half a second more after it has acted (reply written, busy marker
+/// gone), which turns that window of milliseconds into one every early paste falls into: no
+/// turn may be entered while a Stop hook runs, and each reaches the model once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_turn_is_pasted_while_a_slow_stop_hook_runs() {
+    let Some(sys) = ClaudeSys::start("cc-w1", &[]).await else {
+        return;
+    };
+    sys.claude.slow_hook("stop", 0.5);
+    let messages = ["chat first", "second", "chat third", "fourth", "fifth"];
+    let mut turns = Vec::new();
+    for m in messages {
+        turns.push(sys.c.turn(m).await);
+    }
+    for ((_, sse), m) in turns.iter().zip(messages) {
+        let evs = sys.c.stream_all(sse, None, 120).await;
+        sys.assert_end(&evs, m);
+    }
+    let ids: Vec<String> = turns.iter().map(|(id, _)| id.clone()).collect();
+    let prompted: Vec<String> = sys.prompts().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(prompted, ids, "each turn reached the model once, in order");
+    let runs = sys.claude.hook_runs("stop");
+    assert!(runs.len() >= messages.len(), "{runs:?}");
+    for id in &ids {
+        let at = sys.rig.entered_at(id);
+        let during = runs.iter().find(|(from, to)| *from <= at && at <= *to);
+        assert_eq!(
+            during, None,
+            "turn {id} entered at {at} while a Stop hook ran"
+        );
+    }
+}

@@ -34,10 +34,9 @@ pub struct Cli {
     #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
     /// Send tmux commands through one control-mode client per tmux server (`tmux -C`) instead
-    /// of one `tmux` process per command: about half the CPU per turn, but opt-in: its faster
-    /// delivery makes a Claude Code input race likely under load (docs/tmux-driving.md,
-    /// "Control mode").
-    #[arg(long, env = "PALIADIN_TMUX_CONTROL", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    /// of one `tmux` process per command (about half the CPU per turn; docs/tmux-driving.md,
+    /// "Control mode"); `false` runs one process per command.
+    #[arg(long, env = "PALIADIN_TMUX_CONTROL", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub tmux_control: bool,
     /// The name of the local host (its queue is `turns_<name>`) when `PALIADIN_HOSTS` is unset.
     #[arg(long, env = "PALIADIN_LOCAL_HOST", default_value = "local")]

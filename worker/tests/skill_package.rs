@@ -74,6 +74,10 @@ impl Home {
         self.spool().join(format!(".busy-{TMUX_SESSION}"))
     }
 
+    fn stopped(&self) -> PathBuf {
+        self.spool().join(format!(".stopped-{TMUX_SESSION}"))
+    }
+
     fn turn_file(&self, turn: Uuid, ext: &str) -> PathBuf {
         self.spool().join(format!("{turn}.{ext}"))
     }
@@ -274,10 +278,13 @@ fn claude_is_busy_from_the_prompt_to_a_stop_the_hook_allows() {
     let out = home.hook("stop", json!({"session_id": session}));
     assert!(out.contains("block"), "{out}");
     assert!(home.busy().exists());
-    // The fallback reply lets it stop: no longer busy.
+    assert!(!home.stopped().exists(), "a blocked stop is no stop");
+    // The fallback reply lets it stop: no longer busy, and stamped as just stopped (the
+    // worker lets the screen settle before the next paste).
     let stop = json!({"session_id": session, "last_assistant_message": "Hello"});
     assert_eq!(home.hook("stop", stop), "");
     assert!(!home.busy().exists());
+    assert!(home.stopped().exists(), "the Stop hook leaves its stamp");
 }
 
 #[test]

@@ -101,12 +101,23 @@ def set_busy(spool, turn_id):
 
 
 def clear_busy(spool):
+    """Claude may stop: the busy marker goes, and `<spool>/.stopped-<tmux session>` says that
+    it has just stopped. Claude is not ready for the next prompt when its Stop hook exits (it
+    still finishes the turn, and text that arrives then is queued into that work), so the
+    worker lets its screen settle before the next paste whenever this file is there, even when
+    the marker was already gone when it looked (a reply the Stop hook itself wrote)."""
     path = busy_path(spool)
     if path is not None:
+        write_atomic(stopped_path(path), "%s\n" % now())
         try:
             os.remove(path)
         except FileNotFoundError:
             pass
+
+
+def stopped_path(busy):
+    head, name = os.path.split(busy)
+    return os.path.join(head, ".stopped-" + name[len(".busy-"):])
 
 
 def pending_path(spool, event):

@@ -4,6 +4,14 @@
 //! the written file back to its model), and text pasted then is queued by the agent into that
 //! work instead of arriving as the next prompt, so the next turn waits for the marker to go.
 //! Agents that never write it (the demo agent) are always idle.
+//!
+//! Claude Code is not ready for the next prompt the instant its Stop hook exits either: it
+//! still finishes the turn, and text that arrives in those milliseconds is queued into that
+//! work (and can stay in its input line). So the hook also leaves `<spool>/.stopped-<session>`
+//! when it lets Claude stop, and the next turn takes that stamp as "has just finished" and lets
+//! the screen settle first — even when the marker had already gone when it looked, which is
+//! the rule when the Stop hook wrote the reply itself (the worker has the reply and the next
+//! turn before the hook has exited).
 
 use paliadin_shared::SessionName;
 use std::path::{Path, PathBuf};
@@ -17,27 +25,42 @@ pub fn path(spool: &Path, session: &SessionName) -> PathBuf {
     spool.join(format!(".busy-{session}"))
 }
 
+/// The stamp the Stop hook leaves when it lets the agent stop.
+pub fn stopped_path(spool: &Path, session: &SessionName) -> PathBuf {
+    spool.join(format!(".stopped-{session}"))
+}
+
+/// Takes the Stop hook's stamp: true when the agent has stopped since the last look.
+fn take_stopped(spool: &Path, session: &SessionName) -> bool {
+    std::fs::remove_file(stopped_path(spool, session)).is_ok()
+}
+
 /// What [`wait_idle`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idle {
-    /// No marker: the agent was idle.
+    /// No marker and no stamp: the agent was idle.
     Already,
-    /// The marker went away while waiting: the agent has just finished (its screen may still
-    /// be settling: Claude Code queues text that arrives in the next few milliseconds).
+    /// The marker went away while waiting, or the Stop hook's stamp was there: the agent has
+    /// just finished (its screen may still be settling: Claude Code queues text that arrives
+    /// in the next few milliseconds).
     JustNow,
     /// The marker is still there after the limit.
     StillBusy,
 }
 
-/// Waits until the marker is gone, at most `limit`.
+/// Waits until the marker is gone, at most `limit`; takes the Stop hook's stamp.
 pub async fn wait_idle(spool: &Path, session: &SessionName, limit: Duration) -> Idle {
     let marker = path(spool, session);
     if !marker.exists() {
-        return Idle::Already;
+        return match take_stopped(spool, session) {
+            true => Idle::JustNow,
+            false => Idle::Already,
+        };
     }
     let deadline = Instant::now() + limit;
     loop {
         if !marker.exists() {
+            take_stopped(spool, session);
             return Idle::JustNow;
         }
         if Instant::now() >= deadline {
@@ -62,7 +85,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn idle_without_marker_busy_until_removed() {
+    async fn idle_without_marker_busy_until_removed_just_finished_after_a_stamp() {
         let dir = std::env::temp_dir().join(format!("paliadin-busy-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let s = SessionName::parse("paliadin-0000abcd").unwrap();
@@ -78,6 +101,10 @@ mod tests {
         let limit = Duration::from_secs(5);
         assert_eq!(wait_idle(&dir, &s, limit).await, Idle::JustNow);
         remover.await.unwrap();
+        // The Stop hook's stamp without a marker: just finished, once.
+        std::fs::write(stopped_path(&dir, &s), "now\n").unwrap();
+        assert_eq!(wait_idle(&dir, &s, limit).await, Idle::JustNow);
+        assert_eq!(wait_idle(&dir, &s, limit).await, Idle::Already);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,9 +29,9 @@ pub struct TmuxConfig {
     pub tmux_bin: PathBuf,
     /// `-L <socket>`: a private tmux server. `None` is the user's default server.
     pub socket: Option<String>,
-    /// Commands go to one control-mode client per server (`tmux -C`; opt-in, see
-    /// `PALIADIN_TMUX_CONTROL`); `false` (the default) runs one `tmux` process per command, as
-    /// the fallback does when no control client can start.
+    /// Commands go to one control-mode client per server (`tmux -C`, the default; see
+    /// `PALIADIN_TMUX_CONTROL`); `false` runs one `tmux` process per command, as the fallback
+    /// does when no control client can start.
     pub control: bool,
     /// The agent command as separate argv, started directly in each new session (no shell).
     pub agent_argv: Vec<String>,
@@ -82,7 +82,7 @@ impl TmuxConfig {
         TmuxConfig {
             tmux_bin: PathBuf::from("tmux"),
             socket: None,
-            control: false,
+            control: true,
             agent_argv,
             workdir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             spool_dir: default_spool_dir(),

@@ -43,6 +43,26 @@ pub fn question(screen: &str) -> Option<&'static str> {
         .then_some("a numbered choice")
 }
 
+/// What Claude Code's status line shows while it works on something — a prompt, a tool, a
+/// hook (2.1.197: `esc to interrupt · ← for agents`; idle, `? for shortcuts`). Text that
+/// arrives then is queued into that work instead of becoming the next prompt.
+const WORKING: &str = "esc to interrupt";
+
+/// How many of the screen's last non-blank lines hold the status line.
+const STATUS_LINES: usize = 3;
+
+/// Whether the agent says at the bottom of its screen that it is working (see [`WORKING`]).
+/// A screen quiet for a while is not enough: a loaded machine can leave a busy Claude Code
+/// undrawn for longer than the quiet window.
+pub fn working(screen: &str) -> bool {
+    screen
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(STATUS_LINES)
+        .any(|l| l.contains(WORKING))
+}
+
 /// The part of the screen to show the person: its last lines, at most [`MAX_SCREEN_CHARS`],
 /// trailing blank lines removed.
 pub fn excerpt(screen: &str) -> String {
@@ -62,6 +82,17 @@ pub fn excerpt(screen: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_working_status_line_is_recognised_only_at_the_bottom() {
+        let busy = "✻ Zesting… (running stop hook · 2s · ↓ 10 tokens)\n\n❯ \n\n  esc to interrupt · ← for agents\n\n";
+        assert!(working(busy));
+        let idle = "✻ Brewed for 3s\n❯ \n  ? for shortcuts · ← for agents";
+        assert!(!working(idle));
+        let quoted = "● it said esc to interrupt\nline\nline\nline\n❯ \n  ? for shortcuts";
+        assert!(!working(quoted));
+        assert!(!working(""));
+    }
 
     #[test]
     fn questions_are_recognised_and_ordinary_screens_are_not() {

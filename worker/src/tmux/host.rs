@@ -308,7 +308,8 @@ impl TmuxHost {
 
     /// Never paste into an agent that is still working: the text would join that work instead
     /// of arriving as a prompt. A new agent has no work; one that has just finished gets its
-    /// screen settled (`idle_quiet`); one that stays busy is interrupted.
+    /// screen settled (`idle_quiet`) and its status line no longer saying that it works (its
+    /// Stop hook may still run: at most `busy_wait`); one that stays busy is interrupted.
     async fn wait_idle(&self, s: &SessionName, ensured: Ensured, control: &TurnControl) {
         let root = self.spool().root();
         if ensured == Ensured::Created {
@@ -318,8 +319,8 @@ impl TmuxHost {
         match busy::wait_idle(root, s, self.cfg.busy_wait).await {
             busy::Idle::Already => {}
             busy::Idle::JustNow => {
-                let quiet = self.cfg.idle_quiet;
-                let _ = self.sessions.wait_ready(s, quiet, quiet * 20).await;
+                let (quiet, limit) = (self.cfg.idle_quiet, self.cfg.busy_wait);
+                let _ = self.sessions.wait_ready(s, quiet, limit).await;
             }
             busy::Idle::StillBusy => {
                 tracing::warn!(

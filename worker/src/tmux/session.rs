@@ -171,8 +171,9 @@ impl Sessions {
         }
     }
 
-    /// Waits until a new session's screen is non-blank and unchanged for `quiet` (the agent
-    /// drew its prompt), at most `timeout`; past that the paste goes ahead anyway.
+    /// Waits until the screen is non-blank, unchanged for `quiet` and not saying that the agent
+    /// is working ([`super::dialog::working`]): the agent drew its prompt and takes the next one. At
+    /// most `timeout`; past that the paste goes ahead anyway.
     pub async fn wait_ready(
         &self,
         s: &SessionName,
@@ -188,7 +189,10 @@ impl Sessions {
             let screen = super::deliver::capture(&self.tmux, &s.pane_target()).await?;
             if screen != last {
                 (last, since) = (screen, Instant::now());
-            } else if !last.trim().is_empty() && since.elapsed() >= quiet {
+            } else if !last.trim().is_empty()
+                && since.elapsed() >= quiet
+                && !super::dialog::working(&last)
+            {
                 tracing::debug!(session = %s, waited_ms = started.elapsed().as_millis() as u64, "agent ready");
                 return Ok(());
             }
