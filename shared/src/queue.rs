@@ -121,6 +121,18 @@ impl TurnQueue {
             .await
     }
 
+    /// The body and headers of a turn's message, as [`TurnQueue::send`] sends them: for an
+    /// enqueue that calls `pgmq.send` inside its own statement ([`crate::db::turns::insert_sent`]).
+    pub fn payload(turn_id: Uuid, user_id: Uuid) -> (serde_json::Value, serde_json::Value) {
+        let header = GroupHeader {
+            group: user_id.to_string(),
+        };
+        (
+            serde_json::to_value(TurnMessage { turn_id }).expect("a message serialises"),
+            serde_json::to_value(header).expect("a header serialises"),
+        )
+    }
+
     /// Reads up to `qty` group heads (at most one per user), leasing each for `vt_secs`.
     pub async fn read_heads(
         &self,

@@ -121,16 +121,13 @@ pub async fn post_turn(
     JsonBody(req): JsonBody<TurnRequest>,
 ) -> Result<Json<TurnResponse>, AppError> {
     let v = validate(req)?;
-    if let Some(c) = &v.client_turn_id
-        && let Some(row) = turns::by_client_id(&st.pool, user.id, c).await?
-    {
-        return same_request(&row, &v).map(Json);
-    }
+    // A retry of an earlier `client_turn_id` is found under the user's lock in the enqueue
+    // (before the cap), and answered below with that turn.
     let session_id = v.session_id.unwrap_or_else(Uuid::now_v7);
     match enqueue(&st, user.id, session_id, TurnKind::Message, &v).await? {
         Some(row) => Ok(Json(TurnResponse::of(&row))),
         None => {
-            // Lost a race with a concurrent retry of the same client_turn_id.
+            // A retry, or a race with a concurrent retry of the same client_turn_id.
             let c = v.client_turn_id.as_deref().unwrap_or_default();
             let row = turns::by_client_id(&st.pool, user.id, c)
                 .await?

@@ -7,6 +7,12 @@
 //! cap (resets count), pin the user to a host, insert the turn, send
 //! its message, write `meta` and `status: queued`, `pg_notify(paliadin_work, host)`. A failure
 //! anywhere rolls everything back: no row without a message, no message without a row.
+//!
+//! Round trips, for a user already pinned: `BEGIN`, the lock, one statement for the cap, the
+//! retry and the pin ([`turns::admission`]), one for the row, its message and the work NOTIFY
+//! ([`turns::insert_sent`]), one for both events ([`events::append_all`]), `COMMIT`: six (it
+//! was twelve; docs/performance.md). The lock stays a statement of its own: under READ
+//! COMMITTED a statement that waited for the lock would count with the snapshot taken before.
 
 use crate::db::{DbError, WORK_CHANNEL, events, sessions, turns};
 use crate::domain::{HostName, TurnKind, UserMessage};
@@ -51,18 +57,20 @@ pub async fn enqueue(
 ) -> Result<Enqueued, DbError> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, req.user).await?;
+    let (queued, taken, pinned) = turns::admission(&mut tx, req.user, req.client_turn_id).await?;
     // A retry whose turn exists (a concurrent retry committed it while this one waited for the
     // lock) is answered with that turn: checked before the cap, which that turn may have filled.
-    if let Some(c) = req.client_turn_id
-        && turns::by_client_id(&mut *tx, req.user, c).await?.is_some()
-    {
+    if taken {
         return Ok(Enqueued::ClientIdTaken);
     }
     // Resets count too: they are turns in the user's group like any other.
-    if turns::count_queued(&mut tx, req.user).await? >= req.max_queued {
+    if queued >= req.max_queued {
         return Ok(Enqueued::TooMany);
     }
-    let host = sessions::pin_host(&mut tx, req.user, req.fallback_host).await?;
+    let host = match pinned {
+        Some(h) => HostName::parse(&h).map_err(|e| DbError::Invalid(e.0))?,
+        None => sessions::pin_host(&mut tx, req.user, req.fallback_host).await?,
+    };
     queue.ensure_in(&mut tx, &host).await?;
     let new = turns::NewTurn {
         id: Uuid::now_v7(),
@@ -74,19 +82,17 @@ pub async fn enqueue(
         page_origin: req.page_origin,
         host: host.as_str(),
     };
-    let Some(row) = turns::insert(&mut tx, &new).await? else {
+    let Some(row) = turns::insert_sent(&mut tx, &new, &host.queue_name(), WORK_CHANNEL).await?
+    else {
+        // Dropping the transaction rolls the message back with it.
         return Ok(Enqueued::ClientIdTaken);
     };
-    let msg_id = queue.send(&mut tx, &host, row.id, req.user).await?;
-    turns::set_msg_id(&mut tx, row.id, msg_id).await?;
     let meta = NewEvent {
         kind: EventKind::Meta,
         data: json!({ "turn_id": row.id, "session_id": row.session_id, "queued_at": row.queued_at }),
     };
-    events::append(&mut tx, row.id, None, &meta).await?;
     let queued = NewEvent::status(StatusState::Queued, None, Some(host.as_str()));
-    events::append(&mut tx, row.id, None, &queued).await?;
-    notify_work(&mut tx, &host).await?;
+    events::append_all(&mut tx, row.id, None, &[meta, queued]).await?;
     tx.commit().await?;
     Ok(Enqueued::Queued(Box::new(row)))
 }

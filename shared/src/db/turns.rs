@@ -76,15 +76,28 @@ pub struct NewTurn<'a> {
     pub host: &'a str,
 }
 
-/// Inserts a turn; `None` when `(user_id, client_turn_id)` already exists.
-pub async fn insert(
+/// Inserts a turn and sends its pgmq message in **one statement**: `pgmq.send` on the host's
+/// queue (body and headers from [`crate::queue::TurnQueue::payload`]), the row with that
+/// `msg_id`, and `pg_notify(work_channel, host)` (delivered at commit). `None` when the user's
+/// `client_turn_id` is taken: the caller rolls back, and the message goes with it.
+pub async fn insert_sent(
     conn: &mut PgConnection,
     t: &NewTurn<'_>,
+    queue_name: &str,
+    work_channel: &str,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
-    sqlx::query_as(concat!("INSERT INTO turns (id, user_id, session_id, client_turn_id, kind, message, page_origin, host)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (user_id, client_turn_id) DO NOTHING
-         RETURNING ", cols!(), ""))
+    let (body, headers) = crate::queue::TurnQueue::payload(t.id, t.user_id);
+    sqlx::query_as(concat!(
+        "WITH m AS (SELECT pgmq.send($9::text, $10::jsonb, $11::jsonb) AS msg_id),
+              t AS (
+             INSERT INTO turns (id, user_id, session_id, client_turn_id, kind, message, page_origin, host, msg_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, m.msg_id FROM m
+             ON CONFLICT (user_id, client_turn_id) DO NOTHING
+             RETURNING ",
+        cols!(),
+        ")
+         SELECT t.*, pg_notify($12, $8) IS NULL AS notified FROM t"
+    ))
     .bind(t.id)
     .bind(t.user_id)
     .bind(t.session_id)
@@ -93,17 +106,31 @@ pub async fn insert(
     .bind(t.message)
     .bind(t.page_origin)
     .bind(t.host)
+    .bind(queue_name)
+    .bind(body)
+    .bind(headers)
+    .bind(work_channel)
     .fetch_optional(conn)
     .await
 }
 
-pub async fn set_msg_id(conn: &mut PgConnection, id: Uuid, msg_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE turns SET msg_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(msg_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// What an enqueue must know under the user's lock, in one statement: how many turns the user
+/// has queued, whether its `client_turn_id` (if any) is taken, and its pinned host (if any).
+pub async fn admission(
+    conn: &mut PgConnection,
+    user: Uuid,
+    client_turn_id: Option<&str>,
+) -> Result<(i64, bool, Option<String>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM turns WHERE user_id = $1 AND state = 'queued'),
+                $2::text IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM turns WHERE user_id = $1 AND client_turn_id = $2),
+                (SELECT host FROM agent_sessions WHERE user_id = $1)",
+    )
+    .bind(user)
+    .bind(client_turn_id)
+    .fetch_one(conn)
+    .await
 }
 
 pub async fn by_client_id<'c>(
@@ -120,14 +147,6 @@ pub async fn by_client_id<'c>(
     .bind(client_turn_id)
     .fetch_optional(conn)
     .await
-}
-
-/// Turns of this user waiting in the queue (for the per-user cap).
-pub async fn count_queued(conn: &mut PgConnection, user: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM turns WHERE user_id = $1 AND state = 'queued'")
-        .bind(user)
-        .fetch_one(conn)
-        .await
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<TurnRow>, sqlx::Error> {

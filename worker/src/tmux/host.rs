@@ -245,11 +245,15 @@ impl TmuxHost {
                 tracing::info!(error = %e, "could not clear the agent's input before pasting");
             }
             // Keys that reach Claude Code in one read with a paste are taken as pasted text:
-            // let it draw the cleared input first.
-            let quiet = self.cfg.idle_quiet;
+            // let it draw the cleared input first. Ctrl-U on an input that is already empty
+            // changes nothing on the screen, so only time says the keys were read: the longer
+            // quiet window of a new agent (`ready_quiet`; with `idle_quiet`, 100 ms, a loaded
+            // CI machine once had the keys in the next prompt). Rare: after an interrupt or a
+            // resumed delivery only.
+            let quiet = self.cfg.ready_quiet;
             let _ = self
                 .sessions
-                .wait_ready(&spec.session, quiet, quiet * 20)
+                .wait_ready(&spec.session, quiet, quiet * 10)
                 .await;
         }
         acting(control)?;
