@@ -1,8 +1,8 @@
 //! The terminal write of an attempt: the turn's result, its terminal event and the archive of
-//! its queue message commit together, fenced by the attempt — or not at all.
+//! its queue message commit together, in one statement fenced by the attempt — or not at all.
 
 use super::Inner;
-use crate::db::{DbError, events, fenced, turns};
+use crate::db::{DbError, fenced, turns};
 use crate::domain::TurnState;
 use crate::domain::trailer::Reply;
 use crate::events::{ErrorCode, EventKind, NewEvent};
@@ -49,14 +49,20 @@ impl Outcome {
     }
 }
 
-/// Writes `outcome` in one transaction; false (and nothing written) when fenced out.
+/// Writes `outcome` in one statement (result, terminal event, archive of the queue message:
+/// [`fenced::finish_succeeded`]); false (and nothing written) when fenced out.
 pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbError> {
-    let (turn, attempt) = (&inner.turn, inner.turn.attempt);
-    let mut tx = inner.pool.begin().await?;
-    let (updated, event) = match outcome {
+    let (turn, attempt, pool) = (&inner.turn, inner.turn.attempt, &inner.pool);
+    let queue = inner.leased.host.queue_name();
+    let terminal = |event| fenced::Terminal {
+        event,
+        queue: &queue,
+        msg_id: inner.leased.msg_id,
+    };
+    let done = match outcome {
         Outcome::Succeeded(reply) => {
-            let ok = fenced::finish_succeeded(&mut tx, turn.id, attempt, reply).await?;
-            (ok, end_event(turn, reply))
+            let end = end_event(turn, reply);
+            fenced::finish_succeeded(pool, turn.id, attempt, reply, &terminal(&end)).await?
         }
         Outcome::Failed {
             code,
@@ -68,26 +74,15 @@ pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbEr
                 message,
                 text: text.as_deref(),
             };
-            let ok = fenced::finish_failed(&mut tx, turn.id, attempt, &failed).await?;
-            (ok, NewEvent::error(*code, message))
+            let error = NewEvent::error(*code, message);
+            fenced::finish_failed(pool, turn.id, attempt, &failed, &terminal(&error)).await?
         }
-        Outcome::Cancelled => (
-            fenced::finish_cancelled(&mut tx, turn.id, attempt).await?,
-            NewEvent::cancelled(),
-        ),
+        Outcome::Cancelled => {
+            let cancelled = NewEvent::cancelled();
+            fenced::finish_cancelled(pool, turn.id, attempt, &terminal(&cancelled)).await?
+        }
     };
-    if !updated {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    events::append(&mut tx, turn.id, Some(attempt), &event).await?;
-    let leased = &inner.leased;
-    inner
-        .queue
-        .archive(&mut tx, &leased.host, leased.msg_id)
-        .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(done)
 }
 
 /// The ⚑ `end` event of a successful turn.

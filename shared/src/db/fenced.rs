@@ -130,28 +130,12 @@ pub async fn mark_delivered(
     .await
 }
 
-/// Finishes a turn successfully (fenced). False = fenced out.
-pub async fn finish_succeeded(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-    reply: &Reply,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET state = 'succeeded', finished_at = clock_timestamp(), reply_text = $3,
-                used_tools = $4, rows_seen = $5, chip_count = $6, classifier_tag = $7
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(&reply.text)
-    .bind(&reply.trailer.used_tools)
-    .bind(reply.trailer.rows_seen)
-    .bind(reply.trailer.chip_count)
-    .bind(&reply.trailer.classifier_tag)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// The terminal event of a finish and the queue message it archives.
+#[derive(Debug, Clone, Copy)]
+pub struct Terminal<'a> {
+    pub event: &'a NewEvent,
+    pub queue: &'a str,
+    pub msg_id: i64,
 }
 
 /// Why a turn failed, as the result columns hold it.
@@ -163,41 +147,98 @@ pub struct Failure<'a> {
     pub text: Option<&'a str>,
 }
 
-/// Fails a running turn (fenced). False = fenced out.
+/// A finish in **one statement** (fenced by the attempt, and only while the turn runs): the
+/// result columns (`set`, its parameters from `$8`), `finished_at`, the terminal event with the
+/// next seq, the archive of the queue message, the event's NOTIFY (at commit). The statement
+/// returns the event's seq; no row = fenced out, nothing written.
+macro_rules! finish_sql {
+    ($set:literal) => {
+        concat!(
+            "WITH upd AS (
+                 UPDATE turns SET ",
+            $set,
+            ", finished_at = clock_timestamp(), last_seq = last_seq + 1
+                  WHERE id = $1 AND attempt = $2 AND state = 'running'
+              RETURNING id, last_seq
+             ), ev AS (
+                 INSERT INTO turn_events (turn_id, seq, kind, data)
+                 SELECT id, last_seq, $3, $4 FROM upd
+              RETURNING seq
+             ), arch AS (SELECT pgmq.archive($5::text, $6::bigint) AS archived FROM upd)
+             SELECT ev.seq, (SELECT archived FROM arch) AS archived,
+                    pg_notify($7, $1::text || ':' || ev.seq) IS NULL AS notified
+               FROM ev"
+        )
+    };
+}
+
+type FinishQuery = sqlx::query::QueryScalar<'static, sqlx::Postgres, i32, sqlx::postgres::PgArguments>;
+
+fn finish_query(sql: &'static str, id: Uuid, attempt: i32, t: &Terminal<'_>) -> FinishQuery {
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .bind(attempt)
+        .bind(t.event.kind)
+        .bind(t.event.data.clone())
+        .bind(t.queue.to_owned())
+        .bind(t.msg_id)
+        .bind(EVENTS_CHANNEL)
+}
+
+/// Finishes a turn successfully (see `finish_sql!`). False = fenced out.
+pub async fn finish_succeeded(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    reply: &Reply,
+    t: &Terminal<'_>,
+) -> Result<bool, sqlx::Error> {
+    let sql = finish_sql!(
+        "state = 'succeeded', reply_text = $8, used_tools = $9, rows_seen = $10,
+         chip_count = $11, classifier_tag = $12"
+    );
+    let seq = finish_query(sql, id, attempt, t)
+        .bind(reply.text.clone())
+        .bind(reply.trailer.used_tools.clone())
+        .bind(reply.trailer.rows_seen)
+        .bind(reply.trailer.chip_count)
+        .bind(reply.trailer.classifier_tag.clone())
+        .fetch_optional(pool)
+        .await?;
+    Ok(seq.is_some())
+}
+
+/// Fails a running turn (see `finish_sql!`). False = fenced out.
 pub async fn finish_failed(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     id: Uuid,
     attempt: i32,
     failure: &Failure<'_>,
+    t: &Terminal<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET state = 'failed', finished_at = clock_timestamp(), error_code = $3,
-                error_message = $4, reply_text = COALESCE($5, reply_text)
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(failure.code.as_str())
-    .bind(failure.message)
-    .bind(failure.text)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = finish_sql!(
+        "state = 'failed', error_code = $8, error_message = $9,
+         reply_text = COALESCE($10, reply_text)"
+    );
+    let seq = finish_query(sql, id, attempt, t)
+        .bind(failure.code.as_str())
+        .bind(failure.message.to_owned())
+        .bind(failure.text.map(str::to_owned))
+        .fetch_optional(pool)
+        .await?;
+    Ok(seq.is_some())
 }
 
-/// Marks a running turn cancelled (fenced).
+/// Marks a running turn cancelled (see `finish_sql!`). False = fenced out.
 pub async fn finish_cancelled(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     id: Uuid,
     attempt: i32,
+    t: &Terminal<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET state = 'cancelled', finished_at = clock_timestamp()
-          WHERE id = $1 AND attempt = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = finish_sql!("state = 'cancelled'");
+    let seq = finish_query(sql, id, attempt, t)
+        .fetch_optional(pool)
+        .await?;
+    Ok(seq.is_some())
 }
