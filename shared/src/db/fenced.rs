@@ -172,7 +172,8 @@ macro_rules! finish_sql {
     };
 }
 
-type FinishQuery = sqlx::query::QueryScalar<'static, sqlx::Postgres, i32, sqlx::postgres::PgArguments>;
+type FinishQuery =
+    sqlx::query::QueryScalar<'static, sqlx::Postgres, i32, sqlx::postgres::PgArguments>;
 
 fn finish_query(sql: &'static str, id: Uuid, attempt: i32, t: &Terminal<'_>) -> FinishQuery {
     sqlx::query_scalar(sql)
