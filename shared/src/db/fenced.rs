@@ -172,16 +172,21 @@ macro_rules! finish_sql {
     };
 }
 
-type FinishQuery =
-    sqlx::query::QueryScalar<'static, sqlx::Postgres, i32, sqlx::postgres::PgArguments>;
+type FinishQuery<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Postgres, i32, sqlx::postgres::PgArguments>;
 
-fn finish_query(sql: &'static str, id: Uuid, attempt: i32, t: &Terminal<'_>) -> FinishQuery {
+fn finish_query<'q>(
+    sql: &'static str,
+    id: Uuid,
+    attempt: i32,
+    t: &Terminal<'q>,
+) -> FinishQuery<'q> {
     sqlx::query_scalar(sql)
         .bind(id)
         .bind(attempt)
         .bind(t.event.kind)
-        .bind(t.event.data.clone())
-        .bind(t.queue.to_owned())
+        .bind(&t.event.data)
+        .bind(t.queue)
         .bind(t.msg_id)
         .bind(EVENTS_CHANNEL)
 }
@@ -199,11 +204,11 @@ pub async fn finish_succeeded(
          chip_count = $11, classifier_tag = $12"
     );
     let seq = finish_query(sql, id, attempt, t)
-        .bind(reply.text.clone())
-        .bind(reply.trailer.used_tools.clone())
+        .bind(&reply.text)
+        .bind(&reply.trailer.used_tools)
         .bind(reply.trailer.rows_seen)
         .bind(reply.trailer.chip_count)
-        .bind(reply.trailer.classifier_tag.clone())
+        .bind(&reply.trailer.classifier_tag)
         .fetch_optional(pool)
         .await?;
     Ok(seq.is_some())
@@ -223,8 +228,8 @@ pub async fn finish_failed(
     );
     let seq = finish_query(sql, id, attempt, t)
         .bind(failure.code.as_str())
-        .bind(failure.message.to_owned())
-        .bind(failure.text.map(str::to_owned))
+        .bind(failure.message)
+        .bind(failure.text)
         .fetch_optional(pool)
         .await?;
     Ok(seq.is_some())
