@@ -33,6 +33,14 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("signal: detaching turns and exiting");
         signal.cancel();
     });
-    server::serve(host, prefix, tokio::io::stdin(), tokio::io::stdout(), stop).await;
+    server::serve(
+        host.clone(),
+        prefix,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        stop,
+    )
+    .await;
+    host.close().await;
     Ok(())
 }

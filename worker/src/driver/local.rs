@@ -58,6 +58,10 @@ impl Driver for LocalDriver {
         self.host.settle(turn);
     }
 
+    async fn close(&self) {
+        self.host.close().await;
+    }
+
     fn metrics(&self) -> Vec<Box<dyn Collector>> {
         vec![Box::new(self.timings.clone())]
     }

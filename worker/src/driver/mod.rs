@@ -184,6 +184,10 @@ pub trait Driver: Send + Sync {
         Ok(())
     }
 
+    /// The worker is exiting: let go of what this driver holds on its host (the local driver's
+    /// tmux control client). Turns have ended by then.
+    async fn close(&self) {}
+
     /// The driver's own metrics, for the registry of the worker that uses it.
     fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         Vec::new()

@@ -40,6 +40,10 @@ impl Driver for Draining {
         self.0.settle(user, turn).await
     }
 
+    async fn close(&self) {
+        self.0.close().await
+    }
+
     fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         self.0.metrics()
     }

@@ -194,6 +194,9 @@ impl Worker {
             }
         }
         self.drain(tracker).await;
+        for driver in ctx.drivers.values() {
+            driver.close().await;
+        }
         fleet::stop_worker(&ctx.pool, &ctx.worker_id).await?;
         tracing::info!(worker = %ctx.worker_id, "worker stopped");
         Ok(())

@@ -138,6 +138,14 @@ impl Tmux {
     }
 
     /// Runs `tmux [-L socket] <args>` and returns its output.
+    /// Detaches the control client, if one is attached, before this process exits
+    /// ([`Control::close`]).
+    pub async fn close(&self) {
+        if let Some(control) = &self.control {
+            control.close().await;
+        }
+    }
+
     pub async fn run(&self, args: &[&str]) -> Result<String, TmuxError> {
         self.call(args, None).await
     }

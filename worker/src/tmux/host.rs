@@ -84,6 +84,11 @@ impl TmuxHost {
         })
     }
 
+    /// Before this process exits: detaches the tmux control client ([`Tmux::close`]).
+    pub async fn close(&self) {
+        self.tmux.close().await;
+    }
+
     pub fn config(&self) -> &TmuxConfig {
         &self.cfg
     }

@@ -30,8 +30,12 @@ use tokio_util::sync::CancellationToken;
 /// here; one client's new session notifies the other, half identified: [`crate::tmux::gate`]),
 /// and when a session with `destroy-unattached` loses its control clients. So a CLI client
 /// makes the session (`new-session -d`; a `duplicate session` from a concurrent worker is
-/// fine), then the control client attaches to it, both under the gate.
+/// fine), then the control client attaches to it, both under the gate, once no client of a
+/// killed worker is still leaving ([`super::leaving`]).
 pub const SESSION: &str = "_paliadin-control";
+
+/// How long an attach waits for clients of a dead process to leave ([`super::leaving`]).
+const LEAVING_LIMIT: Duration = Duration::from_secs(2);
 
 /// Why a command got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +57,12 @@ pub struct Conn {
     state: Arc<Mutex<State>>,
     /// Cancelled when the connection ends (or is dropped): the reader kills the client.
     stop: CancellationToken,
+    /// Closed when asked to ([`Conn::close`]): the writer drops the client's stdin.
+    close: CancellationToken,
+    /// The client's process id (None once reaped before it could be read).
+    pid: Option<u32>,
+    /// The reader, which ends once the client has exited and been reaped.
+    reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for Conn {
@@ -91,7 +101,17 @@ impl Conn {
             Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
             Err(e) => return Err(format!("cannot make the control session: {e}")),
         }
+        // A client whose worker was killed may still be on its way out: not while ours
+        // identifies itself.
+        let leaving = super::leaving::wait(bin, socket, LEAVING_LIMIT).await;
+        if leaving > 0 {
+            tracing::info!(
+                leaving,
+                "waited for control clients of a stopped process to leave"
+            );
+        }
         let mut cmd = crate::tmux::cli::client(bin, socket);
+        cmd.env(super::leaving::OWNER, std::process::id().to_string());
         let target = format!("={SESSION}");
         cmd.args(["-C", "attach-session", "-t", &target])
             // No `%output` for the hidden pane, and no say in any window's size.
@@ -106,17 +126,24 @@ impl Conn {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err("the control client has no pipes".into());
         };
+        let pid = child.id();
         let (lines, queued) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(State {
             dead: false,
             waiters: VecDeque::new(),
             lines,
         }));
-        let stop = CancellationToken::new();
+        let (stop, close) = (CancellationToken::new(), CancellationToken::new());
         let (attached, handshake) = oneshot::channel();
-        tokio::spawn(write(stdin, queued, stop.clone()));
-        tokio::spawn(read(child, stdout, state.clone(), attached, stop.clone()));
-        let conn = Conn { state, stop };
+        tokio::spawn(write(stdin, queued, stop.clone(), close.clone()));
+        let reader = tokio::spawn(read(child, stdout, state.clone(), attached, stop.clone()));
+        let conn = Conn {
+            state,
+            stop,
+            close,
+            pid,
+            reader: Mutex::new(Some(reader)),
+        };
         match tokio::time::timeout(limit, handshake).await {
             Ok(Ok(Ok(()))) => Ok(conn),
             Ok(Ok(Err(why))) => Err(why),
@@ -129,6 +156,28 @@ impl Conn {
 
     pub fn alive(&self) -> bool {
         !self.state.lock().expect("control state").dead
+    }
+
+    /// The client's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Ends the client as tmux expects: its stdin closes, so the server detaches it and it
+    /// exits; then waits (at most `limit`, then kills it) until it has been reaped. Commands
+    /// still in flight are lost. Returns whether it exited by itself.
+    pub async fn close(&self, limit: Duration) -> bool {
+        self.close.cancel();
+        let reader = self.reader.lock().expect("control reader").take();
+        let Some(mut reader) = reader else {
+            return true;
+        };
+        if tokio::time::timeout(limit, &mut reader).await.is_ok() {
+            return true;
+        }
+        self.stop.cancel();
+        let _ = reader.await;
+        false
     }
 
     /// Writes `line` (one command, no newline) and waits for its reply.
@@ -152,15 +201,18 @@ impl Conn {
     }
 }
 
-/// Writes queued lines until the queue closes, a write fails or the connection stops.
+/// Writes queued lines until the queue closes, a write fails, the connection stops or is
+/// closed (then the client's stdin is dropped: the server reads its end and detaches it).
 async fn write(
     mut stdin: ChildStdin,
     mut queued: mpsc::UnboundedReceiver<Vec<u8>>,
     stop: CancellationToken,
+    close: CancellationToken,
 ) {
     loop {
         let bytes = tokio::select! {
             _ = stop.cancelled() => return,
+            _ = close.cancelled() => return,
             next = queued.recv() => match next {
                 Some(bytes) => bytes,
                 None => return,

@@ -5,7 +5,8 @@
 //! Layout:
 //! - [`frame`]: the reply framing (`%begin … %end`/`%error`) and notifications;
 //! - [`quote`]: arguments as one command line, or refused;
-//! - [`conn`]: one live client, its pipelined commands and their waiters.
+//! - [`conn`]: one live client, its pipelined commands and their waiters;
+//! - [`leaving`]: clients of a killed worker, waited for before a new client attaches.
 //!
 //! [`Control`] keeps one connection and replaces it when it goes (a killed server, `%exit`):
 //! a command that was never written is sent on the new connection; one that was in flight is
@@ -16,6 +17,7 @@
 
 pub mod conn;
 pub mod frame;
+pub mod leaving;
 pub mod quote;
 
 use super::TmuxError;
@@ -29,6 +31,8 @@ use std::time::{Duration, Instant};
 pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How long a new client may take to attach.
 const ATTACH_LIMIT: Duration = Duration::from_secs(5);
+/// How long a closing client may take to exit before it is killed.
+const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 /// Connections tried for one command before it goes to the CLI.
 const ATTEMPTS: usize = 3;
 
@@ -158,6 +162,39 @@ impl Control {
                 None
             }
         }
+    }
+
+    /// Detaches the client before this process exits, holding the gate exclusively until the
+    /// server has dropped it: a control client lost while another one of this server is half
+    /// identified crashes tmux 3.3a ([`super::gate`]), and a worker's restart is exactly when
+    /// the next one attaches. Later commands start a new client as usual.
+    pub async fn close(&self) {
+        let conn = self.conn.lock().expect("control conn").take();
+        let Some(conn) = conn else { return };
+        let Some(_alone) = self.gate.exclusive(ATTACH_LIMIT).await else {
+            tracing::warn!(socket = ?self.socket, "closing the tmux control client without the gate");
+            conn.close(CLOSE_LIMIT).await;
+            return;
+        };
+        conn.close(CLOSE_LIMIT).await;
+        // The client has exited; a command from a new client is read after the server has
+        // handled that exit (its notifications included), and shows whether it is gone.
+        let Some(pid) = conn.pid().map(|p| p.to_string()) else {
+            return;
+        };
+        let list = ["list-clients", "-F", "#{client_pid}"];
+        for _ in 0..ATTEMPTS {
+            match super::cli::run(&self.bin, self.socket.as_deref(), &list, None).await {
+                Ok(out) if out.lines().any(|l| l.trim() == pid) => tokio::task::yield_now().await,
+                Ok(_) => {
+                    tracing::debug!(socket = ?self.socket, "tmux control client detached");
+                    return;
+                }
+                // No server: nothing left to detach from.
+                Err(_) => return,
+            }
+        }
+        tracing::warn!(socket = ?self.socket, pid, "the tmux server still lists a closed control client");
     }
 
     fn live(&self) -> Option<Arc<Conn>> {
