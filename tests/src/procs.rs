@@ -144,11 +144,29 @@ impl Default for TmuxRig {
 }
 
 impl Drop for TmuxRig {
+    /// `kill-server`, then SIGKILL to the server if it is still there: tmux 3.3a does not exit
+    /// while a control client of a killed worker holds output nobody reads (it waits for that
+    /// pipe to drain), and such servers were left behind by the dozen.
     fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
+        let tmux = |args: &[&str]| {
+            std::process::Command::new("tmux")
+                .args(["-L", &self.socket])
+                .args(args)
+                .stderr(Stdio::null())
+                .output()
+        };
+        let pid = tmux(&["display-message", "-p", "#{pid}"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let _ = tmux(&["kill-server"]);
+        let is_tmux = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| comm.starts_with("tmux"));
+        if !pid.is_empty() && is_tmux {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -1,12 +1,17 @@
 //! Control clients on their way out because the process that drove them died (a worker
-//! SIGKILLed): tmux drops such a client only after its `tmux -C` process has noticed, and a
-//! client dropped while another is half identified crashes tmux 3.3a ([`crate::tmux::gate`]).
-//! A new client therefore attaches only once the server lists none of them.
+//! SIGKILLed): a client dropped while another is half identified crashes tmux 3.3a
+//! ([`crate::tmux::gate`]), so a new client attaches only once the server lists none of them.
+//!
+//! tmux drops such a client once its `tmux -C` process has noticed, usually within
+//! milliseconds, but orphaned clients were also seen attached for minutes (`docs/tmux-driving.md`).
+//! So the attach, which holds the gate exclusively, kills the `tmux -C` process of each such
+//! client itself and waits until the server has dropped it.
 //!
 //! Each of our control clients carries its driver's pid in [`OWNER`]; a client whose owner is
-//! gone (or a zombie), or whose own process is gone while the server still lists it, is
-//! leaving. Control clients without the variable are someone else's and are left alone. What
-//! a process cannot read in another's `/proc` (another user's, `hidepid`) counts as not ours.
+//! gone (or a zombie) is an orphan, and one whose own process is gone while the server still
+//! lists it is leaving. Control clients without the variable are someone else's and are left
+//! alone. What a process cannot read in another's `/proc` (another user's, `hidepid`) counts
+//! as not ours.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,29 +22,37 @@ pub const OWNER: &str = "PALIADIN_CONTROL_OWNER";
 /// How often the server's client list is read again while a client is leaving.
 const EVERY: Duration = Duration::from_millis(10);
 
-/// Waits until the server lists no leaving control client of ours, at most `limit`; returns
-/// how many were seen leaving at first (0: the common case, one `list-clients`).
+/// Removes the orphaned control clients of ours and waits until the server lists none of them
+/// (at most `limit`); returns how many were seen at first (0: the common case, one
+/// `list-clients`). Call it holding the gate exclusively.
 pub async fn wait(bin: &Path, socket: Option<&str>, limit: Duration) -> usize {
     let start = Instant::now();
     let mut first = None;
+    let mut killed = Vec::new();
     loop {
         let list = ["list-clients", "-F", "#{client_control_mode} #{client_pid}"];
         let Ok(out) = crate::tmux::cli::run(bin, socket, &list, None).await else {
             return first.unwrap_or(0);
         };
-        let leaving = out
+        let leaving: Vec<(u32, State)> = out
             .lines()
             .filter_map(|l| l.strip_prefix("1 "))
             .filter_map(|pid| pid.trim().parse::<u32>().ok())
-            .filter(|&pid| is_leaving(pid))
-            .count();
-        let seen = *first.get_or_insert(leaving);
-        if leaving == 0 {
+            .filter_map(|pid| state(pid).map(|s| (pid, s)))
+            .collect();
+        let seen = *first.get_or_insert(leaving.len());
+        if leaving.is_empty() {
             return seen;
+        }
+        for &(pid, s) in &leaving {
+            if s == State::Orphan && !killed.contains(&pid) {
+                killed.push(pid);
+                kill(pid);
+            }
         }
         if start.elapsed() >= limit {
             tracing::warn!(
-                leaving,
+                leaving = leaving.len(),
                 "tmux still lists control clients whose worker is gone"
             );
             return seen;
@@ -48,17 +61,38 @@ pub async fn wait(bin: &Path, socket: Option<&str>, limit: Duration) -> usize {
     }
 }
 
-/// Whether the control client with process `pid` is ours and its owner is gone.
-fn is_leaving(pid: u32) -> bool {
+/// Where a control client of ours that should not be there stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Its owner is gone; its own process is still there.
+    Orphan,
+    /// Its process is gone; the server has not dropped it yet.
+    Gone,
+}
+
+/// The state of the control client with process `pid`: None when it is someone else's or its
+/// owner is alive.
+fn state(pid: u32) -> Option<State> {
     let environ = match std::fs::read(format!("/proc/{pid}/environ")) {
         Ok(bytes) => bytes,
-        // The process is gone but still listed: the server has not dropped it yet.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
-        Err(_) => return false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(State::Gone),
+        Err(_) => return None,
     };
-    match owner(&environ) {
-        Some(owner) => !alive(owner),
-        None => false,
+    let owner = owner(&environ)?;
+    (!alive(owner)).then_some(State::Orphan)
+}
+
+/// SIGKILL to an orphaned `tmux -C` process: the server drops a client whose process is gone
+/// whatever it still holds for it.
+fn kill(pid: u32) {
+    use nix::sys::signal::{Signal, kill};
+    let Ok(raw) = i32::try_from(pid) else { return };
+    match kill(nix::unistd::Pid::from_raw(raw), Signal::SIGKILL) {
+        Ok(()) => tracing::info!(
+            pid,
+            "killed the tmux control client of a worker that is gone"
+        ),
+        Err(e) => tracing::debug!(pid, error = %e, "cannot kill an orphaned tmux control client"),
     }
 }
 
