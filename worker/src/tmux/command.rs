@@ -137,7 +137,6 @@ impl Tmux {
         self.control.is_some()
     }
 
-    /// Runs `tmux [-L socket] <args>` and returns its output.
     /// Detaches the control client, if one is attached, before this process exits
     /// ([`Control::close`]).
     pub async fn close(&self) {
@@ -146,6 +145,7 @@ impl Tmux {
         }
     }
 
+    /// Runs `tmux [-L socket] <args>` and returns its output.
     pub async fn run(&self, args: &[&str]) -> Result<String, TmuxError> {
         self.call(args, None).await
     }

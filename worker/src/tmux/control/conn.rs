@@ -59,8 +59,6 @@ pub struct Conn {
     stop: CancellationToken,
     /// Closed when asked to ([`Conn::close`]): the writer drops the client's stdin.
     close: CancellationToken,
-    /// The client's process id (None once reaped before it could be read).
-    pid: Option<u32>,
     /// The reader, which ends once the client has exited and been reaped.
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -126,7 +124,6 @@ impl Conn {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err("the control client has no pipes".into());
         };
-        let pid = child.id();
         let (lines, queued) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(State {
             dead: false,
@@ -141,7 +138,6 @@ impl Conn {
             state,
             stop,
             close,
-            pid,
             reader: Mutex::new(Some(reader)),
         };
         match tokio::time::timeout(limit, handshake).await {
@@ -158,26 +154,17 @@ impl Conn {
         !self.state.lock().expect("control state").dead
     }
 
-    /// The client's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
     /// Ends the client as tmux expects: its stdin closes, so the server detaches it and it
     /// exits; then waits (at most `limit`, then kills it) until it has been reaped. Commands
-    /// still in flight are lost. Returns whether it exited by itself.
-    pub async fn close(&self, limit: Duration) -> bool {
+    /// still in flight are lost.
+    pub async fn close(&self, limit: Duration) {
         self.close.cancel();
         let reader = self.reader.lock().expect("control reader").take();
-        let Some(mut reader) = reader else {
-            return true;
-        };
-        if tokio::time::timeout(limit, &mut reader).await.is_ok() {
-            return true;
+        let Some(mut reader) = reader else { return };
+        if tokio::time::timeout(limit, &mut reader).await.is_err() {
+            self.stop.cancel();
+            let _ = reader.await;
         }
-        self.stop.cancel();
-        let _ = reader.await;
-        false
     }
 
     /// Writes `line` (one command, no newline) and waits for its reply.

@@ -171,30 +171,16 @@ impl Control {
     pub async fn close(&self) {
         let conn = self.conn.lock().expect("control conn").take();
         let Some(conn) = conn else { return };
-        let Some(_alone) = self.gate.exclusive(ATTACH_LIMIT).await else {
+        let alone = self.gate.exclusive(ATTACH_LIMIT).await;
+        if alone.is_none() {
             tracing::warn!(socket = ?self.socket, "closing the tmux control client without the gate");
-            conn.close(CLOSE_LIMIT).await;
-            return;
-        };
-        conn.close(CLOSE_LIMIT).await;
-        // The client has exited; a command from a new client is read after the server has
-        // handled that exit (its notifications included), and shows whether it is gone.
-        let Some(pid) = conn.pid().map(|p| p.to_string()) else {
-            return;
-        };
-        let list = ["list-clients", "-F", "#{client_pid}"];
-        for _ in 0..ATTEMPTS {
-            match super::cli::run(&self.bin, self.socket.as_deref(), &list, None).await {
-                Ok(out) if out.lines().any(|l| l.trim() == pid) => tokio::task::yield_now().await,
-                Ok(_) => {
-                    tracing::debug!(socket = ?self.socket, "tmux control client detached");
-                    return;
-                }
-                // No server: nothing left to detach from.
-                Err(_) => return,
-            }
         }
-        tracing::warn!(socket = ?self.socket, pid, "the tmux server still lists a closed control client");
+        conn.close(CLOSE_LIMIT).await;
+        // Reaped but maybe still listed: the same wait as an attach's for a killed worker's
+        // client; its `list-clients` is read after the server has handled the exit.
+        if alone.is_some() {
+            leaving::wait(&self.bin, self.socket.as_deref(), CLOSE_LIMIT).await;
+        }
     }
 
     fn live(&self) -> Option<Arc<Conn>> {
