@@ -36,6 +36,11 @@ if ! claude_log=$(deploy/ensure-claude.sh 2>&1); then
   say "WARNING: the real Claude Code suites will be SKIPPED: $PALIADIN_CLAUDE_SKIP"
 fi
 
+# The accessibility suite (web_a11y) injects the pinned axe-core; without it that suite fails
+# and says how to install it.
+say "checking the pinned axe-core (deploy/ensure-axe.sh)"
+deploy/ensure-axe.sh || say "WARNING: axe-core is missing: the web_a11y suite will FAIL"
+
 say "building the binaries (cargo build --bins)"
 cargo build --bins
 
