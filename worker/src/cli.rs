@@ -30,7 +30,15 @@ pub struct Cli {
     /// Working directory of new agent sessions (default: the worker's).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     pub workdir: Option<PathBuf>,
-    /// A private tmux server socket name (`tmux -L`); default: the user's server.
+    /// Extra variables for new agent sessions, beside the worker's own `PATH`, `HOME`, `LANG`,
+    /// `ANTHROPIC_*`, … (docs/tmux-driving.md, "The agent's environment"): `NAME` copies this
+    /// process's value, `NAME=value` sets one; split like a shell line. Set it in the
+    /// environment: a flag's value is visible in `ps`.
+    #[arg(long, env = "PALIADIN_AGENT_ENV", hide_env_values = true)]
+    pub agent_env: Option<String>,
+    /// Paliadin's own tmux server: a socket path, or a bare name for `/tmp/tmux-<uid>/NAME`.
+    /// Default: `$XDG_RUNTIME_DIR/paliadin/tmux.sock`, else `/tmp/paliadin-<uid>/tmux.sock` —
+    /// never a person's own tmux server (docs/tmux-driving.md).
     #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
     /// Send tmux commands through one control-mode client per tmux server (`tmux -C`) instead

@@ -38,13 +38,16 @@ async fn main() -> anyhow::Result<()> {
         config.workdir = dir;
     }
     config.socket = cli.tmux_socket;
+    config.agent_env = paliadin_worker::tmux::AgentEnv::from_process(cli.agent_env.as_deref())?;
     config.control = cli.tmux_control;
     config.max_reply_bytes = cli.max_reply_bytes;
     let mut served = Vec::new();
     for spec in &specs {
         let driver: Arc<dyn Driver> = match &spec.address {
             Address::Local => {
-                tracing::info!(host = %spec.name, agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(), "local host: agent configured");
+                tracing::info!(host = %spec.name, agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(),
+                    tmux_socket = %paliadin_worker::tmux::Socket::resolve(config.socket.as_deref()),
+                    agent_env = ?config.agent_env, "local host: agent configured");
                 Arc::new(
                     LocalDriver::new(config.clone())
                         .context("cannot prepare the local tmux driver")?,

@@ -251,9 +251,18 @@ async fn missing_tmux_or_broken_agent_fail_cleanly() {
         "{out:?}"
     );
 
+    // An agent that exits at once: the turn says why, in the words of its terminal.
     let rig = Rig::with(|c| c.agent_argv = vec!["/nonexistent/agent".into(), "--x".into()]);
     let (out, _) = rig.run(&rig.spec(&s, "hi")).await;
-    assert!(matches!(out, Err(DriveError::SessionLost(_))), "{out:?}");
+    match &out {
+        Err(DriveError::AgentExited(words)) => {
+            assert!(words.contains("/nonexistent/agent"), "{words}");
+            assert!(words.contains("No such file or directory"), "{words}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let message = paliadin_worker::runtime::public_message(out.as_ref().unwrap_err());
+    assert!(message.contains("No such file or directory"), "{message}");
 }
 
 /// Prints the figures quoted in `docs/tmux-driving.md` (run with `--nocapture`).

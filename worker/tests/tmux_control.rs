@@ -397,14 +397,24 @@ async fn an_attach_removes_the_client_of_a_killed_worker() {
     let bin = Path::new("tmux");
     // A live owner: not ours to touch, nothing to wait for.
     assert_eq!(
-        leaving::wait(bin, Some(&srv.socket), Duration::from_secs(5)).await,
+        leaving::wait(
+            bin,
+            &paliadin_worker::tmux::Socket::resolve(Some(&srv.socket)),
+            Duration::from_secs(5)
+        )
+        .await,
         0
     );
     assert_eq!(srv.control_clients().len(), 1);
     owner.kill().await.unwrap();
     owner.wait().await.unwrap();
     assert_eq!(
-        leaving::wait(bin, Some(&srv.socket), Duration::from_secs(20)).await,
+        leaving::wait(
+            bin,
+            &paliadin_worker::tmux::Socket::resolve(Some(&srv.socket)),
+            Duration::from_secs(20)
+        )
+        .await,
         1
     );
     assert!(
@@ -566,7 +576,9 @@ async fn a_stopped_server_is_not_started_again_by_a_read() {
     tmux.run(&["new-session", "-d", "-s", "a"]).await.unwrap();
     assert_eq!(srv.control_clients().len(), 1);
     assert!(srv.cli(&["kill-server"]).status.success());
-    let sock = paliadin_worker::tmux::gate::socket_path(Some(&srv.socket));
+    let sock = paliadin_worker::tmux::Socket::resolve(Some(&srv.socket))
+        .path()
+        .to_owned();
     until("the server has gone", || {
         std::os::unix::net::UnixStream::connect(&sock).is_err()
     })

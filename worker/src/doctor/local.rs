@@ -89,13 +89,49 @@ pub fn spool(report: &mut Report, dir: &Path) {
     }
 }
 
-/// The agent command's program exists and is executable. Returns its path when found.
+/// Paliadin's own tmux server: its socket's directory is private to this account (the
+/// worker creates it at start, mode 0700, and refuses one that others can write).
+pub fn socket(report: &mut Report, socket: &crate::tmux::Socket) {
+    let dir = socket.path().parent().unwrap_or(Path::new("/"));
+    if !dir.exists() {
+        report.ok(
+            "tmux socket",
+            format!("{socket} (its directory is created, mode 0700, when the worker starts)"),
+        );
+        return;
+    }
+    match crate::spool::trust::check_tree(dir) {
+        Ok(()) => {
+            let running = if socket.server_runs() {
+                "running"
+            } else {
+                "not running"
+            };
+            report.ok(
+                "tmux socket",
+                format!("{socket}: Paliadin's own server, {running}"),
+            );
+        }
+        Err(e) => report.fail(
+            "tmux socket",
+            e.to_string(),
+            format!(
+                "chmod 700 {} as the worker's account, or set PALIADIN_TMUX_SOCKET",
+                dir.display()
+            ),
+        ),
+    }
+}
+
+/// The agent command's program exists and is executable on the `PATH` the agent gets
+/// (`TmuxConfig::agent_env`, not just the worker's own). Returns its path when found.
 pub fn agent(report: &mut Report, cfg: &TmuxConfig, why: &str) -> Option<PathBuf> {
     let Some(program) = cfg.agent_argv.first() else {
         report.fail("agent command", "empty", "set PALIADIN_AGENT_CMD");
         return None;
     };
-    match find_program(program) {
+    let path = cfg.agent_env.get("PATH").unwrap_or("");
+    match find_program(program, path) {
         Some(p) => {
             report.ok("agent command", format!("{} ({why})", p.display()));
             Some(p)
@@ -103,23 +139,24 @@ pub fn agent(report: &mut Report, cfg: &TmuxConfig, why: &str) -> Option<PathBuf
         None => {
             report.fail(
                 "agent command",
-                format!("{program} is not found or not executable ({why})"),
-                "install it, or set PALIADIN_AGENT_CMD to its full path",
+                format!("{program} is not found or not executable on the agent's PATH ({why})"),
+                "install it, set PALIADIN_AGENT_CMD to its full path, or PATH in PALIADIN_AGENT_ENV",
             );
             None
         }
     }
 }
 
-/// For Claude Code: the skill and its hooks are installed in this account's `~/.claude`.
-pub fn claude_skill(report: &mut Report, program: &Path) {
+/// For Claude Code: the skill and its hooks are installed in the agent's `~/.claude` (`home`:
+/// the `HOME` the agent gets).
+pub fn claude_skill(report: &mut Report, program: &Path, home: Option<&str>) {
     if program.file_name().is_none_or(|n| n != "claude") {
         report.ok("Claude Code skill", "not needed (the agent is not claude)");
         return;
     }
     let fix = "run /usr/share/paliadin/skill/install.sh as the worker's account \
                (deploy/skill/install.sh; docs/claude-code.md)";
-    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+    let Some(home) = home.filter(|h| !h.is_empty()).map(PathBuf::from) else {
         report.fail("Claude Code skill", "HOME is not set", fix);
         return;
     };
@@ -150,7 +187,7 @@ pub fn claude_skill(report: &mut Report, program: &Path) {
 }
 
 /// `program` as given when it has a slash, else the first executable of that name on PATH.
-fn find_program(program: &str) -> Option<PathBuf> {
+fn find_program(program: &str, path: &str) -> Option<PathBuf> {
     let executable = |p: &Path| {
         p.metadata()
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -159,8 +196,7 @@ fn find_program(program: &str) -> Option<PathBuf> {
         let p = PathBuf::from(program);
         return executable(&p).then_some(p);
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
         .map(|d| d.join(program))
         .find(|p| executable(p))
 }

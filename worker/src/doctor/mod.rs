@@ -85,9 +85,22 @@ fn local_checks(report: &mut Report, cli: &Cli) {
     if let Some(dir) = &cli.spool_dir {
         cfg.spool_dir = dir.clone();
     }
+    cfg.socket = cli.tmux_socket.clone();
+    match crate::tmux::AgentEnv::from_process(cli.agent_env.as_deref()) {
+        Ok(env) => {
+            report.ok("agent environment", format!("{env:?}"));
+            cfg.agent_env = env;
+        }
+        Err(e) => report.fail(
+            "agent environment",
+            e.to_string(),
+            "fix PALIADIN_AGENT_ENV (docs/tmux-driving.md, \"The agent's environment\")",
+        ),
+    }
     local::tmux(report, &cfg);
+    local::socket(report, &crate::tmux::Socket::resolve(cfg.socket.as_deref()));
     local::spool(report, &cfg.spool_dir);
     if let Some(program) = local::agent(report, &cfg, why) {
-        local::claude_skill(report, &program);
+        local::claude_skill(report, &program, cfg.agent_env.get("HOME"));
     }
 }

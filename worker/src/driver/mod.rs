@@ -69,6 +69,11 @@ pub enum DriveError {
     InvalidReply(TrailerError),
     #[error("the agent's session was lost: {0}")]
     SessionLost(String),
+    /// The agent's command exited as its session started; the text is the end of its pane
+    /// (bounded, control characters removed: `tmux::session::last_lines`), e.g.
+    /// `env: 'claude': No such file or directory`. Its code is `session_lost`.
+    #[error("the agent exited as it started: {0}")]
+    AgentExited(String),
     #[error("tmux is unavailable: {0}")]
     TmuxUnavailable(String),
     #[error("the host is unreachable: {0}")]
@@ -115,7 +120,9 @@ impl DriveError {
             DriveError::Cancelled => DriveCode::Cancelled,
             DriveError::Abandoned => DriveCode::Abandoned,
             DriveError::InvalidReply(_) => DriveCode::Failed(ErrorCode::InvalidReply),
-            DriveError::SessionLost(_) => DriveCode::Failed(ErrorCode::SessionLost),
+            DriveError::SessionLost(_) | DriveError::AgentExited(_) => {
+                DriveCode::Failed(ErrorCode::SessionLost)
+            }
             DriveError::TmuxUnavailable(_) => DriveCode::Failed(ErrorCode::TmuxUnavailable),
             DriveError::HostUnreachable(_) => DriveCode::Failed(ErrorCode::HostUnreachable),
             DriveError::Upstream(_) => DriveCode::Failed(ErrorCode::UpstreamError),
@@ -123,7 +130,7 @@ impl DriveError {
     }
 
     /// Back from a code (the host-agent wire): `message` is the detail, `text` an
-    /// `invalid_reply`'s text. `worker_lost` is the worker's own verdict, never a host's: a host
+    /// `invalid_reply`'s text or, with `session_lost`, a dead agent's last words. `worker_lost` is the worker's own verdict, never a host's: a host
     /// that sends it is answered as an upstream error.
     pub fn from_code(code: DriveCode, message: String, text: Option<String>) -> DriveError {
         match code {
@@ -135,7 +142,12 @@ impl DriveError {
                     reason: message,
                     text: text.unwrap_or_default(),
                 }),
-                ErrorCode::SessionLost => DriveError::SessionLost(message),
+                ErrorCode::SessionLost => match text {
+                    Some(words) => {
+                        DriveError::AgentExited(crate::tmux::session::last_lines(&words))
+                    }
+                    None => DriveError::SessionLost(message),
+                },
                 ErrorCode::TmuxUnavailable => DriveError::TmuxUnavailable(message),
                 ErrorCode::HostUnreachable => DriveError::HostUnreachable(message),
                 ErrorCode::UpstreamError => DriveError::Upstream(message),
@@ -144,11 +156,21 @@ impl DriveError {
         }
     }
 
+    /// The text the host-agent wire carries beside the code: an `invalid_reply`'s text, or a
+    /// dead agent's last words.
+    pub fn wire_text(&self) -> Option<&str> {
+        match self {
+            DriveError::AgentExited(words) => Some(words),
+            other => other.kept_text(),
+        }
+    }
+
     /// Reply text worth keeping with a failure (an `invalid_reply`'s text).
     pub fn kept_text(&self) -> Option<&str> {
         match self {
             DriveError::InvalidReply(t) => Some(&t.text),
-            DriveError::Timeout
+            DriveError::AgentExited(_)
+            | DriveError::Timeout
             | DriveError::Cancelled
             | DriveError::Abandoned
             | DriveError::SessionLost(_)

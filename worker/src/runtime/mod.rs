@@ -12,6 +12,8 @@ mod sink;
 mod turn;
 mod wake;
 
+pub use turn::public_message;
+
 use crate::config::RuntimeConfig;
 use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;

@@ -80,12 +80,22 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
 
 /// What a person is told about a failed turn: one stable, human sentence per error code. Only
 /// an `invalid_reply` says more — its reason comes from the worker's own checks of the reply
-/// (a malformed trailer, a file over the size limit), never from a system or another host.
+/// (a malformed trailer, a file over the size limit), never from a system or another host —
+/// and an agent that exited as it started, whose last lines (the owner's own agent's screen,
+/// bounded and cleaned) say why.
 pub fn public_message(e: &DriveError) -> String {
     match e {
         DriveError::InvalidReply(t) => format!("the agent's reply was not usable: {}", t.reason),
         DriveError::Timeout => "the agent did not answer in time".into(),
         DriveError::SessionLost(_) => "the agent's session ended unexpectedly".into(),
+        // The owner's own agent's screen: what it said as it exited (bounded and cleaned by
+        // `tmux::session::last_lines`, also when it came from a host agent).
+        DriveError::AgentExited(words) if words.is_empty() => {
+            "the agent exited as it started, without a word; check PALIADIN_AGENT_CMD".into()
+        }
+        DriveError::AgentExited(words) => {
+            format!("the agent exited as it started; its terminal showed: {words}")
+        }
         DriveError::TmuxUnavailable(_) => "the agent's terminal could not be used".into(),
         DriveError::HostUnreachable(_) => "the agent's machine could not be reached".into(),
         DriveError::Upstream(_) => "something went wrong while running the agent".into(),

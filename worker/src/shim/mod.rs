@@ -58,7 +58,15 @@ pub struct ShimConfig {
     /// Working directory of new agent sessions (default: the shim's, i.e. the home directory).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     pub workdir: Option<PathBuf>,
-    /// A private tmux server socket name (`tmux -L`); default: the user's server.
+    /// Extra variables for new agent sessions, beside the worker's own `PATH`, `HOME`, `LANG`,
+    /// `ANTHROPIC_*`, … (docs/tmux-driving.md, "The agent's environment"): `NAME` copies this
+    /// process's value, `NAME=value` sets one; split like a shell line. Set it in the
+    /// environment: a flag's value is visible in `ps`.
+    #[arg(long, env = "PALIADIN_AGENT_ENV", hide_env_values = true)]
+    pub agent_env: Option<String>,
+    /// Paliadin's own tmux server: a socket path, or a bare name for `/tmp/tmux-<uid>/NAME`.
+    /// Default: `$XDG_RUNTIME_DIR/paliadin/tmux.sock`, else `/tmp/paliadin-<uid>/tmux.sock` —
+    /// never a person's own tmux server (docs/tmux-driving.md).
     #[arg(long, env = "PALIADIN_TMUX_SOCKET")]
     pub tmux_socket: Option<String>,
     /// Send tmux commands through one control-mode client per tmux server (`tmux -C`) instead
@@ -96,6 +104,8 @@ pub enum ShimError {
     Prefix(String),
     #[error("--private: {0}")]
     Private(String),
+    #[error(transparent)]
+    AgentEnv(#[from] crate::tmux::AgentEnvError),
 }
 
 impl ShimConfig {
@@ -118,6 +128,7 @@ impl ShimConfig {
             cfg.workdir = dir.clone();
         }
         cfg.socket = self.tmux_socket.clone();
+        cfg.agent_env = crate::tmux::AgentEnv::from_process(self.agent_env.as_deref())?;
         cfg.control = self.tmux_control;
         cfg.tmux_bin = self.tmux_bin.clone();
         cfg.max_reply_bytes = self.max_reply_bytes;
@@ -133,7 +144,7 @@ impl ShimConfig {
     /// Prepares the spool and its watcher: the host every request of this process drives.
     pub fn start(&self) -> Result<TmuxHost, ShimError> {
         let (cfg, agent) = self.tmux_config()?;
-        tracing::info!(%agent, spool = %cfg.spool_dir.display(), socket = ?cfg.socket, "shim configured");
+        tracing::info!(%agent, spool = %cfg.spool_dir.display(), socket = ?cfg.socket, agent_env = ?cfg.agent_env, "shim configured");
         let host = TmuxHost::start(cfg)?;
         if let Ok(locks) = lock::dir(host.spool().root()) {
             lock::prune(&locks, std::time::Duration::from_secs(48 * 3600));

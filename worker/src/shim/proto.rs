@@ -129,7 +129,8 @@ pub enum Body {
     Error {
         code: WireCode,
         message: String,
-        /// `invalid_reply` only: the reply's text without its bad trailer.
+        /// `invalid_reply`: the reply's text without its bad trailer; `session_lost`: the last
+        /// lines of an agent that exited as it started.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
@@ -190,7 +191,11 @@ impl Body {
                 message: e.reason,
                 text: Some(e.text),
             },
-            Err(e) => Body::error(e.code(), e.to_string()),
+            Err(e) => Body::Error {
+                code: e.code().into(),
+                message: e.to_string(),
+                text: e.wire_text().map(str::to_owned),
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ use super::buffer::PasteDir;
 use super::cli;
 use super::control::{Control, Outcome};
 use super::gate::Gate;
+use super::socket::Socket;
 use prometheus::HistogramVec;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,14 +65,14 @@ impl TmuxError {
     }
 }
 
-/// A handle on one tmux server: the binary plus the optional `-L <socket>` name. Clones share
+/// A handle on one tmux server: the binary plus the server's socket ([`Socket`]). Clones share
 /// the control client.
 #[derive(Debug, Clone)]
 pub struct Tmux {
     /// The tmux binary; a bare name is looked up on `PATH`.
     bin: PathBuf,
-    /// `-L <socket>`: a separate server (tests, or several simulated hosts on one machine).
-    socket: Option<String>,
+    /// Paliadin's own server (`-S <path>`, [`super::socket`]).
+    socket: Socket,
     /// Where each call's latency goes (`command`, `ok` labels), when someone collects it.
     timings: Option<HistogramVec>,
     /// The control-mode client; None runs every command as a process.
@@ -83,10 +84,20 @@ pub struct Tmux {
 }
 
 impl Tmux {
-    /// A handle that uses a control-mode client.
+    /// A handle that uses a control-mode client, on the server `PALIADIN_TMUX_SOCKET` names
+    /// (`socket`: its value; None is the default socket, [`Socket::resolve`]).
     pub fn new(bin: impl Into<PathBuf>, socket: Option<String>) -> Self {
+        Tmux::on(bin, Socket::resolve(socket.as_deref()))
+    }
+
+    /// A handle on the server at `socket`. Prepares its directory and configuration file when
+    /// it can ([`Socket::prepare`]; a worker checks that first and refuses to start otherwise).
+    pub fn on(bin: impl Into<PathBuf>, socket: Socket) -> Self {
         let bin = bin.into();
-        let gate = Arc::new(Gate::for_server(socket.as_deref()));
+        if let Err(e) = socket.prepare() {
+            tracing::warn!(error = %e, "cannot prepare the tmux socket directory");
+        }
+        let gate = Arc::new(Gate::for_server(&socket));
         Tmux {
             control: Some(Arc::new(Control::new(
                 bin.clone(),
@@ -128,8 +139,8 @@ impl Tmux {
         self
     }
 
-    pub fn socket(&self) -> Option<&str> {
-        self.socket.as_deref()
+    pub fn socket(&self) -> &Socket {
+        &self.socket
     }
 
     /// Whether commands go to a control-mode client (when one can be started).
@@ -145,7 +156,7 @@ impl Tmux {
         }
     }
 
-    /// Runs `tmux [-L socket] <args>` and returns its output.
+    /// Runs `tmux -S <socket> <args>` and returns its output.
     pub async fn run(&self, args: &[&str]) -> Result<String, TmuxError> {
         self.call(args, None).await
     }
@@ -178,6 +189,60 @@ impl Tmux {
             .map(|_| ())
     }
 
+    /// Runs a command whose arguments must never appear on a command line (`ps` shows every
+    /// process's to every local user): the agent's environment with its API keys. It goes to
+    /// the control client, whose stdin carries it, else into a private file (`0600`, deleted
+    /// at once) that a CLI client runs with `source-file`. An argument that cannot be written
+    /// into such a line (a `'`, a newline) is refused, never passed as argv.
+    pub async fn run_unlisted(&self, args: &[&str]) -> Result<String, TmuxError> {
+        let command = args.first().copied().unwrap_or("");
+        let started = Instant::now();
+        if let Some(control) = &self.control
+            && let Outcome::Answered(r) = control.run(args).await
+        {
+            self.observe(command, "control", started, r.is_ok());
+            return r;
+        }
+        let refuse = |why: &str| TmuxError::Failed {
+            command: command.to_owned(),
+            stderr: why.to_owned(),
+        };
+        let line = super::control::quote::line(args)
+            .map_err(|_| refuse("an argument holds a quote or a control character"))?;
+        let name = format!("cmd-{}", uuid::Uuid::new_v4().simple());
+        let dir = match &self.paste_dir {
+            Some(d) => d.clone(),
+            None => Arc::new(PasteDir::new(super::socket::default_dir().join("cmd"))),
+        };
+        let file = dir
+            .write(&name, format!("{line}\n").as_bytes())
+            .ok_or_else(|| refuse("cannot write a private command file"))?;
+        let path = file.path().to_str().filter(|p| !p.contains('#'));
+        let path = path.ok_or_else(|| refuse("the private command file's path holds a '#'"))?;
+        let out = {
+            let _held = self.gate.shared().await;
+            cli::source(&self.bin, &self.socket, command, path).await
+        };
+        self.observe(command, "source-file", started, out.is_ok());
+        out
+    }
+
+    /// One call's latency: into the histogram when someone collects it, and the debug log.
+    fn observe(&self, command: &str, via: &str, started: Instant, ok: bool) {
+        tracing::debug!(
+            command,
+            via,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            ok,
+            "tmux call"
+        );
+        if let Some(t) = &self.timings {
+            let ok = if ok { "true" } else { "false" };
+            t.with_label_values(&[command, ok])
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
+
     async fn call(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, TmuxError> {
         let started = Instant::now();
         let command = args.first().copied().unwrap_or("");
@@ -195,21 +260,10 @@ impl Tmux {
             Some(r) => r,
             None => {
                 let _held = self.gate.shared().await;
-                cli::run(&self.bin, self.socket.as_deref(), args, input).await
+                cli::run(&self.bin, &self.socket, args, input).await
             }
         };
-        tracing::debug!(
-            command,
-            via,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            ok = out.is_ok(),
-            "tmux call"
-        );
-        if let Some(t) = &self.timings {
-            let ok = if out.is_ok() { "true" } else { "false" };
-            t.with_label_values(&[command, ok])
-                .observe(started.elapsed().as_secs_f64());
-        }
+        self.observe(command, via, started, out.is_ok());
         out
     }
 }

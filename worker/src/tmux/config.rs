@@ -1,5 +1,6 @@
 //! `TmuxConfig`: every knob of the tmux driver, with defaults that work on one machine.
 
+use super::agent_env::AgentEnv;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,7 +28,8 @@ pub fn split_agent_cmd(cmd: &str) -> Result<Vec<String>, AgentCmdError> {
 pub struct TmuxConfig {
     /// The tmux binary (`tmux` on `PATH`); if it cannot run, turns fail `tmux_unavailable`.
     pub tmux_bin: PathBuf,
-    /// `-L <socket>`: a private tmux server. `None` is the user's default server.
+    /// `PALIADIN_TMUX_SOCKET`: Paliadin's own tmux server ([`super::socket`]); `None` is its
+    /// default socket, never a person's server.
     pub socket: Option<String>,
     /// Commands go to one control-mode client per server (`tmux -C`, the default; see
     /// `PALIADIN_TMUX_CONTROL`); `false` runs one `tmux` process per command, as the fallback
@@ -35,6 +37,9 @@ pub struct TmuxConfig {
     pub control: bool,
     /// The agent command as separate argv, started directly in each new session (no shell).
     pub agent_argv: Vec<String>,
+    /// What a new agent session's environment is made of ([`AgentEnv`]): this process's
+    /// documented set by default; the binaries add `PALIADIN_AGENT_ENV`.
+    pub agent_env: AgentEnv,
     /// The working directory of new sessions (`new-session -c`).
     pub workdir: PathBuf,
     /// Where agents write per-turn files; handed to them as `PALIADIN_SPOOL_DIR`.
@@ -84,6 +89,7 @@ impl TmuxConfig {
             socket: None,
             control: true,
             agent_argv,
+            agent_env: AgentEnv::inherited(),
             workdir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             spool_dir: default_spool_dir(),
             width: 220,

@@ -13,11 +13,12 @@
 //! identified. What stays possible: a session that closes by itself (its agent exited) or a
 //! client lost at that instant.
 //!
-//! The gate is `flock(2)` on two files beside the server's socket (`$TMUX_TMPDIR` or `/tmp`,
-//! `tmux-<uid>/<socket>.paliadin-gate` and `.paliadin-turnstile`, in the directory tmux itself
-//! keeps private: made 0700 here if tmux has not made it yet); the turnstile gives a waiting
+//! The gate is `flock(2)` on two files beside the server's socket (`<socket>.paliadin-gate` and
+//! `.paliadin-turnstile`, in the socket's private directory: made 0700 here if it does not
+//! exist yet, [`super::socket`]); the turnstile gives a waiting
 //! attach precedence over new commands. Where the files cannot be opened commands run without.
 
+use super::socket::Socket;
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -97,9 +98,9 @@ impl Drop for Held<'_> {
 }
 
 impl Gate {
-    /// The gate of the server `tmux [-L socket]` reaches from this process's environment.
-    pub fn for_server(socket: Option<&str>) -> Gate {
-        let sock = socket_path(socket);
+    /// The gate of the server at `socket`: files beside its socket.
+    pub fn for_server(socket: &Socket) -> Gate {
+        let sock = socket.path().to_owned();
         let dir = sock.parent().unwrap_or(Path::new("/tmp")).to_owned();
         let mut path = sock.clone().into_os_string();
         path.push(".paliadin-gate");
@@ -163,17 +164,6 @@ impl Gate {
             shared: false,
         })
     }
-}
-
-/// Where the server `tmux [-L socket]` listens, as tmux itself works it out
-/// (`$TMUX_TMPDIR` or `/tmp`, then `tmux-<uid>/<socket or "default">`).
-pub fn socket_path(socket: Option<&str>) -> PathBuf {
-    std::env::var_os("TMUX_TMPDIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(format!("tmux-{}", nix::unistd::getuid()))
-        .join(socket.unwrap_or("default"))
 }
 
 fn open(path: &Path) -> std::io::Result<File> {

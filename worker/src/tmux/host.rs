@@ -13,7 +13,7 @@ use super::busy;
 use super::deliver::{self, SubmitError};
 use super::dialog;
 use super::resume;
-use super::session::{Ensured, Sessions};
+use super::session::{Ensured, Health, Sessions};
 use super::wait::{self, lost};
 use super::{Tmux, TmuxConfig, TurnClock};
 use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
@@ -36,6 +36,11 @@ pub enum StartError {
     },
     #[error("cannot watch the spool directory: {0}")]
     Watch(#[from] notify::Error),
+    #[error("cannot use the tmux socket {path}: {source}")]
+    Socket {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// One tmux server, its sessions and its spool. Serves many turns concurrently.
@@ -64,6 +69,14 @@ impl TmuxHost {
         if cfg.agent_argv.is_empty() {
             return Err(StartError::NoAgentCommand);
         }
+        // Refused, not warned about: a socket directory another user can write could hand
+        // the agents (and their keys) to a server of theirs.
+        tmux.socket()
+            .prepare()
+            .map_err(|source| StartError::Socket {
+                path: tmux.socket().to_string(),
+                source,
+            })?;
         let spool = SpoolDir::prepare(&cfg.spool_dir, cfg.done_retention)
             .map_err(|source| StartError::Spool {
                 path: cfg.spool_dir.display().to_string(),
@@ -380,15 +393,24 @@ impl TmuxHost {
             .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
         if ensured == Ensured::Created {
             let (quiet, limit) = (self.cfg.ready_quiet, self.cfg.ready_timeout);
-            self.sessions
-                .wait_ready(s, quiet, limit)
-                .await
-                .map_err(|e| match e {
-                    e if e.is_missing() => DriveError::SessionLost(format!(
-                        "the agent exited while starting ({e}); check PALIADIN_AGENT_CMD"
-                    )),
-                    e => lost(e),
-                })?;
+            let ready = self.sessions.wait_ready(s, quiet, limit).await;
+            match ready {
+                Err(e) if !e.is_missing() => return Err(lost(e)),
+                // Gone altogether (no `remain-on-exit`: a server another configuration started).
+                Err(_) => return Err(DriveError::AgentExited(String::new())),
+                Ok(()) => {}
+            }
+            match self.sessions.health(s).await {
+                Ok(Health::Alive { .. }) => {}
+                Ok(Health::Dead) => {
+                    let words = self.sessions.last_words(s).await;
+                    tracing::warn!(%words, "the agent exited as it started; check PALIADIN_AGENT_CMD");
+                    let _ = self.sessions.kill(s).await;
+                    return Err(DriveError::AgentExited(words));
+                }
+                Ok(Health::Missing) => return Err(DriveError::AgentExited(String::new())),
+                Err(e) => return Err(lost(e)),
+            }
         }
         Ok(ensured)
     }

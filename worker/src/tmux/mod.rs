@@ -16,10 +16,13 @@
 //!   nothing about how its caller is reached, so the local driver and an SSH host agent share it;
 //! - [`resume`]: a takeover never pastes twice (the turn's files; the input cleared first);
 //! - [`wait`]: streaming the spool and watching the session until the reply;
-//! - [`config`]: [`TmuxConfig`] and the agent-command parsing.
+//! - [`config`]: [`TmuxConfig`] and the agent-command parsing;
+//! - [`socket`]: where Paliadin's own tmux server listens (never a person's server);
+//! - [`agent_env`]: the environment a new agent session gets, made explicit.
 //!
 //! The why of every step is in `docs/tmux-driving.md`.
 
+pub mod agent_env;
 pub mod buffer;
 pub mod busy;
 pub mod cli;
@@ -33,10 +36,13 @@ pub mod gate;
 pub mod host;
 pub mod resume;
 pub mod session;
+pub mod socket;
 pub mod wait;
 
+pub use agent_env::{AgentEnv, AgentEnvError};
 pub use clock::TurnClock;
 pub use command::{Tmux, TmuxError};
 pub use config::{AgentCmdError, TmuxConfig, default_spool_dir, split_agent_cmd};
 pub use host::{StartError, TmuxHost};
 pub use session::{Ensured, Health, Sessions};
+pub use socket::Socket;

@@ -113,13 +113,26 @@ impl Sessions {
         Ok(Ensured::Created)
     }
 
-    /// `new-session -d` with the agent argv passed as separate words. tmux runs a *single* word
-    /// through `sh -c`, so a one-word command is prefixed with `env --` to stay shell-free.
+    /// `new-session -d` with the agent argv passed as separate words, through `env` (tmux runs
+    /// a *single* word through `sh -c`; `env` keeps it shell-free and removes what the server
+    /// would hand down that the agent must not have). The agent's environment
+    /// ([`super::AgentEnv`]) goes as `-e`, through [`Tmux::run_unlisted`]: never on a command
+    /// line.
     pub async fn create(&self, s: &SessionName, cfg: &TmuxConfig) -> Result<(), TmuxError> {
         let (w, h) = (cfg.width.to_string(), cfg.height.to_string());
         let spool = format!("PALIADIN_SPOOL_DIR={}", path_str(&cfg.spool_dir));
         let session = format!("PALIADIN_SESSION={s}");
         let workdir = path_str(&cfg.workdir);
+        // What an earlier process (or tmux itself) left in the server's environment.
+        let server_env = match self.tmux.run(&["show-environment", "-g"]).await {
+            Ok(out) => out,
+            Err(e) if e.is_missing() => String::new(),
+            Err(e) => return Err(e),
+        };
+        let removed = cfg
+            .agent_env
+            .to_remove(super::agent_env::names_of(&server_env));
+        let env_args = cfg.agent_env.tmux_args();
         let mut args = vec![
             "new-session",
             "-d",
@@ -131,17 +144,15 @@ impl Sessions {
             &h,
             "-c",
             &workdir,
-            "-e",
-            &spool,
-            "-e",
-            &session,
-            "--",
         ];
-        if cfg.agent_argv.len() == 1 {
-            args.extend(["env", "--"]);
+        args.extend(env_args.iter().map(String::as_str));
+        args.extend(["-e", &spool, "-e", &session, "--", "env"]);
+        for name in &removed {
+            args.extend(["-u", name.as_str()]);
         }
+        args.push("--");
         args.extend(cfg.agent_argv.iter().map(String::as_str));
-        match self.tmux.run(&args).await {
+        match self.tmux.run_unlisted(&args).await {
             // Another worker created it a moment ago: that one is as good as ours.
             Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
             other => {
@@ -156,6 +167,19 @@ impl Sessions {
             .await;
         self.evict(s);
         Ok(())
+    }
+
+    /// The last lines of a pane whose agent exited (kept by `remain-on-exit`, set in the
+    /// server's configuration, [`super::socket`]): at most [`EXIT_LINES`] lines and
+    /// [`EXIT_CHARS`] characters, without control characters.
+    pub async fn last_words(&self, s: &SessionName) -> String {
+        // With its history: resizing the new window scrolls a short screen up into it.
+        let target = s.pane_target();
+        let args = ["capture-pane", "-p", "-J", "-S", "-200", "-t", &target];
+        match self.tmux.run(&args).await {
+            Ok(screen) => last_lines(&screen),
+            Err(_) => String::new(),
+        }
     }
 
     /// `kill-session -t =name`; a missing session or server is fine.
@@ -184,9 +208,16 @@ impl Sessions {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut last, mut since) = (String::new(), Instant::now());
+        let mut ticks = 0u32;
         while started.elapsed() < timeout {
             tick.tick().await;
+            ticks += 1;
             let screen = super::deliver::capture(&self.tmux, &s.pane_target()).await?;
+            // An agent that exited without a word leaves a blank pane: no need to wait it out.
+            if screen.trim().is_empty() && ticks % 10 == 0 && self.health(s).await? == Health::Dead
+            {
+                return Ok(());
+            }
             if screen != last {
                 (last, since) = (screen, Instant::now());
             } else if !last.trim().is_empty()
@@ -202,6 +233,53 @@ impl Sessions {
     }
 }
 
+/// How much of a dead agent's screen a turn's error quotes.
+pub const EXIT_LINES: usize = 8;
+pub const EXIT_CHARS: usize = 600;
+
+/// The last non-blank lines of `screen`, bounded, control characters removed.
+pub fn last_lines(screen: &str) -> String {
+    let lines: Vec<String> = screen
+        .lines()
+        .map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+                .trim_end()
+                .to_owned()
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let tail = lines[lines.len().saturating_sub(EXIT_LINES)..].join("\n");
+    let n = tail.chars().count();
+    if n <= EXIT_CHARS {
+        tail
+    } else {
+        let cut: String = tail.chars().skip(n - EXIT_CHARS).collect();
+        format!("…{cut}")
+    }
+}
+
 fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_agent_s_last_words_are_bounded_and_clean() {
+        let screen = "\n\nfirst\nenv: ‘claude’: No such file or directory\x1b[0m\n\n\n";
+        assert_eq!(
+            last_lines(screen),
+            "first\nenv: ‘claude’: No such file or directory [0m"
+        );
+        let many: String = (0..50).map(|i| format!("line {i}\n")).collect();
+        let out = last_lines(&many);
+        assert_eq!(out.lines().count(), EXIT_LINES);
+        assert!(out.ends_with("line 49"), "{out}");
+        let long = "x".repeat(5000);
+        assert!(last_lines(&long).chars().count() <= EXIT_CHARS + 1);
+    }
 }

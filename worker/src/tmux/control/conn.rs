@@ -11,6 +11,7 @@
 use super::frame::{Block, Event, Framer};
 use crate::tmux::TmuxError;
 use crate::tmux::gate::Gate;
+use crate::tmux::socket::Socket;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
@@ -75,7 +76,7 @@ impl Conn {
     /// of ours runs on the server meanwhile: [`crate::tmux::gate`]).
     pub async fn open(
         bin: &Path,
-        socket: Option<&str>,
+        socket: &Socket,
         limit: Duration,
         gate: &Gate,
     ) -> Result<Conn, String> {

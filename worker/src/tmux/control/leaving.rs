@@ -13,6 +13,7 @@
 //! alone. What a process cannot read in another's `/proc` (another user's, `hidepid`) counts
 //! as not ours.
 
+use crate::tmux::socket::Socket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ const EVERY: Duration = Duration::from_millis(10);
 /// Removes the orphaned control clients of ours and waits until the server lists none of them
 /// (at most `limit`); returns how many were seen at first (0: the common case, one
 /// `list-clients`). Call it holding the gate exclusively.
-pub async fn wait(bin: &Path, socket: Option<&str>, limit: Duration) -> usize {
+pub async fn wait(bin: &Path, socket: &Socket, limit: Duration) -> usize {
     let start = Instant::now();
     let mut first = None;
     let mut killed = Vec::new();

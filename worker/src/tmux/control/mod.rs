@@ -22,6 +22,7 @@ pub mod quote;
 
 use super::TmuxError;
 use super::gate::Gate;
+use super::socket::Socket;
 use conn::{Conn, SendError};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,7 +49,7 @@ pub enum Outcome {
 /// The control connection to one tmux server.
 pub struct Control {
     bin: PathBuf,
-    socket: Option<String>,
+    socket: Socket,
     /// The live connection, if any.
     conn: Mutex<Option<Arc<Conn>>>,
     /// Held while connecting (one attempt at a time).
@@ -76,7 +77,7 @@ impl std::fmt::Debug for Control {
 }
 
 impl Control {
-    pub fn new(bin: PathBuf, socket: Option<String>, gate: Arc<Gate>) -> Control {
+    pub fn new(bin: PathBuf, socket: Socket, gate: Arc<Gate>) -> Control {
         Control {
             bin,
             socket,
@@ -137,13 +138,13 @@ impl Control {
         if failed.last.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
             return None;
         }
-        if !may_start && !server_runs(self.socket.as_deref()) {
+        if !may_start && !self.socket.server_runs() {
             return None;
         }
-        let opened = Conn::open(&self.bin, self.socket.as_deref(), ATTACH_LIMIT, &self.gate);
+        let opened = Conn::open(&self.bin, &self.socket, ATTACH_LIMIT, &self.gate);
         match opened.await {
             Ok(c) => {
-                tracing::info!(socket = ?self.socket, "tmux control client attached");
+                tracing::info!(socket = %self.socket, "tmux control client attached");
                 let c = Arc::new(c);
                 *self.conn.lock().expect("control conn") = Some(c.clone());
                 *failed = Failures::default();
@@ -151,10 +152,10 @@ impl Control {
             }
             Err(why) => {
                 if failed.count == 0 {
-                    tracing::warn!(socket = ?self.socket, reason = %why, retry_s = RETRY_AFTER.as_secs(),
+                    tracing::warn!(socket = %self.socket, reason = %why, retry_s = RETRY_AFTER.as_secs(),
                         "no tmux control client: running tmux commands as processes");
                 } else {
-                    tracing::debug!(socket = ?self.socket, reason = %why, failures = failed.count + 1,
+                    tracing::debug!(socket = %self.socket, reason = %why, failures = failed.count + 1,
                         "still no tmux control client");
                 }
                 failed.last = Some(Instant::now());
@@ -173,13 +174,13 @@ impl Control {
         let Some(conn) = conn else { return };
         let alone = self.gate.exclusive(ATTACH_LIMIT).await;
         if alone.is_none() {
-            tracing::warn!(socket = ?self.socket, "closing the tmux control client without the gate");
+            tracing::warn!(socket = %self.socket, "closing the tmux control client without the gate");
         }
         conn.close(CLOSE_LIMIT).await;
         // Reaped but maybe still listed: the same wait as an attach's for a killed worker's
         // client; its `list-clients` is read after the server has handled the exit.
         if alone.is_some() {
-            leaving::wait(&self.bin, self.socket.as_deref(), CLOSE_LIMIT).await;
+            leaving::wait(&self.bin, &self.socket, CLOSE_LIMIT).await;
         }
     }
 
@@ -187,12 +188,6 @@ impl Control {
         let slot = self.conn.lock().expect("control conn");
         slot.as_ref().filter(|c| c.alive()).cloned()
     }
-}
-
-/// Whether a tmux server listens on the socket (tmux leaves the socket file behind when its
-/// server exits, so only a connection tells).
-fn server_runs(socket: Option<&str>) -> bool {
-    std::os::unix::net::UnixStream::connect(super::gate::socket_path(socket)).is_ok()
 }
 
 /// Commands that only read: safe to run again after their first try was lost.
