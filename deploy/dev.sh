@@ -5,7 +5,12 @@
 # cluster in .dev/pg, see deploy/pg.sh), migrates, makes an owner and an admin (tokens kept in
 # .dev/owner-token and .dev/admin-token), starts the API and two workers (logs in .dev/logs/),
 # waits until /readyz answers, prints how to use it. Ctrl-C (or SIGTERM) stops everything it
-# started. Settings: the environment variables of the README (PALIADIN_BIND, ...).
+# started. Settings: the environment variables of the README (PALIADIN_BIND, ...);
+# PALIADIN_DEV_DIR moves the tokens and logs out of .dev (the suites run it that way).
+#
+# The agents run in Paliadin's own tmux server (`paliadin-worker tmux-socket` prints its socket),
+# never in the tmux server of the person running this script, even from inside one of its
+# sessions (docs/tmux-driving.md, "Paliadin's own tmux server").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -23,7 +28,8 @@ host=${bind%:*}
 port=${bind##*:}
 case $host in "" | 0.0.0.0 | "[::]") host=127.0.0.1 ;; esac
 base=http://$host:$port
-logs=$root/.dev/logs
+dev=${PALIADIN_DEV_DIR:-$root/.dev}
+logs=$dev/logs
 
 pids=()
 names=()
@@ -131,8 +137,9 @@ check_token() {
   fi
 }
 : >"$logs/setup.log"
-ensure_user owner@localhost owner .dev/owner-token
-ensure_user admin@localhost admin .dev/admin-token
+mkdir -p "$dev"
+ensure_user owner@localhost owner "$dev/owner-token"
+ensure_user admin@localhost admin "$dev/admin-token"
 
 # With the real agent (claude on PATH, no agent configured), install the Paliadin skill and hooks
 # first, so Claude Code answers through the reply protocol (docs/claude-code.md).
@@ -161,8 +168,9 @@ until [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]]; do
   fi
   sleep 0.5
 done
-check_token owner@localhost .dev/owner-token '/api/paliadin/turns?limit=1'
-check_token admin@localhost .dev/admin-token /api/admin/paliadin/stats
+check_token owner@localhost "$dev/owner-token" '/api/paliadin/turns?limit=1'
+check_token admin@localhost "$dev/admin-token" /api/admin/paliadin/stats
+tmux_socket=$(paliadin-worker tmux-socket)
 
 session="${PALIADIN_SESSION_PREFIX:-paliadin}-<first 8 hex of the owner's user id>"
 if bindir=$(pg_bindir 2>/dev/null); then psql=$bindir/psql; else psql=$(command -v psql || true); fi
@@ -178,20 +186,21 @@ Paliadin is running.
   Chat        $base/paliadin
   Log in      open $base/login and paste the owner token
   Dashboard   $base/admin/paliadin  (log in with the admin token)
-  Owner token $(cat .dev/owner-token)   (in $root/.dev/owner-token)
-  Admin token $(cat .dev/admin-token)   (in $root/.dev/admin-token)
+  Owner token $(cat "$dev/owner-token")   (in $dev/owner-token)
+  Admin token $(cat "$dev/admin-token")   (in $dev/admin-token)
   Database    $DATABASE_URL
   Logs        $logs/{api,worker-dev-w1,worker-dev-w2}.log
 
 Send a turn and stream the reply from a shell:
   (the token travels in a header file, never on a command line where \`ps\` shows it)
-  SSE=\$(curl -s -H @$root/.dev/owner-token.header -H 'content-type: application/json' \\
+  SSE=\$(curl -s -H @$dev/owner-token.header -H 'content-type: application/json' \\
       -d '{"user_message":"hello"}' $base/api/paliadin/turn | jq -r .sse_url)
-  curl -N -H @$root/.dev/owner-token.header "$base\$SSE"
+  curl -N -H @$dev/owner-token.header "$base\$SSE"
 
-Watch the agent work (its tmux session starts with the owner's first turn):
-  tmux ls
-  tmux attach -t $session     (detach again with Ctrl-b d)
+Watch the agent work (its tmux session starts with the owner's first turn). The agents run in
+Paliadin's own tmux server, not in yours:
+  tmux -S $tmux_socket ls
+  tmux -S $tmux_socket attach -t $session     (detach again with Ctrl-b d)
 
 Ctrl-C stops the API and the workers$([[ $pg_started -eq 1 ]] && echo ", and the private PostgreSQL cluster"). Agent tmux sessions stay.
 EOF

@@ -64,4 +64,7 @@ pub enum Cmd {
     /// Check this worker's setup with the settings above, one line per check (ok, warn or fail
     /// with the fix); exits 1 when a check failed.
     Doctor,
+    /// Print the socket of Paliadin's own tmux server, as these settings resolve it (watch an
+    /// agent with `tmux -S "$(paliadin-worker tmux-socket)" attach -t <session>`).
+    TmuxSocket,
 }

@@ -21,6 +21,11 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     paliadin_shared::telemetry::init();
     let cli = Cli::parse();
+    if let Some(Cmd::TmuxSocket) = cli.cmd {
+        let socket = paliadin_worker::tmux::Socket::resolve(cli.tmux_socket.as_deref());
+        println!("{socket}");
+        return Ok(());
+    }
     if let Some(Cmd::Doctor) = cli.cmd {
         let report = paliadin_worker::doctor::run(&cli).await;
         print!("{}", report.render());

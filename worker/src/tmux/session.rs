@@ -214,7 +214,9 @@ impl Sessions {
             ticks += 1;
             let screen = super::deliver::capture(&self.tmux, &s.pane_target()).await?;
             // An agent that exited without a word leaves a blank pane: no need to wait it out.
-            if screen.trim().is_empty() && ticks % 10 == 0 && self.health(s).await? == Health::Dead
+            if screen.trim().is_empty()
+                && ticks.is_multiple_of(10)
+                && self.health(s).await? == Health::Dead
             {
                 return Ok(());
             }
