@@ -61,6 +61,32 @@ export function userMessage(text) {
   return art;
 }
 
+/** The level the headings of a reply start at: under the page's h1 (the brand). */
+const REPLY_HEADING = 2;
+
+/**
+ * Fits a finished reply's rendered HTML into the page, for every reader: web links open in a
+ * new tab; an image without alt text gets alt="" (decorative to a screen reader: what it shows
+ * is in the text around it, and Markdown's `![text](src)` keeps its text); headings continue
+ * the page's outline (the reply's levels, in order, become h2, h3, … so none is skipped); code
+ * blocks and tables, which scroll sideways when wide, can be reached and scrolled by keyboard.
+ */
+function fitPage(body) {
+  for (const a of body.querySelectorAll('a[href^="http"]')) a.target = '_blank';
+  for (const img of body.querySelectorAll('img:not([alt])')) img.alt = '';
+  const headings = [...body.querySelectorAll('h1, h2, h3, h4, h5, h6')];
+  const levels = [...new Set(headings.map((h) => Number(h.tagName[1])))].sort((a, b) => a - b);
+  for (const h of headings) {
+    const level = Math.min(6, REPLY_HEADING + levels.indexOf(Number(h.tagName[1])));
+    if (`H${level}` === h.tagName) continue;
+    const n = document.createElement(`h${level}`);
+    for (const attr of h.attributes) n.setAttribute(attr.name, attr.value);
+    n.append(...h.childNodes);
+    h.replaceWith(n);
+  }
+  for (const wide of body.querySelectorAll('pre, table')) wide.tabIndex = 0;
+}
+
 /** One assistant reply: status, activity, streamed text, then the rendered HTML or an error. */
 export class Reply {
   constructor() {
@@ -117,10 +143,11 @@ export class Reply {
     const card = el('section', 'ask');
     card.dataset.request = p.request_id;
     card.setAttribute('role', 'group');
-    const title = el('h3', 'ask-title', `Paliadin asks to use ${p.tool}`);
+    const title = el('h2', 'ask-title', `Paliadin asks to use ${p.tool}`);
     title.id = `ask-${p.request_id}`;
     card.setAttribute('aria-labelledby', title.id);
     const what = el('pre', 'ask-summary', p.summary || '(no details)');
+    what.tabIndex = 0; // it scrolls when long
     const buttons = el('div', 'ask-buttons');
     const labels = { allow: 'Allow', allow_always: 'Always allow', deny: 'Deny' };
     for (const option of p.options || ['allow', 'deny']) {
@@ -149,8 +176,10 @@ export class Reply {
     let card = this.root.querySelector('.ask.terminal');
     if (!card) {
       card = el('section', 'ask terminal');
-      card.append(el('h3', 'ask-title', 'Paliadin asks something in its terminal'),
-        el('pre', 'ask-summary'),
+      const screen = el('pre', 'ask-summary');
+      screen.tabIndex = 0;
+      card.append(el('h2', 'ask-title', 'Paliadin asks something in its terminal'),
+        screen,
         el('p', 'hint', 'Answer it in the agent\'s terminal, or cancel this turn.'));
       this.bubble.insertBefore(card, this.body);
     }
@@ -198,7 +227,7 @@ export class Reply {
     if (typeof html === 'string') {
       this.body.className = 'body rendered';
       this.body.innerHTML = html;
-      for (const a of this.body.querySelectorAll('a[href^="http"]')) a.target = '_blank';
+      fitPage(this.body);
     } else {
       this.body.className = 'body plain';
       this.body.textContent = this.text;
