@@ -22,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod doctor;
 pub mod driver;
+pub mod hook;
 pub mod hosts;
 pub mod metrics;
 pub mod runtime;

@@ -279,7 +279,7 @@ fn read_bounded(path: &Path) -> Option<Vec<u8>> {
 /// Opens a turn file for reading, never through a symlink (`O_NOFOLLOW`) and never blocking
 /// (`O_NONBLOCK`, for a FIFO); `None` if it does not exist; an error if it is anything but a
 /// regular file.
-fn open_regular(path: &Path) -> Result<Option<File>, String> {
+pub(crate) fn open_regular(path: &Path) -> Result<Option<File>, String> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let opened = std::fs::OpenOptions::new()
         .read(true)

@@ -19,6 +19,7 @@ mod text;
 pub mod trust;
 mod watch;
 
+pub(crate) use feed::open_regular;
 pub use feed::{MAX_EVENT_LINE, SpoolEvent, TurnFeed};
 pub use watch::SpoolWatcher;
 
