@@ -75,7 +75,10 @@ function keepBottom(fn) {
 
 function refreshChrome() {
   $('empty').hidden = turns.size > 0;
+  const stopFocused = document.activeElement === stopBtn;
   stopBtn.hidden = pending.length === 0;
+  // A keyboard user who stopped the reply keeps their place: back to the message box.
+  if (stopFocused && stopBtn.hidden) input.focus();
   pending.forEach((id, i) => {
     const t = turns.get(id);
     if (i > 0 && t) t.reply.setStatus('queued', i);

@@ -40,6 +40,7 @@ export function setupConversations({ api, onSelect, current }) {
     b.append(title, meta);
     b.addEventListener('click', () => {
       close();
+      toggle.focus(); // the chosen button goes with the drawer: the focus returns to its opener
       onSelect(c.session_id);
     });
     li.append(b);

@@ -87,6 +87,12 @@ function fitPage(body) {
   for (const wide of body.querySelectorAll('pre, table')) wide.tabIndex = 0;
 }
 
+/** Moves the focus to `e`, which is not a control (focusable from script only). */
+function keepFocusOn(e) {
+  e.tabIndex = -1;
+  e.focus({ preventScroll: true });
+}
+
 /** One assistant reply: status, activity, streamed text, then the rendered HTML or an error. */
 export class Reply {
   constructor() {
@@ -194,7 +200,10 @@ export class Reply {
     const by = d.by === 'expired' ? ' (nobody answered in time)' : '';
     const note = el('p', `ask-decided ${d.decision === 'deny' ? 'denied' : 'allowed'}`,
       `${DECIDED[d.decision] || d.decision}${by}`);
-    card.querySelector('.ask-buttons').replaceWith(note);
+    const buttons = card.querySelector('.ask-buttons');
+    const focused = buttons.contains(document.activeElement);
+    buttons.replaceWith(note);
+    if (focused) keepFocusOn(note);
     const hint = card.querySelector('.hint');
     if (hint) hint.remove();
     card.dataset.decided = d.decision;
@@ -212,6 +221,8 @@ export class Reply {
   }
 
   finishCommon() {
+    // A focused Cancel goes with the tools: its reply keeps the focus (see settleFocus).
+    this.hadFocus = this.tools.contains(document.activeElement);
     this.done = true;
     this.setBusy(false);
     this.status.hidden = true;
@@ -233,6 +244,16 @@ export class Reply {
       this.body.textContent = this.text;
     }
     this.addCopy();
+    this.settleFocus();
+  }
+
+  /** After the reply ended with the focus in its tools: its first button, else the reply. */
+  settleFocus() {
+    if (!this.hadFocus) return;
+    this.hadFocus = false;
+    const b = this.tools.querySelector('button');
+    if (b) b.focus({ preventScroll: true });
+    else keepFocusOn(this.bubble);
   }
 
   addCopy() {
@@ -264,6 +285,7 @@ export class Reply {
       b.addEventListener('click', onRetry);
       this.tools.append(b);
     }
+    this.settleFocus();
   }
 
   cancelled() {
@@ -272,6 +294,7 @@ export class Reply {
     this.body.textContent = this.text;
     this.body.hidden = !this.text;
     this.bubble.insertBefore(el('div', 'notice cancelled', 'Cancelled'), this.tools);
+    this.settleFocus();
   }
 }
 
