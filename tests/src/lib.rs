@@ -6,15 +6,18 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `deploy/test.sh` sets it.
 
 pub mod accounts;
+pub mod axe;
 pub mod bench;
 pub mod browser;
 pub mod claude;
 pub mod claude_sys;
 pub mod config_doc;
 pub mod db;
+pub mod demo_site;
 pub mod fault;
 pub mod fleet;
 pub mod http;
+pub mod keys;
 pub mod log_lines;
 pub mod model;
 pub mod netns;
