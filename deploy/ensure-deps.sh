@@ -5,8 +5,10 @@
 # Usage: deploy/ensure-deps.sh [--browser] [--check]
 #   --browser  also what only the test suites need: Chromium and chromedriver (browser suites),
 #              Node.js and npm (deploy/ensure-claude.sh installs Claude Code with npm),
-#              systemd (systemd-analyze verifies the units) and dpkg-dev (cargo deb's
-#              dependency detection); cargo-deb itself comes from crates.io (.ci/run)
+#              systemd (systemd-analyze verifies the units), dpkg-dev (cargo deb's
+#              dependency detection), systemd-container and debootstrap (the suite that boots
+#              a Debian container under systemd-nspawn); cargo-deb itself comes from crates.io
+#              (deploy/ensure-cargo-deb.sh)
 #   --check    install nothing; list what is missing and exit 1 if anything is
 #
 # Debian/Ubuntu (apt-get). As root it installs; otherwise it prints the apt-get command to run
@@ -23,7 +25,7 @@ for arg in "$@"; do
   case $arg in
     --browser) browser=1 ;;
     --check) check_only=1 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ensure-deps.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +65,8 @@ find_missing() {
     need npm have npm
     need systemd have systemd-analyze
     need dpkg-dev have dpkg-shlibdeps
+    need systemd-container have systemd-nspawn
+    need debootstrap test -x /usr/sbin/debootstrap
   fi
 }
 find_missing

@@ -41,6 +41,7 @@ fi
 say "checking the pinned axe-core (deploy/ensure-axe.sh)"
 deploy/ensure-axe.sh || say "WARNING: axe-core is missing: the web_a11y suite will FAIL"
 
+deploy/ensure-cargo-deb.sh || say "WARNING: no cargo-deb: the package suites will FAIL in CI, skip elsewhere"
 say "building the binaries (cargo build --bins)"
 cargo build --bins
 
