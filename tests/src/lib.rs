@@ -21,6 +21,7 @@ pub mod keys;
 pub mod log_lines;
 pub mod model;
 pub mod netns;
+pub mod nspawn;
 pub mod old_release;
 pub mod ordering;
 pub mod packages;
