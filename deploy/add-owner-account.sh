@@ -70,6 +70,11 @@ if [ "$skill" -eq 1 ]; then
     cp -R "$here/skill" "$staged/"
     chmod -R a+rX "$staged"
     set -- --spool-dir "$spool" "${workdir:-$home}"
+    # The hook program the account's Claude runs: the package's own, else the first on PATH
+    # (install.sh from the staged copy cannot find it by its own location).
+    hook_bin="$here/../../lib/paliadin-host/paliadin-hook"
+    [ -x "$hook_bin" ] || hook_bin=$(command -v paliadin-hook || true)
+    [ -z "$hook_bin" ] || set -- --hook-bin "$hook_bin" "$@"
     runuser -u "$account" -- env -i HOME="$home" PATH=/usr/bin:/bin sh "$staged/skill/install.sh" "$@"
     rm -rf "$staged"
 fi

@@ -14,7 +14,7 @@ usage() {
 Usage: install-host.sh [options]
 
   --prefix DIR        install binaries in DIR/bin (default /usr/local; ~/.local as non-root)
-  --bin-dir DIR       where the built paliadin-shim and paliadin-demo-agent are
+  --bin-dir DIR       where the built paliadin-shim, paliadin-demo-agent and paliadin-hook are
                       (default: target/release, else target/debug, of this checkout)
   --user NAME         the account agents run as (default: the current one; another needs root)
   --spool-dir DIR     the spool every connection uses (default ~NAME/.local/state/paliadin/spool)
@@ -103,12 +103,31 @@ else
     done
     echo "installed $prefix/bin/paliadin-shim and $prefix/bin/paliadin-demo-agent"
 fi
+# The Claude Code hook program: the package's own (/usr/lib/paliadin-host/paliadin-hook, beside
+# /usr/share/paliadin-host/install-host.sh), else installed from the built binaries.
+hook_bin="$here/../../lib/paliadin-host/paliadin-hook"
+if [ -x "$hook_bin" ]; then
+    hook_bin="$(cd "$(dirname "$hook_bin")" && pwd)/paliadin-hook"
+elif [ -x "$bindir/paliadin-hook" ]; then
+    hook_bin="$prefix/bin/paliadin-hook"
+    if [ "$(cd "$bindir" && pwd -P)" != "$(cd "$prefix/bin" && pwd -P)" ]; then
+        install -m 0755 "$bindir/paliadin-hook" "$hook_bin.new"
+        mv -f "$hook_bin.new" "$hook_bin"
+        echo "installed $hook_bin"
+    fi
+else
+    hook_bin=""
+    [ "$skill" -eq 0 ] || {
+        echo "install-host.sh: no built paliadin-hook in $bindir (or pass --no-skill)" >&2
+        exit 1
+    }
+fi
 
 as_user mkdir -p "$spool"
 as_user chmod 700 "$spool"
 
 if [ "$skill" -eq 1 ]; then
-    set -- --spool-dir "$spool"
+    set -- --spool-dir "$spool" --hook-bin "$hook_bin"
     [ -z "$workdir" ] || set -- "$@" "$workdir"
     as_user sh "$here/skill/install.sh" "$@"
 fi

@@ -1,23 +1,29 @@
 #!/bin/sh
 # Installs the Paliadin skill and hooks for Claude Code in $HOME (docs/claude-code.md):
 #   ~/.claude/skills/paliadin/SKILL.md       the skill (persona + reply protocol)
-#   ~/.claude/skills/paliadin/hooks/*         UserPromptSubmit, PostToolUse, Stop and
-#                                             PermissionRequest hooks
-#   ~/.claude/settings.json                   hooks registered (merged: other settings kept)
+#   ~/.claude/settings.json                   the compiled hook program `paliadin-hook`
+#                                             registered for UserPromptSubmit, PostToolUse,
+#                                             Stop and PermissionRequest (merged: other
+#                                             settings and hooks kept)
 #   ~/.claude.json                            onboarding done; WORKDIR's trust dialog accepted;
 #                                             $ANTHROPIC_API_KEY (if set) approved for use
 # Idempotent: running it again replaces Paliadin's own entries and keeps everything else.
-# Needs only POSIX sh and python3. Honours HOME (tests point it at a temporary directory).
+# Needs POSIX sh, python3 (for merging the JSON files, here only: the hooks are compiled) and a
+# built paliadin-hook. Honours HOME (tests point it at a temporary directory).
 set -eu
 
 usage() {
     cat <<'EOF'
-Usage: install.sh [--spool-dir DIR] [WORKDIR]
+Usage: install.sh [--spool-dir DIR] [--hook-bin PATH] [WORKDIR]
 
   WORKDIR          directory the agent runs in: its folder-trust dialog is pre-accepted
                    (projects.<WORKDIR>.hasTrustDialogAccepted in ~/.claude.json)
   --spool-dir DIR  also allow Claude to read and write the spool directory without asking
                    (permissions.allow + permissions.additionalDirectories in settings.json)
+  --hook-bin PATH  the paliadin-hook program to register (default: the package's own,
+                   /usr/lib/<package>/paliadin-hook for /usr/share/<package>/skill/install.sh;
+                   else the first paliadin-hook on PATH; else target/release or target/debug
+                   of this checkout)
 
 When ANTHROPIC_API_KEY is set in the installer's environment, Claude Code's "Detected a custom
 API key ... use this API key?" question is answered Yes in advance for that key (only its last
@@ -27,11 +33,14 @@ EOF
 
 spool=""
 workdir=""
+hook_bin=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --spool-dir) [ $# -ge 2 ] || { usage >&2; exit 2; }; spool=$2; shift 2 ;;
         --spool-dir=*) spool=${1#--spool-dir=}; shift ;;
+        --hook-bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; hook_bin=$2; shift 2 ;;
+        --hook-bin=*) hook_bin=${1#--hook-bin=}; shift ;;
         -*) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
         *) [ -z "$workdir" ] || { usage >&2; exit 2; }; workdir=$1; shift ;;
     esac
@@ -41,19 +50,43 @@ done
 command -v python3 >/dev/null 2>&1 || { echo "install.sh: python3 is required" >&2; exit 1; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-dest="$HOME/.claude/skills/paliadin"
-mkdir -p "$dest/hooks"
-cp "$here/paliadin/SKILL.md" "$dest/SKILL.md"
-for hook in user-prompt-submit post-tool-use stop permission-request; do
-    cp "$here/hooks/$hook" "$dest/hooks/$hook"
-    chmod 755 "$dest/hooks/$hook"
-done
-cp "$here/hooks/paliadin_hooks.py" "$dest/hooks/paliadin_hooks.py"
+if [ -z "$hook_bin" ]; then
+    # Packaged: /usr/share/<package>/skill/install.sh and /usr/lib/<package>/paliadin-hook.
+    package=$(basename "$(dirname "$here")")
+    for candidate in "$here/../../../lib/$package/paliadin-hook" "$(command -v paliadin-hook || true)" \
+        "$here/../../target/release/paliadin-hook" "$here/../../target/debug/paliadin-hook"; do
+        if [ -n "$candidate" ] && [ -f "$candidate" ] && [ -x "$candidate" ]; then
+            hook_bin=$candidate
+            break
+        fi
+    done
+    [ -n "$hook_bin" ] || {
+        echo "install.sh: no paliadin-hook found (build it with \`cargo build --bins\` or pass --hook-bin)" >&2
+        exit 1
+    }
+fi
+case "$hook_bin" in /*) ;; *) hook_bin="$(pwd)/$hook_bin" ;; esac
+# Absolute and normalised, but not through symlinks: a package upgrade replaces the file in place.
+hook_bin="$(cd "$(dirname "$hook_bin")" && pwd)/$(basename "$hook_bin")"
+case "$("$hook_bin" --version 2>/dev/null)" in
+    paliadin-hook\ *) ;;
+    *) echo "install.sh: $hook_bin is not a working paliadin-hook" >&2; exit 1 ;;
+esac
 
-python3 - "$HOME" "$dest/hooks" "$workdir" "$spool" <<'PY'
+dest="$HOME/.claude/skills/paliadin"
+mkdir -p "$dest"
+cp "$here/paliadin/SKILL.md" "$dest/SKILL.md"
+# The Python hooks of earlier versions: replaced by the compiled program.
+for old in user-prompt-submit post-tool-use stop permission-request paliadin_hooks.py; do
+    rm -f "$dest/hooks/$old"
+done
+rm -rf "$dest/hooks/__pycache__"
+rmdir "$dest/hooks" 2>/dev/null || true
+
+python3 - "$HOME" "$hook_bin" "$workdir" "$spool" <<'PY'
 import json, os, shlex, sys
 
-home, hooks_dir, workdir, spool = sys.argv[1:5]
+home, hook_bin, workdir, spool = sys.argv[1:5]
 
 def load(path):
     if not os.path.exists(path):
@@ -75,7 +108,15 @@ def save(path, data):
     os.replace(tmp, path)
 
 def ours(entry):
-    return "/skills/paliadin/hooks/" in str(entry.get("command", ""))
+    """Paliadin's entries: `<dir>/paliadin-hook <hook>`, or an earlier version's Python hook."""
+    command = str(entry.get("command", ""))
+    if "/skills/paliadin/hooks/" in command:
+        return True
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return False
+    return bool(words) and os.path.basename(words[0]) == "paliadin-hook"
 
 # ~/.claude/settings.json: register the hooks, replacing earlier Paliadin entries only.
 settings_path = os.path.join(home, ".claude", "settings.json")
@@ -88,7 +129,7 @@ wanted = {
     "Stop": ("stop", None, 30),
     "PermissionRequest": ("permission-request", "*", 86400),
 }
-for event, (script, matcher, timeout) in wanted.items():
+for event, (hook, matcher, timeout) in wanted.items():
     groups = []
     for group in hooks.get(event, []):
         if isinstance(group, dict) and isinstance(group.get("hooks"), list):
@@ -96,7 +137,7 @@ for event, (script, matcher, timeout) in wanted.items():
             if not group["hooks"]:
                 continue
         groups.append(group)
-    command = shlex.quote(os.path.join(hooks_dir, script))
+    command = "%s %s" % (shlex.quote(hook_bin), hook)
     group = {"hooks": [{"type": "command", "command": command, "timeout": timeout}]}
     if matcher is not None:
         group = dict({"matcher": matcher}, **group)
@@ -136,4 +177,4 @@ if key:
 save(state_path, state)
 PY
 
-echo "Paliadin skill installed in $dest; hooks registered in $HOME/.claude/settings.json"
+echo "Paliadin skill installed in $dest; $hook_bin registered in $HOME/.claude/settings.json"

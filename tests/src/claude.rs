@@ -1,6 +1,7 @@
 //! The real Claude Code as the agent, offline: finds the pinned `claude` binary
 //! (`deploy/ensure-claude.sh` installs it), gives each test a fresh `HOME` set up by
-//! `deploy/skill/install.sh` exactly as an operator would, and a wrapper command that points
+//! `deploy/skill/install.sh` exactly as an operator would (with the workspace's compiled
+//! `paliadin-hook`), and a wrapper command that points
 //! Claude at a [`ModelServer`] on loopback. Suites call [`Claude::setup`] and skip, loudly,
 //! only when the binary could not be installed on this machine.
 
@@ -79,22 +80,45 @@ impl Claude {
         })
     }
 
-    /// Makes the installed `hook` take `secs` longer after it has done its work (its output
-    /// kept): Claude Code waits for its hooks, so this widens the windows in which it is busy
-    /// although the hook has already acted. Each run is logged; see [`Claude::hook_runs`].
+    /// Makes the installed `hook` (`stop`, `post-tool-use`, …) take `secs` longer after it has
+    /// done its work (its output kept): Claude Code waits for its hooks, so this widens the
+    /// windows in which it is busy although the hook has already acted. The command registered
+    /// in `settings.json` (`paliadin-hook <hook>`) is wrapped by a script that runs it, so call
+    /// this before Claude starts. Each run is logged; see [`Claude::hook_runs`].
     pub fn slow_hook(&self, hook: &str, secs: f64) {
-        let dir = self.home.join(".claude/skills/paliadin/hooks");
-        let real = dir.join(format!("{hook}.real"));
-        std::fs::rename(dir.join(hook), &real).expect("move the hook");
+        let event = match hook {
+            "user-prompt-submit" => "UserPromptSubmit",
+            "post-tool-use" => "PostToolUse",
+            "stop" => "Stop",
+            "permission-request" => "PermissionRequest",
+            other => panic!("no hook {other}"),
+        };
+        let path = self.home.join(".claude/settings.json");
+        let text = std::fs::read_to_string(&path).expect("settings.json");
+        let mut settings: serde_json::Value = serde_json::from_str(&text).expect("settings");
+        let entry = settings["hooks"][event]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["hooks"].as_array_mut().into_iter().flatten())
+            .find(|h| {
+                h["command"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("paliadin-hook"))
+            })
+            .expect("the hook is registered");
+        let real = entry["command"].as_str().expect("command").to_owned();
+        let wrapper = self.home.join(format!("{hook}.slow"));
         let log = self.home.join(format!("{hook}.runs"));
         let script = format!(
-            "#!/bin/sh\nt0=$(date +%s.%N)\nout=$('{}')\nrc=$?\nprintf '%s' \"$out\"\n\
+            "#!/bin/sh\nt0=$(date +%s.%N)\nout=$({real})\nrc=$?\nprintf '%s' \"$out\"\n\
              sleep {secs}\necho \"$t0 $(date +%s.%N)\" >> '{}'\nexit $rc\n",
-            real.display(),
             log.display()
         );
-        std::fs::write(dir.join(hook), script).expect("slow hook");
-        chmod_x(&dir.join(hook));
+        std::fs::write(&wrapper, script).expect("slow hook");
+        chmod_x(&wrapper);
+        entry["command"] = serde_json::Value::String(format!("'{}'", wrapper.display()));
+        std::fs::write(&path, settings.to_string()).expect("settings.json");
     }
 
     /// When each run of a hook made slow by [`Claude::slow_hook`] started and ended (seconds
@@ -123,9 +147,12 @@ impl Claude {
 }
 
 /// Runs `deploy/skill/install.sh` for `home`, as an operator would (with the key in the
-/// installer's environment when given, so its use is approved in advance).
+/// installer's environment when given, so its use is approved in advance), registering the
+/// workspace's `paliadin-hook`.
 pub fn install_skill(home: &Path, workdir: &Path, spool: Option<&Path>, key: Option<&str>) {
     let mut cmd = std::process::Command::new(repo_root().join("deploy/skill/install.sh"));
+    cmd.arg("--hook-bin")
+        .arg(crate::procs::binary("paliadin-hook"));
     cmd.env("HOME", home).env_remove("ANTHROPIC_API_KEY");
     if let Some(key) = key {
         cmd.env("ANTHROPIC_API_KEY", key);

@@ -58,6 +58,7 @@ fn assert_creates_user(deb: &Path, scratch: &Scratch) -> String {
 fn paliadin_package_holds_the_service_side() {
     let scratch = Scratch::new("deb-main");
     let bins = ["paliadin-api", "paliadin-worker"];
+    procs::binary("paliadin-hook");
     let Some(deb) = build("paliadin-api", &bins, &scratch) else {
         return;
     };
@@ -95,18 +96,10 @@ fn paliadin_package_holds_the_service_side() {
         "/usr/share/paliadin/skill/paliadin/SKILL.md",
         "-rw-r--r--",
     );
-    for hook in [
-        "permission-request",
-        "post-tool-use",
-        "stop",
-        "user-prompt-submit",
-    ] {
-        assert_entry(
-            &entries,
-            &format!("/usr/share/paliadin/skill/hooks/{hook}"),
-            "-rwxr-xr-x",
-        );
-    }
+    // The compiled Claude Code hooks, in a directory of the package's own (paliadin-host ships
+    // its copy in /usr/lib/paliadin-host: both packages install side by side).
+    assert_entry(&entries, "/usr/lib/paliadin/paliadin-hook", "-rwxr-xr-x");
+    assert!(!entries.iter().any(|(_, p)| p.contains("/skill/hooks/")));
     for doc in ["operations.md", "configuration.md", "hosts.md", "README.md"] {
         assert_entry(
             &entries,
@@ -128,6 +121,7 @@ fn paliadin_package_holds_the_service_side() {
     let root = scratch.0.join("root");
     extract(&deb, &root);
     run_version(&root, &bins);
+    run_hook_version(&root, "usr/lib/paliadin/paliadin-hook");
     // The packed units are the ones in deploy/systemd (which ops_systemd verifies).
     let ws = units::workspace();
     for u in units::unit_files(&ws.join("deploy/systemd")) {
@@ -141,6 +135,7 @@ fn paliadin_package_holds_the_service_side() {
 fn paliadin_host_package_holds_the_host_side() {
     let scratch = Scratch::new("deb-host");
     let bins = ["paliadin-shim", "paliadin-demo-agent"];
+    procs::binary("paliadin-hook");
     let Some(deb) = build("paliadin-worker", &bins, &scratch) else {
         return;
     };
@@ -162,9 +157,10 @@ fn paliadin_host_package_holds_the_host_side() {
     );
     assert_entry(
         &entries,
-        "/usr/share/paliadin-host/skill/hooks/paliadin_hooks.py",
+        "/usr/lib/paliadin-host/paliadin-hook",
         "-rwxr-xr-x",
     );
+    assert!(!entries.iter().any(|(_, p)| p.contains("/skill/hooks/")));
     assert_entry(
         &entries,
         "/usr/share/paliadin-host/ssh/authorized_keys.example",
@@ -188,6 +184,20 @@ fn paliadin_host_package_holds_the_host_side() {
     let root = scratch.0.join("root");
     extract(&deb, &root);
     run_version(&root, &bins);
+    run_hook_version(&root, "usr/lib/paliadin-host/paliadin-hook");
+}
+
+/// The packed hook program runs and reports the workspace's version.
+fn run_hook_version(root: &Path, rel: &str) {
+    let out = Command::new(root.join(rel))
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text == format!("paliadin-hook {}\n", env!("CARGO_PKG_VERSION")),
+        "{rel} --version: {text}"
+    );
 }
 
 /// The packed binaries run and report the workspace's version.

@@ -3,7 +3,6 @@
 //! that is writable by group or others, or is a symlink, with a clear error, and write nothing
 //! into it.
 
-use paliadin_e2e::claude::repo_root;
 use paliadin_e2e::procs::{TmuxRig, binary};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -56,13 +55,14 @@ fn the_demo_agent_refuses_a_symlinked_spool() {
 fn the_hooks_refuse_a_spool_others_can_write() {
     let rig = TmuxRig::new();
     open_dir(&rig.spool);
-    let hook = repo_root().join("deploy/skill/hooks/user-prompt-submit");
+    let hook = binary("paliadin-hook");
     let turn = uuid::Uuid::new_v4();
     let event = serde_json::json!({
         "prompt": format!("[PALIADIN:{turn}] hello"),
         "session_id": "s1",
     });
     let mut child = Command::new(hook)
+        .arg("user-prompt-submit")
         .env("PALIADIN_SPOOL_DIR", &rig.spool)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

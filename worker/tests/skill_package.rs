@@ -1,10 +1,13 @@
-//! Pins the Claude Code package in `deploy/skill/`:
-//! - `install.sh` (HOME pointed at a temp dir) installs the skill and hooks, merges
-//!   `~/.claude/settings.json` without losing unrelated settings or foreign hooks, pre-seeds
-//!   `~/.claude.json`, and is idempotent;
-//! - the hooks, fed Claude Code's hook JSON on stdin, write the `.ack` line and activity events,
-//!   block the first stop without a reply, then write a fallback reply that `parse_reply` accepts;
-//!   the PermissionRequest hook asks through the spool and answers Claude with the decision.
+//! Pins the Claude Code package in `deploy/skill/` and the compiled hook program `paliadin-hook`:
+//! - `install.sh` (HOME pointed at a temp dir) installs the skill, registers `paliadin-hook
+//!   <hook>` for the four hook events, merges `~/.claude/settings.json` without losing
+//!   unrelated settings or foreign hooks (an earlier version's Python hooks are replaced),
+//!   pre-seeds `~/.claude.json`, and is idempotent; `worker doctor` accepts what it installed;
+//! - the hooks, run as Claude Code runs them (the registered command, through `sh -c`, hook JSON
+//!   on stdin), write the `.ack` line and activity events, block the first stop without a reply,
+//!   then write a fallback reply that `parse_reply` accepts; the PermissionRequest hook asks
+//!   through the spool and answers Claude with the decision; files the agent planted as
+//!   symlinks are never followed.
 
 use paliadin_shared::domain::trailer::parse_reply;
 use serde_json::{Value, json};
@@ -15,6 +18,17 @@ use uuid::Uuid;
 
 /// The tmux session the hooks run in (the worker passes `PALIADIN_SESSION`).
 const TMUX_SESSION: &str = "paliadin-0123abcd";
+
+/// The compiled hook program under test.
+const HOOK_BIN: &str = env!("CARGO_BIN_EXE_paliadin-hook");
+
+/// The hook events and the hook each runs.
+const EVENTS: [(&str, &str); 4] = [
+    ("UserPromptSubmit", "user-prompt-submit"),
+    ("PostToolUse", "post-tool-use"),
+    ("Stop", "stop"),
+    ("PermissionRequest", "permission-request"),
+];
 
 /// A temporary HOME with the package installed in it; removed on drop.
 struct Home {
@@ -29,9 +43,14 @@ impl Home {
     }
 
     fn install(&self, args: &[&str]) {
+        self.install_with(HOOK_BIN, args);
+    }
+
+    fn install_with(&self, hook_bin: &str, args: &[&str]) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/skill/install.sh");
         let out = Command::new("sh")
             .arg(script)
+            .args(["--hook-bin", hook_bin])
             .args(args)
             .env("HOME", &self.dir)
             .output()
@@ -47,10 +66,30 @@ impl Home {
         self.dir.join("spool")
     }
 
-    /// Runs an installed hook as Claude Code does (its path is the command), JSON on stdin.
+    /// Runs an installed hook as Claude Code does: the command registered for its event in
+    /// `settings.json`, through the shell, JSON on stdin. It must succeed and say nothing on
+    /// stderr.
     fn hook(&self, name: &str, input: Value) -> String {
-        let path = self.dir.join(".claude/skills/paliadin/hooks").join(name);
-        let mut child = Command::new(path)
+        let out = self.run_hook(name, input);
+        assert!(out.stderr.is_empty(), "hook {name} complained: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// [`Home::hook`] for a run that may report something on stderr.
+    fn hook_allowing_stderr(&self, name: &str, input: Value) -> String {
+        String::from_utf8(self.run_hook(name, input).stdout).unwrap()
+    }
+
+    fn run_hook(&self, name: &str, input: Value) -> std::process::Output {
+        let (event, _) = EVENTS.iter().find(|(_, h)| *h == name).unwrap();
+        let settings = self.json(".claude/settings.json");
+        let command = commands(&settings, event)
+            .into_iter()
+            .find(|c| c.contains("paliadin-hook"))
+            .unwrap();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
             .env("PALIADIN_SPOOL_DIR", self.spool())
             .env("PALIADIN_SESSION", TMUX_SESSION)
             .stdin(Stdio::piped())
@@ -66,8 +105,7 @@ impl Home {
             .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "hook {name}: {out:?}");
-        assert!(out.stderr.is_empty(), "hook {name} complained: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
+        out
     }
 
     fn busy(&self) -> PathBuf {
@@ -103,7 +141,19 @@ fn commands(settings: &Value, event: &str) -> Vec<String> {
 fn install_merges_settings_and_seeds_claude_json() {
     let home = Home::new();
     let foreign = json!({"hooks": [{"type": "command", "command": "/opt/other/stop-hook"}]});
-    let settings = json!({"theme": "dark", "hooks": {"Stop": [foreign]}});
+    // An earlier version's Python hooks, registered and copied into the skill: replaced.
+    let old_hooks = home.dir.join(".claude/skills/paliadin/hooks");
+    std::fs::create_dir_all(&old_hooks).unwrap();
+    let old = |hook: &str| {
+        std::fs::write(old_hooks.join(hook), "#!/usr/bin/env python3\n").unwrap();
+        let command = format!("'{}'", old_hooks.join(hook).display());
+        json!({"hooks": [{"type": "command", "command": command, "timeout": 30}]})
+    };
+    std::fs::write(old_hooks.join("paliadin_hooks.py"), "").unwrap();
+    let settings = json!({"theme": "dark", "hooks": {
+        "Stop": [foreign, old("stop")], "PostToolUse": [{"matcher": "*", "hooks": [
+            {"type": "command", "command": "/opt/other/tool-hook"},
+            old("post-tool-use")["hooks"][0]]}]}});
     std::fs::write(home.dir.join(".claude/settings.json"), settings.to_string()).unwrap();
     let state = json!({"userID": "u1", "projects": {"/elsewhere": {"allowedTools": ["x"]}}});
     std::fs::write(home.dir.join(".claude.json"), state.to_string()).unwrap();
@@ -134,21 +184,19 @@ fn install_merges_settings_and_seeds_claude_json() {
     let stop = commands(&settings, "Stop");
     assert_eq!(stop.len(), 2, "{stop:?}");
     assert_eq!(stop[0], "/opt/other/stop-hook");
-    for (event, script) in [
-        ("UserPromptSubmit", "user-prompt-submit"),
-        ("PostToolUse", "post-tool-use"),
-        ("Stop", "stop"),
-        ("PermissionRequest", "permission-request"),
-    ] {
+    for (event, hook) in EVENTS {
         let ours: Vec<String> = commands(&settings, event)
             .into_iter()
-            .filter(|c| c.contains("/skills/paliadin/hooks/"))
+            .filter(|c| c.contains("paliadin-hook"))
             .collect();
-        assert_eq!(ours.len(), 1, "{event}: {ours:?}");
-        assert!(ours[0].ends_with(&format!("/hooks/{script}")), "{ours:?}");
-        assert!(Path::new(&ours[0]).is_file(), "{} is installed", ours[0]);
+        assert_eq!(ours, [format!("{HOOK_BIN} {hook}")], "{event}");
     }
-
+    assert_eq!(
+        commands(&settings, "PostToolUse")[0],
+        "/opt/other/tool-hook",
+        "a foreign hook in the same group is kept"
+    );
+    assert!(!old_hooks.exists(), "the old hook scripts are removed");
     let state = home.json(".claude.json");
     assert_eq!(state["hasCompletedOnboarding"], true);
     assert_eq!(state["userID"], "u1");
@@ -411,4 +459,94 @@ fn the_permission_hook_asks_through_the_spool_and_answers_claude() {
     let other =
         json!({"session_id": "not-ours", "tool_name": "Bash", "tool_input": {"command": "ls"}});
     assert_eq!(home.hook("permission-request", other), "");
+}
+
+#[test]
+fn doctor_accepts_the_installed_hooks_and_names_what_is_wrong() {
+    use paliadin_shared::doctor::{Report, Status};
+    let home = Home::new();
+    let check = |home: &Home| {
+        let mut report = Report::default();
+        paliadin_worker::doctor::local::claude_skill(
+            &mut report,
+            Path::new("/usr/bin/claude"),
+            home.dir.to_str(),
+        );
+        let c = report.checks.pop().unwrap();
+        (c.status, c.detail)
+    };
+    // A program installed elsewhere (as a package does), then removed.
+    let bin = home.dir.join("lib/paliadin-hook");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(HOOK_BIN, &bin).unwrap();
+    home.install_with(bin.to_str().unwrap(), &[]);
+    let (status, detail) = check(&home);
+    assert_eq!(status, Status::Ok, "{detail}");
+    assert!(detail.contains(bin.to_str().unwrap()), "{detail}");
+    std::fs::remove_file(&bin).unwrap();
+    let (status, detail) = check(&home);
+    assert_eq!(status, Status::Fail, "{detail}");
+    assert!(detail.contains("missing or not executable"), "{detail}");
+    // Only some events registered.
+    let mut settings = home.json(".claude/settings.json");
+    settings["hooks"]
+        .as_object_mut()
+        .unwrap()
+        .remove("PostToolUse");
+    let path = home.dir.join(".claude/settings.json");
+    std::fs::write(&path, settings.to_string()).unwrap();
+    let (status, detail) = check(&home);
+    assert_eq!(status, Status::Fail, "{detail}");
+    assert!(detail.contains("for PostToolUse"), "{detail}");
+    // An earlier version's Python hooks: still working, but worth reinstalling.
+    let old = json!({"hooks": {"Stop": [{"hooks": [{"type": "command",
+        "command": "/h/.claude/skills/paliadin/hooks/stop"}]}]}});
+    std::fs::write(&path, old.to_string()).unwrap();
+    let (status, detail) = check(&home);
+    assert_eq!(status, Status::Warn, "{detail}");
+}
+
+#[test]
+fn the_hooks_never_follow_a_planted_symlink() {
+    let home = Home::new();
+    home.install(&[]);
+    let turn = Uuid::new_v4();
+    let session = json!("sess-link");
+    home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "prompt": format!("[PALIADIN:{turn}] hi")}),
+    );
+    // The agent points the activity file and the reply draft at files outside the spool.
+    let outside = home.dir.join("outside");
+    std::fs::write(&outside, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&outside, home.turn_file(turn, "events")).unwrap();
+    let trailer =
+        r#"<!-- paliadin {"used_tools":[],"rows_seen":0,"chip_count":0,"classifier_tag":"x"} -->"#;
+    let secret = home.dir.join("secret");
+    std::fs::write(&secret, format!("not yours\n{trailer}\n")).unwrap();
+    std::os::unix::fs::symlink(&secret, home.turn_file(turn, "md.tmp")).unwrap();
+    let mut child = Command::new(HOOK_BIN)
+        .arg("post-tool-use")
+        .env("PALIADIN_SPOOL_DIR", home.spool())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = json!({"session_id": session, "tool_name": "Bash",
+                       "tool_input": {"command": "ls"}});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "a hook never fails Claude: {out:?}");
+    assert!(!out.stderr.is_empty(), "the refusal is reported");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+    // The Stop hook does not publish the symlinked draft; it blocks once as without a reply.
+    let out = home.hook_allowing_stderr("stop", json!({"session_id": session}));
+    assert!(out.contains("block"), "{out}");
+    assert!(!home.turn_file(turn, "md").exists());
 }

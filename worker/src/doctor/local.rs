@@ -148,7 +148,8 @@ pub fn agent(report: &mut Report, cfg: &TmuxConfig, why: &str) -> Option<PathBuf
 }
 
 /// For Claude Code: the skill and its hooks are installed in the agent's `~/.claude` (`home`:
-/// the `HOME` the agent gets).
+/// the `HOME` the agent gets): `SKILL.md`, and `paliadin-hook <hook>` registered in
+/// `settings.json` for every hook event, naming a program that exists.
 pub fn claude_skill(report: &mut Report, program: &Path, home: Option<&str>) {
     if program.file_name().is_none_or(|n| n != "claude") {
         report.ok("Claude Code skill", "not needed (the agent is not claude)");
@@ -162,28 +163,90 @@ pub fn claude_skill(report: &mut Report, program: &Path, home: Option<&str>) {
     };
     let skill = home.join(".claude/skills/paliadin/SKILL.md");
     let settings = home.join(".claude/settings.json");
-    let hooks = std::fs::read_to_string(&settings).unwrap_or_default();
+    let text = std::fs::read_to_string(&settings).unwrap_or_default();
     if !skill.is_file() {
         report.fail(
             "Claude Code skill",
             format!("{} is missing: replies would never arrive", skill.display()),
             fix,
         );
-    } else if !hooks.contains("/skills/paliadin/hooks/") {
-        report.fail(
-            "Claude Code skill",
-            format!("the hooks are not registered in {}", settings.display()),
-            fix,
-        );
-    } else {
-        report.ok(
+        return;
+    }
+    match registered_hook(&text) {
+        Ok(bin) if is_executable(&bin) => report.ok(
             "Claude Code skill",
             format!(
-                "skill and hooks installed in {}",
-                home.join(".claude").display()
+                "skill installed in {}; hooks run {}",
+                home.join(".claude").display(),
+                bin.display()
             ),
-        );
+        ),
+        Ok(bin) => report.fail(
+            "Claude Code skill",
+            format!(
+                "the hook program {} registered in {} is missing or not executable",
+                bin.display(),
+                settings.display()
+            ),
+            fix,
+        ),
+        // An earlier version's Python hooks still work where python3 is installed.
+        Err(_) if text.contains("/skills/paliadin/hooks/") => report.warn(
+            "Claude Code skill",
+            format!(
+                "{} registers an earlier version's Python hooks (a python3 start per hook)",
+                settings.display()
+            ),
+            fix,
+        ),
+        Err(missing) => report.fail(
+            "Claude Code skill",
+            format!(
+                "paliadin-hook is not registered in {} for {}",
+                settings.display(),
+                missing.join(", ")
+            ),
+            fix,
+        ),
     }
+}
+
+/// The `paliadin-hook` program `settings.json` registers for all four hook events
+/// (`<path>/paliadin-hook <hook>`, as `install.sh` writes it), or the events that lack it.
+fn registered_hook(settings: &str) -> Result<PathBuf, Vec<&'static str>> {
+    let value: serde_json::Value = serde_json::from_str(settings).unwrap_or_default();
+    let mut found = None;
+    let mut missing = Vec::new();
+    for (event, hook) in [
+        ("UserPromptSubmit", "user-prompt-submit"),
+        ("PostToolUse", "post-tool-use"),
+        ("Stop", "stop"),
+        ("PermissionRequest", "permission-request"),
+    ] {
+        let groups = value["hooks"][event].as_array().into_iter().flatten();
+        let commands = groups.flat_map(|g| g["hooks"].as_array().into_iter().flatten());
+        let bin = commands
+            .filter_map(|h| shell_words::split(h["command"].as_str()?).ok())
+            .find_map(|words| match words.as_slice() {
+                [bin, name] if name == hook && bin.ends_with("/paliadin-hook") => {
+                    Some(PathBuf::from(bin))
+                }
+                _ => None,
+            });
+        match bin {
+            Some(bin) => found = Some(bin),
+            None => missing.push(event),
+        }
+    }
+    match found {
+        Some(bin) if missing.is_empty() => Ok(bin),
+        _ => Err(missing),
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// `program` as given when it has a slash, else the first executable of that name on PATH.
