@@ -116,9 +116,10 @@ impl TestAccounts {
         self.home(account).join(".local/state/paliadin/spool")
     }
 
-    /// The account's default tmux server socket.
+    /// The socket of the account's Paliadin tmux server (its host agent runs without
+    /// `XDG_RUNTIME_DIR`: `/tmp/paliadin-<uid>/tmux.sock`, docs/tmux-driving.md).
     pub fn tmux_socket(&self, account: &str) -> PathBuf {
-        PathBuf::from(format!("/tmp/tmux-{}/default", self.uid(account)))
+        PathBuf::from(format!("/tmp/paliadin-{}/tmux.sock", self.uid(account)))
     }
 
     /// `program` run as `account` (its groups too), with nothing of this process's environment

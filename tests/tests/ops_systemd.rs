@@ -65,11 +65,12 @@ fn units_keep_their_promises() {
     assert!(stop > grace + 10, "TimeoutStopSec={stop} vs grace {grace}");
     // Workers and the tmux server share the socket directory and spool.
     for unit in [&worker, &tmux] {
-        assert!(unit.contains("TMUX_TMPDIR=/var/lib/paliadin/tmux"));
+        assert!(unit.contains("/var/lib/paliadin/tmux/tmux.sock"));
         assert!(
             unit.contains("StateDirectory=paliadin paliadin/tmux paliadin/spool paliadin/work")
         );
     }
-    assert!(worker.contains("PALIADIN_TMUX_SOCKET=paliadin"));
-    assert!(tmux.contains("/usr/bin/tmux -L paliadin "));
+    assert!(worker.contains("PALIADIN_TMUX_SOCKET=/var/lib/paliadin/tmux/tmux.sock "));
+    assert!(tmux.contains("/usr/bin/tmux -S /var/lib/paliadin/tmux/tmux.sock -f /dev/null "));
+    assert!(tmux.contains("remain-on-exit on"));
 }

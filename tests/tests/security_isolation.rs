@@ -153,8 +153,11 @@ fn comm(pid: u32) -> String {
 }
 
 /// `tmux` as `account` on its own server.
+/// `tmux` as `account`, on that account's own Paliadin tmux server.
 fn tmux_as(acc: &TestAccounts, account: &str, args: &[&str]) -> std::process::Output {
     acc.command_as(account, Path::new("/usr/bin/tmux"))
+        .arg("-S")
+        .arg(acc.tmux_socket(account))
         .args(args)
         .output()
         .unwrap()
