@@ -103,7 +103,12 @@ async fn main() {
     cfg.workdir = claude.workdir.clone();
     let name = SessionName::parse(SESSION).expect("name");
     let sessions = Sessions::new(tmux.clone(), Duration::ZERO);
-    sessions.create(&name, &cfg).await.expect("new-session");
+    let conversation = Uuid::new_v4();
+    let mode = paliadin_worker::tmux::launch::Mode::Start;
+    sessions
+        .create(&name, &cfg, conversation, mode)
+        .await
+        .expect("new-session");
     // Warm up: the first prompt, with Enter retried until it is taken.
     let warm = Uuid::new_v4();
     let pane = format!("={SESSION}:");

@@ -101,6 +101,7 @@ fn spec(session: &str, n: usize) -> TurnSpec {
         turn_id: uuid::Uuid::now_v7(),
         user_id: uuid::Uuid::new_v4(),
         session: SessionName::parse(session).unwrap(),
+        conversation: paliadin_e2e::procs::conversation_of(session),
         message: UserMessage::parse(&format!("/echo bench turn {n}")).unwrap(),
         already_delivered: false,
         resume: false,

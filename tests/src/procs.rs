@@ -120,6 +120,41 @@ impl TmuxRig {
         cmd.spawn().expect("spawn paliadin-worker")
     }
 
+    /// The pid of the process in a session's pane (the agent: `env` execs it), if any.
+    pub fn agent_pid(&self, session: &str) -> Option<u32> {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", "-t"])
+            .arg(format!("={session}:"))
+            .arg("#{pane_pid}")
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    /// SIGKILLs the agent in `session` (an OOM kill, a crash); panics when there is none.
+    pub fn kill_agent(&self, session: &str) -> u32 {
+        let pid = self
+            .agent_pid(session)
+            .expect("an agent runs in the session");
+        let ok = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success(), "kill -KILL {pid}");
+        pid
+    }
+
+    /// `tmux kill-server` on this rig's server (a reboot of the tmux host, as far as the
+    /// agents are concerned).
+    pub fn kill_server(&self) {
+        let ok = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status()
+            .expect("tmux");
+        assert!(ok.success(), "tmux kill-server");
+    }
+
     /// The visible text of a session's pane.
     pub fn screen(&self, session: &str) -> String {
         let out = std::process::Command::new("tmux")
@@ -171,7 +206,13 @@ impl Drop for TmuxRig {
 }
 
 fn worker_settings(cmd: &mut Command, db_url: &str, socket: &str, spool: &Path, id: &str) {
+    // The demo agent keeps its conversations beside the rig's spool (removed with the rig).
+    let state = spool
+        .parent()
+        .map(|d| d.join("demo-state"))
+        .unwrap_or_default();
     cmd.env("DATABASE_URL", db_url)
+        .env("PALIADIN_DEMO_STATE_DIR", state)
         .env("PALIADIN_TMUX_SOCKET", socket)
         .env("PALIADIN_SPOOL_DIR", spool)
         .env("PALIADIN_WORKER_ID", id)
@@ -182,4 +223,16 @@ fn worker_settings(cmd: &mut Command, db_url: &str, socket: &str, spool: &Path, 
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .kill_on_drop(true);
+}
+
+/// One stable conversation per session name, for suites that drive a session directly (every
+/// turn of `session` belongs to it, so its agent is never switched).
+pub fn conversation_of(session: &str) -> paliadin_worker::driver::Conversation {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (salt, session).hash(&mut h);
+        h.finish()
+    };
+    paliadin_worker::driver::Conversation::new(uuid::Uuid::from_u64_pair(half(1), half(2)))
 }

@@ -84,9 +84,14 @@ async fn reset_and_clear_leave_the_next_turn_working() {
         .post("/api/paliadin/reset", &serde_json::json!({}))
         .await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
-    assert!(!sys.rig.has_session(&sys.session()));
-    let (_, evs) = sys.turn("after the reset").await;
+    let before = sys.rig.agent_pid(&sys.session());
+    let (after, evs) = sys.turn("after the reset").await;
     sys.assert_end(&evs, "after the reset");
+    // A new conversation: a Claude of its own, which knows nothing of the one before.
+    assert_ne!(sys.rig.agent_pid(&sys.session()), before);
+    let context = sys.claude.server.context_of(after.parse().unwrap());
+    assert!(context.contains("after the reset"), "{context}");
+    assert!(!context.contains("before the reset"), "{context}");
 
     // An operator attached to the session types /clear (a fixed command, not user text).
     let target = format!("={}:", sys.session());

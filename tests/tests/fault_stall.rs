@@ -50,6 +50,7 @@ fn spec(session: &str, message: &str) -> TurnSpec {
         turn_id: Uuid::now_v7(),
         user_id: Uuid::new_v4(),
         session: SessionName::parse(session).unwrap(),
+        conversation: paliadin_e2e::procs::conversation_of(session),
         message: UserMessage::parse(message).unwrap(),
         already_delivered: false,
         resume: false,

@@ -42,19 +42,20 @@ async fn a_turn_runs_end_to_end_over_ssh() {
         .await
         .unwrap();
     assert_eq!(address, format!("ssh://{}@127.0.0.1:{}", whoami(), h1.port));
-    // Reset kills the remote session; the next turn starts a fresh one.
+    // A new conversation (reset): its first turn gets an agent of its own on the remote host.
+    let before = h1
+        .rig
+        .agent_pid(&session_of(&owner.id))
+        .expect("an agent on h1");
     let (s, v) = c.post("/api/paliadin/reset", &serde_json::json!({})).await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
-    assert!(
-        !h1.rig.has_session(&session_of(&owner.id)),
-        "reset left the session"
-    );
     let (_, sse) = c.turn("/echo again").await;
     assert_eq!(
         c.stream_all(&sse, None, 60).await.last().unwrap().event,
         "end"
     );
     assert!(h1.rig.has_session(&session_of(&owner.id)));
+    assert_ne!(h1.rig.agent_pid(&session_of(&owner.id)), Some(before));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

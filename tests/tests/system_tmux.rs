@@ -2,7 +2,8 @@
 //! agent in a real (private) tmux server. A turn posted over HTTP is answered in the session
 //! `<prefix>-<userid8>` with streamed deltas; a worker SIGKILLed after delivery is replaced and
 //! the turn completes with exactly one paste; a worker stopped by SIGTERM hands its turn over at
-//! once; a reply whose commit failed is found again; cancel and reset work through the API.
+//! once; a reply whose commit failed is found again; cancel works through the API, and reset
+//! starts a new conversation (its first turn gets an agent of its own).
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
@@ -105,7 +106,7 @@ async fn a_worker_killed_after_delivery_is_replaced_without_a_second_paste() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
+async fn cancel_interrupts_the_agent_and_reset_starts_a_new_conversation() {
     let Sys { c, rig, owner, .. } = &start("sys-w1").await;
     let (id, sse) = c.turn("/hang").await;
     let (_, mut stream) = c.open_stream(&sse, None).await;
@@ -129,18 +130,20 @@ async fn cancel_interrupts_the_agent_and_reset_starts_a_fresh_session() {
         "end"
     );
     let session = session_of(&owner.id);
-    assert!(rig.has_session(&session));
+    let before = rig.agent_pid(&session).expect("an agent");
+    // A new conversation: the session stays; its first turn gets an agent of its own.
     let (s, v) = c.post("/api/paliadin/reset", &serde_json::json!({})).await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
-    assert!(!rig.has_session(&session), "reset did not kill the session");
+    assert!(rig.has_session(&session), "reset killed the session");
     let (_, sse) = c.turn("fresh start").await;
     assert_eq!(
         c.stream_all(&sse, None, 60).await.last().unwrap().event,
         "end"
     );
-    assert!(
-        rig.has_session(&session),
-        "the next turn did not start a fresh session"
+    assert_ne!(
+        rig.agent_pid(&session),
+        Some(before),
+        "the new conversation's turn reached the old conversation's agent"
     );
 }
 

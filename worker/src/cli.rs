@@ -30,6 +30,8 @@ pub struct Cli {
     /// Working directory of new agent sessions (default: the worker's).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     pub workdir: Option<PathBuf>,
+    #[command(flatten)]
+    pub launch: crate::tmux::launch::LaunchSettings,
     /// Extra variables for new agent sessions, beside the worker's own `PATH`, `HOME`, `LANG`,
     /// `ANTHROPIC_*`, … (docs/tmux-driving.md, "The agent's environment"): `NAME` copies this
     /// process's value, `NAME=value` sets one; split like a shell line. Set it in the

@@ -44,6 +44,10 @@ async fn main() -> anyhow::Result<()> {
     }
     config.socket = cli.tmux_socket;
     config.agent_env = paliadin_worker::tmux::AgentEnv::from_process(cli.agent_env.as_deref())?;
+    config.launch = cli
+        .launch
+        .launch(config.agent_argv.first().map(String::as_str))
+        .map_err(anyhow::Error::msg)?;
     config.control = cli.tmux_control;
     config.max_reply_bytes = cli.max_reply_bytes;
     let mut served = Vec::new();
@@ -52,7 +56,8 @@ async fn main() -> anyhow::Result<()> {
             Address::Local => {
                 tracing::info!(host = %spec.name, agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(),
                     tmux_socket = %paliadin_worker::tmux::Socket::resolve(config.socket.as_deref()),
-                    agent_env = ?config.agent_env, "local host: agent configured");
+                    agent_env = ?config.agent_env, agent_kind = config.launch.kind.as_str(),
+                    resumes = config.launch.can_resume(), "local host: agent configured");
                 Arc::new(
                     LocalDriver::new(config.clone())
                         .context("cannot prepare the local tmux driver")?,
@@ -72,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
                     session_prefix: cli.runtime.session_prefix.clone(),
                     max_reply_bytes: cli.max_reply_bytes,
                     agent_cmd: cli.agent_cmd.clone().filter(|c| !c.trim().is_empty()),
+                    launch: cli.launch.clone(),
                 };
                 Arc::new(AccountsDriver::new(
                     spec.name.as_str(),

@@ -1,8 +1,10 @@
 //! Pins the local tmux driver against real tmux (a private server per test) and the real demo
 //! agent: byte-exact delivery of hostile text, streaming, activity, every failure outcome,
-//! recovery after each, parallel users, takeover without a second paste, and the driver's own
-//! tmux timings.
+//! recovery after each, parallel users, takeover without a second paste, the driver's own
+//! tmux timings, and durable conversations (`local_driver/conversations.rs`).
 
+#[path = "local_driver/conversations.rs"]
+mod conversations;
 #[path = "local_driver/rig.rs"]
 mod rig;
 

@@ -123,7 +123,14 @@ pub async fn post_turn(
     let v = validate(req)?;
     // A retry of an earlier `client_turn_id` is found under the user's lock in the enqueue
     // (before the cap), and answered below with that turn.
-    let session_id = v.session_id.unwrap_or_else(Uuid::now_v7);
+    // Without a session_id, the turn continues the owner's latest conversation (its agent
+    // remembers it); an owner with no turn yet starts one.
+    let session_id = match v.session_id {
+        Some(s) => s,
+        None => paliadin_shared::db::conversations::latest(&st.pool, user.id)
+            .await?
+            .unwrap_or_else(Uuid::now_v7),
+    };
     match enqueue(&st, user.id, session_id, TurnKind::Message, &v).await? {
         Some(row) => Ok(Json(TurnResponse::of(&row))),
         None => {

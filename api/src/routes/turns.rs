@@ -218,7 +218,7 @@ pub async fn reset(
         _ = st.shutdown.cancelled() => None,
     };
     let Some(t) = waited else {
-        let body = json!({ "ok": true, "state": "queued", "session_id": Uuid::now_v7(),
+        let body = json!({ "ok": true, "state": "queued", "session_id": row.session_id,
                            "turn_id": row.id, "sse_url": sse_url });
         return Ok((StatusCode::ACCEPTED, Json(body)));
     };
@@ -226,7 +226,9 @@ pub async fn reset(
     match t.state {
         TurnState::Succeeded => Ok((
             StatusCode::OK,
-            Json(json!({ "ok": true, "session_id": Uuid::now_v7(),
+            // The new conversation is the reset turn's own: a turn posted without a session_id
+            // continues it too.
+            Json(json!({ "ok": true, "session_id": row.session_id,
                          "turn_id": row.id, "sse_url": sse_url })),
         )),
         s => Err(AppError::NotReady(format!(

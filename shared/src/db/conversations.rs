@@ -101,3 +101,36 @@ mod tests {
         assert_eq!(like_pattern(""), "%%");
     }
 }
+
+/// Whether a message turn of `session_id` queued before `before` reached an agent (was
+/// delivered): an agent started for the conversation now must continue it, not start afresh.
+/// One probe of the `(user_id, session_id, queued_at)` index.
+pub async fn continues(
+    pool: &PgPool,
+    user: Uuid,
+    session_id: Uuid,
+    before: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM turns
+              WHERE user_id = $1 AND session_id = $2 AND queued_at < $3
+                AND kind = 'message' AND delivered_at IS NOT NULL)",
+    )
+    .bind(user)
+    .bind(session_id)
+    .bind(before)
+    .fetch_one(pool)
+    .await
+}
+
+/// The conversation of `user`'s latest turn, if any: where a turn posted without a
+/// `session_id` goes. One probe of `turns_user_latest`.
+pub async fn latest(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT session_id FROM turns WHERE user_id = $1 ORDER BY queued_at DESC LIMIT 1",
+    )
+    .bind(user)
+    .fetch_optional(pool)
+    .await
+}

@@ -64,6 +64,18 @@ impl ModelServer {
         self.shared.log.lock().expect("log").clone()
     }
 
+    /// The `messages` the model was given with the first request of `turn`, as JSON text:
+    /// the whole conversation it saw then, earlier prompts, replies and tool calls included
+    /// (search it for a text with [`json_text`]). Empty when the turn never reached the model.
+    pub fn context_of(&self, turn: Uuid) -> String {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == "/v1/messages" && request::is_main_loop(&r.body))
+            .find(|r| request::turn_view(&r.body).is_some_and(|v| v.turn_id == turn && v.step == 0))
+            .map(|r| r.body["messages"].to_string())
+            .unwrap_or_default()
+    }
+
     /// The person's message of each turn as the model first received it, in arrival order: one
     /// entry per main-loop request that opened a turn (a turn sent twice shows up twice).
     pub fn prompts(&self) -> Vec<(Uuid, String)> {
@@ -75,6 +87,12 @@ impl ModelServer {
             .map(|v| (v.turn_id, v.message))
             .collect()
     }
+}
+
+/// `text` as it appears inside a JSON string (quotes and line breaks escaped).
+pub fn json_text(text: &str) -> String {
+    let quoted = Value::String(text.to_owned()).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 impl Drop for ModelServer {

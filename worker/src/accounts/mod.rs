@@ -52,6 +52,8 @@ pub struct ShimSettings {
     pub max_reply_bytes: u64,
     /// `PALIADIN_AGENT_CMD` when the operator set it; else the shim chooses (as on a host).
     pub agent_cmd: Option<String>,
+    /// `PALIADIN_AGENT`, `PALIADIN_AGENT_START_ARGS`, `PALIADIN_AGENT_RESUME_ARGS` when set.
+    pub launch: crate::tmux::launch::LaunchSettings,
 }
 
 impl AccountsTarget {
@@ -118,6 +120,7 @@ impl AccountsTarget {
             a.push("--agent-cmd".into());
             a.push(cmd.into());
         }
+        a.extend(settings.launch.as_args().into_iter().map(Into::into));
         a
     }
 }
@@ -148,6 +151,7 @@ mod tests {
             session_prefix: "paliadin".into(),
             max_reply_bytes: 10,
             agent_cmd: Some("claude --model 'x y'".into()),
+            launch: Default::default(),
         };
         let args: Vec<String> = t
             .args(&account, &settings)

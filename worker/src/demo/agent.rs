@@ -10,6 +10,7 @@ use super::answer::{self, Outcome, Stop, Turn};
 use super::control::{Control, InterruptOutcome};
 use super::directive::{self, Directive};
 use super::input::{InputEvent, InputParser};
+use super::memory::Memory;
 use super::spool::Spool;
 use super::terminal::{RawMode, Screen, shown};
 use paliadin_shared::Envelope;
@@ -42,7 +43,7 @@ struct Job {
 
 /// Runs the agent until stdin closes, Ctrl-D, or `/crash`; returns the exit status. The
 /// terminal is restored before this returns.
-pub fn run(spool: Spool) -> io::Result<i32> {
+pub fn run(spool: Spool, memory: Memory) -> io::Result<i32> {
     let raw = RawMode::enable()?;
     let screen = Arc::new(Screen::default());
     let control = Arc::new(Control::default());
@@ -53,6 +54,7 @@ pub fn run(spool: Spool) -> io::Result<i32> {
         job_rx,
         msg_tx,
         spool.clone(),
+        memory,
         control.clone(),
         screen.clone(),
     );
@@ -97,6 +99,7 @@ fn spawn_answerer(
     jobs: Receiver<Job>,
     exit: Sender<Msg>,
     spool: Spool,
+    memory: Memory,
     control: Arc<Control>,
     screen: Arc<Screen>,
 ) {
@@ -110,6 +113,7 @@ fn spawn_answerer(
                 seq: job.seq,
                 message: &job.envelope.message,
                 spool: &spool,
+                memory: &memory,
                 control: &control,
                 screen: &screen,
             };

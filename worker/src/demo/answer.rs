@@ -6,6 +6,7 @@
 
 use super::control::{Control, Interrupted};
 use super::directive::{self, Directive};
+use super::memory::Memory;
 use super::replies;
 use super::spool::Spool;
 use super::terminal::Screen;
@@ -33,6 +34,8 @@ pub struct Turn<'a> {
     pub seq: u64,
     pub message: &'a str,
     pub spool: &'a Spool,
+    /// The conversation it holds: each message is kept before it is answered.
+    pub memory: &'a Memory,
     pub control: &'a Control,
     pub screen: &'a Screen,
 }
@@ -105,6 +108,7 @@ impl Turn<'_> {
 /// Answers one turn according to its directive.
 pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
     turn.control.check(turn.seq)?;
+    turn.memory.remember(turn.message)?;
     let directive = directive::parse(turn.message);
     let tag = directive.classifier_tag();
     match directive {
@@ -160,6 +164,7 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
         }
         Directive::Large(kib) => turn.reply(&replies::large(kib), tag, &[]),
         Directive::Markdown => turn.reply(replies::MARKDOWN, tag, &[]),
+        Directive::Recall => turn.reply(&replies::recall(&turn.memory.earlier()), tag, &[]),
         Directive::Crash => Ok(Outcome::Crash),
         Directive::Ask { tool, what } => ask(turn, tool, what),
         Directive::Dialog => {

@@ -16,6 +16,7 @@ struct Fixture {
     spool: Spool,
     control: Arc<Control>,
     screen: Screen,
+    memory: crate::demo::Memory,
 }
 
 impl Fixture {
@@ -26,6 +27,7 @@ impl Fixture {
             dir,
             control: Arc::new(Control::default()),
             screen: Screen::default(),
+            memory: crate::demo::Memory::none(),
         }
     }
 
@@ -39,6 +41,7 @@ impl Fixture {
             seq,
             message,
             spool: &self.spool,
+            memory: &self.memory,
             control: &self.control,
             screen: &self.screen,
         };

@@ -29,6 +29,8 @@ Directives (the first word of the message after the envelope):
   /large <kib>        reply body of exactly <kib> KiB (1..=16384); demo-large
   /markdown           code block, table, link, plus hostile HTML for sanitiser tests; demo-markdown
   /crash              exit the process with status 70 without answering (agent died)
+  /recall             list the earlier messages of this conversation (started with
+                      --session-id, continued with --resume); demo-recall
   /dialog             show a question in the terminal (\"Do you want to proceed?\") and wait
                       for a key: Enter answers it (any typed text is taken with it), Esc
                       interrupts; then reply \"Proceeded.\"; demo-dialog
@@ -54,6 +56,8 @@ pub enum Directive<'a> {
     BadTrailer,
     Large(u32),
     Markdown,
+    /// `/recall`: the earlier messages of the conversation.
+    Recall,
     Crash,
     /// `/dialog`: a question in the terminal that no hook reports.
     Dialog,
@@ -82,6 +86,7 @@ impl Directive<'_> {
             Directive::BadTrailer => "demo-bad-trailer",
             Directive::Large(_) => "demo-large",
             Directive::Markdown => "demo-markdown",
+            Directive::Recall => "demo-recall",
             Directive::Crash => "demo-crash",
             Directive::Ask { .. } => "demo-ask",
             Directive::Dialog | Directive::DialogAfter => "demo-dialog",
@@ -117,6 +122,7 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/hang" => Directive::Hang,
         "/bad-trailer" => Directive::BadTrailer,
         "/markdown" => Directive::Markdown,
+        "/recall" => Directive::Recall,
         "/crash" => Directive::Crash,
         "/ask" => ask(rest),
         "/dialog" => Directive::Dialog,

@@ -9,6 +9,7 @@
 //! - [`spool`]: the agent side of the spool files (`.ack`, `.partial`, `.events`, `.md`).
 //! - [`control`]: which turn runs, which are queued, which one an interrupt hits.
 //! - [`terminal`]: raw mode + bracketed paste, restored on exit; a safe transcript printer.
+//! - [`memory`]: the conversation it holds (`--session-id` / `--resume`), for `/recall`.
 //! - [`agent`]: the threads and the main loop.
 
 pub mod agent;
@@ -16,10 +17,12 @@ pub mod answer;
 pub mod control;
 pub mod directive;
 pub mod input;
+pub mod memory;
 pub mod replies;
 pub mod spool;
 pub mod terminal;
 
 pub use agent::{CRASH_STATUS, run};
 pub use directive::HELP;
+pub use memory::Memory;
 pub use spool::Spool;

@@ -97,6 +97,21 @@ fn local_checks(report: &mut Report, cli: &Cli) {
             "fix PALIADIN_AGENT_ENV (docs/tmux-driving.md, \"The agent's environment\")",
         ),
     }
+    match cli.launch.launch(cfg.agent_argv.first().map(String::as_str)) {
+        Ok(launch) if launch.can_resume() => report.ok(
+            "agent conversations",
+            format!("{}: each conversation resumes after a restart of its agent", launch.kind.as_str()),
+        ),
+        Ok(launch) => report.warn(
+            "agent conversations",
+            format!(
+                "{}: this agent does not remember earlier turns after a restart",
+                launch.kind.as_str()
+            ),
+            "set PALIADIN_AGENT (claude, demo) or PALIADIN_AGENT_RESUME_ARGS (docs/claude-code.md, \"Conversations\")",
+        ),
+        Err(e) => report.fail("agent conversations", e, "fix PALIADIN_AGENT / PALIADIN_AGENT_*_ARGS"),
+    }
     local::tmux(report, &cfg);
     local::socket(report, &crate::tmux::Socket::resolve(cfg.socket.as_deref()));
     local::spool(report, &cfg.spool_dir);

@@ -26,6 +26,8 @@ pub struct TurnSpec {
     pub turn_id: Uuid,
     pub user_id: Uuid,
     pub session: SessionName,
+    /// The conversation the turn belongs to: the agent that answers must hold it.
+    pub conversation: Conversation,
     pub message: UserMessage,
     /// A previous attempt already pasted this turn: never paste it again, only wait for its reply.
     pub already_delivered: bool,
@@ -35,6 +37,25 @@ pub struct TurnSpec {
     pub resume: bool,
     /// The turn's hard limit, counted from when this attempt started.
     pub timeout: Duration,
+}
+
+/// A Paliadin conversation (its `session_id`), which owns one agent conversation of the same id
+/// (`crate::tmux::launch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: Uuid,
+    /// An earlier turn of it reached an agent: an agent started for it must continue it.
+    pub continues: bool,
+}
+
+impl Conversation {
+    /// A conversation no agent has seen yet.
+    pub fn new(id: Uuid) -> Conversation {
+        Conversation {
+            id,
+            continues: false,
+        }
+    }
 }
 
 /// Where a driver reports progress; the worker turns each call into a durable event.

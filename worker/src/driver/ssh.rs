@@ -225,6 +225,8 @@ impl Driver for SshDriver {
                 session: spec.session.to_string(),
                 message: spec.message.as_str().to_owned(),
                 timeout_ms: (left.as_millis() as u64).max(1),
+                conversation: Some(spec.conversation.id),
+                continues: spec.conversation.continues,
             };
             let op = if seen.delivered {
                 Op::Takeover(args)

@@ -5,7 +5,7 @@
 //! into that work and join it.
 
 use super::Ctx;
-use crate::driver::{Progress, TurnControl, TurnSpec};
+use crate::driver::{Conversation, Progress, TurnControl, TurnSpec};
 use async_trait::async_trait;
 use paliadin_shared::attempt::{Attempt, Outcome};
 use paliadin_shared::db::sessions;
@@ -51,6 +51,11 @@ async fn interrupt(ctx: &Ctx, attempt: &Attempt) {
         turn_id: turn.id,
         user_id: turn.user_id,
         session,
+        // Delivered already: its agent is the one to interrupt, never switched.
+        conversation: Conversation {
+            id: turn.session_id,
+            continues: true,
+        },
         message,
         already_delivered: true,
         resume: true,

@@ -4,9 +4,9 @@
 
 use super::Ctx;
 use super::sink::EventSink;
-use crate::driver::{DriveCode, DriveError, TurnControl, TurnSpec};
+use crate::driver::{Conversation, DriveCode, DriveError, TurnControl, TurnSpec};
 use paliadin_shared::attempt::{Attempt, Outcome};
-use paliadin_shared::db::{events, sessions};
+use paliadin_shared::db::{conversations, events, sessions};
 use paliadin_shared::domain::trailer::{Reply, Trailer};
 use paliadin_shared::queue::Leased;
 use paliadin_shared::{TurnKind, UserMessage};
@@ -150,22 +150,38 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
             DriveError::Abandoned
         })?;
     if turn.kind == TurnKind::Reset {
-        ctx.driver(host)?.reset(turn.user_id, &session).await?;
+        // A new conversation begins with the next message, whose agent is started for it
+        // (`Sessions::ensure`); the agents of earlier conversations are not killed any more:
+        // each resumes where it left off when its conversation is chosen again.
         let trailer = Trailer {
             classifier_tag: "reset".into(),
             ..Trailer::default()
         };
         return Ok(Reply {
-            text: "The conversation was reset; the next turn starts a fresh agent.".into(),
+            text: "A new conversation starts with your next message; earlier conversations \
+                   stay in the list and resume where they left off."
+                .into(),
             trailer,
         });
     }
     let message = UserMessage::parse(&turn.message)
         .map_err(|e| DriveError::Upstream(format!("stored message is invalid: {e}")))?;
+    // Whether the agent must continue this conversation if it has to be started.
+    let continues =
+        conversations::continues(&ctx.pool, turn.user_id, turn.session_id, turn.queued_at)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "cannot read the conversation: letting the turn go");
+                DriveError::Abandoned
+            })?;
     let spec = TurnSpec {
         turn_id: turn.id,
         user_id: turn.user_id,
         session,
+        conversation: Conversation {
+            id: turn.session_id,
+            continues,
+        },
         message,
         already_delivered: turn.delivered_at.is_some(),
         resume: attempt.number() > 1,

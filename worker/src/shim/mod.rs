@@ -58,6 +58,8 @@ pub struct ShimConfig {
     /// Working directory of new agent sessions (default: the shim's, i.e. the home directory).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     pub workdir: Option<PathBuf>,
+    #[command(flatten)]
+    pub launch: crate::tmux::launch::LaunchSettings,
     /// Extra variables for new agent sessions, beside the worker's own `PATH`, `HOME`, `LANG`,
     /// `ANTHROPIC_*`, … (docs/tmux-driving.md, "The agent's environment"): `NAME` copies this
     /// process's value, `NAME=value` sets one; split like a shell line. Set it in the
@@ -106,6 +108,8 @@ pub enum ShimError {
     Private(String),
     #[error(transparent)]
     AgentEnv(#[from] crate::tmux::AgentEnvError),
+    #[error("{0}")]
+    Launch(String),
 }
 
 impl ShimConfig {
@@ -129,6 +133,10 @@ impl ShimConfig {
         }
         cfg.socket = self.tmux_socket.clone();
         cfg.agent_env = crate::tmux::AgentEnv::from_process(self.agent_env.as_deref())?;
+        cfg.launch = self
+            .launch
+            .launch(cfg.agent_argv.first().map(String::as_str))
+            .map_err(ShimError::Launch)?;
         cfg.control = self.tmux_control;
         cfg.tmux_bin = self.tmux_bin.clone();
         cfg.max_reply_bytes = self.max_reply_bytes;

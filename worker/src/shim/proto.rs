@@ -81,6 +81,13 @@ pub struct TurnArgs {
     pub message: String,
     /// The time left for the turn; the shim interrupts the agent when it passes.
     pub timeout_ms: u64,
+    /// The turn's conversation (absent from an older worker: the user's id stands in, so its
+    /// agent is never switched away).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Uuid>,
+    /// An earlier turn of the conversation reached an agent: resume it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continues: bool,
 }
 
 /// Shim → worker.

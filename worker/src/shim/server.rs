@@ -11,7 +11,7 @@ use super::proto::{
     self, Body, Health, MAX_REQUEST_LINE, OPS, Op, PROTOCOL, Request, Response, TurnArgs, WireCode,
 };
 use super::turn::{self, Running};
-use crate::driver::TurnSpec;
+use crate::driver::{Conversation, TurnSpec};
 use crate::tmux::{Health as SessionHealth, TmuxHost, deliver};
 use paliadin_shared::events::ErrorCode;
 use paliadin_shared::{SessionName, SessionPrefix, UserMessage};
@@ -294,6 +294,10 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
         turn_id: args.turn_id,
         user_id: args.user_id,
         session,
+        conversation: Conversation {
+            id: args.conversation.unwrap_or(args.user_id),
+            continues: args.continues,
+        },
         message,
         already_delivered: takeover,
         resume: false,

@@ -142,6 +142,20 @@ impl AgentEnv {
         Ok(env)
     }
 
+    /// Sets `name` for the agent (a test's or a tool's own variable); false when it cannot be
+    /// passed (not a variable name, a reserved one, or a value tmux cannot be handed).
+    pub fn set(&mut self, name: &str, value: &str) -> bool {
+        let ok = is_name(name)
+            && !NEVER.contains(&name)
+            && !OWN.contains(&name)
+            && quotable(name, value);
+        if ok {
+            self.removed.retain(|n| n != name);
+            self.set.insert(name.to_owned(), value.to_owned());
+        }
+        ok
+    }
+
     /// The `-e NAME=value` arguments of `new-session`.
     pub fn tmux_args(&self) -> Vec<String> {
         self.set

@@ -54,6 +54,7 @@ impl TmuxError {
             // agent exited at once, its session and then the server closing under the command).
             || s.contains("no current target")
             || s.contains("no current session")
+            || s.contains("no such session")
         {
             TmuxError::NotFound(s)
         } else {

@@ -1,6 +1,7 @@
 //! `TmuxConfig`: every knob of the tmux driver, with defaults that work on one machine.
 
 use super::agent_env::AgentEnv;
+use super::launch::{AgentKind, Launch};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ pub struct TmuxConfig {
     pub control: bool,
     /// The agent command as separate argv, started directly in each new session (no shell).
     pub agent_argv: Vec<String>,
+    /// How the agent starts and resumes a conversation ([`Launch`]; from the program's name
+    /// by default, `PALIADIN_AGENT*` in the binaries).
+    pub launch: Launch,
     /// What a new agent session's environment is made of ([`AgentEnv`]): this process's
     /// documented set by default; the binaries add `PALIADIN_AGENT_ENV`.
     pub agent_env: AgentEnv,
@@ -88,6 +92,10 @@ impl TmuxConfig {
             tmux_bin: PathBuf::from("tmux"),
             socket: None,
             control: true,
+            launch: Launch::for_kind(
+                AgentKind::detect(None, agent_argv.first().map(String::as_str))
+                    .unwrap_or(AgentKind::Other),
+            ),
             agent_argv,
             agent_env: AgentEnv::inherited(),
             workdir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),

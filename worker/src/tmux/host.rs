@@ -12,11 +12,12 @@
 use super::busy;
 use super::deliver::{self, SubmitError};
 use super::dialog;
+use super::launch::Mode;
 use super::resume;
 use super::session::{Ensured, Health, Sessions};
 use super::wait::{self, lost};
 use super::{Tmux, TmuxConfig, TurnClock};
-use crate::driver::{DriveError, Progress, TurnControl, TurnSpec};
+use crate::driver::{Conversation, DriveError, Progress, TurnControl, TurnSpec};
 use crate::spool::{SpoolDir, SpoolWatcher, TurnFeed};
 use paliadin_shared::domain::trailer::Reply;
 use paliadin_shared::{Envelope, SessionName};
@@ -245,9 +246,9 @@ impl TmuxHost {
         let started = Instant::now();
         let pane = spec.session.pane_target();
         let text = Envelope::new(spec.turn_id, &spec.message).render();
-        let ensured = self.ensure(&spec.session).await?;
+        let ensured = self.ensure(&spec.session, spec.conversation).await?;
         self.wait_idle(&spec.session, ensured, control).await;
-        if ensured != Ensured::Created {
+        if !ensured.created() {
             self.no_question(&spec.session, progress, control).await;
         }
         // Input that may sit in the agent's input line: an earlier attempt's paste without its
@@ -256,7 +257,7 @@ impl TmuxHost {
         if resume {
             leftover = leftover.max(text.lines().count());
         }
-        if leftover > 0 && ensured != Ensured::Created {
+        if leftover > 0 && !ensured.created() {
             acting(control)?;
             let presses = resume::clear_presses(leftover);
             if let Err(e) = deliver::clear_input(&self.tmux, &pane, presses).await {
@@ -281,7 +282,7 @@ impl TmuxHost {
             }
             // The cache trusted a session that has gone since: start a new one, once.
             self.sessions.evict(&spec.session);
-            self.ensure(&spec.session).await?;
+            self.ensure(&spec.session, spec.conversation).await?;
             acting(control)?;
             deliver::paste(&self.tmux, &pane, spec.turn_id, &text)
                 .await
@@ -334,7 +335,7 @@ impl TmuxHost {
     /// Stop hook may still run: at most `busy_wait`); one that stays busy is interrupted.
     async fn wait_idle(&self, s: &SessionName, ensured: Ensured, control: &TurnControl) {
         let root = self.spool().root();
-        if ensured == Ensured::Created {
+        if ensured.created() {
             busy::clear(root, s);
             return;
         }
@@ -385,34 +386,65 @@ impl TmuxHost {
         }
     }
 
-    async fn ensure(&self, s: &SessionName) -> Result<Ensured, DriveError> {
+    /// The session runs an agent holding the turn's conversation ([`Sessions::ensure`]). A new
+    /// agent that exits as it starts is started once more the other way (a resume whose
+    /// transcript this host lacks starts the conversation afresh; a start whose conversation
+    /// the agent already has resumes it), then fails the turn with its last words.
+    async fn ensure(&self, s: &SessionName, conv: Conversation) -> Result<Ensured, DriveError> {
+        let tmux_err = |e: super::TmuxError| DriveError::TmuxUnavailable(e.to_string());
         let ensured = self
             .sessions
-            .ensure(s, &self.cfg)
+            .ensure(s, &self.cfg, conv)
             .await
-            .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
-        if ensured == Ensured::Created {
-            let (quiet, limit) = (self.cfg.ready_quiet, self.cfg.ready_timeout);
-            let ready = self.sessions.wait_ready(s, quiet, limit).await;
-            match ready {
-                Err(e) if !e.is_missing() => return Err(lost(e)),
-                // Gone altogether (no `remain-on-exit`: a server another configuration started).
-                Err(_) => return Err(DriveError::AgentExited(String::new())),
-                Ok(()) => {}
-            }
-            match self.sessions.health(s).await {
-                Ok(Health::Alive { .. }) => {}
-                Ok(Health::Dead) => {
-                    let words = self.sessions.last_words(s).await;
-                    tracing::warn!(%words, "the agent exited as it started; check PALIADIN_AGENT_CMD");
-                    let _ = self.sessions.kill(s).await;
-                    return Err(DriveError::AgentExited(words));
-                }
-                Ok(Health::Missing) => return Err(DriveError::AgentExited(String::new())),
-                Err(e) => return Err(lost(e)),
-            }
+            .map_err(tmux_err)?;
+        let Ensured::Created(mode) = ensured else {
+            return Ok(ensured);
+        };
+        let words = match self.started(s).await? {
+            None => return Ok(ensured),
+            Some(words) => words,
+        };
+        let other = match mode {
+            Mode::Resume => Mode::Start,
+            Mode::Start => Mode::Resume,
+        };
+        if self.cfg.launch.args(other, conv.id).is_none() {
+            return Err(DriveError::AgentExited(words));
         }
-        Ok(ensured)
+        tracing::warn!(%words, tried = mode.as_str(), now = other.as_str(),
+            "the agent exited as it started: starting it the other way");
+        self.sessions
+            .create(s, &self.cfg, conv.id, other)
+            .await
+            .map_err(tmux_err)?;
+        match self.started(s).await? {
+            None => Ok(Ensured::Created(other)),
+            // The first words say more (e.g. a missing program): those are reported.
+            Some(_) => Err(DriveError::AgentExited(words)),
+        }
+    }
+
+    /// After a new session's readiness wait: None when its agent runs, else its last words
+    /// (the session is then killed).
+    async fn started(&self, s: &SessionName) -> Result<Option<String>, DriveError> {
+        let (quiet, limit) = (self.cfg.ready_quiet, self.cfg.ready_timeout);
+        match self.sessions.wait_ready(s, quiet, limit).await {
+            Err(e) if !e.is_missing() => return Err(lost(e)),
+            // Gone altogether (no `remain-on-exit`: a server another configuration started).
+            Err(_) => return Ok(Some(String::new())),
+            Ok(()) => {}
+        }
+        match self.sessions.health(s).await {
+            Ok(Health::Alive { .. }) => Ok(None),
+            Ok(Health::Dead) => {
+                let words = self.sessions.last_words(s).await;
+                tracing::warn!(%words, "the agent exited as it started; check PALIADIN_AGENT_CMD");
+                let _ = self.sessions.kill(s).await;
+                Ok(Some(words))
+            }
+            Ok(Health::Missing) => Ok(Some(String::new())),
+            Err(e) => Err(lost(e)),
+        }
     }
 
     /// Kills the session; the next turn starts a fresh agent. A missing session is fine.

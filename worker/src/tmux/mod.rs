@@ -18,7 +18,8 @@
 //! - [`wait`]: streaming the spool and watching the session until the reply;
 //! - [`config`]: [`TmuxConfig`] and the agent-command parsing;
 //! - [`socket`]: where Paliadin's own tmux server listens (never a person's server);
-//! - [`agent_env`]: the environment a new agent session gets, made explicit.
+//! - [`agent_env`]: the environment a new agent session gets, made explicit;
+//! - [`launch`]: how the agent starts a conversation and resumes one.
 //!
 //! The why of every step is in `docs/tmux-driving.md`.
 
@@ -34,6 +35,7 @@ pub mod deliver;
 pub mod dialog;
 pub mod gate;
 pub mod host;
+pub mod launch;
 pub mod resume;
 pub mod session;
 pub mod socket;

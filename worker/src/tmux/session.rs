@@ -5,19 +5,30 @@
 //! Successful health checks are cached per session for `health_ttl`; any failure and every
 //! reset evicts the entry, so the next turn checks again.
 
+use super::launch::Mode;
 use super::{Tmux, TmuxConfig, TmuxError};
+use crate::driver::Conversation;
 use paliadin_shared::SessionName;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::time::MissedTickBehavior;
+use uuid::Uuid;
+
+/// The tmux user option that names the conversation a session's agent holds.
+pub const CONVERSATION_OPTION: &str = "@paliadin-conversation";
 
 /// What a health check saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
-    /// The pane's process runs; `command` is tmux's `#{pane_current_command}` (for logs).
-    Alive { command: String },
+    /// The pane's process runs; `command` is tmux's `#{pane_current_command}` (for logs), and
+    /// `conversation` the one its agent was started for (None: a session from before
+    /// conversations, or one whose option was never set).
+    Alive {
+        command: String,
+        conversation: Option<Uuid>,
+    },
     /// The pane's process exited and the pane was kept (`remain-on-exit`).
     Dead,
     /// No such session (or no server at all).
@@ -31,16 +42,23 @@ pub enum Ensured {
     Cached,
     /// Checked just now and alive.
     Checked,
-    /// Started just now: the agent may still be starting.
-    Created,
+    /// Started just now (the agent may still be starting), for its conversation in this mode.
+    Created(Mode),
+}
+
+impl Ensured {
+    /// Started just now.
+    pub fn created(self) -> bool {
+        matches!(self, Ensured::Created(_))
+    }
 }
 
 /// Session operations plus the per-session health cache.
 #[derive(Debug)]
 pub struct Sessions {
     tmux: Tmux,
-    /// When each session was last seen alive.
-    healthy: Mutex<HashMap<SessionName, Instant>>,
+    /// When each session was last seen alive, and the conversation its agent holds.
+    healthy: Mutex<HashMap<SessionName, (Instant, Option<Uuid>)>>,
     ttl: Duration,
 }
 
@@ -62,20 +80,23 @@ impl Sessions {
         self.healthy.lock().expect("cache lock").remove(s);
     }
 
-    fn mark_alive(&self, s: &SessionName) {
+    fn mark_alive(&self, s: &SessionName, conversation: Option<Uuid>) {
         let mut map = self.healthy.lock().expect("cache lock");
-        map.insert(s.clone(), Instant::now());
+        map.insert(s.clone(), (Instant::now(), conversation));
     }
 
-    fn cached(&self, s: &SessionName) -> bool {
+    /// Seen alive within the TTL, holding `conversation`.
+    fn cached(&self, s: &SessionName, conversation: Uuid) -> bool {
         let map = self.healthy.lock().expect("cache lock");
-        map.get(s).is_some_and(|t| t.elapsed() < self.ttl)
+        map.get(s)
+            .is_some_and(|(t, c)| t.elapsed() < self.ttl && *c == Some(conversation))
     }
 
     /// One `display` call. tmux 3.3a prints empty fields and exits 0 for a missing session, so
     /// the reply must name the session to count as found (newer versions exit 1 instead).
     pub async fn health(&self, s: &SessionName) -> Result<Health, TmuxError> {
-        let fmt = "#{session_name}\t#{pane_dead}\t#{pane_current_command}";
+        let fmt =
+            "#{session_name}\t#{pane_dead}\t#{@paliadin-conversation}\t#{pane_current_command}";
         let out = match self
             .tmux
             .run(&["display-message", "-p", "-t", &s.pane_target(), fmt])
@@ -84,33 +105,49 @@ impl Sessions {
             Err(e) if e.is_missing() => return Ok(Health::Missing),
             other => other?,
         };
-        let mut fields = out.trim_end_matches('\n').splitn(3, '\t');
-        let health = match (fields.next(), fields.next(), fields.next()) {
-            (Some(name), _, _) if name != s.as_str() => Health::Missing,
-            (_, Some("1"), _) => Health::Dead,
-            (_, _, cmd) => Health::Alive {
+        let mut fields = out.trim_end_matches('\n').splitn(4, '\t');
+        let health = match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some(name), ..) if name != s.as_str() => Health::Missing,
+            (_, Some("1"), ..) => Health::Dead,
+            (_, _, conv, cmd) => Health::Alive {
                 command: cmd.unwrap_or("").to_owned(),
+                conversation: conv.and_then(|c| Uuid::parse_str(c).ok()),
             },
         };
         match &health {
-            Health::Alive { .. } => self.mark_alive(s),
+            Health::Alive { conversation, .. } => self.mark_alive(s, *conversation),
             _ => self.evict(s),
         }
         Ok(health)
     }
 
-    /// Makes sure the session runs an agent: trusts the cache, else checks, else (re)creates.
-    pub async fn ensure(&self, s: &SessionName, cfg: &TmuxConfig) -> Result<Ensured, TmuxError> {
-        if self.cached(s) {
+    /// Makes sure the session runs an agent holding `conv`: trusts the cache, else checks,
+    /// else (re)creates it — an agent of another conversation (or of none) is stopped and one
+    /// for `conv` started in its place, resuming it when it `continues`.
+    pub async fn ensure(
+        &self,
+        s: &SessionName,
+        cfg: &TmuxConfig,
+        conv: Conversation,
+    ) -> Result<Ensured, TmuxError> {
+        if self.cached(s, conv.id) {
             return Ok(Ensured::Cached);
         }
         match self.health(s).await? {
-            Health::Alive { .. } => return Ok(Ensured::Checked),
+            Health::Alive { conversation, .. } if conversation == Some(conv.id) => {
+                return Ok(Ensured::Checked);
+            }
+            Health::Alive { conversation, .. } => {
+                tracing::info!(session = %s, from = ?conversation, to = %conv.id,
+                    "the agent holds another conversation: starting one for this turn's");
+                self.kill(s).await?;
+            }
             Health::Dead => self.kill(s).await?,
             Health::Missing => {}
         }
-        self.create(s, cfg).await?;
-        Ok(Ensured::Created)
+        let mode = cfg.launch.mode(conv.continues);
+        self.create(s, cfg, conv.id, mode).await?;
+        Ok(Ensured::Created(mode))
     }
 
     /// `new-session -d` with the agent argv passed as separate words, through `env` (tmux runs
@@ -118,7 +155,14 @@ impl Sessions {
     /// would hand down that the agent must not have). The agent's environment
     /// ([`super::AgentEnv`]) goes as `-e`, through [`Tmux::run_unlisted`]: never on a command
     /// line.
-    pub async fn create(&self, s: &SessionName, cfg: &TmuxConfig) -> Result<(), TmuxError> {
+    pub async fn create(
+        &self,
+        s: &SessionName,
+        cfg: &TmuxConfig,
+        conversation: Uuid,
+        mode: Mode,
+    ) -> Result<(), TmuxError> {
+        let launch_args = cfg.launch.args(mode, conversation).unwrap_or_default();
         let (w, h) = (cfg.width.to_string(), cfg.height.to_string());
         let spool = format!("PALIADIN_SPOOL_DIR={}", path_str(&cfg.spool_dir));
         let session = format!("PALIADIN_SESSION={s}");
@@ -152,6 +196,7 @@ impl Sessions {
         }
         args.push("--");
         args.extend(cfg.agent_argv.iter().map(String::as_str));
+        args.extend(launch_args.iter().map(String::as_str));
         match self.tmux.run_unlisted(&args).await {
             // Another worker created it a moment ago: that one is as good as ours.
             Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
@@ -159,6 +204,22 @@ impl Sessions {
                 other?;
             }
         }
+        // Which conversation this agent holds (read back by `health`).
+        let id = conversation.to_string();
+        // `=name:` (3.3a takes no `=name` for set-option: "no such session").
+        let pane = s.pane_target();
+        match self
+            .tmux
+            .run(&["set-option", "-t", &pane, CONVERSATION_OPTION, &id])
+            .await
+        {
+            // The agent exited at once and took its session along: the readiness check says so.
+            Err(e) if e.is_missing() => {}
+            other => {
+                other?;
+            }
+        }
+        tracing::info!(session = %s, %conversation, mode = mode.as_str(), "agent started");
         // A never-attached pane may not have seen a SIGWINCH; setting the size sends one.
         let target = s.pane_target();
         let _ = self

@@ -6,7 +6,7 @@ use paliadin_shared::domain::permission::{DecidedBy, Decision, PermissionAnswer,
 use paliadin_shared::domain::trailer::Reply;
 use paliadin_shared::{SessionName, UserMessage};
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
-use paliadin_worker::driver::{DriveError, Driver, Progress, TurnControl, TurnSpec};
+use paliadin_worker::driver::{Conversation, DriveError, Driver, Progress, TurnControl, TurnSpec};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -123,6 +123,8 @@ pub struct Rig {
     pub driver: LocalDriver,
     pub socket: String,
     root: PathBuf,
+    /// This rig's conversations: one per session name (`Rig::conversation`).
+    conversations: Uuid,
 }
 
 impl Rig {
@@ -141,13 +143,25 @@ impl Rig {
         cfg.spool_dir = root.join("spool");
         cfg.workdir = std::env::temp_dir();
         cfg.health_interval = Duration::from_millis(200);
+        let state = root.join("demo-state").display().to_string();
+        assert!(cfg.agent_env.set("PALIADIN_DEMO_STATE_DIR", &state));
         tweak(&mut cfg);
         let driver = LocalDriver::new(cfg).expect("driver starts");
         Rig {
             driver,
             socket,
             root,
+            conversations: Uuid::new_v4(),
         }
+    }
+
+    /// The conversation of a session's turns in this rig (the same for every turn of it).
+    pub fn conversation(&self, session: &SessionName) -> Conversation {
+        let mut h = Sha256::new();
+        h.update(self.conversations.as_bytes());
+        h.update(session.as_str().as_bytes());
+        let bytes: [u8; 16] = h.finalize()[..16].try_into().expect("16 bytes");
+        Conversation::new(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
     pub fn session(&self, name: &str) -> SessionName {
@@ -159,6 +173,7 @@ impl Rig {
             turn_id: Uuid::now_v7(),
             user_id: Uuid::new_v4(),
             session: session.clone(),
+            conversation: self.conversation(session),
             message: UserMessage::parse(message).expect("valid message"),
             already_delivered: false,
             resume: false,
