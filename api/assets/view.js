@@ -156,15 +156,26 @@ export class Reply {
     what.tabIndex = 0; // it scrolls when long
     const buttons = el('div', 'ask-buttons');
     const labels = { allow: 'Allow', allow_always: 'Always allow', deny: 'Deny' };
+    // While an answer is on its way the buttons are aria-disabled, not disabled: a disabled
+    // button drops the keyboard focus, and decided() hands it on to the decision.
+    let sending = false;
+    const hold = (on) => {
+      sending = on;
+      for (const x of buttons.querySelectorAll('button')) {
+        if (on) x.setAttribute('aria-disabled', 'true');
+        else x.removeAttribute('aria-disabled');
+      }
+    };
     for (const option of p.options || ['allow', 'deny']) {
       const b = el('button', `btn small ${option === 'deny' ? 'danger' : option === 'allow' ? 'primary' : 'ghost'}`,
         labels[option] || option);
       b.type = 'button';
       b.dataset.decision = option;
       b.addEventListener('click', async () => {
-        for (const x of buttons.querySelectorAll('button')) x.disabled = true;
+        if (sending) return;
+        hold(true);
         const ok = await onDecide(p.request_id, option);
-        if (!ok) for (const x of buttons.querySelectorAll('button')) x.disabled = false;
+        if (!ok) hold(false);
       });
       buttons.append(b);
     }
