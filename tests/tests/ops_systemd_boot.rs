@@ -15,13 +15,16 @@
 //!
 //! No turn fails. Then: `journalctl -u paliadin-api` holds the structured (JSON) request logs,
 //! the sandbox holds (`sandbox`), and `apt-get remove` / `purge` leave what the guide says.
+//! A second test adds a remote tmux host on a second container and fails over from it
+//! (`remote_host`).
 
 mod ops_systemd_boot {
+    pub mod remote_host;
     pub mod sandbox;
 }
 
 use futures::StreamExt;
-use ops_systemd_boot::sandbox;
+use ops_systemd_boot::{remote_host, sandbox};
 use paliadin_e2e::http::{Client, SseEvent, read_to_terminal, read_until};
 use paliadin_e2e::nspawn::Container;
 use paliadin_e2e::packages::{self, Scratch};
@@ -307,6 +310,14 @@ async fn remove_and_purge(c: &Container) {
     .await;
 }
 
+/// Both packages, packed from the debug binaries: `[paliadin, paliadin-host]`.
+fn build_debs(scratch: &Scratch) -> Vec<std::path::PathBuf> {
+    ["paliadin-api", "paliadin-worker"]
+        .into_iter()
+        .map(|k| packages::build(&units::workspace(), k, &scratch.0))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guide_runs_under_systemd_through_stop_restart_and_kill() {
     if !packages::available() {
@@ -314,10 +325,7 @@ async fn the_guide_runs_under_systemd_through_stop_restart_and_kill() {
     }
     let started = Instant::now();
     let scratch = Scratch::new("systemd-boot");
-    let debs: Vec<_> = ["paliadin-api", "paliadin-worker"]
-        .into_iter()
-        .map(|k| packages::build(&units::workspace(), k, &scratch.0))
-        .collect();
+    let debs = build_debs(&scratch);
     let Some(c) = Container::boot("ops") else {
         return;
     };
@@ -350,5 +358,16 @@ async fn the_guide_runs_under_systemd_through_stop_restart_and_kill() {
     sandbox::check(&s.c).await;
     s.db.close().await;
     remove_and_purge(&s.c).await;
+    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_host_in_a_second_container_serves_and_fails_over() {
+    if !packages::available() {
+        return;
+    }
+    let started = Instant::now();
+    let scratch = Scratch::new("systemd-remote");
+    remote_host::run(&build_debs(&scratch)).await;
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
 }
