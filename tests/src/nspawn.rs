@@ -21,26 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const MIRROR: &str = "http://deb.debian.org/debian";
-const SUITE: &str = "bookworm";
-/// Run inside the fresh debootstrap tree (in a non-booted nspawn) to finish the image. No
-/// service starts (policy-rc.d), and PostgreSQL gets no cluster: each test creates one on a
-/// free port, since the container shares the host's network.
-const SETUP: &str = r#"set -eu
-export DEBIAN_FRONTEND=noninteractive
-printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-chmod 755 /usr/sbin/policy-rc.d
-mkdir -p /etc/postgresql-common/createcluster.d
-echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/paliadin-tests.conf
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql procps >/dev/null
-apt-get clean
-apt-get install -y -qq --no-install-recommends --download-only \
-    adduser tmux openssh-client openssh-server python3 >/dev/null
-rm /usr/sbin/policy-rc.d
-# debootstrap copied the host's name: the container takes its machine name instead.
-rm -f /etc/hostname
-"#;
+mod image;
+
+pub use image::image;
+use image::{SUITE, dev_dir, host};
 
 /// Why the suite cannot run here: printed loudly; a failure in CI unless nspawn itself refused.
 fn skip(why: &str, ci_fails: bool) -> Option<Container> {
@@ -57,70 +41,6 @@ fn tool(cmd: &str, args: &[&str]) -> bool {
         .args(args)
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-/// Runs a host command, returning its output; the error names the command.
-fn host(cmd: &mut Command) -> Result<Output, String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "{cmd:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn dev_dir() -> PathBuf {
-    crate::units::workspace().join(".dev/nspawn")
-}
-
-/// The cached image (built on first use), or why it could not be built.
-pub fn image() -> Result<PathBuf, String> {
-    let hash = SETUP.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let key = format!("{SUITE}-{:08x}", hash as u32);
-    let dir = dev_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let lock = std::fs::File::create(dir.join(format!("{key}.lock"))).map_err(|e| e.to_string())?;
-    lock.lock().map_err(|e| e.to_string())?;
-    let root = dir.join(&key).join("root");
-    if root.join(".paliadin-image-ready").exists() {
-        return Ok(root);
-    }
-    let tmp = dir.join(format!("{key}.tmp"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let started = Instant::now();
-    eprintln!("building the {SUITE} image in {} (once)", root.display());
-    host(Command::new("debootstrap").args([
-        "--variant=minbase",
-        "--include=systemd,systemd-sysv,dbus",
-        SUITE,
-        tmp.to_str().unwrap(),
-        MIRROR,
-    ]))?;
-    let debootstrap = started.elapsed();
-    host(
-        Command::new("systemd-nspawn")
-            .args(["--register=no", "--keep-unit", "-q", "--pipe", "-D"])
-            .arg(&tmp)
-            .args(["/bin/sh", "-c", SETUP])
-            .stdin(Stdio::null()),
-    )?;
-    std::fs::write(tmp.join(".paliadin-image-ready"), &key).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(dir.join(&key));
-    std::fs::create_dir_all(dir.join(&key)).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, &root).map_err(|e| e.to_string())?;
-    eprintln!(
-        "image built: debootstrap {:.0} s, PostgreSQL and the cache {:.0} s",
-        debootstrap.as_secs_f64(),
-        (started.elapsed() - debootstrap).as_secs_f64()
-    );
-    Ok(root)
 }
 
 /// A booted container; powered off and removed on drop.
@@ -396,6 +316,7 @@ impl Drop for Container {
             }
         }
         // SIGTERM asks nspawn for an orderly poweroff of the container.
+        let started = Instant::now();
         let _ = Command::new("kill")
             .args(["-TERM", &self.nspawn.id().to_string()])
             .output();
@@ -408,6 +329,11 @@ impl Drop for Container {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        eprintln!(
+            "{} powered off in {:.1} s",
+            self.name,
+            started.elapsed().as_secs_f64()
+        );
         if self.overlay {
             let _ = Command::new("umount").arg(&self.root).output();
         }
