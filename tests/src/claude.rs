@@ -139,6 +139,9 @@ impl Claude {
     pub fn worker_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("PALIADIN_AGENT_CMD", self.agent_cmd.clone()),
+            // The agent's HOME as the worker knows it (the wrapper sets the same): where the
+            // worker looks for a conversation's transcript before resuming it.
+            ("HOME", self.home.display().to_string()),
             ("PALIADIN_WORKDIR", self.workdir.display().to_string()),
             // Claude Code takes a few seconds to start; the first turn's clock includes it.
             ("PALIADIN_TURN_TIMEOUT_SECS", "60".to_owned()),

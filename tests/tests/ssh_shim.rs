@@ -84,10 +84,12 @@ fn pwned(tag: &str) -> PathBuf {
     ))
 }
 
+/// A `run` request as a worker sends it: every turn of `session` in one conversation.
 fn turn(session: &str, message: &str) -> Value {
     json!({
         "op": "run", "turn_id": uuid::Uuid::new_v4(), "user_id": uuid::Uuid::new_v4(),
         "session": session, "message": message, "timeout_ms": 30000,
+        "conversation": paliadin_e2e::procs::conversation_of(session).id,
     })
 }
 

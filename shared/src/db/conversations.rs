@@ -91,17 +91,6 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn search_text_is_literal() {
-        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
-        assert_eq!(like_pattern(""), "%%");
-    }
-}
-
 /// Whether a message turn of `session_id` queued before `before` reached an agent (was
 /// delivered): an agent started for the conversation now must continue it, not start afresh.
 /// One probe of the `(user_id, session_id, queued_at)` index.
@@ -133,4 +122,15 @@ pub async fn latest(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<Uuid>> {
     .bind(user)
     .fetch_optional(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn search_text_is_literal() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(like_pattern(""), "%%");
+    }
 }

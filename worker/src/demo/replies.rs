@@ -93,6 +93,25 @@ Hostile bits a sanitiser must neutralise:
 pub const BAD_TRAILER_REPLY: &str = "This reply has a malformed trailer on purpose.\n\
 <!-- paliadin {\"used_tools\":\"not-a-list\",\"rows_seen\":-1} -->\n";
 
+/// The `/recall` reply: the conversation's earlier messages, each on a line of its own (a
+/// message's own line breaks shown as `⏎`).
+pub fn recall(earlier: &[String]) -> String {
+    if earlier.is_empty() {
+        return "I remember no earlier message in this conversation.".into();
+    }
+    let mut out = format!(
+        "I remember {} earlier message{} in this conversation:\n",
+        earlier.len(),
+        if earlier.len() == 1 { "" } else { "s" }
+    );
+    for m in earlier {
+        out.push_str("- ");
+        out.push_str(&m.replace('\n', "⏎"));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,23 +158,4 @@ mod tests {
         let err = parse_reply(BAD_TRAILER_REPLY).unwrap_err();
         assert!(err.text.starts_with("This reply has a malformed trailer"));
     }
-}
-
-/// The `/recall` reply: the conversation's earlier messages, each on a line of its own (a
-/// message's own line breaks shown as `⏎`).
-pub fn recall(earlier: &[String]) -> String {
-    if earlier.is_empty() {
-        return "I remember no earlier message in this conversation.".into();
-    }
-    let mut out = format!(
-        "I remember {} earlier message{} in this conversation:\n",
-        earlier.len(),
-        if earlier.len() == 1 { "" } else { "s" }
-    );
-    for m in earlier {
-        out.push_str("- ");
-        out.push_str(&m.replace('\n', "⏎"));
-        out.push('\n');
-    }
-    out
 }

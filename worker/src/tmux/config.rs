@@ -117,6 +117,17 @@ impl TmuxConfig {
         }
     }
 
+    /// Where the agent keeps the transcript of `conversation` on this host, when it is an agent
+    /// whose transcript Paliadin can name (Claude Code: [`super::launch::claude_transcript`]).
+    pub fn transcript(&self, conversation: uuid::Uuid) -> Option<PathBuf> {
+        match self.launch.kind {
+            AgentKind::Claude => {
+                super::launch::claude_transcript(&self.agent_env, &self.workdir, conversation)
+            }
+            AgentKind::Demo | AgentKind::Other => None,
+        }
+    }
+
     /// Same, from an operator command line such as `PALIADIN_AGENT_CMD`.
     pub fn from_agent_cmd(cmd: &str) -> Result<Self, AgentCmdError> {
         Ok(TmuxConfig::new(split_agent_cmd(cmd)?))

@@ -246,8 +246,12 @@ impl TmuxHost {
         let started = Instant::now();
         let pane = spec.session.pane_target();
         let text = Envelope::new(spec.turn_id, &spec.message).render();
-        let ensured = self.ensure(&spec.session, spec.conversation).await?;
-        self.wait_idle(&spec.session, ensured, control).await;
+        let mut ensured = self.ensure(&spec.session, spec.conversation).await?;
+        if !self.wait_idle(&spec.session, ensured, control).await {
+            // The trusted agent had exited (a crash since its last turn): start it again.
+            self.sessions.evict(&spec.session);
+            ensured = self.ensure(&spec.session, spec.conversation).await?;
+        }
         if !ensured.created() {
             self.no_question(&spec.session, progress, control).await;
         }
@@ -333,17 +337,29 @@ impl TmuxHost {
     /// of arriving as a prompt. A new agent has no work; one that has just finished gets its
     /// screen settled (`idle_quiet`) and its status line no longer saying that it works (its
     /// Stop hook may still run: at most `busy_wait`); one that stays busy is interrupted.
-    async fn wait_idle(&self, s: &SessionName, ensured: Ensured, control: &TurnControl) {
+    /// Returns false when the agent turned out to have exited meanwhile (a crash since the
+    /// health cache last looked): the caller starts it again.
+    async fn wait_idle(&self, s: &SessionName, ensured: Ensured, control: &TurnControl) -> bool {
         let root = self.spool().root();
         if ensured.created() {
             busy::clear(root, s);
-            return;
+            return true;
+        }
+        // A marker left by an agent that died mid-turn would be waited on for `busy_wait`.
+        if busy::path(root, s).exists() && self.sessions.health(s).await.ok() == Some(Health::Dead)
+        {
+            busy::clear(root, s);
+            return false;
         }
         match busy::wait_idle(root, s, self.cfg.busy_wait).await {
             busy::Idle::Already => {}
             busy::Idle::JustNow => {
                 let (quiet, limit) = (self.cfg.idle_quiet, self.cfg.busy_wait);
-                let _ = self.sessions.wait_ready(s, quiet, limit).await;
+                if let Err(e) = self.sessions.wait_ready(s, quiet, limit).await
+                    && e.is_missing()
+                {
+                    return false;
+                }
             }
             busy::Idle::StillBusy => {
                 tracing::warn!(
@@ -353,6 +369,7 @@ impl TmuxHost {
                 self.interrupt(s, 1, control).await;
             }
         }
+        true
     }
 
     /// Never paste into a question the agent shows in its terminal: it would take the text as
@@ -394,7 +411,7 @@ impl TmuxHost {
         let tmux_err = |e: super::TmuxError| DriveError::TmuxUnavailable(e.to_string());
         let ensured = self
             .sessions
-            .ensure(s, &self.cfg, conv)
+            .ensure(s, &self.cfg, conv, self.spool().root())
             .await
             .map_err(tmux_err)?;
         let Ensured::Created(mode) = ensured else {
@@ -408,7 +425,12 @@ impl TmuxHost {
             Mode::Resume => Mode::Start,
             Mode::Start => Mode::Resume,
         };
-        if self.cfg.launch.args(other, conv.id).is_none() {
+        let transcript = self.cfg.transcript(conv.id);
+        let possible = match other {
+            Mode::Resume => self.cfg.launch.mode(true, transcript.as_deref()) == Mode::Resume,
+            Mode::Start => true,
+        };
+        if !possible {
             return Err(DriveError::AgentExited(words));
         }
         tracing::warn!(%words, tried = mode.as_str(), now = other.as_str(),
@@ -430,9 +452,9 @@ impl TmuxHost {
         let (quiet, limit) = (self.cfg.ready_quiet, self.cfg.ready_timeout);
         match self.sessions.wait_ready(s, quiet, limit).await {
             Err(e) if !e.is_missing() => return Err(lost(e)),
-            // Gone altogether (no `remain-on-exit`: a server another configuration started).
-            Err(_) => return Ok(Some(String::new())),
-            Ok(()) => {}
+            // Exited (its pane kept, read below) or gone altogether (no `remain-on-exit`: a
+            // server another configuration started).
+            Err(_) | Ok(()) => {}
         }
         match self.sessions.health(s).await {
             Ok(Health::Alive { .. }) => Ok(None),

@@ -6,9 +6,17 @@
 //!
 //! | agent (`PALIADIN_AGENT`) | start | resume |
 //! |---|---|---|
-//! | `claude` | `--session-id {conversation}` | `--resume {conversation}` |
+//! | `claude` | `--session-id {conversation}` | `--resume {transcript}` |
 //! | `demo` | `--session-id {conversation}` | `--resume {conversation}` |
 //! | `other` | nothing | cannot resume |
+//!
+//! `{transcript}` is the conversation's transcript file where Claude Code keeps it,
+//! `<CLAUDE_CONFIG_DIR or $HOME/.claude>/projects/<workdir, every character but [A-Za-z0-9]
+//! turned into ->/<conversation>.jsonl` (the agent's `HOME` and `CLAUDE_CONFIG_DIR`, from its
+//! environment): Claude Code 2.1.197 started in a terminal finds no conversation by its id
+//! ("No conversation found with session ID", although `claude -p --resume <id>` finds it), but
+//! resumes one named by its file, keeping its id. When that file is not on this host (a
+//! failover, a wiped home), the conversation is started afresh instead of failing.
 //!
 //! `PALIADIN_AGENT` defaults from the agent command's program name (`claude…` is Claude Code,
 //! `paliadin-demo-agent…` the demo agent); `PALIADIN_AGENT_START_ARGS` and
@@ -17,10 +25,13 @@
 //! forgets earlier turns whenever it restarts, and says so (`doctor`).
 
 use super::config::{AgentCmdError, split_agent_cmd};
+use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 /// Where the conversation's id goes in the argument templates.
 pub const PLACEHOLDER: &str = "{conversation}";
+/// Where the conversation's transcript file goes (Claude Code's; see the module docs).
+pub const TRANSCRIPT: &str = "{transcript}";
 
 /// Which agent the command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +104,12 @@ impl Launch {
     pub fn for_kind(kind: AgentKind) -> Launch {
         let words = |a: &str, b: &str| vec![a.to_owned(), b.to_owned()];
         match kind {
-            AgentKind::Claude | AgentKind::Demo => Launch {
+            AgentKind::Claude => Launch {
+                kind,
+                start: words("--session-id", PLACEHOLDER),
+                resume: Some(words("--resume", TRANSCRIPT)),
+            },
+            AgentKind::Demo => Launch {
                 kind,
                 start: words("--session-id", PLACEHOLDER),
                 resume: Some(words("--resume", PLACEHOLDER)),
@@ -130,29 +146,105 @@ impl Launch {
         self.resume.is_some()
     }
 
-    /// What to do for a conversation that `continues` (has turns that reached an agent).
-    pub fn mode(&self, continues: bool) -> Mode {
-        if continues && self.can_resume() {
-            Mode::Resume
-        } else {
-            Mode::Start
+    /// What to do for a conversation that `continues` (has turns that reached an agent), given
+    /// where its transcript would be (`transcript`: None when it cannot be named). A resume
+    /// that needs the transcript file starts afresh when the file is not here.
+    pub fn mode(&self, continues: bool, transcript: Option<&Path>) -> Mode {
+        let Some(resume) = self.resume.as_ref().filter(|_| continues) else {
+            return Mode::Start;
+        };
+        let needs_file = resume.iter().any(|a| a.contains(TRANSCRIPT));
+        if needs_file && !transcript.is_some_and(Path::is_file) {
+            tracing::info!(transcript = ?transcript, "no transcript of the conversation here: starting it afresh");
+            return Mode::Start;
         }
+        Mode::Resume
     }
 
     /// The arguments appended to the agent command, or None when `mode` is not possible.
-    pub fn args(&self, mode: Mode, conversation: Uuid) -> Option<Vec<String>> {
+    pub fn args(
+        &self,
+        mode: Mode,
+        conversation: Uuid,
+        transcript: Option<&Path>,
+    ) -> Option<Vec<String>> {
         let template = match mode {
             Mode::Start => Some(&self.start),
             Mode::Resume => self.resume.as_ref(),
         }?;
         let id = conversation.to_string();
-        Some(
-            template
-                .iter()
-                .map(|a| a.replace(PLACEHOLDER, &id))
-                .collect(),
-        )
+        let file = transcript.map(|p| p.to_string_lossy().into_owned());
+        template
+            .iter()
+            .map(|a| {
+                let a = a.replace(PLACEHOLDER, &id);
+                match (&file, a.contains(TRANSCRIPT)) {
+                    (_, false) => Some(a),
+                    (Some(f), true) => Some(a.replace(TRANSCRIPT, f)),
+                    (None, true) => None,
+                }
+            })
+            .collect()
     }
+}
+
+/// Where Claude Code keeps the transcript of `conversation` for an agent started in `workdir`
+/// with `env` (its `CLAUDE_CONFIG_DIR`, else `HOME`/.claude); None without either.
+pub fn claude_transcript(
+    env: &super::AgentEnv,
+    workdir: &Path,
+    conversation: Uuid,
+) -> Option<PathBuf> {
+    let config = match env.get("CLAUDE_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env.get("HOME").filter(|h| !h.is_empty())?).join(".claude"),
+    };
+    let dir = std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_path_buf());
+    Some(
+        config
+            .join("projects")
+            .join(project_slug(&dir.to_string_lossy()))
+            .join(format!("{conversation}.jsonl")),
+    )
+}
+
+/// Claude Code's name for a project directory: every character but `[A-Za-z0-9]` becomes `-`;
+/// past 200 characters, the first 200 and a hash of the whole (as Claude Code 2.1.197 does).
+pub fn project_slug(path: &str) -> String {
+    const MAX: usize = 200;
+    let slug: String = path
+        .chars()
+        .flat_map(|c| {
+            // Counted in UTF-16 units, as JavaScript's `replace` sees them.
+            let dash = if c.is_ascii_alphanumeric() { c } else { '-' };
+            std::iter::repeat_n(dash, c.len_utf16())
+        })
+        .collect();
+    if slug.len() <= MAX {
+        return slug;
+    }
+    let mut h: i32 = 0;
+    for unit in path.encode_utf16() {
+        h = h
+            .wrapping_shl(5)
+            .wrapping_sub(h)
+            .wrapping_add(i32::from(unit));
+    }
+    format!("{}-{}", &slug[..MAX], radix36(h.unsigned_abs()))
+}
+
+fn radix36(mut n: u32) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
 }
 
 #[cfg(test)]
@@ -173,17 +265,36 @@ mod tests {
     #[test]
     fn templates_name_the_conversation() {
         let id = Uuid::nil();
-        let l = Launch::for_kind(AgentKind::Claude);
-        assert_eq!(l.mode(true), Mode::Resume);
-        assert_eq!(l.mode(false), Mode::Start);
+        let l = Launch::for_kind(AgentKind::Demo);
+        assert_eq!(l.mode(true, None), Mode::Resume);
+        assert_eq!(l.mode(false, None), Mode::Start);
         assert_eq!(
-            l.args(Mode::Resume, id).unwrap(),
+            l.args(Mode::Resume, id, None).unwrap(),
             ["--resume", "00000000-0000-0000-0000-000000000000"]
         );
+        // Claude resumes by its transcript file, and only when the file is here.
+        let claude = Launch::for_kind(AgentKind::Claude);
+        let here = std::env::current_exe().unwrap();
+        assert_eq!(claude.mode(true, Some(&here)), Mode::Resume);
+        assert_eq!(
+            claude.mode(true, Some(Path::new("/nonexistent/x.jsonl"))),
+            Mode::Start
+        );
+        assert_eq!(claude.mode(true, None), Mode::Start);
+        assert_eq!(
+            claude
+                .args(Mode::Resume, id, Some(Path::new("/h/t.jsonl")))
+                .unwrap(),
+            ["--resume", "/h/t.jsonl"]
+        );
+        assert_eq!(claude.args(Mode::Resume, id, None), None);
         let other = Launch::for_kind(AgentKind::Other);
         assert!(!other.can_resume());
-        assert_eq!(other.mode(true), Mode::Start);
-        assert_eq!(other.args(Mode::Start, id).unwrap(), Vec::<String>::new());
+        assert_eq!(other.mode(true, None), Mode::Start);
+        assert_eq!(
+            other.args(Mode::Start, id, None).unwrap(),
+            Vec::<String>::new()
+        );
         let custom = Launch::with_overrides(
             AgentKind::Other,
             Some("--new 'conv={conversation}'"),
@@ -191,12 +302,48 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            custom.args(Mode::Start, id).unwrap(),
+            custom.args(Mode::Start, id, None).unwrap(),
             ["--new", "conv=00000000-0000-0000-0000-000000000000"]
         );
         assert!(custom.can_resume());
         let none = Launch::with_overrides(AgentKind::Claude, None, Some("-")).unwrap();
         assert!(!none.can_resume());
+    }
+
+    #[test]
+    fn claude_s_project_names_are_reproduced() {
+        // Seen on disk: /tmp/paliadin-sys-38755c91b511/claude/work →
+        assert_eq!(
+            project_slug("/tmp/paliadin-sys-38755c91b511/claude/work"),
+            "-tmp-paliadin-sys-38755c91b511-claude-work"
+        );
+        assert_eq!(project_slug("/home/a_b/x.y"), "-home-a-b-x-y");
+        let long = format!("/{}", "d".repeat(250));
+        let slug = project_slug(&long);
+        assert!(
+            slug.starts_with(&format!("-{}-", "d".repeat(199))),
+            "{slug}"
+        );
+        assert!(slug.len() > 201 && slug[201..].bytes().all(|b| b.is_ascii_alphanumeric()));
+        let mut env = super::super::AgentEnv::default();
+        assert_eq!(claude_transcript(&env, Path::new("/w"), id_nil()), None);
+        assert!(env.set("HOME", "/home/p"));
+        assert_eq!(
+            claude_transcript(&env, Path::new("/nonexistent-w"), id_nil()).unwrap(),
+            Path::new(
+                "/home/p/.claude/projects/-nonexistent-w/00000000-0000-0000-0000-000000000000.jsonl"
+            )
+        );
+        assert!(env.set("CLAUDE_CONFIG_DIR", "/cfg"));
+        assert!(
+            claude_transcript(&env, Path::new("/nonexistent-w"), id_nil())
+                .unwrap()
+                .starts_with("/cfg/projects")
+        );
+    }
+
+    fn id_nil() -> Uuid {
+        Uuid::nil()
     }
 }
 

@@ -124,11 +124,16 @@ impl Sessions {
     /// Makes sure the session runs an agent holding `conv`: trusts the cache, else checks,
     /// else (re)creates it — an agent of another conversation (or of none) is stopped and one
     /// for `conv` started in its place, resuming it when it `continues`.
+    ///
+    /// An agent of another conversation is stopped only once it is idle (its busy marker in
+    /// `spool` gone, at most `busy_wait`): stopped in the middle of its turn's end, Claude
+    /// Code's transcript lacks that turn's last answer and it resumes it as interrupted.
     pub async fn ensure(
         &self,
         s: &SessionName,
         cfg: &TmuxConfig,
         conv: Conversation,
+        spool: &std::path::Path,
     ) -> Result<Ensured, TmuxError> {
         if self.cached(s, conv.id) {
             return Ok(Ensured::Cached);
@@ -140,12 +145,16 @@ impl Sessions {
             Health::Alive { conversation, .. } => {
                 tracing::info!(session = %s, from = ?conversation, to = %conv.id,
                     "the agent holds another conversation: starting one for this turn's");
+                if super::busy::path(spool, s).exists() {
+                    let _ = super::busy::wait_idle(spool, s, cfg.busy_wait).await;
+                }
                 self.kill(s).await?;
             }
             Health::Dead => self.kill(s).await?,
             Health::Missing => {}
         }
-        let mode = cfg.launch.mode(conv.continues);
+        let transcript = cfg.transcript(conv.id);
+        let mode = cfg.launch.mode(conv.continues, transcript.as_deref());
         self.create(s, cfg, conv.id, mode).await?;
         Ok(Ensured::Created(mode))
     }
@@ -162,7 +171,11 @@ impl Sessions {
         conversation: Uuid,
         mode: Mode,
     ) -> Result<(), TmuxError> {
-        let launch_args = cfg.launch.args(mode, conversation).unwrap_or_default();
+        let transcript = cfg.transcript(conversation);
+        let launch_args = cfg
+            .launch
+            .args(mode, conversation, transcript.as_deref())
+            .unwrap_or_default();
         let (w, h) = (cfg.width.to_string(), cfg.height.to_string());
         let spool = format!("PALIADIN_SPOOL_DIR={}", path_str(&cfg.spool_dir));
         let session = format!("PALIADIN_SESSION={s}");
@@ -258,7 +271,8 @@ impl Sessions {
 
     /// Waits until the screen is non-blank, unchanged for `quiet` and not saying that the agent
     /// is working ([`super::dialog::working`]): the agent drew its prompt and takes the next one. At
-    /// most `timeout`; past that the paste goes ahead anyway.
+    /// most `timeout`; past that the paste goes ahead anyway. An agent that has exited (its pane
+    /// kept dead, looked at every 500 ms) ends the wait with a `NotFound` error.
     pub async fn wait_ready(
         &self,
         s: &SessionName,
@@ -274,12 +288,9 @@ impl Sessions {
             tick.tick().await;
             ticks += 1;
             let screen = super::deliver::capture(&self.tmux, &s.pane_target()).await?;
-            // An agent that exited without a word leaves a blank pane: no need to wait it out.
-            if screen.trim().is_empty()
-                && ticks.is_multiple_of(10)
-                && self.health(s).await? == Health::Dead
-            {
-                return Ok(());
+            // An agent that exited leaves its pane (`remain-on-exit`): no need to wait it out.
+            if ticks.is_multiple_of(10) && self.health(s).await? == Health::Dead {
+                return Err(TmuxError::NotFound(format!("the agent in {s} has exited")));
             }
             if screen != last {
                 (last, since) = (screen, Instant::now());

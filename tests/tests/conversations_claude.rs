@@ -1,0 +1,118 @@
+//! Durable conversations with the real Claude Code (pinned, offline, scripted model): what the
+//! model is sent for a turn after every restart path holds the conversation's earlier prompts
+//! and replies — after Claude is SIGKILLed, after the tmux server is killed, after its worker
+//! is SIGKILLed and replaced — and a conversation chosen again gets exactly its own context,
+//! none of another's. The same matrix with the demo agent: `conversations_demo.rs`.
+
+use paliadin_e2e::claude_sys::ClaudeSys;
+use paliadin_e2e::model::json_text;
+use paliadin_e2e::model::script::default_body;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Sends `message` in `conversation` and reads it to its end; returns the turn id and the
+/// conversation it went to.
+async fn say(sys: &ClaudeSys, conversation: Option<&str>, message: &str) -> (Uuid, String) {
+    let mut body = json!({ "user_message": message });
+    if let Some(c) = conversation {
+        body["session_id"] = Value::from(c);
+    }
+    let (s, v) = sys.c.post("/api/paliadin/turn", &body).await;
+    assert_eq!(s, 200, "{v}");
+    let evs = sys
+        .c
+        .stream_all(v["sse_url"].as_str().unwrap(), None, 90)
+        .await;
+    sys.assert_end(&evs, message);
+    let id = v["turn_id"].as_str().unwrap().parse().unwrap();
+    (id, v["session_id"].as_str().unwrap().to_owned())
+}
+
+/// Waits until Claude has finished its turn (its Stop hook removed the busy marker): a crash
+/// is an idle agent's here — one killed inside its Stop hook has not written its last answer
+/// to its transcript yet, and Claude resumes such a turn as interrupted.
+async fn idle(sys: &ClaudeSys) {
+    let marker = sys.rig.spool.join(format!(".busy-{}", sys.session()));
+    paliadin_e2e::wait_until(30, "Claude finished its turn", || {
+        let gone = !marker.exists();
+        async move { gone }
+    })
+    .await;
+}
+
+/// Asserts the model got `earlier` (each prompt and its reply) with turn `id`.
+#[track_caller]
+fn remembers(sys: &ClaudeSys, id: Uuid, earlier: &[&str], what: &str) {
+    let context = sys.claude.server.context_of(id);
+    for prompt in earlier {
+        assert!(
+            context.contains(&json_text(prompt)),
+            "{what}: no {prompt:?} in {context}"
+        );
+        let reply = json_text(&default_body(prompt));
+        assert!(
+            context.contains(&reply),
+            "{what}: no reply {reply:?} in {context}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_remembers_its_conversation_after_every_restart() {
+    let Some(mut sys) = ClaudeSys::start("cc-conv", &[]).await else {
+        return;
+    };
+    let first = "my favourite number is 4711";
+    let (_, conv) = say(&sys, None, first).await;
+
+    idle(&sys).await;
+    let killed = sys.rig.kill_agent(&sys.session());
+    let (id, _) = say(&sys, Some(&conv), "after a crash").await;
+    assert_ne!(sys.rig.agent_pid(&sys.session()), Some(killed));
+    remembers(&sys, id, &[first], "after Claude was SIGKILLed");
+
+    idle(&sys).await;
+    sys.rig.kill_server();
+    let (id, _) = say(&sys, Some(&conv), "after a reboot").await;
+    remembers(&sys, id, &[first, "after a crash"], "after kill-server");
+
+    // The worker is SIGKILLed with its host's agents, and another takes over.
+    idle(&sys).await;
+    sys.worker.kill().await.unwrap();
+    sys.rig.kill_server();
+    sys.worker = sys.spawn_worker("cc-conv-2", &[]);
+    let (id, _) = say(&sys, Some(&conv), "after a failover").await;
+    remembers(
+        &sys,
+        id,
+        &[first, "after a crash", "after a reboot"],
+        "after a worker failover",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_chosen_again_gets_its_own_context_and_none_of_the_other() {
+    let Some(sys) = ClaudeSys::start("cc-switch", &[]).await else {
+        return;
+    };
+    let (_, a) = say(&sys, None, "alpha secret is swordfish").await;
+    let (s, v) = sys.c.post("/api/paliadin/reset", &json!({})).await;
+    assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
+    let b = v["session_id"].as_str().unwrap().to_owned();
+    let (id, _) = say(&sys, Some(&b), "beta colour is blue").await;
+    let context = sys.claude.server.context_of(id);
+    assert!(
+        !context.contains("swordfish"),
+        "B's first turn saw A: {context}"
+    );
+
+    let (id, _) = say(&sys, Some(&a), "back in alpha").await;
+    remembers(&sys, id, &["alpha secret is swordfish"], "A chosen again");
+    let context = sys.claude.server.context_of(id);
+    assert!(!context.contains("beta colour"), "A saw B: {context}");
+
+    let (id, _) = say(&sys, Some(&b), "back in beta").await;
+    remembers(&sys, id, &["beta colour is blue"], "B chosen again");
+    let context = sys.claude.server.context_of(id);
+    assert!(!context.contains("swordfish"), "B saw A: {context}");
+}
