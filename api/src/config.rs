@@ -14,6 +14,11 @@ pub struct ApiConfig {
     /// Most turns one user may have waiting in the queue (more → 429).
     #[arg(long, env = "PALIADIN_MAX_QUEUED_PER_USER", default_value_t = 20)]
     pub max_queued_per_user: i64,
+    /// Model tokens (input, output, cache read and cache write together) one owner's turns may
+    /// use per UTC day; at or over it, new messages are refused with `429 budget_exceeded`
+    /// until midnight UTC (turns already accepted finish). Unset: no budget.
+    #[arg(long, env = "PALIADIN_DAILY_TOKEN_BUDGET_PER_USER", value_parser = clap::value_parser!(i64).range(1..))]
+    pub daily_token_budget_per_user: Option<i64>,
     /// How long `POST /api/paliadin/reset` waits for a worker to kill the session before it
     /// answers `202` with the queued reset turn (at most 30 s: a request is not a queue).
     #[arg(long, env = "PALIADIN_RESET_WAIT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=30))]

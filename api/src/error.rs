@@ -21,6 +21,9 @@ pub enum AppError {
     TooManyQueued(String),
     #[error("{0}")]
     TooManyStreams(String),
+    /// The owner's daily model token budget is spent (`PALIADIN_DAILY_TOKEN_BUDGET_PER_USER`).
+    #[error("{0}")]
+    BudgetExceeded(String),
     #[error("{0}")]
     NotReady(String),
     #[error("internal error")]
@@ -63,6 +66,9 @@ impl IntoResponse for AppError {
             }
             AppError::TooManyStreams(m) => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_streams", m.clone())
+            }
+            AppError::BudgetExceeded(m) => {
+                (StatusCode::TOO_MANY_REQUESTS, "budget_exceeded", m.clone())
             }
             AppError::NotReady(m) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", m.clone()),
             AppError::Internal(e) => {

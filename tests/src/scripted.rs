@@ -140,7 +140,11 @@ impl ScriptedDriver {
             chip_count: 0,
             classifier_tag: "test".into(),
         };
-        Ok(Reply { text, trailer })
+        Ok(Reply {
+            text,
+            trailer,
+            usage: Vec::new(),
+        })
     }
 }
 

@@ -48,6 +48,12 @@ pub struct RuntimeConfig {
     /// forever: the history is the product.
     #[arg(long, env = "PALIADIN_TURN_RETENTION_DAYS", default_value_t = 0)]
     pub turn_retention_days: u32,
+    /// Model prices for each turn's cost, added to the built-in table: `;`-separated
+    /// `<model prefix>=<input>,<output>,<cache read>,<cache write>[,<context window>]`, dollars
+    /// per million tokens (`docs/operations.md`, "Usage and cost"). A model no entry matches
+    /// is counted in tokens only.
+    #[arg(long, env = "PALIADIN_PRICES", default_value = "", value_parser = crate::usage::PriceTable::parse)]
+    pub prices: crate::usage::PriceTable,
 }
 
 impl Default for RuntimeConfig {

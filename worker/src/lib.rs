@@ -30,3 +30,4 @@ pub mod shim;
 pub mod spool;
 pub mod ssh;
 pub mod tmux;
+pub mod usage;

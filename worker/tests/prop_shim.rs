@@ -119,6 +119,7 @@ fn body() -> impl Strategy<Value = Body> {
                 chip_count: 0,
                 classifier_tag: tag,
             },
+            usage: Vec::new(),
         }),
         (code(), text(), prop::option::of(text())).prop_map(|(code, message, text)| {
             Body::Error {

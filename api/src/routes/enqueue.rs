@@ -162,6 +162,7 @@ pub async fn enqueue(
         client_turn_id: v.client_turn_id.as_deref(),
         max_queued: st.config.max_queued_per_user,
         fallback_host: &st.default_host,
+        daily_token_budget: st.config.daily_token_budget_per_user,
     };
     let row = match enqueue::enqueue(&st.pool, &st.queue, &req).await? {
         Enqueued::Queued(row) => *row,
@@ -170,6 +171,13 @@ pub async fn enqueue(
             return Err(AppError::TooManyQueued(format!(
                 "you already have {} turns waiting; wait for them to finish",
                 st.config.max_queued_per_user
+            )));
+        }
+        Enqueued::OverBudget { used } => {
+            return Err(AppError::BudgetExceeded(format!(
+                "your turns used {used} model tokens today, at or over the daily budget of {}; \
+                 new messages are accepted again after midnight UTC",
+                st.config.daily_token_budget_per_user.unwrap_or_default()
             )));
         }
     };

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paliadin_shared::db::{events, turns};
+use paliadin_shared::db::{events, turns, usage};
 use paliadin_shared::events::NewEvent;
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, TurnKind, TurnState};
@@ -41,6 +41,10 @@ pub struct HistoryItem {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub sse_url: String,
+    /// What the model spent on the turn, as in the `end` event (absent when none was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<paliadin_shared::domain::usage::Usage>,
 }
 
 pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, AppError> {
@@ -89,9 +93,16 @@ pub async fn history(
         st.config.history_max_bytes,
     )
     .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut spent: std::collections::HashMap<Uuid, _> = usage::of_turns(&st.pool, user.id, &ids)
+        .await?
+        .into_iter()
+        .map(|t| (t.turn_id, t.usage))
+        .collect();
     Ok(Json(
         rows.into_iter()
             .map(|r| HistoryItem {
+                usage: spent.remove(&r.id),
                 sse_url: format!("/api/paliadin/stream/{}", r.id),
                 turn_id: r.id,
                 session_id: r.session_id,

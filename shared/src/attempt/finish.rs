@@ -2,7 +2,7 @@
 //! its queue message commit together, in one statement fenced by the attempt — or not at all.
 
 use super::Inner;
-use crate::db::{DbError, fenced, turns};
+use crate::db::{DbError, fenced, turns, usage};
 use crate::domain::TurnState;
 use crate::domain::trailer::Reply;
 use crate::events::{ErrorCode, EventKind, NewEvent};
@@ -61,6 +61,12 @@ pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbEr
     };
     let done = match outcome {
         Outcome::Succeeded(reply) => {
+            // Before the result, so that whoever sees the `end` event finds the usage stored
+            // too; the tokens were spent whether or not this attempt still owns the turn. Usage
+            // is an account of the turn, never a reason to lose it: an error is only logged.
+            if let Err(e) = usage::record(pool, turn.user_id, turn.session_id, &reply.usage).await {
+                tracing::warn!(error = %e, "cannot record the turn's usage");
+            }
             let end = end_event(turn, reply);
             fenced::finish_succeeded(pool, turn.id, attempt, reply, &terminal(&end)).await?
         }
@@ -99,6 +105,17 @@ fn end_event(turn: &turns::TurnRow, reply: &Reply) -> NewEvent {
             "chip_count": reply.trailer.chip_count,
             "classifier_tag": reply.trailer.classifier_tag,
             "duration_ms": duration_ms,
+            "usage": turn_usage(turn, reply),
         }),
     }
+}
+
+/// The ⚑ `end` event's `usage`: `{model, input, output, cache_read, cache_creation,
+/// context, context_window, cost_usd?}` of this turn, or null when none was read.
+fn turn_usage(turn: &turns::TurnRow, reply: &Reply) -> serde_json::Value {
+    reply
+        .usage
+        .iter()
+        .find(|u| u.turn_id == turn.id)
+        .map_or(serde_json::Value::Null, |u| json!(u.usage))
 }

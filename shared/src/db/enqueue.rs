@@ -9,7 +9,7 @@
 //! anywhere rolls everything back: no row without a message, no message without a row.
 //!
 //! Round trips, for a user already pinned: `BEGIN`, the lock, one statement for the cap, the
-//! retry and the pin ([`turns::admission`]), one for the row, its message and the work NOTIFY
+//! retry, the pin and the daily token budget ([`turns::admission`]), one for the row, its message and the work NOTIFY
 //! ([`turns::insert_sent`]), one for both events ([`events::append_all`]), `COMMIT`: six (it
 //! was twelve; docs/performance.md). The lock stays a statement of its own: under READ
 //! COMMITTED a statement that waited for the lock would count with the snapshot taken before.
@@ -36,6 +36,9 @@ pub struct Enqueue<'a> {
     pub max_queued: i64,
     /// Where a user goes when no healthy host is known yet.
     pub fallback_host: &'a HostName,
+    /// Model tokens a user's turns may use per UTC day; at or over it, new message turns are
+    /// refused (resets are not: they use no model). None: no budget.
+    pub daily_token_budget: Option<i64>,
 }
 
 /// What an enqueue did.
@@ -47,6 +50,11 @@ pub enum Enqueued {
     ClientIdTaken,
     /// The user has `max_queued` turns waiting: nothing was written.
     TooMany,
+    /// The user's turns used `used` tokens today, at or over the daily budget: nothing was
+    /// written.
+    OverBudget {
+        used: i64,
+    },
 }
 
 /// Enqueues a turn (see the module docs).
@@ -57,7 +65,15 @@ pub async fn enqueue(
 ) -> Result<Enqueued, DbError> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, req.user).await?;
-    let (queued, taken, pinned) = turns::admission(&mut tx, req.user, req.client_turn_id).await?;
+    let budget = req
+        .daily_token_budget
+        .filter(|_| req.kind == TurnKind::Message);
+    let turns::Admission {
+        queued,
+        taken,
+        pinned,
+        tokens_today,
+    } = turns::admission(&mut tx, req.user, req.client_turn_id, budget.is_some()).await?;
     // A retry whose turn exists (a concurrent retry committed it while this one waited for the
     // lock) is answered with that turn: checked before the cap, which that turn may have filled.
     if taken {
@@ -66,6 +82,9 @@ pub async fn enqueue(
     // Resets count too: they are turns in the user's group like any other.
     if queued >= req.max_queued {
         return Ok(Enqueued::TooMany);
+    }
+    if budget.is_some_and(|b| tokens_today >= b) {
+        return Ok(Enqueued::OverBudget { used: tokens_today });
     }
     let host = match pinned {
         Some(h) => HostName::parse(&h).map_err(|e| DbError::Invalid(e.0))?,

@@ -13,6 +13,7 @@ pub mod schema;
 pub mod sessions;
 pub mod stats;
 pub mod turns;
+pub mod usage;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -9,6 +9,7 @@
 mod model;
 pub mod recent;
 mod series;
+pub mod tokens;
 
 pub use model::*;
 
@@ -27,7 +28,7 @@ pub(crate) const MINUTES: i64 = 60;
 pub async fn collect(pool: &PgPool, window: &str, window_secs: i64) -> Result<Stats, sqlx::Error> {
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let start = minute_floor(now) - Duration::minutes(MINUTES - 1);
-    let (queues, active, waiting, sample, series, workers, hosts) = tokio::try_join!(
+    let (queues, active, waiting, sample, series, workers, hosts, tokens) = tokio::try_join!(
         queues(pool),
         active(pool),
         super::permissions::waiting(pool),
@@ -35,6 +36,7 @@ pub async fn collect(pool: &PgPool, window: &str, window_secs: i64) -> Result<St
         series::series(pool, start, now),
         workers(pool, now),
         hosts(pool),
+        tokens::token_days(pool, window_secs),
     )?;
     let turns = StateCounts {
         queued: active.0,
@@ -77,6 +79,7 @@ pub async fn collect(pool: &PgPool, window: &str, window_secs: i64) -> Result<St
         throughput: series,
         workers,
         hosts,
+        tokens,
     })
 }
 

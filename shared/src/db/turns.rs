@@ -114,21 +114,42 @@ pub async fn insert_sent(
     .await
 }
 
-/// What an enqueue must know under the user's lock, in one statement: how many turns the user
-/// has queued, whether its `client_turn_id` (if any) is taken, and its pinned host (if any).
+/// What an enqueue must know under the user's lock, in one statement.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Admission {
+    /// The user's queued turns.
+    pub queued: i64,
+    /// Its `client_turn_id` (if any) is taken.
+    pub taken: bool,
+    /// Its pinned host (if any).
+    pub pinned: Option<String>,
+    /// The model tokens its turns used today (UTC); 0 unless a daily budget was given.
+    pub tokens_today: i64,
+}
+
+/// [`Admission`] of `user`; `budget`: whether a daily token budget applies (only then are
+/// today's tokens summed, through the `turn_usage_user_day` index).
 pub async fn admission(
     conn: &mut PgConnection,
     user: Uuid,
     client_turn_id: Option<&str>,
-) -> Result<(i64, bool, Option<String>), sqlx::Error> {
+    budget: bool,
+) -> Result<Admission, sqlx::Error> {
     sqlx::query_as(
-        "SELECT (SELECT count(*) FROM turns WHERE user_id = $1 AND state = 'queued'),
+        "SELECT (SELECT count(*) FROM turns WHERE user_id = $1 AND state = 'queued') AS queued,
                 $2::text IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM turns WHERE user_id = $1 AND client_turn_id = $2),
-                (SELECT host FROM agent_sessions WHERE user_id = $1)",
+                  AND EXISTS (SELECT 1 FROM turns WHERE user_id = $1 AND client_turn_id = $2)
+                  AS taken,
+                (SELECT host FROM agent_sessions WHERE user_id = $1) AS pinned,
+                CASE WHEN $3 THEN (SELECT COALESCE(sum(input_tokens + output_tokens
+                        + cache_read_tokens + cache_creation_tokens), 0)::int8
+                   FROM turn_usage WHERE user_id = $1
+                    AND recorded_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+                ELSE 0 END AS tokens_today",
     )
     .bind(user)
     .bind(client_turn_id)
+    .bind(budget)
     .fetch_one(conn)
     .await
 }

@@ -7,6 +7,7 @@ pub mod permission;
 mod session;
 pub mod trailer;
 mod turn;
+pub mod usage;
 
 pub use envelope::Envelope;
 pub use host::HostName;

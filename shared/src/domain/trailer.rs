@@ -36,10 +36,13 @@ pub struct Trailer {
 }
 
 /// A parsed reply: its text and trailer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub text: String,
     pub trailer: Trailer,
+    /// What the model spent: this turn's usage so far, and the final usage of earlier turns of
+    /// the conversation whose last request came in after their reply (`docs/claude-code.md`).
+    pub usage: Vec<super::usage::TurnUsage>,
 }
 
 /// Why a reply was refused. The reply's text is still kept ([`TrailerError::text`]).
@@ -122,6 +125,7 @@ pub fn parse_reply(raw: &str) -> Result<Reply, TrailerError> {
     Ok(Reply {
         text: body.trim_end().to_owned(),
         trailer,
+        usage: Vec::new(),
     })
 }
 

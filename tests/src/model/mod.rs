@@ -26,9 +26,18 @@ pub struct Logged {
     pub body: Value,
 }
 
+/// The usage one main-loop answer reported, and the turn its request was on.
+#[derive(Debug, Clone, Copy)]
+pub struct Spent {
+    pub turn_id: Option<Uuid>,
+    pub usage: sse::Reported,
+}
+
 #[derive(Clone, Default)]
 struct Shared {
     log: Arc<Mutex<Vec<Logged>>>,
+    /// Every main-loop answer's usage, in order.
+    spent: Arc<Mutex<Vec<Spent>>>,
     stop: CancellationToken,
 }
 
@@ -74,6 +83,23 @@ impl ModelServer {
             .find(|r| request::turn_view(&r.body).is_some_and(|v| v.turn_id == turn && v.step == 0))
             .map(|r| r.body["messages"].to_string())
             .unwrap_or_default()
+    }
+
+    /// The usage every main-loop answer reported, in order (answers to side requests such as
+    /// a title are left out: they are not part of the conversation).
+    pub fn spent(&self) -> Vec<Spent> {
+        self.shared.spent.lock().expect("spent").clone()
+    }
+
+    /// The sum of the usage the answers on `turn` reported.
+    pub fn spent_on(&self, turn: Uuid) -> sse::Reported {
+        let spent = self.spent();
+        sse::Reported::sum(
+            spent
+                .iter()
+                .filter(|s| s.turn_id == Some(turn))
+                .map(|s| &s.usage),
+        )
     }
 
     /// The person's message of each turn as the model first received it, in arrival order: one
@@ -130,10 +156,21 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
         }
         other => other,
     };
+    let usage = {
+        let mut spent = shared.spent.lock().expect("spent");
+        let usage = sse::Reported::nth(spent.len() as i64 + 1);
+        if request::is_main_loop(&req) && matches!(play, script::Play::Answer(_)) {
+            spent.push(Spent {
+                turn_id: view.as_ref().map(|v| v.turn_id),
+                usage,
+            });
+        }
+        usage
+    };
     match (play, streaming) {
-        (script::Play::Answer(a), false) => Json(a.to_json(model)).into_response(),
+        (script::Play::Answer(a), false) => Json(a.to_json(model, usage)).into_response(),
         (script::Play::Answer(a), true) => {
-            let frames = a.to_sse_frames(model);
+            let frames = a.to_sse_frames(model, usage);
             sse_response(Body::from_stream(futures::stream::iter(
                 frames.into_iter().map(Ok::<_, std::io::Error>),
             )))

@@ -8,6 +8,51 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The tokens one answer reports in its `usage`, distinct for every answer of a server
+/// ([`Reported::nth`]) so that a test can tell which answers a count includes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reported {
+    pub input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_creation: i64,
+}
+
+impl Reported {
+    /// The usage of a server's `n`-th answer (from 1).
+    pub fn nth(n: i64) -> Reported {
+        Reported {
+            input: 100 + n,
+            output: 20 + 3 * n,
+            cache_read: 1000 + 10 * n,
+            cache_creation: 50 + 7 * n,
+        }
+    }
+
+    /// The sum of several answers' usage.
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a Reported>) -> Reported {
+        all.into_iter().fold(Reported::default(), |s, r| Reported {
+            input: s.input + r.input,
+            output: s.output + r.output,
+            cache_read: s.cache_read + r.cache_read,
+            cache_creation: s.cache_creation + r.cache_creation,
+        })
+    }
+
+    /// As `message_start` carries it: the prompt's counts, one output token so far.
+    fn at_start(&self) -> Value {
+        json!({"input_tokens": self.input, "output_tokens": 1,
+               "cache_read_input_tokens": self.cache_read,
+               "cache_creation_input_tokens": self.cache_creation})
+    }
+
+    fn whole(&self) -> Value {
+        json!({"input_tokens": self.input, "output_tokens": self.output,
+               "cache_read_input_tokens": self.cache_read,
+               "cache_creation_input_tokens": self.cache_creation})
+    }
+}
+
 /// One content block of an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
@@ -66,7 +111,7 @@ impl Answer {
     }
 
     /// The non-streaming JSON body.
-    pub fn to_json(&self, model: &str) -> Value {
+    pub fn to_json(&self, model: &str, usage: Reported) -> Value {
         let ids = self.ids();
         json!({
             "id": format!("msg_{:020}", NEXT_ID.fetch_add(1, Ordering::Relaxed)),
@@ -76,12 +121,12 @@ impl Answer {
             "content": Self::block_json(&self.blocks, &ids),
             "stop_reason": self.stop_reason(),
             "stop_sequence": null,
-            "usage": {"input_tokens": 10, "output_tokens": 10},
+            "usage": usage.whole(),
         })
     }
 
     /// The streaming body as SSE frames, text split into small deltas as a model streams it.
-    pub fn to_sse_frames(&self, model: &str) -> Vec<String> {
+    pub fn to_sse_frames(&self, model: &str, usage: Reported) -> Vec<String> {
         let ids = self.ids();
         let mut frames = vec![frame(
             "message_start",
@@ -89,7 +134,7 @@ impl Answer {
                 "id": format!("msg_{:020}", NEXT_ID.fetch_add(1, Ordering::Relaxed)),
                 "type": "message", "role": "assistant", "model": model, "content": [],
                 "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+                "usage": usage.at_start()}}),
         )];
         for (index, (block, id)) in self.blocks.iter().zip(&ids).enumerate() {
             match block {
@@ -132,7 +177,7 @@ impl Answer {
             "message_delta",
             json!({"type": "message_delta",
                    "delta": {"stop_reason": self.stop_reason(), "stop_sequence": null},
-                   "usage": {"output_tokens": 10}}),
+                   "usage": {"output_tokens": usage.output}}),
         ));
         frames.push(frame("message_stop", json!({"type": "message_stop"})));
         frames
@@ -184,10 +229,11 @@ mod tests {
     #[test]
     fn tool_answers_stop_for_tool_use() {
         let a = Answer::tool("Bash", json!({"command": "ls"}));
-        let body = a.to_json("m");
+        let body = a.to_json("m", Reported::nth(1));
         assert_eq!(body["stop_reason"], "tool_use");
         assert_eq!(body["content"][0]["name"], "Bash");
-        let frames = a.to_sse_frames("m").concat();
+        let frames = a.to_sse_frames("m", Reported::nth(2)).concat();
+        assert!(frames.contains("\"output_tokens\":26"));
         assert!(frames.contains("input_json_delta"));
         assert!(frames.contains("\"stop_reason\":\"tool_use\""));
     }

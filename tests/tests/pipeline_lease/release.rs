@@ -67,6 +67,7 @@ async fn a_stale_attempt_can_write_nothing() {
             classifier_tag: "x".into(),
             ..Trailer::default()
         },
+        usage: Vec::new(),
     };
     assert!(
         !first

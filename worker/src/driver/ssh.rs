@@ -157,7 +157,11 @@ impl SshDriver {
                         progress.activity(&text).await;
                     }
                 }
-                Body::Reply { text, trailer } => {
+                Body::Reply {
+                    text,
+                    trailer,
+                    usage,
+                } => {
                     // The host parsed it, but a host is not trusted: its trailer must pass the
                     // same limits as a local one (else the result might not even commit).
                     if let Err(reason) = trailer.check() {
@@ -168,7 +172,13 @@ impl SshDriver {
                     {
                         progress.content(rest).await;
                     }
-                    return Some(Ok(Reply { text, trailer }));
+                    // A host's numbers are not trusted either: out-of-range usage is dropped.
+                    let usage = usage.into_iter().filter(|u| u.usage.is_valid()).collect();
+                    return Some(Ok(Reply {
+                        text,
+                        trailer,
+                        usage,
+                    }));
                 }
                 // The shim let go on its own (it is stopping): resume on the next connection.
                 Body::Error {

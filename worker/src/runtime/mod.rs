@@ -114,6 +114,7 @@ impl Worker {
         for d in drivers.values() {
             metrics.export(d.metrics());
         }
+        metrics.export(vec![Box::new(crate::usage::metrics::TOKENS.clone())]);
         let ctx = Ctx {
             pool,
             queue,

@@ -56,7 +56,16 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
         super::failover::after_unreachable(ctx, &attempt).await;
     }
     let outcome = match result {
-        Ok(reply) => Outcome::Succeeded(reply),
+        Ok(mut reply) => {
+            for t in &mut reply.usage {
+                t.usage = ctx.config.prices.priced(std::mem::take(&mut t.usage));
+            }
+            // This turn's usage as read now (an earlier turn's growth is stored, not counted).
+            if let Some(this) = reply.usage.iter().find(|t| t.turn_id == leased.turn_id) {
+                crate::usage::metrics::count(&this.usage);
+            }
+            Outcome::Succeeded(reply)
+        }
         Err(e) => match e.code() {
             DriveCode::Cancelled => Outcome::Cancelled,
             DriveCode::Abandoned => {
@@ -162,6 +171,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
                    stay in the list and resume where they left off."
                 .into(),
             trailer,
+            usage: Vec::new(),
         });
     }
     let message = UserMessage::parse(&turn.message)

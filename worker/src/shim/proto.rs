@@ -132,6 +132,10 @@ pub enum Body {
     Reply {
         text: String,
         trailer: Trailer,
+        /// What the model spent, read from the agent's transcript on this host (tokens only:
+        /// the worker prices them). Absent from older host agents.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        usage: Vec<paliadin_shared::domain::usage::TurnUsage>,
     },
     Error {
         code: WireCode,
@@ -192,6 +196,7 @@ impl Body {
             Ok(r) => Body::Reply {
                 text: r.text,
                 trailer: r.trailer,
+                usage: r.usage,
             },
             Err(DriveError::InvalidReply(e)) => Body::Error {
                 code: ErrorCode::InvalidReply.into(),

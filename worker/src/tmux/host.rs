@@ -180,6 +180,10 @@ impl TmuxHost {
         }
         // The files stay where they are until the worker has committed the result
         // ([`TmuxHost::settle`]): if the commit fails, the next attempt reads the reply again.
+        let mut outcome = outcome;
+        if let (Ok(reply), Some(path)) = (&mut outcome, self.cfg.transcript(spec.conversation.id)) {
+            reply.usage = crate::usage::transcript::read_when_written(path, spec.turn_id).await;
+        }
         outcome
     }
 

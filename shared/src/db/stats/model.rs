@@ -32,6 +32,10 @@ pub struct Stats {
     /// Running workers, and those stopped within the last day.
     pub workers: Vec<WorkerStats>,
     pub hosts: Vec<HostStats>,
+    /// The model's tokens and cost per owner and per day (UTC) over the window, newest day
+    /// first (at most `tokens::MAX_ROWS` rows).
+    #[serde(default)]
+    pub tokens: Vec<super::tokens::TokenDay>,
 }
 
 /// One pgmq queue, from `pgmq.metrics_all()`.

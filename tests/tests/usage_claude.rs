@@ -1,0 +1,138 @@
+//! The usage of every turn, against the real Claude Code and the scripted model (which reports
+//! distinct token counts in every answer): the `end` event and the history carry what the model
+//! reported for the turn, priced from `PALIADIN_PRICES`; a turn's closing request, which Claude
+//! sends after the reply is in, is added to that turn when the next turn of the conversation
+//! ends.
+
+use paliadin_e2e::claude_sys::{ClaudeSys, last};
+use paliadin_e2e::model::sse::Reported;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Dollars per million tokens for the test's prices (input, output, cache read, cache write)
+/// and its context window.
+const PRICES: [f64; 4] = [2.0, 10.0, 0.5, 4.0];
+const WINDOW: i64 = 1_000_000;
+
+fn counts(u: &Value) -> Reported {
+    let n = |k: &str| u[k].as_i64().unwrap_or_else(|| panic!("{k} in {u}"));
+    Reported {
+        input: n("input"),
+        output: n("output"),
+        cache_read: n("cache_read"),
+        cache_creation: n("cache_creation"),
+    }
+}
+
+fn cost(r: &Reported) -> f64 {
+    let [i, o, cr, cw] = PRICES;
+    (r.input as f64 * i
+        + r.output as f64 * o
+        + r.cache_read as f64 * cr
+        + r.cache_creation as f64 * cw)
+        / 1e6
+}
+
+/// The sums of the first 1, 2, … answers the model gave on `turn`.
+fn prefix_sums(sys: &ClaudeSys, turn: Uuid) -> Vec<Reported> {
+    let answers: Vec<Reported> = sys
+        .claude
+        .server
+        .spent()
+        .into_iter()
+        .filter(|s| s.turn_id == Some(turn))
+        .map(|s| s.usage)
+        .collect();
+    (1..=answers.len())
+        .map(|k| Reported::sum(&answers[..k]))
+        .collect()
+}
+
+async fn history(sys: &ClaudeSys) -> Vec<Value> {
+    let (s, v) = sys.c.get("/api/paliadin/turns").await;
+    assert_eq!(s, 200, "{v}");
+    v.as_array().expect("history").clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_turn_records_what_the_model_reported_and_its_cost() {
+    // The model Claude Code asks for is its default: read from a first run's requests, that
+    // exact name gets the test's prices (an entry longer than any built-in prefix).
+    let Some(probe) = ClaudeSys::start("cc-u0", &[]).await else {
+        return;
+    };
+    let (_, evs) = probe.turn("which model").await;
+    probe.assert_end(&evs, "which model");
+    let model = probe
+        .claude
+        .server
+        .requests()
+        .iter()
+        .find_map(|r| r.body["model"].as_str().map(str::to_owned))
+        .expect("a request names its model");
+    drop(probe);
+
+    let [i, o, cr, cw] = PRICES;
+    let prices = format!("{model}={i},{o},{cr},{cw},{WINDOW}");
+    let Some(sys) = ClaudeSys::start("cc-u1", &[("PALIADIN_PRICES", prices)]).await else {
+        return;
+    };
+    let (first, evs) = sys.turn("first turn, counted").await;
+    sys.assert_end(&evs, "first");
+    let first: Uuid = first.parse().unwrap();
+    let end = &last(&evs).data;
+    let usage = &end["usage"];
+    assert!(usage.is_object(), "the end event carries usage: {end}");
+    assert_eq!(usage["model"], model.as_str());
+    let got = counts(usage);
+    let sums = prefix_sums(&sys, first);
+    assert!(
+        sums.contains(&got),
+        "the end event's usage {got:?} is what the model reported up to the reply: {sums:?}"
+    );
+    let want_cost = cost(&got);
+    let cost_usd = usage["cost_usd"].as_f64().expect("priced");
+    assert!(
+        (cost_usd - want_cost).abs() < 2e-6,
+        "{cost_usd} vs {want_cost}"
+    );
+    assert_eq!(usage["context_window"], WINDOW);
+
+    let (second, evs) = sys.turn("second turn, counted too").await;
+    sys.assert_end(&evs, "second");
+    let second: Uuid = second.parse().unwrap();
+    let two = counts(&last(&evs).data["usage"]);
+    assert!(prefix_sums(&sys, second).contains(&two), "{two:?}");
+    assert_ne!(two, got, "each turn has its own counts");
+
+    // The first turn's closing request came in before the second turn's prompt: its usage now
+    // is everything the model reported on it.
+    let all = *prefix_sums(&sys, first).last().expect("answers");
+    let items = history(&sys).await;
+    let item = |id: Uuid| {
+        items
+            .iter()
+            .find(|t| t["turn_id"] == id.to_string())
+            .unwrap_or_else(|| panic!("{id} in history"))
+            .clone()
+    };
+    let h1 = item(first);
+    assert_eq!(counts(&h1["usage"]), all, "{h1}");
+    let answers: Vec<Reported> = sys
+        .claude
+        .server
+        .spent()
+        .into_iter()
+        .filter(|s| s.turn_id == Some(first))
+        .map(|s| s.usage)
+        .collect();
+    let closing = answers.last().unwrap();
+    assert_eq!(
+        h1["usage"]["context"],
+        closing.input + closing.cache_read + closing.cache_creation,
+        "the context fill is the last request's prompt"
+    );
+    let c1 = h1["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((c1 - cost(&all)).abs() < 2e-6, "{c1} vs {}", cost(&all));
+    assert_eq!(counts(&item(second)["usage"]), two);
+}
