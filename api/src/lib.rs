@@ -58,6 +58,10 @@ pub fn app(state: AppState) -> Router {
             get(routes::conversations::list),
         )
         .route(
+            "/api/paliadin/conversations/{session_id}",
+            delete(routes::conversations::forget),
+        )
+        .route(
             "/api/paliadin/turn/{id}/cancel",
             post(routes::turns::cancel),
         )

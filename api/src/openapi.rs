@@ -66,6 +66,7 @@ impl Modify for Security {
         routes::enqueue::post_turn,
         routes::turns::history,
         routes::conversations::list,
+        routes::conversations::forget,
         routes::turns::cancel,
         routes::permission::decide,
         routes::turns::reset,

@@ -92,6 +92,16 @@ impl Client {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .auth(self.http.delete(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Posts a turn and returns `(turn_id, sse_url)`, asserting 200.
     pub async fn turn(&self, message: &str) -> (String, String) {
         let (s, v) = self

@@ -2,12 +2,13 @@
 //! what its conversation holds): the agent remembers after it is SIGKILLed, after the tmux
 //! server is killed and after its worker is SIGKILLed and replaced; "new conversation" (reset)
 //! and choosing an earlier conversation again give each its own memory and nothing of the
-//! other's; a turn without `session_id` continues the owner's latest conversation.
+//! other's; a turn without `session_id` continues the owner's latest conversation; an owner
+//! forgets a conversation (its turns, events and permission requests), nobody else can.
 //! The same matrix against the real Claude Code: `conversations_claude.rs`.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, SseEvent, user};
+use paliadin_e2e::http::{Client, SseEvent, read_to_terminal, read_until, user};
 use paliadin_e2e::procs::{TmuxRig, session_of};
 use paliadin_e2e::system::{Api, start_api};
 use paliadin_shared::db::users::{Role, UserRow};
@@ -43,6 +44,12 @@ impl Sys {
     /// Sends `message` in `conversation` (None: no `session_id`) and reads it to its end;
     /// returns the terminal event and the turn's conversation.
     async fn say(&self, conversation: Option<&str>, message: &str) -> (SseEvent, String) {
+        let (evs, conv) = self.say_all(conversation, message).await;
+        (evs.last().expect("events").clone(), conv)
+    }
+
+    /// [`Sys::say`] with all the turn's events.
+    async fn say_all(&self, conversation: Option<&str>, message: &str) -> (Vec<SseEvent>, String) {
         let mut body = json!({ "user_message": message });
         if let Some(c) = conversation {
             body["session_id"] = Value::from(c);
@@ -51,9 +58,12 @@ impl Sys {
         assert_eq!(s, 200, "{v}");
         let sse = v["sse_url"].as_str().unwrap().to_owned();
         let evs = self.c.stream_all(&sse, None, 60).await;
-        let end = evs.last().expect("events").clone();
-        assert_eq!(end.event, "end", "{message}: {evs:?}");
-        (end, v["session_id"].as_str().unwrap().to_owned())
+        assert_eq!(
+            evs.last().expect("events").event,
+            "end",
+            "{message}: {evs:?}"
+        );
+        (evs, v["session_id"].as_str().unwrap().to_owned())
     }
 
     /// The demo agent's `/recall` reply in `conversation`.
@@ -72,9 +82,22 @@ async fn the_agent_remembers_after_every_restart() {
     let mut sys = start().await;
     let (_, conv) = sys.say(None, "my name is Ada").await;
 
-    // The agent process is killed.
+    let resumed = |evs: &[SseEvent]| {
+        evs.iter().any(|e| {
+            e.event == "activity" && e.data["text"] == "resumed this conversation in a new agent"
+        })
+    };
+    let (evs, _) = sys.say_all(Some(&conv), "/echo the same agent").await;
+    assert!(!resumed(&evs), "no new agent, no resume: {evs:?}");
+
+    // The agent process is killed: the next turn's new agent resumes, and says so once.
     let pid = sys.rig.kill_agent(&sys.session());
-    let recalled = sys.recall(&conv).await;
+    let (evs, _) = sys.say_all(Some(&conv), "/recall").await;
+    assert!(resumed(&evs), "the page is told: {evs:?}");
+    let recalled = evs.last().unwrap().data["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         recalled.contains("my name is Ada"),
         "after a SIGKILL: {recalled}"
@@ -102,7 +125,12 @@ async fn the_agent_remembers_after_every_restart() {
     let lines: Vec<&str> = recalled.lines().filter(|l| l.starts_with("- ")).collect();
     assert_eq!(
         lines,
-        ["- my name is Ada", "- /recall", "- /recall"],
+        [
+            "- my name is Ada",
+            "- /echo the same agent",
+            "- /recall",
+            "- /recall"
+        ],
         "{recalled}"
     );
 }
@@ -146,4 +174,142 @@ async fn each_conversation_has_its_own_memory_and_none_of_the_other() {
         text.contains("blue") && !text.contains("swordfish"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_forgets_a_conversation_and_nobody_else_can() {
+    let sys = start().await;
+    let (_, keep) = sys.say(None, "keep this one").await;
+    let (s, v) = sys.c.post("/api/paliadin/reset", &json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    let gone = v["session_id"].as_str().unwrap().to_owned();
+    // A turn with a permission request (answered), so that there is one to forget.
+    let (s, v) = sys
+        .c
+        .post(
+            "/api/paliadin/turn",
+            &json!({"user_message": "/ask Bash forget me", "session_id": gone}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (asked, sse) = (
+        v["turn_id"].as_str().unwrap().to_owned(),
+        v["sse_url"].as_str().unwrap().to_owned(),
+    );
+    let (_, mut stream) = sys.c.open_stream(&sse, None).await;
+    let request = read_until(&mut stream, "permission", 60).await;
+    let request = request.last().unwrap().data["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, v) = sys
+        .c
+        .post(
+            &format!("/api/paliadin/turn/{asked}/permission/{request}"),
+            &json!({"decision": "allow"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        read_to_terminal(&mut stream, 60)
+            .await
+            .last()
+            .unwrap()
+            .event,
+        "end"
+    );
+    let path = format!("/api/paliadin/conversations/{gone}");
+
+    // Another owner, an unknown id, a malformed id: all the same 404; nothing deleted.
+    let (_, other_token) = user(&sys.db, "other@conv", Role::Owner).await;
+    let other = Client::new(&sys.c.base, Some(&other_token));
+    assert_eq!(other.delete(&path).await.0, 404);
+    let unknown = format!("/api/paliadin/conversations/{}", uuid::Uuid::new_v4());
+    assert_eq!(sys.c.delete(&unknown).await.0, 404);
+    assert_eq!(
+        sys.c
+            .delete("/api/paliadin/conversations/not-a-uuid")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        turns_of(&sys.db, &gone).await,
+        2,
+        "the reset and the /ask turn"
+    );
+
+    // A turn of it still running: refused, nothing deleted.
+    let (s, v) = sys
+        .c
+        .post(
+            "/api/paliadin/turn",
+            &json!({"user_message": "/slow 60000", "session_id": gone}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let slow = v["turn_id"].as_str().unwrap().to_owned();
+    let (s, v) = sys.c.delete(&path).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("conflict")), "{v}");
+    assert_eq!(turns_of(&sys.db, &gone).await, 3);
+    let (s, _) = sys
+        .c
+        .post(&format!("/api/paliadin/turn/{slow}/cancel"), &json!({}))
+        .await;
+    assert_eq!(s, 200);
+    paliadin_e2e::wait_until(30, "the slow turn cancelled", || async {
+        sqlx::query_scalar::<_, bool>("SELECT state = 'cancelled' FROM turns WHERE id = $1::uuid")
+            .bind(&slow)
+            .fetch_one(&sys.db.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+
+    // Now it goes, with everything of it; the other conversation stays.
+    let (s, v) = sys.c.delete(&path).await;
+    assert_eq!((s, v["deleted_turns"].as_u64()), (200, Some(3)), "{v}");
+    assert_eq!(turns_of(&sys.db, &gone).await, 0);
+    let orphans: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM turn_events x
+                  WHERE NOT EXISTS (SELECT 1 FROM turns t WHERE t.id = x.turn_id)),
+                (SELECT count(*) FROM turn_permissions x
+                  WHERE NOT EXISTS (SELECT 1 FROM turns t WHERE t.id = x.turn_id))",
+    )
+    .fetch_one(&sys.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        orphans,
+        (0, 0),
+        "events or permission requests of deleted turns stayed"
+    );
+    let permissions: i64 = sqlx::query_scalar("SELECT count(*) FROM turn_permissions")
+        .fetch_one(&sys.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(permissions, 0, "the /ask turn's request went with it");
+    let (_, page) = sys.c.get("/api/paliadin/conversations").await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [keep.as_str()]);
+    let (_, history) = sys
+        .c
+        .get(&format!("/api/paliadin/turns?session_id={gone}"))
+        .await;
+    assert_eq!(history, json!([]));
+    assert_eq!(sys.c.delete(&path).await.0, 404, "already gone");
+}
+
+/// How many turns conversation `id` has.
+async fn turns_of(db: &TestDb, id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM turns WHERE session_id = $1::uuid")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
 }

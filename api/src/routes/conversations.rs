@@ -1,15 +1,17 @@
 //! `GET /api/paliadin/conversations?limit=&before=&q=`: the owner's conversations (their turns
 //! grouped by `session_id`), newest activity first, paged, searchable over their own messages
-//! and replies. The chat page's sidebar.
+//! and replies. The chat page's sidebar. `DELETE /api/paliadin/conversations/{session_id}`:
+//! forgets one.
 
 use crate::auth::Owner;
 use crate::error::AppError;
 use crate::routes::turns::parse_limit;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+
 use chrono::{DateTime, Utc};
-use paliadin_shared::db::conversations::{self, ConversationRow, Cursor};
+use paliadin_shared::db::conversations::{self, ConversationRow, Cursor, Forgot};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -99,6 +101,34 @@ pub async fn list(
         .flatten()
         .map(|c| render_cursor(c.last_activity, c.session_id));
     Ok(Json(ConversationPage { items, next_before }))
+}
+
+#[utoipa::path(delete, path = "/api/paliadin/conversations/{session_id}", tag = "owner",
+    params(("session_id" = Uuid, Path, description = "The conversation")),
+    responses(
+        (status = 200, description = "`{ok: true, deleted_turns}`: its turns, events and permission requests are gone", body = Object),
+        (status = 404, description = "No such conversation of the caller's (or not an owner)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "A turn of it is queued or running: cancel it first", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+pub async fn forget(
+    State(st): State<AppState>,
+    Owner(user): Owner,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    // Another owner's conversation, or no conversation at all, is the same 404.
+    let id = Uuid::parse_str(&raw).map_err(|_| AppError::NotFound)?;
+    match conversations::forget(&st.pool, user.id, id).await? {
+        Forgot::Deleted(n) => {
+            tracing::info!(user = %user.id, session_id = %id, turns = n, "conversation forgotten");
+            Ok(Json(serde_json::json!({ "ok": true, "deleted_turns": n })))
+        }
+        Forgot::Busy => Err(AppError::Conflict(
+            "a turn of this conversation is still queued or running: cancel it first".into(),
+        )),
+        Forgot::Unknown => Err(AppError::NotFound),
+    }
 }
 
 fn view(r: ConversationRow) -> Conversation {

@@ -124,6 +124,48 @@ pub async fn latest(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<Uuid>> {
     .await
 }
 
+/// What forgetting a conversation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgot {
+    /// Its turns are gone, with their events, permission requests and push notices (the
+    /// foreign keys cascade); the number of turns.
+    Deleted(u64),
+    /// A turn of it is queued or running: nothing was deleted.
+    Busy,
+    /// `user` has no turn in it (or it is someone else's): nothing to delete.
+    Unknown,
+}
+
+/// Deletes `user`'s conversation `session_id` (`DELETE /api/paliadin/conversations/{id}`), in
+/// one transaction under the user-row lock the enqueue takes, so no turn is enqueued into it
+/// meanwhile; refused while a turn of it is queued or running (the worker holds it).
+pub async fn forget(pool: &PgPool, user: Uuid, session_id: Uuid) -> sqlx::Result<Forgot> {
+    let mut tx = pool.begin().await?;
+    super::enqueue::lock_user(&mut tx, user).await?;
+    let (turns, busy): (i64, bool) = sqlx::query_as(
+        "SELECT count(*), coalesce(bool_or(state IN ('queued', 'running')), false)
+           FROM turns WHERE user_id = $1 AND session_id = $2",
+    )
+    .bind(user)
+    .bind(session_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let outcome = if turns == 0 {
+        Forgot::Unknown
+    } else if busy {
+        Forgot::Busy
+    } else {
+        let done = sqlx::query("DELETE FROM turns WHERE user_id = $1 AND session_id = $2")
+            .bind(user)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        Forgot::Deleted(done.rows_affected())
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_pattern;

@@ -256,7 +256,9 @@ impl TmuxHost {
             self.sessions.evict(&spec.session);
             ensured = self.ensure(&spec.session, spec.conversation).await?;
         }
-        if !ensured.created() {
+        if ensured.created() {
+            announce(ensured, progress).await;
+        } else {
             self.no_question(&spec.session, progress, control).await;
         }
         // Input that may sit in the agent's input line: an earlier attempt's paste without its
@@ -290,7 +292,8 @@ impl TmuxHost {
             }
             // The cache trusted a session that has gone since: start a new one, once.
             self.sessions.evict(&spec.session);
-            self.ensure(&spec.session, spec.conversation).await?;
+            let again = self.ensure(&spec.session, spec.conversation).await?;
+            announce(again, progress).await;
             acting(control)?;
             deliver::paste(&self.tmux, &pane, spec.turn_id, &text)
                 .await
@@ -480,6 +483,15 @@ impl TmuxHost {
             .kill(s)
             .await
             .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))
+    }
+}
+
+/// The person sees once that a new agent took their conversation up where it was.
+async fn announce(ensured: Ensured, progress: &dyn Progress) {
+    if ensured == Ensured::Created(Mode::Resume) {
+        progress
+            .activity("resumed this conversation in a new agent")
+            .await;
     }
 }
 
