@@ -8,6 +8,7 @@ import { Reply, userMessage } from './view.js';
 import { TurnStream, clearLive, loadLive } from './stream.js';
 import { setupNotifications, turnEvent } from './notify.js';
 import { setupConversations } from './conversations.js';
+import { UsageTotal, usageLine } from './usage.js';
 
 const SESSION_KEY = 'paliadin.session';
 const $ = (id) => document.getElementById(id);
@@ -23,6 +24,14 @@ let pending = []; // unfinished turn ids, oldest first; pending[0] is the one st
 let stream = null; // the one TurnStream
 let sessionId = null;
 let resume = loadLive();
+const spent = new UsageTotal($('usage-total'));
+
+/** Shows what a reply cost under it, and counts it in the conversation's total. */
+function showUsage(t, usage) {
+  if (!usage || typeof usage !== 'object') return;
+  t.reply.bubble.append(usageLine(usage));
+  spent.add(t.turn_id, usage);
+}
 
 function storedSession() {
   try { return localStorage.getItem(SESSION_KEY); } catch (e) { return null; }
@@ -147,7 +156,7 @@ function follow() {
     },
     permissionDecided: (d) => r.decided(d),
     end: (d) => {
-      keepBottom(() => r.finish(d.text, d.html));
+      keepBottom(() => { r.finish(d.text, d.html); showUsage(t, d.usage); });
       announce('Reply finished');
       turnEvent('end', t.turn_id, sessionId, d);
       settle(t.turn_id);
@@ -174,7 +183,7 @@ function follow() {
 function render(item) {
   const reply = addTurn(item.user_message);
   const t = track(item, reply);
-  if (item.state === 'succeeded') reply.finish(item.text, item.html);
+  if (item.state === 'succeeded') { reply.finish(item.text, item.html); showUsage(t, item.usage); }
   else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message));
   else if (item.state === 'cancelled') reply.cancelled();
   else unfinished(t);
@@ -210,6 +219,7 @@ async function switchTo(id) {
   stream = null;
   pending = [];
   turns.clear();
+  spent.reset();
   log.replaceChildren();
   clearLive();
   resume = null;

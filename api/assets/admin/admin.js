@@ -100,6 +100,13 @@ function tables(s) {
   bars('tags', s.usage.classifier_tags, 'No tags reported');
   const u = s.usage;
   set('usage-totals', `Rows seen ${num(u.rows_seen_total)} (avg ${u.rows_seen_avg == null ? '–' : u.rows_seen_avg.toFixed(1)}) · chips ${num(u.chips_total)} (avg ${u.chips_avg == null ? '–' : u.chips_avg.toFixed(1)})`);
+  set('tokens-window', s.window);
+  fill($('tokens'), s.tokens || [], 8, 'No model usage recorded', (tr, d) => {
+    cell(tr, d.day, 'mono');
+    cell(tr, d.email);
+    for (const n of [d.turns, d.input, d.output, d.cache_read, d.cache_creation]) cell(tr, num(n), 'num');
+    cell(tr, d.cost_usd == null ? '–' : `$${d.cost_usd.toFixed(4)}`, 'num');
+  });
   fill($('queues'), s.queues, 6, 'No queues yet', (tr, q) => {
     cell(tr, q.queue, 'mono');
     cell(tr, num(q.length), 'num');

@@ -36,6 +36,7 @@ const ASSETS: &[Asset] = &[
     asset!("view.js", JS),
     asset!("notify.js", JS),
     asset!("conversations.js", JS),
+    asset!("usage.js", JS),
     asset!("sw.js", JS),
     asset!("manifest.webmanifest", "application/manifest+json"),
     asset!("favicon.svg", "image/svg+xml"),
