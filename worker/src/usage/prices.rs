@@ -63,7 +63,7 @@ impl PriceTable {
             prices.retain(|p| p.prefix != price.prefix);
             prices.push(price);
         }
-        prices.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        prices.sort_by_key(|p| std::cmp::Reverse(p.prefix.len()));
         Ok(PriceTable(prices))
     }
 
