@@ -74,7 +74,15 @@ async fn each_turn_records_what_the_model_reported_and_its_cost() {
 
     let [i, o, cr, cw] = PRICES;
     let prices = format!("{model}={i},{o},{cr},{cw},{WINDOW}");
-    let Some(sys) = ClaudeSys::start("cc-u1", &[("PALIADIN_PRICES", prices)]).await else {
+    let metrics = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").to_string()
+    };
+    let env = [
+        ("PALIADIN_PRICES", prices),
+        ("PALIADIN_WORKER_METRICS_BIND", metrics.clone()),
+    ];
+    let Some(sys) = ClaudeSys::start("cc-u1", &env).await else {
         return;
     };
     let (first, evs) = sys.turn("first turn, counted").await;
@@ -135,4 +143,22 @@ async fn each_turn_records_what_the_model_reported_and_its_cost() {
     let c1 = h1["usage"]["cost_usd"].as_f64().unwrap();
     assert!((c1 - cost(&all)).abs() < 2e-6, "{c1} vs {}", cost(&all));
     assert_eq!(counts(&item(second)["usage"]), two);
+
+    // The worker's counter has each turn's usage as its end event gave it.
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .expect("scrape the worker")
+        .text()
+        .await
+        .unwrap();
+    let want = Reported::sum(&[got, two]);
+    for (kind, n) in [
+        ("input", want.input),
+        ("output", want.output),
+        ("cache_read", want.cache_read),
+        ("cache_creation", want.cache_creation),
+    ] {
+        let line = format!("paliadin_agent_tokens_total{{kind=\"{kind}\",model=\"{model}\"}} {n}");
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
 }
