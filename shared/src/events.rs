@@ -89,10 +89,12 @@ pub enum ErrorCode {
     Timeout,
     InvalidReply,
     WorkerLost,
+    /// The agent's model call failed (the event adds `kind`: `rate_limit`, `overloaded`, …).
+    AgentError,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::UpstreamError,
         ErrorCode::TmuxUnavailable,
         ErrorCode::HostUnreachable,
@@ -100,6 +102,7 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::InvalidReply,
         ErrorCode::WorkerLost,
+        ErrorCode::AgentError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +114,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::InvalidReply => "invalid_reply",
             ErrorCode::WorkerLost => "worker_lost",
+            ErrorCode::AgentError => "agent_error",
         }
     }
 }
@@ -141,6 +145,8 @@ pub enum StatusState {
     /// The agent shows a dialog nobody reported through a hook (the pane's text is attached):
     /// the person has to answer it in the terminal.
     Waiting,
+    /// The agent retries its model's API by itself (`attempt`, `of`, `next_in` attached).
+    Retrying,
 }
 
 impl StatusState {
@@ -151,6 +157,7 @@ impl StatusState {
             StatusState::Delivered => "delivered",
             StatusState::Answering => "answering",
             StatusState::Waiting => "waiting",
+            StatusState::Retrying => "retrying",
         }
     }
 }
@@ -196,6 +203,15 @@ impl NewEvent {
             kind: EventKind::Error,
             data: json!({ "code": code.as_str(), "message": message }),
         }
+    }
+
+    /// An `error` event with the failure's `kind` (`agent_error`), when there is one.
+    pub fn error_of_kind(code: ErrorCode, message: &str, kind: Option<&str>) -> Self {
+        let mut event = NewEvent::error(code, message);
+        if let Some(kind) = kind {
+            event.data["kind"] = json!(kind);
+        }
+        event
     }
 
     pub fn cancelled() -> Self {

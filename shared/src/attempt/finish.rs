@@ -18,6 +18,8 @@ pub enum Outcome {
         message: String,
         /// Reply text worth keeping (e.g. an `invalid_reply`'s text without its trailer).
         text: Option<String>,
+        /// An `agent_error`'s kind (`rate_limit`, `overloaded`, …), carried by its event.
+        kind: Option<String>,
     },
     Cancelled,
 }
@@ -74,13 +76,14 @@ pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbEr
             code,
             message,
             text,
+            kind,
         } => {
             let failed = fenced::Failure {
                 code: *code,
                 message,
                 text: text.as_deref(),
             };
-            let error = NewEvent::error(*code, message);
+            let error = NewEvent::error_of_kind(*code, message, kind.as_deref());
             fenced::finish_failed(pool, turn.id, attempt, &failed, &terminal(&error)).await?
         }
         Outcome::Cancelled => {

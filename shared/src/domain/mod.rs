@@ -1,5 +1,6 @@
 //! Domain newtypes that validate once at the edge.
 
+pub mod agent_failure;
 mod envelope;
 mod host;
 mod message;
