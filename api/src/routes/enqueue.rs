@@ -111,7 +111,7 @@ fn same_request(row: &turns::TurnRow, v: &Valid) -> Result<TurnResponse, AppErro
         (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
         (status = 409, description = "client_turn_id reused for another message", body = crate::openapi::ErrorBody),
         (status = 413, description = "Message too large", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many turns queued", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many turns queued (`too_many_queued`), or the daily token budget is spent (`budget_exceeded`, `PALIADIN_DAILY_TOKEN_BUDGET_PER_USER`)", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
