@@ -3,8 +3,8 @@
 #   ~/.claude/skills/paliadin/SKILL.md       the skill (persona + reply protocol)
 #   ~/.claude/settings.json                   the compiled hook program `paliadin-hook`
 #                                             registered for UserPromptSubmit, PostToolUse,
-#                                             Stop and PermissionRequest (merged: other
-#                                             settings and hooks kept)
+#                                             Stop, PermissionRequest and StopFailure
+#                                             (merged: other settings and hooks kept)
 #   ~/.claude.json                            onboarding done; WORKDIR's trust dialog accepted;
 #                                             $ANTHROPIC_API_KEY (if set) approved for use
 # Idempotent: running it again replaces Paliadin's own entries and keeps everything else.
@@ -128,6 +128,8 @@ wanted = {
     "PostToolUse": ("post-tool-use", "*", 30),
     "Stop": ("stop", None, 30),
     "PermissionRequest": ("permission-request", "*", 86400),
+    # The model's API ended the turn with an error (Claude Code >= 2.1.x): .failure, busy off.
+    "StopFailure": ("stop-failure", None, 30),
 }
 for event, (hook, matcher, timeout) in wanted.items():
     groups = []

@@ -11,6 +11,7 @@ pub mod local;
 pub mod ssh;
 
 use async_trait::async_trait;
+use paliadin_shared::domain::agent_failure::AgentFailure;
 use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::domain::trailer::{Reply, TrailerError};
 use paliadin_shared::events::ErrorCode;
@@ -75,6 +76,9 @@ pub trait Progress: Send + Sync {
     /// The agent shows a question in its terminal that no hook reported (`screen`: the end of
     /// the pane's text): the person has to answer it there, or cancel the turn.
     async fn waiting(&self, screen: &str);
+    /// The agent retries its model's API by itself (read from its screen): `attempt` of `of`
+    /// failed, the next in `next_in` seconds. Only the local driver reports it so far.
+    async fn retrying(&self, _attempt: u32, _of: u32, _next_in: u64) {}
 }
 
 /// Why a turn did not produce a reply. [`DriveError::code`] names each one.
@@ -101,6 +105,11 @@ pub enum DriveError {
     HostUnreachable(String),
     #[error("{0}")]
     Upstream(String),
+    /// The agent's model call failed and the agent said so (Claude Code's `StopFailure` hook,
+    /// or its screen): the kind and the agent's own words, cleaned and bounded. Its code is
+    /// `agent_error`.
+    #[error("the agent's model call failed ({}): {}", .0.kind, .0.message)]
+    Agent(AgentFailure),
 }
 
 /// How a turn without a reply ended, as one code: a failure with its ⚑ error code, or one of
@@ -147,6 +156,7 @@ impl DriveError {
             DriveError::TmuxUnavailable(_) => DriveCode::Failed(ErrorCode::TmuxUnavailable),
             DriveError::HostUnreachable(_) => DriveCode::Failed(ErrorCode::HostUnreachable),
             DriveError::Upstream(_) => DriveCode::Failed(ErrorCode::UpstreamError),
+            DriveError::Agent(_) => DriveCode::Failed(ErrorCode::AgentError),
         }
     }
 
@@ -173,6 +183,11 @@ impl DriveError {
                 ErrorCode::HostUnreachable => DriveError::HostUnreachable(message),
                 ErrorCode::UpstreamError => DriveError::Upstream(message),
                 ErrorCode::WorkerLost => DriveError::Upstream(format!("worker_lost: {message}")),
+                // The wire's `text` carries the kind.
+                ErrorCode::AgentError => DriveError::Agent(AgentFailure::new(
+                    text.as_deref().unwrap_or("unknown"),
+                    &message,
+                )),
             },
         }
     }
@@ -182,7 +197,16 @@ impl DriveError {
     pub fn wire_text(&self) -> Option<&str> {
         match self {
             DriveError::AgentExited(words) => Some(words),
+            DriveError::Agent(failure) => Some(&failure.kind),
             other => other.kept_text(),
+        }
+    }
+
+    /// An `agent_error`'s kind.
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            DriveError::Agent(failure) => Some(&failure.kind),
+            _ => None,
         }
     }
 
@@ -197,7 +221,8 @@ impl DriveError {
             | DriveError::SessionLost(_)
             | DriveError::TmuxUnavailable(_)
             | DriveError::HostUnreachable(_)
-            | DriveError::Upstream(_) => None,
+            | DriveError::Upstream(_)
+            | DriveError::Agent(_) => None,
         }
     }
 }
@@ -225,6 +250,13 @@ pub trait Driver: Send + Sync {
     /// `hosts` table and routing. A local tmux server is always reachable.
     fn reachability(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Stops the agents on this driver's host that had no turn for `idle` (cleanly; their
+    /// conversations resume with their next turn). Returns how many. A remote host's agent
+    /// does this itself (`paliadin-shim serve`).
+    async fn stop_idle(&self, _idle: std::time::Duration) -> usize {
+        0
     }
 
     /// The worker is exiting: let go of what this driver holds on its host (the local driver's

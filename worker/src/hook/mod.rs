@@ -10,7 +10,8 @@
 //!   marks the tmux session busy;
 //! - [`post_tool_use`]: reports tool use as activity events; publishes a finished `.md.tmp`;
 //! - [`stop`]: makes sure the pending turn gets its `.md`; lets Claude stop (busy marker off);
-//! - [`permission_request`]: asks the person through the spool and answers Claude.
+//! - [`permission_request`]: asks the person through the spool and answers Claude;
+//! - [`stop_failure`]: the model's API ended the turn: `.failure` for the worker, busy off.
 //!
 //! Per Claude session the pending turn lives in `<spool>/.pending-<session_id>` as JSON
 //! `{"turn_id": "...", "stop_blocks": 0}`. While Claude works on a prompt,
@@ -26,6 +27,7 @@ pub mod json;
 pub mod permission_request;
 pub mod post_tool_use;
 pub mod stop;
+pub mod stop_failure;
 pub mod text;
 pub mod user_prompt_submit;
 
@@ -33,11 +35,12 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 
 /// The hooks, by the name given on the command line.
-pub const HOOKS: [&str; 4] = [
+pub const HOOKS: [&str; 5] = [
     "user-prompt-submit",
     "post-tool-use",
     "stop",
     "permission-request",
+    "stop-failure",
 ];
 
 type Handler = fn(&json::Map, &files::Spool) -> anyhow::Result<Option<json::Json>>;
@@ -48,6 +51,7 @@ fn handler(name: &str) -> Option<Handler> {
         "post-tool-use" => post_tool_use::handle,
         "stop" => stop::handle,
         "permission-request" => permission_request::handle,
+        "stop-failure" => stop_failure::handle,
         _ => return None,
     })
 }
@@ -59,6 +63,7 @@ Usage: paliadin-hook <hook>   (Claude Code's hook JSON on stdin)
   post-tool-use        PostToolUse: activity events; publishes a finished <turn_id>.md.tmp
   stop                 Stop: makes sure the turn gets its <turn_id>.md; clears the busy marker
   permission-request   PermissionRequest: asks the person through the spool, answers Claude
+  stop-failure         StopFailure: the model's API failed: <turn_id>.failure; clears busy
 
 Environment: PALIADIN_SPOOL_DIR (without it every hook does nothing), PALIADIN_SESSION (the
 tmux session, for .busy-<session>), PALIADIN_PERMISSION_WAIT_SECS, PALIADIN_MAX_REPLY_BYTES.

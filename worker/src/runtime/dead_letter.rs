@@ -26,6 +26,7 @@ pub async fn outcome(ctx: &Ctx, attempt: &Attempt) -> Outcome {
             ctx.config.max_attempts
         ),
         text: None,
+        kind: None,
     }
 }
 

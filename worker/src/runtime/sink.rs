@@ -142,6 +142,14 @@ impl Progress for EventSink<'_> {
         self.attempt.append(&ev).await;
     }
 
+    async fn retrying(&self, attempt: u32, of: u32, next_in: u64) {
+        let mut ev = NewEvent::status(StatusState::Retrying, None, None);
+        ev.data["attempt"] = serde_json::json!(attempt);
+        ev.data["of"] = serde_json::json!(of);
+        ev.data["next_in"] = serde_json::json!(next_in);
+        self.attempt.append(&ev).await;
+    }
+
     async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
         let answer = self.attempt.permission(n, ask, self.permission_wait).await;
         if let Some(a) = &answer {

@@ -76,10 +76,14 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
                 // The detail (SQL, tmux or ssh text, a host's stderr) is for the log; the person
                 // sees a stable sentence per code.
                 tracing::warn!(code = code.as_str(), detail = %e, "turn failed");
+                if let Some(kind) = e.kind() {
+                    ctx.metrics.agent_error(kind);
+                }
                 Outcome::Failed {
                     code,
                     message: public_message(&e),
                     text: e.kept_text().map(str::to_owned),
+                    kind: e.kind().map(str::to_owned),
                 }
             }
         },
@@ -108,6 +112,8 @@ pub fn public_message(e: &DriveError) -> String {
         DriveError::TmuxUnavailable(_) => "the agent's terminal could not be used".into(),
         DriveError::HostUnreachable(_) => "the agent's machine could not be reached".into(),
         DriveError::Upstream(_) => "something went wrong while running the agent".into(),
+        // The agent's own words about its model call, cleaned and bounded (`AgentFailure`).
+        DriveError::Agent(f) => f.message.clone(),
         DriveError::Cancelled => "cancelled".into(),
         DriveError::Abandoned => "handed over to another worker".into(),
     }

@@ -203,6 +203,13 @@ impl Body {
                 message: e.reason,
                 text: Some(e.text),
             },
+            // The kind rides in `text` (an optional field every version reads), the agent's
+            // words in `message`.
+            Err(DriveError::Agent(f)) => Body::Error {
+                code: ErrorCode::AgentError.into(),
+                message: f.message,
+                text: Some(f.kind),
+            },
             Err(e) => Body::Error {
                 code: e.code().into(),
                 message: e.to_string(),
@@ -222,6 +229,7 @@ pub fn line(r: &Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paliadin_shared::domain::agent_failure::AgentFailure;
 
     #[test]
     fn requests_and_responses_have_the_documented_shape() {
@@ -258,6 +266,7 @@ mod tests {
             DriveError::Timeout,
             DriveError::SessionLost("x".into()),
             DriveError::TmuxUnavailable("y".into()),
+            DriveError::Agent(AgentFailure::new("overloaded", "Overloaded")),
         ] {
             let Body::Error {
                 code,
@@ -269,6 +278,12 @@ mod tests {
             };
             let back = drive_error(code.clone(), message, text);
             assert_eq!(WireCode::Drive(back.code()), code);
+            if let DriveError::Agent(f) = &back {
+                assert_eq!(
+                    (f.kind.as_str(), f.message.as_str()),
+                    ("overloaded", "Overloaded")
+                );
+            }
         }
         let e = drive_error(WireCode::BadRequest, "no".into(), None);
         assert!(matches!(e, DriveError::Upstream(_)));

@@ -12,6 +12,7 @@
 
 use super::SpoolDir;
 use super::text::{activity_text, take_utf8};
+use paliadin_shared::domain::agent_failure::{AgentFailure, MAX_FAILURE_FILE};
 use paliadin_shared::domain::permission::{
     AskError, MAX_REQUEST_FILE, MAX_REQUESTS, PermissionAnswer, PermissionAsk,
 };
@@ -39,6 +40,9 @@ pub enum SpoolEvent {
         n: u32,
         ask: Result<PermissionAsk, AskError>,
     },
+    /// `.failure`: the agent's model call failed and the agent gave up on the turn
+    /// (`docs/agent-protocol.md` §3). Reported once, and only while no `.md` is there.
+    Failure(AgentFailure),
     /// A turn file broke the spool's rules (too large, a symlink, not a regular file): the
     /// turn fails `invalid_reply` with this reason, and nothing more is read.
     Refused(String),
@@ -71,6 +75,7 @@ pub struct TurnFeed {
     events: Cursor,
     partial: Cursor,
     reply_seen: bool,
+    failure_seen: bool,
     /// Permission requests seen so far (they are numbered from 1).
     perms: u32,
     /// A file broke the rules: the feed reported it and reads nothing more.
@@ -97,6 +102,7 @@ impl TurnFeed {
             events: Cursor::default(),
             partial: Cursor::default(),
             reply_seen: false,
+            failure_seen: false,
             perms: 0,
             refused: false,
         }
@@ -210,6 +216,20 @@ impl TurnFeed {
                 self.received = true;
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 self.queue.push_back(SpoolEvent::Reply(text));
+            }
+        }
+        if !self.reply_seen && !self.failure_seen {
+            let path = self.dir.path(self.turn, "failure");
+            if let Some(bytes) = read_whole(&path, MAX_FAILURE_FILE as u64)? {
+                self.failure_seen = true;
+                self.received = true;
+                let failure = AgentFailure::parse(&bytes).unwrap_or_else(|| {
+                    AgentFailure::new(
+                        "unknown",
+                        "the agent reported a failure it did not describe",
+                    )
+                });
+                self.queue.push_back(SpoolEvent::Failure(failure));
             }
         }
         Ok(())

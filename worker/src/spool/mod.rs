@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use uuid::Uuid;
 
 /// The files of one turn, by extension.
-pub const EXTENSIONS: [&str; 5] = ["ack", "partial", "events", "md", "md.tmp"];
+pub const EXTENSIONS: [&str; 6] = ["ack", "partial", "events", "md", "md.tmp", "failure"];
 
 /// The driver's own marker, `<turn_id>.entered`: Enter was pressed on the turn's pasted envelope
 /// (see [`SpoolDir::mark_entered`]). Not an agent file: it proves nothing was received.

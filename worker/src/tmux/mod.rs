@@ -37,6 +37,7 @@ pub mod gate;
 pub mod host;
 pub mod launch;
 pub mod resume;
+pub mod retrying;
 pub mod session;
 pub mod socket;
 pub mod wait;

@@ -6,8 +6,8 @@
 
 use super::TmuxError;
 use super::clock::TurnClock;
-use super::dialog;
 use super::session::{Health, Sessions};
+use super::{dialog, retrying};
 use crate::driver::{DriveError, Progress};
 use crate::spool::{SpoolEvent, TurnFeed};
 use paliadin_shared::SessionName;
@@ -38,7 +38,7 @@ pub async fn reply(
     health.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut streamed = String::new();
     let mut news = Instant::now();
-    let mut shown: Option<String> = None;
+    let mut shown = Shown::default();
     loop {
         tokio::select! {
             biased;
@@ -51,8 +51,11 @@ pub async fn reply(
             _ = health.tick() => {
                 let problem = match sessions.health(s).await {
                     Ok(Health::Alive { .. }) => {
-                        if news.elapsed() >= watch.dialog_quiet {
-                            look(sessions, s, turn.progress, &mut shown).await;
+                        // Nothing new from the agent: it may be retrying its model's API, or
+                        // asking something in its terminal. Read its screen.
+                        if news.elapsed() >= RETRY_QUIET {
+                            let quiet = news.elapsed() >= watch.dialog_quiet;
+                            look(sessions, s, turn.progress, &mut shown, quiet).await;
                         }
                         continue;
                     }
@@ -73,16 +76,45 @@ pub async fn reply(
     }
 }
 
-/// Reports a question on the agent's screen once (again only when it changes).
+/// After this long without news, a turn reads its agent's screen for a retry line.
+const RETRY_QUIET: Duration = Duration::from_millis(500);
+
+/// What a turn last reported from the agent's screen.
+#[derive(Default)]
+struct Shown {
+    question: Option<String>,
+    retry: Option<retrying::Retry>,
+}
+
+/// Reports a retry of the agent's model call (once per attempt) and, when `quiet` long enough,
+/// a question on the agent's screen once (again only when it changes).
 async fn look(
     sessions: &Sessions,
     s: &SessionName,
     progress: &dyn Progress,
-    shown: &mut Option<String>,
+    shown: &mut Shown,
+    quiet: bool,
 ) {
     let Ok(screen) = super::deliver::capture(sessions.tmux(), &s.pane_target()).await else {
         return;
     };
+    if let Some(r) = retrying::retry(&screen)
+        && shown
+            .retry
+            .is_none_or(|old| (old.attempt, old.of) != (r.attempt, r.of))
+    {
+        tracing::info!(
+            attempt = r.attempt,
+            of = r.of,
+            "the agent retries its model's API"
+        );
+        progress.retrying(r.attempt, r.of, r.next_in).await;
+        shown.retry = Some(r);
+    }
+    if !quiet {
+        return;
+    }
+    let shown = &mut shown.question;
     if dialog::question(&screen).is_none() {
         *shown = None;
         return;
@@ -137,6 +169,10 @@ async fn forward(
         SpoolEvent::Activity(text) => {
             progress.activity(&text).await;
             None
+        }
+        SpoolEvent::Failure(failure) => {
+            tracing::info!(kind = %failure.kind, "the agent's model call failed");
+            Some(Err(DriveError::Agent(failure)))
         }
         SpoolEvent::Refused(reason) => Some(Err(DriveError::InvalidReply(TrailerError {
             reason,
