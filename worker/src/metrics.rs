@@ -1,5 +1,6 @@
 //! Prometheus metrics of a worker process: claims, outcomes by error code, turn latencies,
-//! lease losses, listener reconnects, turns in flight, and tmux command latency.
+//! lease losses, listener reconnects, turns in flight, agent errors by kind, and tmux command
+//! latency.
 //!
 //! Each [`Worker`](crate::runtime::Worker) owns a [`WorkerMetrics`] with its own registry (two
 //! workers in one process, as in tests, keep separate figures). A driver brings its own
@@ -64,6 +65,8 @@ pub struct WorkerMetrics {
     /// Times the LISTEN connection was re-established after it dropped.
     pub listener_reconnects: IntCounter,
     pub heartbeat_failures: IntCounter,
+    /// `paliadin_agent_errors_total{kind}`: turns that ended `agent_error`, by failure kind.
+    pub agent_errors: IntCounterVec,
 }
 
 impl Default for WorkerMetrics {
@@ -133,8 +136,21 @@ impl WorkerMetrics {
             "paliadin_worker_heartbeat_failures_total",
             "Worker heartbeats that could not be written.",
         );
+        let agent_errors = register(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "paliadin_agent_errors_total",
+                    "Turns whose agent's model call failed (agent_error), by kind: \
+                     authentication_failed, billing_error, rate_limit, overloaded, …",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
+        );
         WorkerMetrics {
             registry: r,
+            agent_errors,
             claimed,
             finished,
             queue_wait,
@@ -168,6 +184,14 @@ impl WorkerMetrics {
         self.end_to_end
             .with_label_values(&[outcome])
             .observe(end_to_end_secs.max(0.0));
+    }
+
+    /// Counts a turn that ended `agent_error` of this kind; a kind Claude Code 2.1.197 does not
+    /// know is counted as `other` (the agent names it: the label set stays bounded).
+    pub fn agent_error(&self, kind: &str) {
+        let known = paliadin_shared::domain::agent_failure::KNOWN_KINDS.contains(&kind);
+        let label = if known { kind } else { "other" };
+        self.agent_errors.with_label_values(&[label]).inc();
     }
 
     /// Exports a driver's own metrics (e.g. tmux call latency); a collector already exported

@@ -3,6 +3,7 @@
 //! directory, agent command and Claude Code skill ([`local`]), and each remote host over SSH
 //! with its host agent's protocol ([`remote`]), and the account map of an `accounts://` host. Reads the same settings the worker runs with.
 
+pub mod credentials;
 pub mod local;
 pub mod remote;
 
@@ -117,5 +118,6 @@ fn local_checks(report: &mut Report, cli: &Cli) {
     local::spool(report, &cfg.spool_dir);
     if let Some(program) = local::agent(report, &cfg, why) {
         local::claude_skill(report, &program, cfg.agent_env.get("HOME"));
+        credentials::claude_credentials(report, &program, &cfg.agent_env);
     }
 }
