@@ -135,6 +135,18 @@ impl Claude {
             .collect()
     }
 
+    /// Lets Claude retry a failed model request at most `n` times (`CLAUDE_CODE_MAX_RETRIES`;
+    /// by default 10, waiting 0.5 s × 2^attempt between them). Call before Claude starts.
+    pub fn shorten_retries(&self, n: u32) {
+        let text = std::fs::read_to_string(&self.agent_cmd).expect("wrapper");
+        let text = text.replacen(
+            "\nexec ",
+            &format!("\nexport CLAUDE_CODE_MAX_RETRIES={n}\nexec "),
+            1,
+        );
+        std::fs::write(&self.agent_cmd, text).expect("wrapper");
+    }
+
     /// The environment a worker process (or host agent) needs to run this Claude.
     pub fn worker_env(&self) -> Vec<(&'static str, String)> {
         vec![

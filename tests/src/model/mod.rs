@@ -154,8 +154,19 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
             tokio::time::sleep(delay).await;
             script::Play::Answer(answer)
         }
+        script::Play::Flaky(n, failure, then) => {
+            let turn = view.as_ref().map(|v| v.turn_id);
+            if requests_on(&shared, turn) <= n {
+                script::Play::Fail(failure)
+            } else {
+                *then
+            }
+        }
         other => other,
     };
+    if let script::Play::Fail(f) = &play {
+        return fail(f);
+    }
     let usage = {
         let mut spent = shared.spent.lock().expect("spent");
         let usage = sse::Reported::nth(spent.len() as i64 + 1);
@@ -175,7 +186,9 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
                 frames.into_iter().map(Ok::<_, std::io::Error>),
             )))
         }
-        (script::Play::Later(..), _) => unreachable!("resolved above"),
+        (script::Play::Later(..) | script::Play::Fail(_) | script::Play::Flaky(..), _) => {
+            unreachable!("resolved above")
+        }
         (script::Play::Hang, _) => {
             let first = futures::stream::once(futures::future::ready(Ok::<_, std::io::Error>(
                 sse::hang_start(model),
@@ -188,6 +201,23 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
             sse_response(Body::from_stream(first.chain(never)))
         }
     }
+}
+
+/// Main-loop requests logged so far on `turn`'s first step (retries of one request count).
+fn requests_on(shared: &Shared, turn: Option<Uuid>) -> usize {
+    let log = shared.log.lock().expect("log");
+    log.iter()
+        .filter(|r| r.path == "/v1/messages" && request::is_main_loop(&r.body))
+        .filter_map(|r| request::turn_view(&r.body))
+        .filter(|v| Some(v.turn_id) == turn && v.step == 0)
+        .count()
+}
+
+/// An error response as the Messages API sends it.
+fn fail(f: &script::Failure) -> Response {
+    let status = StatusCode::from_u16(f.status).expect("status");
+    let body = json!({"type": "error", "error": {"type": f.kind, "message": f.message}});
+    (status, Json(body)).into_response()
 }
 
 fn sse_response(body: Body) -> Response {

@@ -74,8 +74,11 @@ pub fn turn_view(req: &Value) -> Option<TurnView> {
         if m.get("role").and_then(Value::as_str) != Some("user") {
             return None;
         }
+        // The newest envelope of the message: after a failed request Claude sends the failed
+        // prompt and the next one in one merged user message.
         texts(m)
             .iter()
+            .rev()
             .find_map(|t| envelope(t).map(|(id, body)| (i, id, body.to_owned())))
     })?;
     let later = &messages[at..];

@@ -10,6 +10,12 @@
 //! | `slow MS …` | thinks for MS milliseconds before its first step, then replies |
 //! | `chat …` | ignores the protocol and only talks (the Stop hook's fallback must answer) |
 //! | `hang …` | starts a response and never finishes it (timeout / cancel send Escape) |
+//! | `fail-auth …` | answers every request of the turn `401 authentication_error` |
+//! | `fail-long …` | `400 invalid_request_error` "prompt is too long: …" |
+//! | `fail-rate …` | `429 rate_limit_error` (Claude retries, then gives up) |
+//! | `fail-overloaded …` | `529 overloaded_error` (Claude retries, then gives up) |
+//! | `fail-billing …` | `400 invalid_request_error` "Your credit balance is too low …" |
+//! | `flaky N …` | `529 overloaded_error` to the turn's first N requests, then follows the skill |
 //!
 //! The reply paths come from the prompt hook's reminder in the conversation: without the hook
 //! the model does not know where to write, as a real model without it would not reliably.
@@ -26,6 +32,48 @@ pub enum Play {
     Hang,
     /// Answer after thinking this long.
     Later(std::time::Duration, Answer),
+    /// An API error: HTTP status, the error's `type` and `message`.
+    Fail(Failure),
+    /// Fail like this while the turn has had at most N requests, then play the answer.
+    Flaky(usize, Failure, Box<Play>),
+}
+
+/// An API error response of the Messages API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub status: u16,
+    pub kind: &'static str,
+    pub message: &'static str,
+}
+
+/// The error the `fail-…` word (and `flaky`) answers with.
+pub fn failure(word: &str) -> Option<Failure> {
+    let (status, kind, message) = match word {
+        "fail-auth" => (401, "authentication_error", "invalid x-api-key"),
+        "fail-long" => (
+            400,
+            "invalid_request_error",
+            "prompt is too long: 250000 tokens > 200000 maximum",
+        ),
+        "fail-rate" => (
+            429,
+            "rate_limit_error",
+            "This request would exceed your organization's rate limit.",
+        ),
+        "fail-overloaded" | "flaky" => (529, "overloaded_error", "Overloaded"),
+        "fail-billing" => (
+            400,
+            "invalid_request_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans & \
+             Billing to upgrade or purchase credits.",
+        ),
+        _ => return None,
+    };
+    Some(Failure {
+        status,
+        kind,
+        message,
+    })
 }
 
 /// The reply body (without trailer) the default script writes for `message`.
@@ -57,6 +105,13 @@ pub fn play(view: &TurnView) -> Play {
             .and_then(|n| n.parse().ok())
             .unwrap_or(1usize)
     };
+    if let Some(f) = failure(word) {
+        if word == "flaky" {
+            let rest = protocol(view, view.step, &default_body(&view.message), &[]);
+            return Play::Flaky(count(), f, Box::new(rest));
+        }
+        return Play::Fail(f);
+    }
     match word {
         "chat" => Play::Answer(Answer::text(format!("Plain answer: {rest}"))),
         "hang" => Play::Hang,

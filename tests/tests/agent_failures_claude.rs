@@ -1,0 +1,92 @@
+//! Pins what a person sees when the model's API fails, against the real Claude Code (offline,
+//! its scripted model answering errors): every failure kind ends the turn at once with
+//! `agent_error`, its kind and Claude's own words — never a timeout — and the next turn is
+//! answered; a model that is overloaded a few times and then answers ends normally, and the
+//! turn said `retrying` meanwhile.
+
+use paliadin_e2e::claude_sys::{ClaudeSys, last};
+use paliadin_e2e::model::script::default_body;
+use std::time::{Duration, Instant};
+
+/// Claude Code retries a failed request up to 10 times by default, waiting 0.5 s × 2^n (plus
+/// a quarter of jitter) between them: almost three minutes. The failure tests let it retry
+/// once; the recovery test more often, so that it is seen waiting (Claude Code 2.1.197 gives
+/// up on the third 529 in a row for its default model: the model recovers before that).
+const RETRIES: u32 = 1;
+const RECOVERY_RETRIES: u32 = 4;
+
+/// A failure must end the turn well before the turn's limit (60 s in these tests).
+const PROMPTLY: Duration = Duration::from_secs(20);
+
+async fn start(retries: u32) -> Option<ClaudeSys> {
+    let sys = ClaudeSys::start("cc-fail", &[]).await?;
+    sys.claude.shorten_retries(retries);
+    Some(sys)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_api_failure_ends_the_turn_at_once_with_its_kind_and_the_next_turn_works() {
+    let Some(sys) = start(RETRIES).await else {
+        return;
+    };
+    let cases = [
+        ("fail-auth", "authentication_failed"),
+        ("fail-long", "invalid_request"),
+        ("fail-rate", "rate_limit"),
+        ("fail-overloaded", "overloaded"),
+        ("fail-billing", "billing_error"),
+    ];
+    for (word, kind) in cases {
+        let t0 = Instant::now();
+        let (_, evs) = sys.turn(&format!("{word} please")).await;
+        let took = t0.elapsed();
+        let end = last(&evs);
+        let screen = sys.rig.screen(&sys.session());
+        assert_eq!(
+            (
+                end.event.as_str(),
+                end.data["code"].as_str(),
+                end.data["kind"].as_str()
+            ),
+            ("error", Some("agent_error"), Some(kind)),
+            "{word}: {end:?}\n--- pane:\n{screen}"
+        );
+        let message = end.data["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{word}: Claude's own words: {end:?}");
+        assert!(
+            message
+                .chars()
+                .all(|c| c == '\n' || c == '\t' || !c.is_control()),
+            "{word}: no control characters reach the page: {message:?}"
+        );
+        assert!(took < PROMPTLY, "{word}: the turn took {took:?}");
+        eprintln!("{word}: {kind} after {took:?}: {message}\n--- pane:\n{screen}");
+        // The next turn is answered at once: nothing is left busy.
+        let (_, evs) = sys.turn("after the failure").await;
+        sys.assert_end(&evs, "after the failure");
+        assert_eq!(last(&evs).data["text"], default_body("after the failure"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_model_that_recovers_ends_normally_and_showed_retrying() {
+    let Some(sys) = start(RECOVERY_RETRIES).await else {
+        return;
+    };
+    let message = "flaky 2 then answer";
+    let (_, evs) = sys.turn(message).await;
+    sys.assert_end(&evs, message);
+    assert_eq!(last(&evs).data["text"], default_body(message));
+    let retrying: Vec<_> = evs
+        .iter()
+        .filter(|e| e.event == "status" && e.data["state"] == "retrying")
+        .collect();
+    assert!(!retrying.is_empty(), "a retrying status: {evs:?}");
+    let first = &retrying[0].data;
+    assert!(first["attempt"].as_u64().is_some_and(|a| a >= 1), "{first}");
+    assert_eq!(
+        first["of"].as_u64(),
+        Some(u64::from(RECOVERY_RETRIES)),
+        "{first}"
+    );
+}
