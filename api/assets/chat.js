@@ -144,7 +144,7 @@ function follow() {
     },
     status: (d) => {
       if (d.state === 'waiting' && typeof d.screen === 'string') keepBottom(() => r.terminalQuestion(d.screen));
-      else r.setStatus(d.state, 0);
+      else r.setStatus(d.state, 0, d);
       if (d.state === 'delivered') announce('Paliadin is thinking');
     },
     activity: (text) => keepBottom(() => r.setActivity(text)),
@@ -163,7 +163,7 @@ function follow() {
     },
     error: (d) => {
       turnEvent('error', t.turn_id, sessionId, d);
-      keepBottom(() => r.fail(d.code, d.message, () => send(t.message)));
+      keepBottom(() => r.fail(d.code, d.message, () => send(t.message), d.kind));
       announce('The reply failed');
       settle(t.turn_id);
     },
@@ -184,7 +184,7 @@ function render(item) {
   const reply = addTurn(item.user_message);
   const t = track(item, reply);
   if (item.state === 'succeeded') { reply.finish(item.text, item.html); showUsage(t, item.usage); }
-  else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message));
+  else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message), item.error_kind);
   else if (item.state === 'cancelled') reply.cancelled();
   else unfinished(t);
 }

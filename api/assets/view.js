@@ -11,6 +11,23 @@ export const ERRORS = {
   timeout: 'The assistant took too long to answer.',
   invalid_reply: "The assistant's reply could not be read.",
   worker_lost: 'The worker handling this message stopped before it finished.',
+  agent_error: "The assistant's model could not answer.",
+};
+
+/**
+ * `agent_error` by its `kind` (why the model's API failed): a sentence a person can act on,
+ * and whether trying again can help.
+ */
+export const AGENT_ERRORS = {
+  authentication_failed: ["The agent's API key was rejected: an operator must fix its credentials.", false],
+  oauth_org_not_allowed: ["The agent's account may not use the model: an operator must fix its credentials.", false],
+  billing_error: ["The agent's account is out of credit: an operator must add credit or change the plan.", false],
+  rate_limit: ['The model is rate-limited: try again in a minute.', true],
+  overloaded: ['The model is overloaded: try again in a minute.', true],
+  invalid_request: ['This conversation is too long for the model: start a new one.', false],
+  model_not_found: ["The agent's model is not available: an operator must choose another.", false],
+  server_error: ["The model's service had an error: try again.", true],
+  max_output_tokens: ['The answer grew too long for the model: ask for a shorter one.', true],
 };
 
 const STATUS = {
@@ -23,6 +40,7 @@ const STATUS = {
   cancelling: 'Cancelling…',
   lost: 'Connection lost',
   waiting: 'Waiting for you',
+  retrying: 'The model is busy: retrying…',
 };
 
 const DECIDED = { allow: 'Allowed', allow_always: 'Always allowed', deny: 'Denied' };
@@ -117,11 +135,18 @@ export class Reply {
     this.root.setAttribute('aria-busy', String(busy));
   }
 
-  /** `state` is a status key, `ahead` the number of turns before this one. */
-  setStatus(state, ahead) {
+  /**
+   * `state` is a status key, `ahead` the number of turns before this one, `detail` the status
+   * event's data (a `retrying` status's `attempt`, `of`, `next_in`).
+   */
+  setStatus(state, ahead, detail) {
     if (this.done) return;
     let label = STATUS[state] || state;
     if (state === 'queued' && ahead > 0) label = `Queued (${ahead} ahead)`;
+    const [attempt, of] = [Number(detail && detail.attempt), Number(detail && detail.of)];
+    if (state === 'retrying' && attempt > 0 && of > 0) {
+      label = `The model is busy: retrying (attempt ${attempt} of ${of})…`;
+    }
     this.status.textContent = label;
     this.status.dataset.state = state;
     this.status.hidden = false;
@@ -279,18 +304,24 @@ export class Reply {
     this.tools.append(b);
   }
 
-  /** A terminal error: friendly text per code, the server's message, and a retry button. */
-  fail(code, message, onRetry) {
+  /**
+   * A terminal error: friendly text per code (per kind for `agent_error`), the server's
+   * message, and a retry button where trying again can help.
+   */
+  fail(code, message, onRetry, kind) {
     this.finishCommon();
     this.body.className = 'body plain';
     this.body.textContent = this.text;
     this.body.hidden = !this.text;
     const box = el('div', 'notice error');
     box.dataset.code = code || '';
-    box.append(el('strong', null, ERRORS[code] || 'Something went wrong.'));
+    const [sentence, retry] = (code === 'agent_error' && AGENT_ERRORS[kind]) ||
+      [ERRORS[code] || 'Something went wrong.', true];
+    if (kind) box.dataset.kind = kind;
+    box.append(el('strong', null, sentence));
     if (message) box.append(el('span', 'detail', message));
     this.bubble.insertBefore(box, this.tools);
-    if (onRetry) {
+    if (onRetry && retry) {
       const b = el('button', 'btn small retry', 'Try again');
       b.type = 'button';
       b.addEventListener('click', onRetry);
