@@ -2,10 +2,15 @@
 //! its scripted model answering errors): every failure kind ends the turn at once with
 //! `agent_error`, its kind and Claude's own words — never a timeout — and the next turn is
 //! answered; a model that is overloaded a few times and then answers ends normally, and the
-//! turn said `retrying` meanwhile.
+//! turn said `retrying` meanwhile; the chat page (headless Chromium) tells the person what to
+//! do about a failure, with **Try again** only where trying again can help.
 
+use paliadin_e2e::browser::{self, Browser, R, log_in, send};
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
+use paliadin_e2e::http::user;
 use paliadin_e2e::model::script::default_body;
+use paliadin_shared::db::users::Role;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// Claude Code retries a failed request up to 10 times by default, waiting 0.5 s × 2^n (plus
@@ -89,4 +94,52 @@ async fn an_overloaded_model_that_recovers_ends_normally_and_showed_retrying() {
         Some(u64::from(RECOVERY_RETRIES)),
         "{first}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_says_what_to_do_about_each_failure_and_offers_try_again_where_it_helps() {
+    if !browser::enabled("the_page_says_what_to_do_about_each_failure") {
+        return;
+    }
+    let Some(sys) = start(RETRIES).await else {
+        return;
+    };
+    let (_, token) = user(&sys.db, "browser@claude", Role::Owner).await;
+    let b = Browser::start("agent-failures").await;
+    log_in(&b, &sys.api.base, &token).await;
+    let cases = [
+        (
+            "fail-auth",
+            "The agent's API key was rejected: an operator must fix its credentials.",
+            false,
+        ),
+        (
+            "fail-overloaded",
+            "The model is overloaded: try again in a minute.",
+            true,
+        ),
+    ];
+    for (i, (word, sentence, retry)) in cases.into_iter().enumerate() {
+        send(&b, &format!("{word} from the page")).await;
+        let notice = format!("{R}[{i}] && {R}[{i}].querySelector('.notice.error')");
+        b.until(30, "the failure notice", &format!("return {notice}"))
+            .await;
+        let shown = b
+            .js(&format!(
+                "const n = {notice};
+                 return {{ code: n.dataset.code, sentence: n.querySelector('strong').textContent,
+                           detail: n.querySelector('.detail') && n.querySelector('.detail').textContent,
+                           retry: !!{R}[{i}].querySelector('button.retry') }};"
+            ))
+            .await;
+        b.screenshot(&format!("{i}-{word}")).await;
+        assert_eq!(shown["code"], "agent_error", "{word}: {shown}");
+        assert_eq!(shown["sentence"], sentence, "{word}: {shown}");
+        assert!(
+            shown["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{word}: Claude's own words under it: {shown}"
+        );
+        assert_eq!(shown["retry"], json!(retry), "{word}: Try again: {shown}");
+    }
+    b.close().await;
 }
