@@ -3,7 +3,8 @@
 //! server is killed and after its worker is SIGKILLed and replaced; "new conversation" (reset)
 //! and choosing an earlier conversation again give each its own memory and nothing of the
 //! other's; a turn without `session_id` continues the owner's latest conversation; an owner
-//! forgets a conversation (its turns, events and permission requests), nobody else can.
+//! forgets a conversation (its turns, events and permission requests), nobody else can; an
+//! agent idle past `PALIADIN_AGENT_IDLE_SECS` is stopped and its conversation resumes.
 //! The same matrix against the real Claude Code: `conversations_claude.rs`.
 
 use paliadin_api::config::ApiConfig;
@@ -312,4 +313,36 @@ async fn turns_of(db: &TestDb, id: &str) -> i64 {
         .fetch_one(&db.pool)
         .await
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_agent_is_stopped_and_its_conversation_resumes() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (owner, token) = user(&db, "o@idle", Role::Owner).await;
+    let rig = TmuxRig::new();
+    let sys = Sys {
+        c: Client::new(&api.base, Some(&token)),
+        worker: rig.worker_with(&db.url, "idle-w1", &[("PALIADIN_AGENT_IDLE_SECS", "1")]),
+        rig,
+        owner,
+        _api: api,
+        db,
+    };
+    let (_, conv) = sys.say(None, "remember the idle test").await;
+    paliadin_e2e::wait_until(30, "the idle agent stopped", || {
+        let gone = !sys.rig.has_session(&sys.session());
+        async move { gone }
+    })
+    .await;
+    let (evs, _) = sys.say_all(Some(&conv), "/recall").await;
+    let text = evs.last().unwrap().data["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("remember the idle test"), "{text}");
+    assert!(
+        evs.iter().any(|e| e.event == "activity"
+            && e.data["text"] == "resumed this conversation in a new agent"),
+        "{evs:?}"
+    );
 }

@@ -32,6 +32,10 @@ pub struct RuntimeConfig {
     /// On shutdown, how long in-flight turns may finish before their leases are released.
     #[arg(long, env = "PALIADIN_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+    /// Stop an agent after this many seconds without a turn (cleanly: nothing is lost, its
+    /// conversation resumes with the next turn; an agent at work is never stopped); 0: never.
+    #[arg(long, env = "PALIADIN_AGENT_IDLE_SECS", default_value_t = 900)]
+    pub agent_idle_secs: u64,
     /// tmux session name prefix (`<prefix>-<userid8>`).
     #[arg(long, env = "PALIADIN_SESSION_PREFIX", default_value = "paliadin")]
     pub session_prefix: String,
@@ -64,6 +68,11 @@ impl Default for RuntimeConfig {
 }
 
 impl RuntimeConfig {
+    /// How long an agent may go without a turn before it is stopped; None: never.
+    pub fn agent_idle(&self) -> Option<Duration> {
+        (self.agent_idle_secs > 0).then(|| Duration::from_secs(self.agent_idle_secs))
+    }
+
     pub fn poll(&self) -> Duration {
         Duration::from_millis(self.poll_ms.max(10))
     }

@@ -20,6 +20,8 @@ pub struct LocalDriver {
     host: TmuxHost,
     /// The latency of every tmux call, exported by the worker that uses this driver.
     timings: HistogramVec,
+    /// Agents stopped for having no turn for `PALIADIN_AGENT_IDLE_SECS`.
+    idle_stops: prometheus::IntCounter,
 }
 
 impl LocalDriver {
@@ -27,9 +29,15 @@ impl LocalDriver {
     pub fn new(config: LocalConfig) -> Result<LocalDriver, StartError> {
         let timings = crate::metrics::tmux_timings();
         let tmux = Tmux::new(&config.tmux_bin, config.socket.clone()).timed(timings.clone());
+        let idle_stops = prometheus::IntCounter::new(
+            "paliadin_agent_idle_stops_total",
+            "Agents stopped after PALIADIN_AGENT_IDLE_SECS without a turn (they resume on the next).",
+        )
+        .expect("a valid counter");
         Ok(LocalDriver {
             host: TmuxHost::start_with(config, tmux)?,
             timings,
+            idle_stops,
         })
     }
 
@@ -58,11 +66,20 @@ impl Driver for LocalDriver {
         self.host.settle(turn);
     }
 
+    async fn stop_idle(&self, idle: std::time::Duration) -> usize {
+        let n = self.host.stop_idle(idle).await;
+        self.idle_stops.inc_by(n as u64);
+        n
+    }
+
     async fn close(&self) {
         self.host.close().await;
     }
 
     fn metrics(&self) -> Vec<Box<dyn Collector>> {
-        vec![Box::new(self.timings.clone())]
+        vec![
+            Box::new(self.timings.clone()),
+            Box::new(self.idle_stops.clone()),
+        ]
     }
 }

@@ -40,6 +40,10 @@ impl Driver for Draining {
         self.0.settle(user, turn).await
     }
 
+    async fn stop_idle(&self, idle: std::time::Duration) -> usize {
+        self.0.stop_idle(idle).await
+    }
+
     async fn close(&self) {
         self.0.close().await
     }

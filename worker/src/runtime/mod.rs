@@ -161,6 +161,12 @@ impl Worker {
         let mut poll = tokio::time::interval(ctx.config.poll());
         let mut beat = tokio::time::interval(Duration::from_secs(5));
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
+        // Idle agents are looked for every minute (every half the limit when it is shorter).
+        let idle = ctx.config.agent_idle();
+        let every = idle.map_or(Duration::from_secs(60), |i| {
+            (i / 2).clamp(Duration::from_secs(1), Duration::from_secs(60))
+        });
+        let mut sweep = tokio::time::interval(every);
         while !shutdown.is_cancelled() {
             let claimed = self.claim(&slots, &tracker, &freed).await;
             if claimed > 0 && slots.available_permits() > 0 {
@@ -185,6 +191,11 @@ impl Worker {
                 _ = prune.tick() => {
                     self.prune_archives().await;
                     self.prune_turns().await;
+                }
+                _ = sweep.tick(), if idle.is_some() => {
+                    for driver in ctx.drivers.values() {
+                        driver.stop_idle(idle.unwrap_or_default()).await;
+                    }
                 }
                 _ = beat.tick() => {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;

@@ -60,6 +60,10 @@ pub struct ShimConfig {
     pub workdir: Option<PathBuf>,
     #[command(flatten)]
     pub launch: crate::tmux::launch::LaunchSettings,
+    /// Stop an agent of this host after this many seconds without a turn (cleanly: its
+    /// conversation resumes with the next turn); 0: never.
+    #[arg(long, env = "PALIADIN_AGENT_IDLE_SECS", default_value_t = 900)]
+    pub agent_idle_secs: u64,
     /// Extra variables for new agent sessions, beside the worker's own `PATH`, `HOME`, `LANG`,
     /// `ANTHROPIC_*`, … (docs/tmux-driving.md, "The agent's environment"): `NAME` copies this
     /// process's value, `NAME=value` sets one; split like a shell line. Set it in the
@@ -141,6 +145,11 @@ impl ShimConfig {
         cfg.tmux_bin = self.tmux_bin.clone();
         cfg.max_reply_bytes = self.max_reply_bytes;
         Ok((cfg, format!("{cmd} ({why})")))
+    }
+
+    /// How long an agent may go without a turn; None: never stopped.
+    pub fn agent_idle(&self) -> Option<std::time::Duration> {
+        (self.agent_idle_secs > 0).then(|| std::time::Duration::from_secs(self.agent_idle_secs))
     }
 
     /// The validated session prefix.

@@ -156,6 +156,8 @@ impl TmuxHost {
             r = self.drive(spec, turn, &mut feed, control) => r,
         };
         drop(feed);
+        // Used until now: an idle stop counts from the end of its last turn.
+        self.sessions.touch(&spec.session).await;
         if let Err(e) = &outcome {
             tracing::info!(error = %e, "turn ended without a reply");
             self.sessions.evict(&spec.session);
@@ -201,6 +203,7 @@ impl TmuxHost {
     ) -> Result<Reply, DriveError> {
         let progress = turn.progress;
         // On takeover the message is never pasted again: its reply may even exist already.
+        let mut resumed = false;
         if !spec.already_delivered {
             // A takeover, or any attempt after one that pressed Enter (an SSH host agent does
             // not know the attempt number): look at what the earlier attempt left first.
@@ -208,9 +211,16 @@ impl TmuxHost {
             if resume && self.earlier_delivery_arrived(spec.turn_id, feed).await {
                 tracing::info!("the agent already received this turn: not pasting it again");
             } else {
-                self.deliver(spec, resume, progress, feed, control).await?;
+                resumed = self.deliver(spec, resume, progress, feed, control).await?;
             }
+            self.sessions.touch(&spec.session).await;
             progress.delivered().await;
+            if resumed {
+                // The person sees once that a new agent took the conversation up where it was.
+                progress
+                    .activity("resumed this conversation in a new agent")
+                    .await;
+            }
         }
         let watch = wait::Watch {
             every: self.cfg.health_interval,
@@ -245,7 +255,7 @@ impl TmuxHost {
         progress: &dyn Progress,
         feed: &mut TurnFeed,
         control: &TurnControl,
-    ) -> Result<(), DriveError> {
+    ) -> Result<bool, DriveError> {
         acting(control)?;
         let started = Instant::now();
         let pane = spec.session.pane_target();
@@ -256,9 +266,8 @@ impl TmuxHost {
             self.sessions.evict(&spec.session);
             ensured = self.ensure(&spec.session, spec.conversation).await?;
         }
-        if ensured.created() {
-            announce(ensured, progress).await;
-        } else {
+        let mut resumed = ensured == Ensured::Created(Mode::Resume);
+        if !ensured.created() {
             self.no_question(&spec.session, progress, control).await;
         }
         // Input that may sit in the agent's input line: an earlier attempt's paste without its
@@ -293,7 +302,7 @@ impl TmuxHost {
             // The cache trusted a session that has gone since: start a new one, once.
             self.sessions.evict(&spec.session);
             let again = self.ensure(&spec.session, spec.conversation).await?;
-            announce(again, progress).await;
+            resumed |= again == Ensured::Created(Mode::Resume);
             acting(control)?;
             deliver::paste(&self.tmux, &pane, spec.turn_id, &text)
                 .await
@@ -308,7 +317,7 @@ impl TmuxHost {
             })?;
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(?ensured, ?confirmed, ms, "delivered");
-        Ok(())
+        Ok(resumed)
     }
 
     /// Escape interrupts the agent; it then stops without its Stop hook, so its busy marker is
@@ -463,6 +472,19 @@ impl TmuxHost {
             // server another configuration started).
             Err(_) | Ok(()) => {}
         }
+        // Once it is up, an agent that exits takes its session along: tmux 3.3a's server
+        // crashes when text is pasted into a dead pane (`paste-buffer`, measured), and a later
+        // turn could paste into one the health cache still trusts. Only a start keeps its pane,
+        // to read why it ended (before the option changes: it would cost the pane's history).
+        if let Some(words) = self.dead_words(s).await? {
+            return Ok(Some(words));
+        }
+        self.sessions.keep_dead_panes(s, false).await;
+        self.dead_words(s).await
+    }
+
+    /// None when the session's agent runs; else its last words (the session is then killed).
+    async fn dead_words(&self, s: &SessionName) -> Result<Option<String>, DriveError> {
         match self.sessions.health(s).await {
             Ok(Health::Alive { .. }) => Ok(None),
             Ok(Health::Dead) => {
@@ -476,6 +498,33 @@ impl TmuxHost {
         }
     }
 
+    /// Stops the agents not used for `idle` whose busy marker is gone (an agent at work keeps
+    /// it), cleanly: their session is killed, nothing is lost, and each conversation resumes
+    /// with its next turn. Returns how many were stopped.
+    pub async fn stop_idle(&self, idle: std::time::Duration) -> usize {
+        let idle_ones = match self.sessions.idle(idle).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the sessions for idle agents");
+                return 0;
+            }
+        };
+        let mut stopped = 0;
+        for s in idle_ones {
+            if busy::path(self.spool().root(), &s).exists() {
+                continue;
+            }
+            match self.sessions.kill(&s).await {
+                Ok(()) => {
+                    tracing::info!(session = %s, idle_s = idle.as_secs(), "stopped an idle agent; its conversation resumes with its next turn");
+                    stopped += 1;
+                }
+                Err(e) => tracing::warn!(session = %s, error = %e, "cannot stop an idle agent"),
+            }
+        }
+        stopped
+    }
+
     /// Kills the session; the next turn starts a fresh agent. A missing session is fine.
     pub async fn reset(&self, s: &SessionName) -> Result<(), DriveError> {
         self.take_interrupted(s);
@@ -483,15 +532,6 @@ impl TmuxHost {
             .kill(s)
             .await
             .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))
-    }
-}
-
-/// The person sees once that a new agent took their conversation up where it was.
-async fn announce(ensured: Ensured, progress: &dyn Progress) {
-    if ensured == Ensured::Created(Mode::Resume) {
-        progress
-            .activity("resumed this conversation in a new agent")
-            .await;
     }
 }
 

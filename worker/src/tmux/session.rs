@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 /// The tmux user option that names the conversation a session's agent holds.
 pub const CONVERSATION_OPTION: &str = "@paliadin-conversation";
+/// The tmux user option that holds when the agent was last used (Unix seconds): set when it
+/// starts, when a turn is pasted and when one ends; read by [`Sessions::idle`].
+pub const USED_OPTION: &str = "@paliadin-used";
 
 /// What a health check saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +235,7 @@ impl Sessions {
                 other?;
             }
         }
+        self.touch(s).await;
         tracing::info!(session = %s, %conversation, mode = mode.as_str(), "agent started");
         // A never-attached pane may not have seen a SIGWINCH; setting the size sends one.
         let target = s.pane_target();
@@ -241,6 +245,59 @@ impl Sessions {
             .await;
         self.evict(s);
         Ok(())
+    }
+
+    /// Whether the session's pane stays when its agent exits (`remain-on-exit`, on for every
+    /// new session by the server's configuration). Best effort.
+    pub async fn keep_dead_panes(&self, s: &SessionName, keep: bool) {
+        let pane = s.pane_target();
+        let value = if keep { "on" } else { "off" };
+        if let Err(e) = self
+            .tmux
+            .run(&["set-option", "-w", "-t", &pane, "remain-on-exit", value])
+            .await
+            && !e.is_missing()
+        {
+            tracing::warn!(error = %e, session = %s, "cannot set remain-on-exit");
+        }
+    }
+
+    /// Marks the session's agent as used now ([`USED_OPTION`]). Best effort: a session that is
+    /// gone has nothing to mark.
+    pub async fn touch(&self, s: &SessionName) {
+        let now = unix_now().to_string();
+        let pane = s.pane_target();
+        if let Err(e) = self
+            .tmux
+            .run(&["set-option", "-t", &pane, USED_OPTION, &now])
+            .await
+            && !e.is_missing()
+        {
+            tracing::debug!(error = %e, session = %s, "cannot mark the agent as used");
+        }
+    }
+
+    /// The sessions whose agent has not been used for `idle` (by [`USED_OPTION`]); sessions
+    /// without the mark (the control session, sessions from before idle stops) are never idle.
+    pub async fn idle(&self, idle: Duration) -> Result<Vec<SessionName>, TmuxError> {
+        let out = match self
+            .tmux
+            .run(&["list-sessions", "-F", "#{session_name}\t#{@paliadin-used}"])
+            .await
+        {
+            Err(e) if e.is_missing() => return Ok(Vec::new()),
+            other => other?,
+        };
+        let now = unix_now();
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter_map(|(name, used)| {
+                Some((SessionName::parse(name).ok()?, used.parse::<u64>().ok()?))
+            })
+            .filter(|(_, used)| now.saturating_sub(*used) >= idle.as_secs())
+            .map(|(name, _)| name)
+            .collect())
     }
 
     /// The last lines of a pane whose agent exited (kept by `remain-on-exit`, set in the
@@ -305,6 +362,12 @@ impl Sessions {
         tracing::warn!(session = %s, "agent screen not stable after {timeout:?}; pasting anyway");
         Ok(())
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// How much of a dead agent's screen a turn's error quotes.

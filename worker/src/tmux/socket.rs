@@ -27,7 +27,9 @@ pub const DEFAULT_NAME: &str = "tmux.sock";
 /// What Paliadin's tmux server is started with. Only options that change no command's output.
 const CONF: &str = "\
 # Paliadin's own tmux server (written by Paliadin; replaced at each start of a worker).
-# A pane whose agent exited stays, so the worker can read why (tmux-driving.md).
+# A pane whose agent exited stays, so the worker can read why (tmux-driving.md); the worker
+# turns it off for each session once its agent has started (tmux 3.3a crashes when text is
+# pasted into a dead pane).
 set-option -g remain-on-exit on
 ";
 

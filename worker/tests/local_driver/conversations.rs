@@ -137,3 +137,53 @@ async fn an_agent_that_cannot_resume_forgets_after_a_restart_and_still_answers()
     let recalled = say(&rig, &s, continued, "/recall").await;
     assert!(recalled.contains("no earlier message"), "{recalled}");
 }
+
+#[tokio::test]
+async fn an_idle_agent_is_stopped_and_its_conversation_resumes() {
+    use paliadin_worker::driver::Driver;
+    use std::time::Duration;
+    let rig = Rig::new();
+    let s = rig.session("conv-idle");
+    let conv = Conversation::new(Uuid::new_v4());
+    say(&rig, &s, conv, "before the pause").await;
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &rig.socket])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Just used: not idle.
+    assert_eq!(rig.driver.stop_idle(Duration::from_secs(60)).await, 0);
+    // Last used an hour ago.
+    let old = (std::time::SystemTime::now() - Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let target = s.pane_target();
+    assert!(
+        tmux(&["set-option", "-t", &target, "@paliadin-used", &old])
+            .status
+            .success()
+    );
+    // At work (its busy marker is there): left alone.
+    let marker = paliadin_worker::tmux::busy::path(rig.driver.host().spool().root(), &s);
+    std::fs::write(&marker, "").unwrap();
+    assert_eq!(rig.driver.stop_idle(Duration::from_secs(60)).await, 0);
+    std::fs::remove_file(&marker).unwrap();
+    // Idle: stopped, and the next turn resumes the conversation in a new agent.
+    assert_eq!(rig.driver.stop_idle(Duration::from_secs(60)).await, 1);
+    assert!(pane_pid(&rig, &s).is_none(), "the session is gone");
+    let recalled = say(
+        &rig,
+        &s,
+        Conversation {
+            continues: true,
+            ..conv
+        },
+        "/recall",
+    )
+    .await;
+    assert!(recalled.contains("before the pause"), "{recalled}");
+}
