@@ -68,7 +68,10 @@ async function api(method, path, body) {
   const r = await fetch(path, opts);
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
-  const own = !path.includes('/cancel') && !path.includes('/permission/') && !path.includes('/push/');
+  // A 404 of these is about one thing (a turn, a request, a conversation gone meanwhile), not
+  // the person: only the others mean the session has ended.
+  const own = !path.includes('/cancel') && !path.includes('/permission/') && !path.includes('/push/')
+    && method !== 'DELETE';
   if (r.status === 404 && own) signedOut();
   return { status: r.status, data };
 }
@@ -330,7 +333,8 @@ async function newConversation() {
   newBtn.disabled = true;
   sendBtn.disabled = true;
   announce('Starting a new conversation');
-  await Promise.all(pending.map((id) => cancel(id).catch(() => {})));
+  // The current conversation's unfinished turns keep running: it stays in the ☰ list and its
+  // agent resumes it when it is chosen again.
   const { status, data } = await api('POST', '/api/paliadin/reset', {});
   newBtn.disabled = false;
   sendBtn.disabled = false;
@@ -338,8 +342,8 @@ async function newConversation() {
     toast((data && data.message) || 'Could not start a new conversation.');
     return;
   }
-  // 202: the reset is queued behind the agent's current work and runs when a worker gets to it.
-  if (status === 202) toast('The new conversation starts once the agent is free.');
+  // 202: the reset is queued behind the earlier conversation's turns and runs after them.
+  if (status === 202) toast('The new conversation starts once the agent has finished the earlier one.');
   if (stream) stream.close();
   stream = null;
   pending = [];
@@ -377,7 +381,27 @@ input.addEventListener('input', autosize);
 stopBtn.addEventListener('click', () => pending.length && cancel(pending[0]));
 newBtn.addEventListener('click', newConversation);
 setupNotifications($('notify-toggle'), api, toast, opened);
-setupConversations({ api, onSelect: (id) => switchTo(id).catch(() => toast('Could not load the conversation.')), current: () => sessionId });
+setupConversations({
+  api,
+  onSelect: (id) => switchTo(id).catch(() => toast('Could not load the conversation.')),
+  current: () => sessionId,
+  // The conversation on screen was deleted: an empty, new one takes its place.
+  onForgotten: (id) => {
+    if (id !== sessionId) return;
+    if (stream) stream.close();
+    stream = null;
+    pending = [];
+    turns.clear();
+    spent.reset();
+    log.replaceChildren();
+    clearLive();
+    resume = null;
+    setSession(crypto.randomUUID());
+    refreshChrome();
+  },
+  toast,
+  announce,
+});
 
 load().catch(() => toast('Could not load the conversation.'));
 input.focus();

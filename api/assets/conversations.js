@@ -1,7 +1,8 @@
 // conversations.js: the conversations drawer of the chat page (a side panel on a wide screen,
 // a drawer over the thread on a phone). Lists the owner's conversations newest first from
 // GET /api/paliadin/conversations, with their state, searches their own messages and replies,
-// pages with "Show more", and hands a chosen conversation to the page.
+// pages with "Show more", hands a chosen conversation to the page, and deletes one (after a
+// confirmation: DELETE /api/paliadin/conversations/{id} forgets its turns for good).
 
 import { el } from './view.js';
 
@@ -10,9 +11,10 @@ const SEARCH_DELAY_MS = 250;
 
 /**
  * Wires the drawer. `api(method, path)` is the page's fetch helper; `onSelect(session_id)`
- * loads a conversation; `current()` is the session shown now (marked in the list).
+ * loads a conversation; `current()` is the session shown now (marked in the list);
+ * `onForgotten(session_id)` is told of a deleted one; `toast` and `announce` tell the person.
  */
-export function setupConversations({ api, onSelect, current }) {
+export function setupConversations({ api, onSelect, current, onForgotten, toast, announce }) {
   const $ = (id) => document.getElementById(id);
   const drawer = $('convos');
   const toggle = $('convos-toggle');
@@ -43,8 +45,34 @@ export function setupConversations({ api, onSelect, current }) {
       toggle.focus(); // the chosen button goes with the drawer: the focus returns to its opener
       onSelect(c.session_id);
     });
-    li.append(b);
+    const del = el('button', 'convo-delete', '🗑');
+    del.type = 'button';
+    del.setAttribute('aria-label', `Delete conversation: ${c.title || '(no message)'}`);
+    del.title = 'Delete this conversation';
+    del.addEventListener('click', () => forget(c, li, del));
+    li.append(b, del);
     return li;
+  }
+
+  async function forget(c, li, del) {
+    const title = c.title || '(no message)';
+    if (!window.confirm(`Delete the conversation “${title}”? Its messages and replies are removed for good.`)) {
+      del.focus();
+      return;
+    }
+    const { status, data } = await api('DELETE', `/api/paliadin/conversations/${encodeURIComponent(c.session_id)}`);
+    if (status === 200 || status === 404) {
+      // The focus goes to the next conversation (or the search field), not to the page body.
+      const next = li.nextElementSibling || li.previousElementSibling;
+      li.remove();
+      empty.hidden = list.children.length > 0;
+      (next ? next.querySelector('.convo-button') : search).focus();
+      announce('Conversation deleted');
+      onForgotten(c.session_id);
+    } else {
+      toast((data && data.message) || 'Could not delete the conversation.');
+      del.focus();
+    }
   }
 
   async function fetchPage(reset) {

@@ -174,4 +174,35 @@ async fn the_conversations_drawer_lists_searches_and_switches() {
     b.until(10, "the drawer on a phone", "const d = document.getElementById('convos'); return !d.hidden && d.getBoundingClientRect().width >= window.innerWidth - 1 && document.querySelectorAll('#convos-list .convo-title').length === 2")
         .await;
     b.screenshot("21-convos-phone").await;
+
+    // Delete the other conversation ("bananas only"): asked first, a "no" keeps it.
+    let bananas = "[...document.querySelectorAll('#convos-list .convo')].find(li => li.querySelector('.convo-title').textContent === 'bananas only').querySelector('.convo-delete')";
+    b.js(&format!("{bananas}.click()")).await;
+    b.client
+        .dismiss_alert()
+        .await
+        .expect("a confirmation was asked");
+    assert_eq!(
+        b.js("return document.querySelectorAll('#convos-list .convo').length")
+            .await,
+        json!(2)
+    );
+    b.js(&format!("{bananas}.click()")).await;
+    b.client
+        .accept_alert()
+        .await
+        .expect("a confirmation was asked");
+    b.until(10, "the deleted conversation gone from the list", "const t = [...document.querySelectorAll('#convos-list .convo-title')].map(x => x.textContent); return t.length === 1 && t[0] === 'apples and pears'")
+        .await;
+    // Gone on the server too, and the focus is on what remains, not lost.
+    let left: i64 = sqlx::query_scalar("SELECT count(DISTINCT session_id) FROM turns")
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "the conversation is gone from the database");
+    assert_eq!(
+        b.js("return document.activeElement.classList.contains('convo-button')")
+            .await,
+        json!(true)
+    );
 }
