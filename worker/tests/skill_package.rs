@@ -23,11 +23,12 @@ const TMUX_SESSION: &str = "paliadin-0123abcd";
 const HOOK_BIN: &str = env!("CARGO_BIN_EXE_paliadin-hook");
 
 /// The hook events and the hook each runs.
-const EVENTS: [(&str, &str); 4] = [
+const EVENTS: [(&str, &str); 5] = [
     ("UserPromptSubmit", "user-prompt-submit"),
     ("PostToolUse", "post-tool-use"),
     ("Stop", "stop"),
     ("PermissionRequest", "permission-request"),
+    ("StopFailure", "stop-failure"),
 ];
 
 /// A temporary HOME with the package installed in it; removed on drop.
@@ -206,6 +207,37 @@ fn install_merges_settings_and_seeds_claude_json() {
     );
     let project = &state["projects"][workdir.to_str().unwrap()];
     assert_eq!(project["hasTrustDialogAccepted"], true);
+}
+
+#[test]
+fn a_stop_failure_writes_the_failure_and_lets_claude_stop() {
+    let home = Home::new();
+    home.install(&[]);
+    let turn = Uuid::new_v4();
+    let session = json!("sess-f");
+    let prompt = format!("[PALIADIN:{turn}] hello");
+    home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "hook_event_name": "UserPromptSubmit", "prompt": prompt}),
+    );
+    assert!(home.busy().exists(), "the prompt marks the session busy");
+    // As Claude Code 2.1.197 sends it when its API key is rejected.
+    let failure = json!({"session_id": session, "hook_event_name": "StopFailure",
+        "error": "authentication_failed",
+        "last_assistant_message": "Invalid API key \u{1b}[31m· Fix external API key"});
+    assert_eq!(home.hook("stop-failure", failure), "");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.turn_file(turn, "failure")).unwrap())
+            .unwrap();
+    assert_eq!(
+        written,
+        json!({"kind": "authentication_failed",
+               "message": "Invalid API key  [31m· Fix external API key"})
+    );
+    assert!(!home.busy().exists(), "Claude may take the next prompt");
+    // The turn is no longer pending: a later stop writes nothing for it.
+    assert_eq!(home.hook("stop", json!({"session_id": session})), "");
+    assert!(!home.turn_file(turn, "md").exists());
 }
 
 #[test]

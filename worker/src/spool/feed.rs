@@ -118,6 +118,11 @@ impl TurnFeed {
         self.dir.answer(self.turn, n, answer)
     }
 
+    /// The turn this feed reads.
+    pub fn turn(&self) -> Uuid {
+        self.turn
+    }
+
     /// `.ack` lines seen so far.
     pub fn acks(&self) -> usize {
         self.acks

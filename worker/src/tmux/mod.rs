@@ -24,6 +24,7 @@
 //! The why of every step is in `docs/tmux-driving.md`.
 
 pub mod agent_env;
+pub mod api_error;
 pub mod buffer;
 pub mod busy;
 pub mod cli;

@@ -7,10 +7,11 @@
 use super::TmuxError;
 use super::clock::TurnClock;
 use super::session::{Health, Sessions};
-use super::{dialog, retrying};
+use super::{api_error, dialog, retrying};
 use crate::driver::{DriveError, Progress};
 use crate::spool::{SpoolEvent, TurnFeed};
 use paliadin_shared::SessionName;
+use paliadin_shared::domain::agent_failure::AgentFailure;
 use paliadin_shared::domain::permission::{DecidedBy, PermissionAnswer};
 use paliadin_shared::domain::trailer::{Reply, TrailerError, parse_reply};
 use std::time::Duration;
@@ -55,7 +56,18 @@ pub async fn reply(
                         // asking something in its terminal. Read its screen.
                         if news.elapsed() >= RETRY_QUIET {
                             let quiet = news.elapsed() >= watch.dialog_quiet;
-                            look(sessions, s, turn.progress, &mut shown, quiet).await;
+                            let seen = look(sessions, s, turn.progress, &mut shown, quiet, feed.turn()).await;
+                            if let Some(failure) = seen {
+                                // A hook's report, if one came meanwhile, has the agent's own words.
+                                feed.scan();
+                                while let Some(ev) = feed.try_next() {
+                                    if let Some(done) = forward(ev, &mut streamed, turn, feed).await {
+                                        return done;
+                                    }
+                                }
+                                tracing::info!(kind = %failure.kind, "the agent's screen shows a model API error no hook reported");
+                                return Err(DriveError::Agent(failure));
+                            }
                         }
                         continue;
                     }
@@ -87,16 +99,18 @@ struct Shown {
 }
 
 /// Reports a retry of the agent's model call (once per attempt) and, when `quiet` long enough,
-/// a question on the agent's screen once (again only when it changes).
+/// a question on the agent's screen once (again only when it changes); returns a model API
+/// error the screen shows under `turn`'s prompt that no hook reported (after `quiet` too).
 async fn look(
     sessions: &Sessions,
     s: &SessionName,
     progress: &dyn Progress,
     shown: &mut Shown,
     quiet: bool,
-) {
+    turn: uuid::Uuid,
+) -> Option<AgentFailure> {
     let Ok(screen) = super::deliver::capture(sessions.tmux(), &s.pane_target()).await else {
-        return;
+        return None;
     };
     if let Some(r) = retrying::retry(&screen)
         && shown
@@ -112,12 +126,15 @@ async fn look(
         shown.retry = Some(r);
     }
     if !quiet {
-        return;
+        return None;
+    }
+    if let Some(failure) = api_error::failure(&screen, turn) {
+        return Some(failure);
     }
     let shown = &mut shown.question;
     if dialog::question(&screen).is_none() {
         *shown = None;
-        return;
+        return None;
     }
     let excerpt = dialog::excerpt(&screen);
     if shown.as_deref() != Some(excerpt.as_str()) {
@@ -127,6 +144,7 @@ async fn look(
         progress.waiting(&excerpt).await;
         *shown = Some(excerpt);
     }
+    None
 }
 
 /// Where a waiting turn reports to, and the clock its permission waits stop.
