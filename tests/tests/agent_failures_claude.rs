@@ -74,6 +74,39 @@ async fn each_api_failure_ends_the_turn_at_once_with_its_kind_and_the_next_turn_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_stop_failure_hook_the_screen_tells_the_failure() {
+    let Some(sys) = start(RETRIES).await else {
+        return;
+    };
+    // An older Claude Code, without StopFailure: nothing reports the failure but its screen.
+    let path = sys.claude.home.join(".claude/settings.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    settings["hooks"]
+        .as_object_mut()
+        .unwrap()
+        .remove("StopFailure")
+        .expect("the installer registers StopFailure");
+    std::fs::write(&path, settings.to_string()).unwrap();
+    let t0 = Instant::now();
+    let (_, evs) = sys.turn("fail-auth no hook").await;
+    let end = last(&evs);
+    assert_eq!(
+        (end.data["code"].as_str(), end.data["kind"].as_str()),
+        (Some("agent_error"), Some("authentication_failed")),
+        "{end:?}\n--- pane:\n{}",
+        sys.rig.screen(&sys.session())
+    );
+    assert!(
+        end.data["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Invalid API key")),
+        "{end:?}"
+    );
+    assert!(t0.elapsed() < PROMPTLY, "took {:?}", t0.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overloaded_model_that_recovers_ends_normally_and_showed_retrying() {
     let Some(sys) = start(RECOVERY_RETRIES).await else {
         return;
