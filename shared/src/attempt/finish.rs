@@ -82,6 +82,7 @@ pub(super) async fn write(inner: &Inner, outcome: &Outcome) -> Result<bool, DbEr
                 code: *code,
                 message,
                 text: text.as_deref(),
+                kind: kind.as_deref(),
             };
             let error = NewEvent::error_of_kind(*code, message, kind.as_deref());
             fenced::finish_failed(pool, turn.id, attempt, &failed, &terminal(&error)).await?

@@ -145,6 +145,8 @@ pub struct Failure<'a> {
     pub message: &'a str,
     /// Reply text worth keeping (kept from an earlier write when `None`).
     pub text: Option<&'a str>,
+    /// An `agent_error`'s kind.
+    pub kind: Option<&'a str>,
 }
 
 /// A finish in **one statement** (fenced by the attempt, and only while the turn runs): the
@@ -224,12 +226,13 @@ pub async fn finish_failed(
 ) -> Result<bool, sqlx::Error> {
     let sql = finish_sql!(
         "state = 'failed', error_code = $8, error_message = $9,
-         reply_text = COALESCE($10, reply_text)"
+         reply_text = COALESCE($10, reply_text), error_kind = $11"
     );
     let seq = finish_query(sql, id, attempt, t)
         .bind(failure.code.as_str())
         .bind(failure.message)
         .bind(failure.text)
+        .bind(failure.kind)
         .fetch_optional(pool)
         .await?;
     Ok(seq.is_some())
