@@ -40,6 +40,9 @@ pub struct HistoryItem {
     pub html: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// An `agent_error`'s kind (`rate_limit`, `overloaded`, `authentication_failed`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
     pub sse_url: String,
     /// What the model spent on the turn, as in the `end` event (absent when none was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +120,7 @@ pub async fn history(
                 text: r.reply_text,
                 error_code: r.error_code,
                 error_message: r.error_message,
+                error_kind: r.error_kind,
             })
             .collect(),
     ))
