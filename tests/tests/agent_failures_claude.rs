@@ -152,7 +152,7 @@ async fn the_page_says_what_to_do_about_each_failure_and_offers_try_again_where_
             true,
         ),
     ];
-    for (i, (word, sentence, retry)) in cases.into_iter().enumerate() {
+    for (i, &(word, sentence, retry)) in cases.iter().enumerate() {
         send(&b, &format!("{word} from the page")).await;
         let notice = format!("{R}[{i}] && {R}[{i}].querySelector('.notice.error')");
         b.until(30, "the failure notice", &format!("return {notice}"))
@@ -174,5 +174,22 @@ async fn the_page_says_what_to_do_about_each_failure_and_offers_try_again_where_
         );
         assert_eq!(shown["retry"], json!(retry), "{word}: Try again: {shown}");
     }
+    // After a reload the history says the same: the kind is stored with the turn.
+    b.client.refresh().await.unwrap();
+    let first = format!("{R}[0] && {R}[0].querySelector('.notice.error[data-kind]')");
+    b.until(15, "the failure in the history", &format!("return {first}"))
+        .await;
+    let again = b
+        .js(&format!(
+            "const n = {first};
+             return [n.dataset.kind, n.querySelector('strong').textContent,
+                     !!{R}[0].querySelector('button.retry')];"
+        ))
+        .await;
+    assert_eq!(
+        again,
+        json!(["authentication_failed", cases[0].1, false]),
+        "after a reload"
+    );
     b.close().await;
 }
