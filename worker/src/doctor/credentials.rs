@@ -59,3 +59,41 @@ pub fn claude_credentials(report: &mut Report, program: &Path, env: &AgentEnv) {
          \"The model's API fails\"), or log in once as the agent's account with `claude /login`",
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paliadin_shared::doctor::Status;
+
+    fn check(vars: &[(&str, &str)], program: &str) -> (Status, String) {
+        let vars = vars.iter().map(|(k, v)| ((*k).into(), (*v).into()));
+        let env = AgentEnv::from_vars(vars, None).unwrap();
+        let mut report = Report::default();
+        claude_credentials(&mut report, Path::new(program), &env);
+        let c = report.checks.pop().unwrap();
+        (c.status, c.detail)
+    }
+
+    #[test]
+    fn a_key_or_a_login_is_enough_and_no_value_is_printed() {
+        let home = std::env::temp_dir().join(format!("paliadin-cred-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(home.join(".claude")).unwrap();
+        let h = home.to_str().unwrap();
+        let secret = "sk-ant-secret-value-1234";
+        let (status, detail) = check(
+            &[("HOME", h), ("ANTHROPIC_API_KEY", secret)],
+            "/usr/bin/claude",
+        );
+        assert_eq!(status, Status::Ok, "{detail}");
+        assert!(!detail.contains(secret), "{detail}");
+        let (status, detail) = check(&[("HOME", h)], "/usr/bin/claude");
+        assert_eq!(status, Status::Fail, "{detail}");
+        std::fs::write(home.join(".claude/.credentials.json"), "{}").unwrap();
+        let (status, detail) = check(&[("HOME", h)], "/usr/bin/claude");
+        assert_eq!(status, Status::Ok, "{detail}");
+        assert!(!detail.contains("{}"), "{detail}");
+        let (status, _) = check(&[], "/usr/bin/paliadin-demo-agent");
+        assert_eq!(status, Status::Ok);
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+}
