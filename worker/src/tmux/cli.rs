@@ -74,8 +74,10 @@ pub async fn source(
     command: &str,
     path: &str,
 ) -> Result<String, TmuxError> {
+    // `source-file` alone needs a running server; `start-server` first makes one (with our
+    // configuration) when none runs, and the same client keeps it up for the command.
     let out = client(bin, socket)
-        .args(["source-file", path])
+        .args(["start-server", ";", "source-file", path])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -296,10 +296,11 @@ impl TmuxHost {
         }
         acting(control)?;
         if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
-            if !(e.is_missing() && ensured == Ensured::Cached) {
+            if !e.is_missing() || ensured.created() {
                 return Err(lost(e));
             }
-            // The cache trusted a session that has gone since: start a new one, once.
+            // The session went since it was trusted or checked (an agent that died just before
+            // the turn takes its session along a moment later): start a new one, once.
             self.sessions.evict(&spec.session);
             let again = self.ensure(&spec.session, spec.conversation).await?;
             resumed |= again == Ensured::Created(Mode::Resume);
