@@ -216,8 +216,8 @@ function opened(url) {
 }
 
 /** Shows another conversation (chosen in the conversations drawer), resuming its running turn. */
-async function switchTo(id) {
-  if (id === sessionId) return;
+/** Leaves the conversation on screen (its stream, turns, usage total, saved live turn) for `id`. */
+function leaveFor(id) {
   if (stream) stream.close();
   stream = null;
   pending = [];
@@ -227,6 +227,11 @@ async function switchTo(id) {
   clearLive();
   resume = null;
   setSession(id);
+}
+
+async function switchTo(id) {
+  if (id === sessionId) return;
+  leaveFor(id);
   await showConversation({});
   announce('Conversation loaded');
 }
@@ -344,13 +349,7 @@ async function newConversation() {
   }
   // 202: the reset is queued behind the earlier conversation's turns and runs after them.
   if (status === 202) toast('The new conversation starts once the agent has finished the earlier one.');
-  if (stream) stream.close();
-  stream = null;
-  pending = [];
-  turns.clear();
-  log.replaceChildren();
-  clearLive();
-  setSession(data.session_id);
+  leaveFor(data.session_id);
   refreshChrome();
   announce('New conversation');
   input.focus();
@@ -388,15 +387,7 @@ setupConversations({
   // The conversation on screen was deleted: an empty, new one takes its place.
   onForgotten: (id) => {
     if (id !== sessionId) return;
-    if (stream) stream.close();
-    stream = null;
-    pending = [];
-    turns.clear();
-    spent.reset();
-    log.replaceChildren();
-    clearLive();
-    resume = null;
-    setSession(crypto.randomUUID());
+    leaveFor(crypto.randomUUID());
     refreshChrome();
   },
   toast,

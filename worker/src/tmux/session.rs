@@ -220,21 +220,10 @@ impl Sessions {
                 other?;
             }
         }
-        // Which conversation this agent holds (read back by `health`).
+        // Which conversation this agent holds (read back by `health`). A session that went
+        // already (its agent exited at once): the readiness check says so.
         let id = conversation.to_string();
-        // `=name:` (3.3a takes no `=name` for set-option: "no such session").
-        let pane = s.pane_target();
-        match self
-            .tmux
-            .run(&["set-option", "-t", &pane, CONVERSATION_OPTION, &id])
-            .await
-        {
-            // The agent exited at once and took its session along: the readiness check says so.
-            Err(e) if e.is_missing() => {}
-            other => {
-                other?;
-            }
-        }
+        self.set_option(s, false, CONVERSATION_OPTION, &id).await?;
         self.touch(s).await;
         tracing::info!(session = %s, %conversation, mode = mode.as_str(), "agent started");
         // A never-attached pane may not have seen a SIGWINCH; setting the size sends one.
@@ -250,30 +239,38 @@ impl Sessions {
     /// Whether the session's pane stays when its agent exits (`remain-on-exit`, on for every
     /// new session by the server's configuration). Best effort.
     pub async fn keep_dead_panes(&self, s: &SessionName, keep: bool) {
-        let pane = s.pane_target();
         let value = if keep { "on" } else { "off" };
-        if let Err(e) = self
-            .tmux
-            .run(&["set-option", "-w", "-t", &pane, "remain-on-exit", value])
-            .await
-            && !e.is_missing()
-        {
+        if let Err(e) = self.set_option(s, true, "remain-on-exit", value).await {
             tracing::warn!(error = %e, session = %s, "cannot set remain-on-exit");
         }
     }
 
-    /// Marks the session's agent as used now ([`USED_OPTION`]). Best effort: a session that is
-    /// gone has nothing to mark.
+    /// Marks the session's agent as used now ([`USED_OPTION`]). Best effort.
     pub async fn touch(&self, s: &SessionName) {
         let now = unix_now().to_string();
-        let pane = s.pane_target();
-        if let Err(e) = self
-            .tmux
-            .run(&["set-option", "-t", &pane, USED_OPTION, &now])
-            .await
-            && !e.is_missing()
-        {
+        if let Err(e) = self.set_option(s, false, USED_OPTION, &now).await {
             tracing::debug!(error = %e, session = %s, "cannot mark the agent as used");
+        }
+    }
+
+    /// `set-option [-w] -t =name: <option> <value>` (3.3a takes no `=name` for set-option: "no
+    /// such session"); a session that is gone has nothing to set, and that is no error.
+    async fn set_option(
+        &self,
+        s: &SessionName,
+        window: bool,
+        option: &str,
+        value: &str,
+    ) -> Result<(), TmuxError> {
+        let pane = s.pane_target();
+        let mut args = vec!["set-option"];
+        if window {
+            args.push("-w");
+        }
+        args.extend(["-t", &pane, option, value]);
+        match self.tmux.run(&args).await {
+            Err(e) if e.is_missing() => Ok(()),
+            other => other.map(|_| ()),
         }
     }
 
