@@ -36,6 +36,14 @@ if ! claude_log=$(deploy/ensure-claude.sh 2>&1); then
   say "WARNING: the real Claude Code suites will be SKIPPED: $PALIADIN_CLAUDE_SKIP"
 fi
 
+# Likewise the real Codex CLI suites (agent_codex) and PALIADIN_CODEX_SKIP.
+say "checking the pinned Codex CLI (deploy/ensure-codex.sh)"
+if ! codex_log=$(deploy/ensure-codex.sh 2>&1); then
+  printf '%s\n' "$codex_log" >&2
+  export PALIADIN_CODEX_SKIP="deploy/ensure-codex.sh failed: $(printf '%s' "$codex_log" | tail -n 1)"
+  say "WARNING: the real Codex CLI suites will be SKIPPED: $PALIADIN_CODEX_SKIP"
+fi
+
 # The accessibility suite (web_a11y) injects the pinned axe-core; without it that suite fails
 # and says how to install it.
 say "checking the pinned axe-core (deploy/ensure-axe.sh)"
