@@ -14,6 +14,7 @@
 //! - [`metrics`]: Prometheus metrics of the worker and its `/metrics` listener.
 //! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
 //! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
+//! - [`terminal`]: the live, read-only terminal views of the hosts this worker serves.
 
 pub mod accounts;
 pub mod agent_cmd;
@@ -29,5 +30,6 @@ pub mod runtime;
 pub mod shim;
 pub mod spool;
 pub mod ssh;
+pub mod terminal;
 pub mod tmux;
 pub mod usage;

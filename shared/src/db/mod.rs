@@ -12,6 +12,7 @@ pub mod retention;
 pub mod schema;
 pub mod sessions;
 pub mod stats;
+pub mod terminal;
 pub mod turns;
 pub mod usage;
 pub mod users;

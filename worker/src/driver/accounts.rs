@@ -106,6 +106,14 @@ impl Driver for AccountsDriver {
         }
     }
 
+    async fn pane(
+        &self,
+        user: Uuid,
+        session: &SessionName,
+    ) -> Result<crate::tmux::pane_view::PaneView, DriveError> {
+        self.shim(user)?.pane(user, session).await
+    }
+
     /// The host is usable while its account map is; each account's own link decides its turns.
     fn reachability(&self) -> Result<(), String> {
         self.map.current().map(|_| ())

@@ -76,10 +76,29 @@ impl Driver for LocalDriver {
         self.host.close().await;
     }
 
+    async fn pane(
+        &self,
+        _user: Uuid,
+        session: &SessionName,
+    ) -> Result<crate::tmux::pane_view::PaneView, DriveError> {
+        crate::tmux::pane_view::read(self.host.tmux(), session)
+            .await
+            .map_err(|e| pane_error(session, e))
+    }
+
     fn metrics(&self) -> Vec<Box<dyn Collector>> {
         vec![
             Box::new(self.timings.clone()),
             Box::new(self.idle_stops.clone()),
         ]
+    }
+}
+
+/// A failed look at a pane, as the terminal view reports it.
+pub(crate) fn pane_error(session: &SessionName, e: crate::tmux::TmuxError) -> DriveError {
+    if e.is_missing() {
+        DriveError::SessionLost(format!("no session {session}"))
+    } else {
+        DriveError::TmuxUnavailable(e.to_string())
     }
 }

@@ -263,6 +263,19 @@ pub trait Driver: Send + Sync {
     /// tmux control client). Turns have ended by then.
     async fn close(&self) {}
 
+    /// What `user`'s session's pane shows now, for the live, read-only terminal view
+    /// (`crate::terminal`): only reads (`display-message`, `capture-pane -e -p`), never sends a
+    /// key. A driver that cannot look answers `Upstream`.
+    async fn pane(
+        &self,
+        _user: Uuid,
+        _session: &SessionName,
+    ) -> Result<crate::tmux::pane_view::PaneView, DriveError> {
+        Err(DriveError::Upstream(
+            "this host cannot show its terminal".into(),
+        ))
+    }
+
     /// The driver's own metrics, for the registry of the worker that uses it.
     fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         Vec::new()

@@ -27,6 +27,8 @@ use tokio::time::Instant;
 const GRACE: Duration = Duration::from_secs(10);
 /// How long a reset may take once connected.
 const RESET_LIMIT: Duration = Duration::from_secs(30);
+/// How long one look at a pane may take once connected.
+const PANE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Drives agents on one remote host. One instance serves many turns concurrently.
 pub struct SshDriver {
@@ -190,7 +192,7 @@ impl SshDriver {
                     message,
                     text,
                 } => return Some(Err(proto::drive_error(code, message, text))),
-                Body::Delivered | Body::Hello { .. } | Body::Ok { .. } => {}
+                Body::Delivered | Body::Hello { .. } | Body::Ok { .. } | Body::Pane { .. } => {}
             }
         }
     }
@@ -309,5 +311,44 @@ impl Driver for SshDriver {
 
     fn reachability(&self) -> Result<(), String> {
         self.link.reachability()
+    }
+
+    /// One `pane` request: the host agent reads its pane as the local driver does. A host
+    /// agent too old to know `pane` says `unknown_op`, reported as such.
+    async fn pane(
+        &self,
+        _user: uuid::Uuid,
+        session: &SessionName,
+    ) -> Result<crate::tmux::pane_view::PaneView, DriveError> {
+        let conn = self
+            .link
+            .get(self.wait)
+            .await
+            .map_err(DriveError::HostUnreachable)?;
+        let op = Op::Pane {
+            session: session.to_string(),
+        };
+        match conn.call(op, PANE_LIMIT).await {
+            Ok(Body::Pane { mut view }) => {
+                // A host is not trusted: its screen is bounded like a local one.
+                view.screen = crate::tmux::pane_view::bounded(view.screen);
+                Ok(view)
+            }
+            Ok(Body::Error {
+                code: WireCode::UnknownOp,
+                ..
+            }) => Err(DriveError::Upstream(
+                "the host agent is too old to show its terminal (update paliadin-shim)".into(),
+            )),
+            Ok(Body::Error {
+                code,
+                message,
+                text,
+            }) => Err(proto::drive_error(code, message, text)),
+            Ok(other) => Err(DriveError::Upstream(format!(
+                "unexpected answer {other:?}"
+            ))),
+            Err(e) => Err(DriveError::HostUnreachable(e.to_string())),
+        }
     }
 }

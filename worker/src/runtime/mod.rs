@@ -18,6 +18,7 @@ use crate::config::RuntimeConfig;
 use crate::driver::{DriveError, Driver, TurnControl};
 use crate::metrics::WorkerMetrics;
 use paliadin_shared::attempt::{Claimer, Lease};
+use paliadin_shared::db::terminal::TERMINAL_CHANNEL;
 use paliadin_shared::db::{CANCEL_CHANNEL, PERMISSION_CHANNEL, fleet};
 use paliadin_shared::queue::TurnQueue;
 use paliadin_shared::{HostName, SessionPrefix};
@@ -167,6 +168,14 @@ impl Worker {
             (i / 2).clamp(Duration::from_secs(1), Duration::from_secs(60))
         });
         let mut sweep = tokio::time::interval(every);
+        // Live terminal views of the served hosts (`crate::terminal`), until shutdown; woken
+        // by `paliadin_terminal` notifications on this loop's listener.
+        let (views_tx, views_rx) = tokio::sync::mpsc::channel(crate::terminal::WAKE_QUEUE);
+        let views = tokio::spawn(crate::terminal::serve(
+            ctx.clone(),
+            views_rx,
+            shutdown.child_token(),
+        ));
         while !shutdown.is_cancelled() {
             let claimed = self.claim(&slots, &tracker, &freed).await;
             if claimed > 0 && slots.available_permits() > 0 {
@@ -185,6 +194,9 @@ impl Worker {
                     }
                 }
                 n = recv(&mut listener) => match n {
+                    Some(n) if n.channel() == TERMINAL_CHANNEL => {
+                        crate::terminal::wake(&views_tx, n.payload());
+                    }
                     Some(n) => self.on_notification(&n),
                     None => listener = None,
                 },
@@ -208,6 +220,7 @@ impl Worker {
             }
         }
         self.drain(tracker).await;
+        let _ = views.await;
         for driver in ctx.drivers.values() {
             driver.close().await;
         }

@@ -1,8 +1,9 @@
 //! What wakes the claim loop: notifications on the LISTEN connection (new work, cancels,
-//! permission decisions) and
+//! permission decisions; terminal views, passed on to `crate::terminal`) and
 //! slots freed by finished turns.
 
 use crate::driver::TurnControl;
+use paliadin_shared::db::terminal::TERMINAL_CHANNEL;
 use paliadin_shared::db::{CANCEL_CHANNEL, PERMISSION_CHANNEL, WORK_CHANNEL};
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgNotification};
@@ -30,7 +31,12 @@ impl Drop for Slot {
 
 pub(super) async fn listen(pool: &PgPool) -> Option<PgListener> {
     let mut l = PgListener::connect_with(pool).await.ok()?;
-    l.listen_all([WORK_CHANNEL, CANCEL_CHANNEL, PERMISSION_CHANNEL])
+    l.listen_all([
+        WORK_CHANNEL,
+        CANCEL_CHANNEL,
+        PERMISSION_CHANNEL,
+        TERMINAL_CHANNEL,
+    ])
         .await
         .ok()?;
     Some(l)

@@ -24,9 +24,9 @@ pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// (default 4 MiB) as JSON, with room for escaping.
 pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
-pub const OPS: [&str; 10] = [
+pub const OPS: [&str; 11] = [
     "ping", "health", "run", "takeover", "cancel", "abandon", "settle", "reset", "capture",
-    "decide",
+    "decide", "pane",
 ];
 
 /// Worker → shim.
@@ -63,6 +63,9 @@ pub enum Op {
     Reset { session: String },
     /// `ok` with `screen`: the visible text of the session's pane (diagnostics).
     Capture { session: String },
+    /// `pane`: what the session's pane shows, with colours, its size and cursor, for the live
+    /// terminal view. Only reads; a host agent without it answers `unknown_op`.
+    Pane { session: String },
     /// The answer to a running turn's pushed `permission` request `n` (`ok`; `unknown_turn`
     /// when no such request waits here).
     Decide {
@@ -128,6 +131,11 @@ pub enum Body {
     Permission {
         n: u32,
         ask: PermissionAsk,
+    },
+    /// The answer to `pane`.
+    Pane {
+        #[serde(flatten)]
+        view: crate::tmux::pane_view::PaneView,
     },
     Reply {
         text: String,

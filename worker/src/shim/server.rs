@@ -235,6 +235,18 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
                 }
             })
         }
+        Op::Pane { session } => {
+            let session = session_name(shared, &session)?;
+            spawn(shared, id, |s| async move {
+                match crate::tmux::pane_view::read(s.host.tmux(), &session).await {
+                    Ok(view) => Body::Pane { view },
+                    Err(e) if e.is_missing() => {
+                        Body::error(ErrorCode::SessionLost, format!("no session {session}"))
+                    }
+                    Err(e) => Body::error(ErrorCode::TmuxUnavailable, e.to_string()),
+                }
+            })
+        }
     }
 }
 

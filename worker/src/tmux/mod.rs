@@ -19,7 +19,9 @@
 //! - [`config`]: [`TmuxConfig`] and the agent-command parsing;
 //! - [`socket`]: where Paliadin's own tmux server listens (never a person's server);
 //! - [`agent_env`]: the environment a new agent session gets, made explicit;
-//! - [`launch`]: how the agent starts a conversation and resumes one.
+//! - [`launch`]: how the agent starts a conversation and resumes one;
+//! - [`pane_view`]: one read-only look at a pane (size, cursor, screen with colours) for the
+//!   live terminal view.
 //!
 //! The why of every step is in `docs/tmux-driving.md`.
 
@@ -37,6 +39,7 @@ pub mod dialog;
 pub mod gate;
 pub mod host;
 pub mod launch;
+pub mod pane_view;
 pub mod resume;
 pub mod retrying;
 pub mod session;
