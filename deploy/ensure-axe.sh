@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy/ensure-axe.sh — installs the pinned axe-core (npm `axe-core`) in .dev/axe-core for the
-# accessibility suite (tests/tests/web_a11y.rs), only when that version is not there yet. The
+# accessibility suite (tests/tests/web/a11y.rs), only when that version is not there yet. The
 # suite injects node_modules/axe-core/axe.min.js into the test browser and checks that its
 # package.json names this version.
 #
@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The version the suite and docs/web.md were checked against (keep in step with
-# AXE_VERSION in tests/tests/web_a11y.rs).
+# AXE_VERSION in tests/tests/web/a11y.rs).
 AXE_VERSION=4.14.1
 prefix="$here/../.dev/axe-core"
 pkg="$prefix/node_modules/axe-core"

@@ -47,7 +47,7 @@ fi
 # The accessibility suite (web_a11y) injects the pinned axe-core; without it that suite fails
 # and says how to install it.
 say "checking the pinned axe-core (deploy/ensure-axe.sh)"
-deploy/ensure-axe.sh || say "WARNING: axe-core is missing: the web_a11y suite will FAIL"
+deploy/ensure-axe.sh || say "WARNING: axe-core is missing: the web::a11y suite will FAIL"
 
 deploy/ensure-cargo-deb.sh || say "WARNING: no cargo-deb: the package suites will FAIL in CI, skip elsewhere"
 say "building the binaries (cargo build --bins)"

@@ -1,4 +1,4 @@
-//! axe-core in the test browser, for the accessibility suite (`tests/tests/web_a11y.rs`): the
+//! axe-core in the test browser, for the accessibility suite (`tests/tests/web/a11y.rs`): the
 //! pinned `axe.min.js` that `deploy/ensure-axe.sh` installs in `.dev/axe-core`, injected through
 //! WebDriver's execute script (which the pages' CSP does not govern: no policy is relaxed), run
 //! with the WCAG 2.0/2.1 A and AA rules and best practices, and its violations reported one line

@@ -1,7 +1,7 @@
 //! `docs/configuration.md`, assembled from the clap definitions of every binary
 //! ([`paliadin_shared::config_reference::render`]) plus the few variables read outside clap.
 //! Regenerate with `cargo run -p paliadin-e2e --bin paliadin-config-reference -- --write`;
-//! the `ops_config_reference` suite fails when the committed file differs.
+//! the `ops::config_reference` suite fails when the committed file differs.
 
 use clap::CommandFactory;
 use paliadin_shared::config_reference::render;

@@ -1,4 +1,4 @@
-//! The keyboard alone, for the keyboard-only walk (`tests/tests/web_a11y_keys.rs`): key presses
+//! The keyboard alone, for the keyboard-only walk (`tests/tests/web/a11y_keys.rs`): key presses
 //! through WebDriver actions (as a keyboard types them, to whatever has the focus), and what has
 //! the focus: which element, and whether a focus indicator is drawn for it (an outline on it or
 //! on an ancestor: these pages draw outlines only for the focus).

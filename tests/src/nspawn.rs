@@ -1,5 +1,5 @@
 //! A Debian bookworm machine booted under a real systemd with `systemd-nspawn`, for the suites
-//! that install the packages and run their units (`ops_systemd_boot`).
+//! that install the packages and run their units (`ops::systemd_boot`).
 //!
 //! The image is made once with `debootstrap` (systemd, dbus, PostgreSQL installed; the packages'
 //! other dependencies downloaded into apt's cache but not installed, so `apt-get install

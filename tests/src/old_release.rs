@@ -1,5 +1,5 @@
 //! An older release of Paliadin, built from this repository's history, for the rolling-upgrade
-//! test (`tests/tests/ops_upgrade_rolling.rs`): its `paliadin-api` and `paliadin-worker` at
+//! test (`tests/tests/ops/upgrade_rolling.rs`): its `paliadin-api` and `paliadin-worker` at
 //! [`COMMIT`], and the migrations it shipped.
 //!
 //! `git archive` puts the old sources in `target/paliadin-old/<commit>/src` (kept between runs),

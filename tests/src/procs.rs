@@ -74,7 +74,7 @@ impl TmuxRig {
 
     /// Receipts of a turn counted by the demo agent (`.ack` lines, live or in `done/`), read so
     /// that a settle renaming the file meanwhile never counts it twice
-    /// ([`paliadin_worker::spool::ack_lines`]; that race was the "duplicate paste" `ssh_failures`
+    /// ([`paliadin_worker::spool::ack_lines`]; that race was the "duplicate paste" `ssh::failures`
     /// reported now and then). Not a turn id: no receipts.
     pub fn receipts(&self, turn: &str) -> usize {
         uuid::Uuid::try_parse(turn)

@@ -2,7 +2,7 @@
 //! `--resume`, `/recall`): an agent started again for a conversation resumes it, whatever
 //! stopped the one before; a turn of another conversation gets an agent holding that one, so
 //! neither ever sees the other's messages; an agent that cannot resume says so and starts
-//! afresh. The whole-system matrix is `tests/tests/conversations_demo.rs`.
+//! afresh. The whole-system matrix is `tests/tests/agent_demo/conversations.rs`.
 
 use super::rig::{Rig, assert_ok};
 use paliadin_worker::driver::Conversation;

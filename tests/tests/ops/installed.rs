@@ -1,5 +1,5 @@
 //! The installed tree serves: the `paliadin` and `paliadin-host` packages (`cargo deb`, as
-//! `ops_packages` builds them) unpacked with `dpkg-deb -x`, and everything below run from that
+//! `ops::packages` builds them) unpacked with `dpkg-deb -x`, and everything below run from that
 //! tree, not from `target/debug` — `paliadin-api migrate`, `user add`, both doctors as
 //! `docs/operations.md` ("Install") runs them, two `paliadin-api serve` and three
 //! `paliadin-worker`, with the packaged demo agent in a private tmux server.

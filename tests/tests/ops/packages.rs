@@ -122,7 +122,7 @@ fn paliadin_package_holds_the_service_side() {
     extract(&deb, &root);
     run_version(&root, &bins);
     run_hook_version(&root, "usr/lib/paliadin/paliadin-hook");
-    // The packed units are the ones in deploy/systemd (which ops_systemd verifies).
+    // The packed units are the ones in deploy/systemd (which ops::systemd verifies).
     let ws = units::workspace();
     for u in units::unit_files(&ws.join("deploy/systemd")) {
         let name = u.file_name().unwrap();

@@ -5,7 +5,7 @@
 //! other's; a turn without `session_id` continues the owner's latest conversation; an owner
 //! forgets a conversation (its turns, events and permission requests), nobody else can; an
 //! agent idle past `PALIADIN_AGENT_IDLE_SECS` is stopped and its conversation resumes.
-//! The same matrix against the real Claude Code: `conversations_claude.rs`.
+//! The same matrix against the real Claude Code: `agent_claude/conversations.rs`.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;

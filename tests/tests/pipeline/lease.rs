@@ -177,5 +177,4 @@ async fn the_lease_is_held_until_the_result_has_committed() {
     );
 }
 
-#[path = "pipeline_lease/release.rs"]
 mod release;

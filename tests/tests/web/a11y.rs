@@ -5,7 +5,7 @@
 //! without alt text, a table, code), a permission request and its answer, an error with Try
 //! again, notifications on, the conversations panel, the admin dashboard and a turn's detail;
 //! each at desktop (1280 px) and phone (390 px) width, in the light and the dark theme.
-//! `web_a11y_keys.rs` walks the chat page with the keyboard alone. Violations are reported once
+//! `web/a11y_keys.rs` walks the chat page with the keyboard alone. Violations are reported once
 //! each (rule, impact, element, what to fix) with the states they were seen in.
 
 use paliadin_e2e::axe::{self, Allowed};

@@ -1,7 +1,7 @@
 //! The usage line under each reply and the conversation's total and context fill in the thread
 //! header, in headless Chromium with the real API, a worker process and the demo agent: after a
 //! turn's usage is recorded (as the worker records Claude's; the demo agent keeps no
-//! transcript, `usage_claude.rs` covers reading it), the page shows "N tokens · $cost" under
+//! transcript, `agent_claude/usage.rs` covers reading it), the page shows "N tokens · $cost" under
 //! the reply, opens it to the breakdown, and shows the conversation's total and context fill;
 //! a model without a price shows tokens only; the states pass axe-core.
 

@@ -243,7 +243,7 @@ async fn a_worker_partitioned_from_the_database_stops_acting_and_another_finishe
     let w1 = match Partitioned::start(&db, &rig, "net-cut", &[]).await {
         Ok(w) => w,
         Err(why) => {
-            eprintln!("!!! SKIPPED fault_network partition (scenario 4c): {why}");
+            eprintln!("!!! SKIPPED fault::network partition (scenario 4c): {why}");
             return;
         }
     };

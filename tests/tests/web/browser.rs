@@ -3,7 +3,7 @@
 //! Enter sends; the reply streams as text, then becomes the server-rendered HTML; a reload
 //! mid-turn resumes without duplicated text; queued turns show how many are ahead; errors get
 //! their friendly text; cancel and "New conversation" work; the cookie is HttpOnly and the
-//! cookie+Origin path works from the page. (`web_sanitise.rs` pins hostile replies.)
+//! cookie+Origin path works from the page. (`web/sanitise.rs` pins hostile replies.)
 
 use fantoccini::key::Key;
 use paliadin_e2e::browser::{Browser, R, enabled, send, signed_in};

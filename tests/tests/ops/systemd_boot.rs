@@ -18,13 +18,10 @@
 //! A second test adds a remote tmux host on a second container and fails over from it
 //! (`remote_host`).
 
-mod ops_systemd_boot {
-    pub mod remote_host;
-    pub mod sandbox;
-}
+mod remote_host;
+mod sandbox;
 
 use futures::StreamExt;
-use ops_systemd_boot::{remote_host, sandbox};
 use paliadin_e2e::http::{Client, SseEvent, read_to_terminal, read_until};
 use paliadin_e2e::nspawn::Container;
 use paliadin_e2e::packages::{self, Scratch};

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! PALIADIN_TEST_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres \
-//!   cargo test --release -p paliadin-e2e --test admin_bench -- --ignored --nocapture
+//!   cargo test --release -p paliadin-e2e --test bench -- --ignored --nocapture admin::
 //! ```
 
 use paliadin_api::config::ApiConfig;

@@ -2,7 +2,7 @@
 //! model is sent for a turn after every restart path holds the conversation's earlier prompts
 //! and replies — after Claude is SIGKILLed, after the tmux server is killed, after its worker
 //! is SIGKILLed and replaced — and a conversation chosen again gets exactly its own context,
-//! none of another's. The same matrix with the demo agent: `conversations_demo.rs`.
+//! none of another's. The same matrix with the demo agent: `agent_demo/conversations.rs`.
 
 use paliadin_e2e::claude_sys::ClaudeSys;
 use paliadin_e2e::model::json_text;

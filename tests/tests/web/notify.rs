@@ -1,5 +1,5 @@
 //! Pins the chat page's notification plumbing in headless Chromium (no real push service is
-//! reachable, so delivery itself is pinned by `web_push.rs`): the page links a manifest that
+//! reachable, so delivery itself is pinned by `web/push.rs`): the page links a manifest that
 //! loads, with its icon; the service worker `/sw.js` registers with scope `/paliadin`; the
 //! header has a Notifications toggle that turns on (permission granted; in-page notifications,
 //! as where a browser has no push service) and off; a reply that
@@ -57,7 +57,7 @@ async fn the_page_is_installable_registers_its_worker_and_badges_hidden_replies(
         json!({"hidden": false, "pressed": "false", "label": "Notifications", "header": true})
     );
     // No push subscription from here: Chromium would try to reach its vendor's push service,
-    // and these tests talk only to loopback. Delivery is pinned by web_push.rs.
+    // and these tests talk only to loopback. Delivery is pinned by web/push.rs.
     b.js("delete window.PushManager; return 'PushManager' in window")
         .await;
     b.click("#notify-toggle").await;

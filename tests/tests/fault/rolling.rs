@@ -25,7 +25,7 @@ async fn a_rolling_restart_under_load_fails_no_turn_and_waits_for_no_lease() {
     let mut fleet = Fleet::start(&db.url, 3, &slow_lease);
     let rounds = trials(1);
     // Turns complete between restarts, so every restart meets a different mix of running
-    // turns (handovers no longer spend attempts: `fault_attempts`).
+    // turns (handovers no longer spend attempts: `fault::attempts`).
     let (users, per_user) = (4, 6 * rounds * scale());
     let done = Arc::new(AtomicUsize::new(0));
     let mut load = Vec::new();

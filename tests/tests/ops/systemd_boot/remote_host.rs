@@ -6,7 +6,7 @@
 //! off mid-turn fails the turn `host_unreachable` and, with `PALIADIN_FAILOVER=move`, moves the
 //! owner to the healthy host, where the next turn is answered.
 
-use crate::{Site, free_port, holder, install, ready};
+use super::{Site, free_port, holder, install, ready};
 use paliadin_e2e::http::Client;
 use paliadin_e2e::nspawn::Container;
 use sqlx::PgPool;

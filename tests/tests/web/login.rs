@@ -19,7 +19,7 @@ fn json_login(token: &str) -> Body {
 #[tokio::test]
 async fn login_sets_a_strict_cookie_and_logout_ends_the_session() {
     let db = TestDb::new().await;
-    // Plain HTTP on loopback, explicitly (tests/tests/security_cookies.rs pins the default).
+    // Plain HTTP on loopback, explicitly (tests/tests/security/cookies.rs pins the default).
     let config = ApiConfig {
         session_hours: 5,
         cookie_secure: false,

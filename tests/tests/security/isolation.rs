@@ -168,7 +168,7 @@ fn probe(acc: &TestAccounts, account: &str, config: &Value) -> Value {
     let out = acc
         .command_as(account, Path::new("/usr/bin/python3"))
         .arg("-c")
-        .arg(include_str!("../fixtures/isolation_probe.py"))
+        .arg(include_str!("../../fixtures/isolation_probe.py"))
         .arg(config.to_string())
         .output()
         .unwrap();

@@ -1,7 +1,7 @@
 //! Pins `GET /api/admin/paliadin/stats` against a seeded, known history (turns inserted with
 //! chosen timestamps): state counts, error breakdown, percentile_cont latencies per stage, usage,
 //! the per-minute series (outcomes and waiting turns) and pgmq queue figures; the window
-//! parameter is validated. (`admin_fleet.rs` pins the workers and hosts figures.)
+//! parameter is validated. (`admin/fleet.rs` pins the workers and hosts figures.)
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;

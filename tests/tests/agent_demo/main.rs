@@ -1,0 +1,7 @@
+//! The demo agent in Paliadin's own tmux server: durable conversations, the private tmux
+//! server beside a person's own, the system tmux, and tmux session names.
+
+mod conversations;
+mod own_tmux_server;
+mod session_names;
+mod system_tmux;

@@ -1,0 +1,13 @@
+//! The turn pipeline without a real agent model: enqueue and admission, the queue and its
+//! heads, leases, SSE streaming, the per-user cap, conversations and permissions as the person
+//! sees them through the HTTP API, and the daily token budget.
+
+mod cap;
+mod conversations;
+mod enqueue;
+mod heads;
+mod lease;
+mod permission;
+mod queue;
+mod sse;
+mod usage_budget;

@@ -1,0 +1,6 @@
+//! Hosts over SSH (a real sshd on loopback): remote turns, the host agent (shim) and the
+//! failures of the transport.
+
+mod failures;
+mod remote;
+mod shim;

@@ -1,0 +1,14 @@
+//! The web pages in headless Chromium and over HTTP: login, the chat, permissions, usage,
+//! notifications and Web Push, sanitising, authorisation and accessibility (axe-core).
+
+mod a11y;
+mod a11y_keys;
+mod authz;
+mod browser;
+mod login;
+mod notify;
+mod pages;
+mod permission;
+mod push;
+mod sanitise;
+mod usage;
