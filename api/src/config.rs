@@ -76,6 +76,11 @@ pub struct ApiConfig {
         default_value_t = false
     )]
     pub push_allow_loopback_http: bool,
+    /// Let admins open any owner's live terminal view
+    /// (`GET /api/paliadin/conversations/{id}/terminal`); each such view is logged and kept in
+    /// `terminal_views`. Off: an admin gets 404 there like anyone else who is not the owner.
+    #[arg(long, env = "PALIADIN_ADMIN_TERMINAL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub admin_terminal: bool,
 }
 
 impl ApiConfig {

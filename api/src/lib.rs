@@ -62,6 +62,10 @@ pub fn app(state: AppState) -> Router {
             delete(routes::conversations::forget),
         )
         .route(
+            "/api/paliadin/conversations/{session_id}/terminal",
+            get(routes::terminal::terminal),
+        )
+        .route(
             "/api/paliadin/turn/{id}/cancel",
             post(routes::turns::cancel),
         )

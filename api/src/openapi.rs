@@ -71,6 +71,7 @@ impl Modify for Security {
         routes::permission::decide,
         routes::turns::reset,
         routes::stream::stream,
+        routes::terminal::terminal,
         routes::push::key,
         routes::push::subscribe,
         routes::push::unsubscribe,

@@ -10,6 +10,9 @@
 //! The same connection also LISTENs on `paliadin_push` (the push outbox trigger's channel) and
 //! wakes this process's push sender ([`Hub::push_wake`]); it wakes it after every (re)connect
 //! too, so pushes queued while the listener was down are not left waiting.
+//!
+//! It LISTENs on `paliadin_terminal_frames` too: a terminal view's new frame (`view_id:seq`) is
+//! routed like a turn's event, to the stream of that view (`crate::routes::terminal`).
 
 mod router;
 
@@ -17,6 +20,7 @@ pub use router::{Router, Subscription};
 
 use paliadin_shared::db::EVENTS_CHANNEL;
 use paliadin_shared::db::push::PUSH_CHANNEL;
+use paliadin_shared::db::terminal::FRAMES_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
@@ -71,7 +75,7 @@ impl Hub {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
             let mut listener = match PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen_all([EVENTS_CHANNEL, PUSH_CHANNEL]).await {
+                Ok(mut l) => match l.listen_all([EVENTS_CHANNEL, PUSH_CHANNEL, FRAMES_CHANNEL]).await {
                     Ok(()) => l,
                     Err(e) => {
                         tracing::warn!(error = %e, "LISTEN failed");

@@ -8,4 +8,5 @@ pub mod permission;
 pub mod push;
 pub mod stream;
 pub mod stream_slots;
+pub mod terminal;
 pub mod turns;

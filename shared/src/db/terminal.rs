@@ -23,6 +23,8 @@ pub const MAX_PROBLEM_BYTES: usize = 512;
 /// A view to open.
 #[derive(Debug, Clone)]
 pub struct NewView {
+    /// Chosen by the caller, so it can subscribe to the view's frames before opening it.
+    pub id: Uuid,
     pub owner: Uuid,
     pub viewer: Uuid,
     pub by_admin: bool,
@@ -36,8 +38,7 @@ pub struct NewView {
 /// Opens a view and tells the workers (one statement: the row and its NOTIFY commit together).
 /// Also deletes owners' views whose lease ran out an hour ago (an API that died never closed
 /// them); admins' views stay as their record.
-pub async fn open(pool: &PgPool, v: &NewView) -> sqlx::Result<Uuid> {
-    let id = Uuid::now_v7();
+pub async fn open(pool: &PgPool, v: &NewView) -> sqlx::Result<()> {
     sqlx::query(
         "DELETE FROM terminal_views
           WHERE NOT by_admin AND lease_until < now() - interval '1 hour'",
@@ -52,7 +53,7 @@ pub async fn open(pool: &PgPool, v: &NewView) -> sqlx::Result<Uuid> {
              RETURNING id)
          SELECT pg_notify($9, id::text) IS NULL FROM ins",
     )
-    .bind(id)
+    .bind(v.id)
     .bind(v.owner)
     .bind(v.viewer)
     .bind(v.by_admin)
@@ -63,7 +64,33 @@ pub async fn open(pool: &PgPool, v: &NewView) -> sqlx::Result<Uuid> {
     .bind(TERMINAL_CHANNEL)
     .fetch_one(pool)
     .await?;
-    Ok(id)
+    Ok(())
+}
+
+/// Whether `user` has a turn in conversation `session_id` (one probe of `turns_user_session`).
+pub async fn owns_conversation(pool: &PgPool, user: Uuid, session_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM turns WHERE user_id = $1 AND session_id = $2)")
+        .bind(user)
+        .bind(session_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The owner of conversation `session_id`, if it exists (`turns_session`).
+pub async fn conversation_owner(pool: &PgPool, session_id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT user_id FROM turns WHERE session_id = $1 LIMIT 1")
+        .bind(session_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The host `user` is pinned to and the name of their tmux session there, once a worker has
+/// named it (their first turn ran).
+pub async fn pane_of(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<(String, Option<String>)>> {
+    sqlx::query_as("SELECT host, session_name FROM agent_sessions WHERE user_id = $1")
+        .bind(user)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Extends an open view's lease. A worker that has not shown itself for `stale_secs` (it died)

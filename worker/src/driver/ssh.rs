@@ -345,9 +345,7 @@ impl Driver for SshDriver {
                 message,
                 text,
             }) => Err(proto::drive_error(code, message, text)),
-            Ok(other) => Err(DriveError::Upstream(format!(
-                "unexpected answer {other:?}"
-            ))),
+            Ok(other) => Err(DriveError::Upstream(format!("unexpected answer {other:?}"))),
             Err(e) => Err(DriveError::HostUnreachable(e.to_string())),
         }
     }

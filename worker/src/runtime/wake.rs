@@ -37,8 +37,8 @@ pub(super) async fn listen(pool: &PgPool) -> Option<PgListener> {
         PERMISSION_CHANNEL,
         TERMINAL_CHANNEL,
     ])
-        .await
-        .ok()?;
+    .await
+    .ok()?;
     Some(l)
 }
 
