@@ -41,6 +41,7 @@ const STATUS = {
   lost: 'Connection lost',
   waiting: 'Waiting for you',
   retrying: 'The model is busy: retrying…',
+  compacting: 'Compacting the conversation…',
 };
 
 const DECIDED = { allow: 'Allowed', allow_always: 'Always allowed', deny: 'Denied' };

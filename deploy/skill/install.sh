@@ -3,7 +3,8 @@
 #   ~/.claude/skills/paliadin/SKILL.md       the skill (persona + reply protocol)
 #   ~/.claude/settings.json                   the compiled hook program `paliadin-hook`
 #                                             registered for UserPromptSubmit, PostToolUse,
-#                                             Stop, PermissionRequest and StopFailure
+#                                             Stop, PermissionRequest, StopFailure,
+#                                             PreCompact and PostCompact
 #                                             (merged: other settings and hooks kept)
 #   ~/.claude.json                            onboarding done; WORKDIR's trust dialog accepted;
 #                                             $ANTHROPIC_API_KEY (if set) approved for use
@@ -130,6 +131,9 @@ wanted = {
     "PermissionRequest": ("permission-request", "*", 86400),
     # The model's API ended the turn with an error (Claude Code >= 2.1.x): .failure, busy off.
     "StopFailure": ("stop-failure", None, 30),
+    # Claude compacts the conversation (auto or /compact): a status line before and after.
+    "PreCompact": ("pre-compact", None, 30),
+    "PostCompact": ("post-compact", None, 30),
 }
 for event, (hook, matcher, timeout) in wanted.items():
     groups = []

@@ -147,6 +147,9 @@ pub enum StatusState {
     Waiting,
     /// The agent retries its model's API by itself (`attempt`, `of`, `next_in` attached).
     Retrying,
+    /// The agent compacts its conversation to make room in the model's window (`trigger`
+    /// attached: `auto` or `manual`); an `answering` status follows when it is done.
+    Compacting,
 }
 
 impl StatusState {
@@ -158,6 +161,7 @@ impl StatusState {
             StatusState::Answering => "answering",
             StatusState::Waiting => "waiting",
             StatusState::Retrying => "retrying",
+            StatusState::Compacting => "compacting",
         }
     }
 }

@@ -23,12 +23,14 @@ const TMUX_SESSION: &str = "paliadin-0123abcd";
 const HOOK_BIN: &str = env!("CARGO_BIN_EXE_paliadin-hook");
 
 /// The hook events and the hook each runs.
-const EVENTS: [(&str, &str); 5] = [
+const EVENTS: [(&str, &str); 7] = [
     ("UserPromptSubmit", "user-prompt-submit"),
     ("PostToolUse", "post-tool-use"),
     ("Stop", "stop"),
     ("PermissionRequest", "permission-request"),
     ("StopFailure", "stop-failure"),
+    ("PreCompact", "pre-compact"),
+    ("PostCompact", "post-compact"),
 ];
 
 /// A temporary HOME with the package installed in it; removed on drop.
@@ -238,6 +240,41 @@ fn a_stop_failure_writes_the_failure_and_lets_claude_stop() {
     // The turn is no longer pending: a later stop writes nothing for it.
     assert_eq!(home.hook("stop", json!({"session_id": session})), "");
     assert!(!home.turn_file(turn, "md").exists());
+}
+
+#[test]
+fn a_compaction_reports_its_start_and_end_on_the_pending_turn_only() {
+    let home = Home::new();
+    home.install(&[]);
+    let session = json!("sess-c");
+    // A `/compact` typed between turns: no pending turn, nothing written.
+    let pre = json!({"session_id": session, "hook_event_name": "PreCompact",
+        "trigger": "manual", "custom_instructions": null});
+    assert_eq!(home.hook("pre-compact", pre), "");
+    let turn = Uuid::new_v4();
+    let prompt = format!("[PALIADIN:{turn}] hello");
+    home.hook(
+        "user-prompt-submit",
+        json!({"session_id": session, "hook_event_name": "UserPromptSubmit", "prompt": prompt}),
+    );
+    // As Claude Code 2.1.197 sends them around an automatic compaction: no output, so nothing
+    // is added to the summary's instructions.
+    let pre = json!({"session_id": session, "hook_event_name": "PreCompact",
+        "trigger": "auto", "custom_instructions": null});
+    assert_eq!(home.hook("pre-compact", pre), "");
+    let post = json!({"session_id": session, "hook_event_name": "PostCompact",
+        "trigger": "auto", "compact_summary": "Summary."});
+    assert_eq!(home.hook("post-compact", post), "");
+    let events = std::fs::read_to_string(home.turn_file(turn, "events")).unwrap();
+    assert_eq!(
+        events,
+        "{\"type\":\"status\",\"state\":\"compacting\",\"trigger\":\"auto\"}\n\
+         {\"type\":\"status\",\"state\":\"compacted\",\"trigger\":\"auto\"}\n"
+    );
+    assert!(
+        home.busy().exists(),
+        "the turn goes on after the compaction"
+    );
 }
 
 #[test]

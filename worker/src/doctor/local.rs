@@ -211,7 +211,7 @@ pub fn claude_skill(report: &mut Report, program: &Path, home: Option<&str>) {
     }
 }
 
-/// The `paliadin-hook` program `settings.json` registers for all five hook events
+/// The `paliadin-hook` program `settings.json` registers for all seven hook events
 /// (`<path>/paliadin-hook <hook>`, as `install.sh` writes it), or the events that lack it.
 fn registered_hook(settings: &str) -> Result<PathBuf, Vec<&'static str>> {
     let value: serde_json::Value = serde_json::from_str(settings).unwrap_or_default();
@@ -223,6 +223,8 @@ fn registered_hook(settings: &str) -> Result<PathBuf, Vec<&'static str>> {
         ("Stop", "stop"),
         ("PermissionRequest", "permission-request"),
         ("StopFailure", "stop-failure"),
+        ("PreCompact", "pre-compact"),
+        ("PostCompact", "post-compact"),
     ] {
         let groups = value["hooks"][event].as_array().into_iter().flatten();
         let commands = groups.flat_map(|g| g["hooks"].as_array().into_iter().flatten());

@@ -77,8 +77,11 @@ pub trait Progress: Send + Sync {
     /// the pane's text): the person has to answer it there, or cancel the turn.
     async fn waiting(&self, screen: &str);
     /// The agent retries its model's API by itself (read from its screen): `attempt` of `of`
-    /// failed, the next in `next_in` seconds. Only the local driver reports it so far.
+    /// failed, the next in `next_in` seconds.
     async fn retrying(&self, _attempt: u32, _of: u32, _next_in: u64) {}
+    /// The agent compacts its conversation (`done: false`) or has finished (`done: true`);
+    /// `trigger` is `auto`, `manual` or `unknown` (the compaction hooks).
+    async fn compacting(&self, _done: bool, _trigger: &str) {}
 }
 
 /// Why a turn did not produce a reply. [`DriveError::code`] names each one.

@@ -133,6 +133,20 @@ impl SshDriver {
             match body {
                 Body::Permission { n, ask } => queued.push_back((n, ask)),
                 Body::Waiting { screen } => progress.waiting(&screen).await,
+                // Asked for with `statuses` (a host's numbers are shown, not trusted for more).
+                Body::Retrying {
+                    attempt,
+                    of,
+                    next_in,
+                } => progress.retrying(attempt, of, next_in).await,
+                Body::Compacting { done, trigger } => {
+                    let trigger = match trigger.as_str() {
+                        "auto" => "auto",
+                        "manual" => "manual",
+                        _ => "unknown",
+                    };
+                    progress.compacting(done, trigger).await;
+                }
                 Body::Delivered if !seen.delivered => {
                     seen.delivered = true;
                     progress.delivered().await;
@@ -239,6 +253,7 @@ impl Driver for SshDriver {
                 timeout_ms: (left.as_millis() as u64).max(1),
                 conversation: Some(spec.conversation.id),
                 continues: spec.conversation.continues,
+                statuses: true,
             };
             let op = if seen.delivered {
                 Op::Takeover(args)

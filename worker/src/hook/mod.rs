@@ -11,7 +11,8 @@
 //! - [`post_tool_use`]: reports tool use as activity events; publishes a finished `.md.tmp`;
 //! - [`stop`]: makes sure the pending turn gets its `.md`; lets Claude stop (busy marker off);
 //! - [`permission_request`]: asks the person through the spool and answers Claude;
-//! - [`stop_failure`]: the model's API ended the turn: `.failure` for the worker, busy off.
+//! - [`stop_failure`]: the model's API ended the turn: `.failure` for the worker, busy off;
+//! - [`pre_compact`]: Claude compacts the conversation: a status line before and after.
 //!
 //! Per Claude session the pending turn lives in `<spool>/.pending-<session_id>` as JSON
 //! `{"turn_id": "...", "stop_blocks": 0}`. While Claude works on a prompt,
@@ -26,6 +27,7 @@ pub mod files;
 pub mod json;
 pub mod permission_request;
 pub mod post_tool_use;
+pub mod pre_compact;
 pub mod stop;
 pub mod stop_failure;
 pub mod text;
@@ -35,12 +37,14 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 
 /// The hooks, by the name given on the command line.
-pub const HOOKS: [&str; 5] = [
+pub const HOOKS: [&str; 7] = [
     "user-prompt-submit",
     "post-tool-use",
     "stop",
     "permission-request",
     "stop-failure",
+    "pre-compact",
+    "post-compact",
 ];
 
 type Handler = fn(&json::Map, &files::Spool) -> anyhow::Result<Option<json::Json>>;
@@ -52,6 +56,8 @@ fn handler(name: &str) -> Option<Handler> {
         "stop" => stop::handle,
         "permission-request" => permission_request::handle,
         "stop-failure" => stop_failure::handle,
+        "pre-compact" => pre_compact::handle_pre,
+        "post-compact" => pre_compact::handle_post,
         _ => return None,
     })
 }
@@ -64,6 +70,8 @@ Usage: paliadin-hook <hook>   (Claude Code's hook JSON on stdin)
   stop                 Stop: makes sure the turn gets its <turn_id>.md; clears the busy marker
   permission-request   PermissionRequest: asks the person through the spool, answers Claude
   stop-failure         StopFailure: the model's API failed: <turn_id>.failure; clears busy
+  pre-compact          PreCompact: a `compacting` status line in <turn_id>.events
+  post-compact         PostCompact: a `compacted` status line in <turn_id>.events
 
 Environment: PALIADIN_SPOOL_DIR (without it every hook does nothing), PALIADIN_SESSION (the
 tmux session, for .busy-<session>), PALIADIN_PERMISSION_WAIT_SECS, PALIADIN_MAX_REPLY_BYTES.

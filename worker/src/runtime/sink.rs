@@ -150,6 +150,18 @@ impl Progress for EventSink<'_> {
         self.attempt.append(&ev).await;
     }
 
+    async fn compacting(&self, done: bool, trigger: &str) {
+        let ev = if done {
+            // The compaction's status gives way to the turn's usual one.
+            self.attempt.status_event(StatusState::Answering)
+        } else {
+            let mut ev = NewEvent::status(StatusState::Compacting, None, None);
+            ev.data["trigger"] = serde_json::json!(trigger);
+            ev
+        };
+        self.attempt.append(&ev).await;
+    }
+
     async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
         let answer = self.attempt.permission(n, ask, self.permission_wait).await;
         if let Some(a) = &answer {

@@ -3,7 +3,8 @@
 //! The shim speaks first: a [`Body::Hello`] line (no id). Then the worker sends [`Request`]s,
 //! each with an `id` it chose (unique per connection), and the shim answers with [`Response`]s
 //! carrying that id, so many turns multiplex on one channel. A `run`/`takeover` request gets
-//! any number of pushed `delivered` / `content` / `activity` / `permission` lines and then exactly one final
+//! any number of pushed `delivered` / `content` / `activity` / `permission` / `waiting` lines
+//! (and `retrying` / `compacting` when it asked for `statuses`) and then exactly one final
 //! `reply` or `error`; every other request gets exactly one `ok` or `error`. A line the shim
 //! cannot attribute to a request (malformed JSON, no id) is answered with `"id": null`.
 //! The normative description is `docs/hosts.md` ("Protocol").
@@ -91,6 +92,11 @@ pub struct TurnArgs {
     /// An earlier turn of the conversation reached an agent: resume it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continues: bool,
+    /// The worker reads the pushed `retrying` and `compacting` lines: only then does the shim
+    /// send them (an older worker, which never sets it, would fail on a type it does not know;
+    /// an older shim ignores the field and sends none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub statuses: bool,
 }
 
 /// Shim → worker.
@@ -126,6 +132,19 @@ pub enum Body {
     /// The agent shows a question in its terminal that no hook reported (pushed).
     Waiting {
         screen: String,
+    },
+    /// The agent retries its model's API by itself: `attempt` of `of` failed, the next in
+    /// `next_in` seconds (pushed, only when the `run` asked for `statuses`).
+    Retrying {
+        attempt: u32,
+        of: u32,
+        next_in: u64,
+    },
+    /// The agent compacts its conversation (`done: false`) or has finished; `trigger` is
+    /// `auto`, `manual` or `unknown` (pushed, only when the `run` asked for `statuses`).
+    Compacting {
+        done: bool,
+        trigger: String,
     },
     /// The agent asks the person (pushed; the worker answers with a `decide` request).
     Permission {
@@ -193,6 +212,8 @@ impl Body {
                 | Body::Activity { .. }
                 | Body::Permission { .. }
                 | Body::Waiting { .. }
+                | Body::Retrying { .. }
+                | Body::Compacting { .. }
         )
     }
 
@@ -266,6 +287,22 @@ mod tests {
         let d: Response = serde_json::from_str(r#"{"id":3,"type":"delivered"}"#).unwrap();
         assert_eq!(d.body, Body::Delivered);
         assert!(!d.body.is_final());
+        let r: Response =
+            serde_json::from_str(r#"{"id":3,"type":"retrying","attempt":1,"of":10,"next_in":2}"#)
+                .unwrap();
+        assert!(!r.body.is_final());
+        let c = Response {
+            id: Some(3),
+            body: Body::Compacting {
+                done: false,
+                trigger: "auto".into(),
+            },
+        };
+        assert_eq!(
+            line(&c),
+            "{\"id\":3,\"type\":\"compacting\",\"done\":false,\"trigger\":\"auto\"}\n"
+        );
+        assert!(!c.body.is_final());
     }
 
     #[test]

@@ -302,6 +302,7 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
             MAX_TIMEOUT.as_millis()
         )));
     }
+    let statuses = args.statuses;
     let spec = TurnSpec {
         turn_id: args.turn_id,
         user_id: args.user_id,
@@ -315,7 +316,7 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
         resume: false,
         timeout,
     };
-    let running = Arc::new(Running::default());
+    let running = Arc::new(Running::with_statuses(statuses));
     {
         let mut turns = shared.turns.lock().expect("turns");
         if turns.contains_key(&spec.turn_id) {

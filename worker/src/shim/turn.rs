@@ -40,9 +40,19 @@ pub struct Running {
     detached: CancellationToken,
     /// Permission requests pushed to the worker, waiting for its `decide`.
     asks: Mutex<HashMap<u32, oneshot::Sender<PermissionAnswer>>>,
+    /// The worker asked for `retrying` and `compacting` lines (`TurnArgs::statuses`).
+    statuses: bool,
 }
 
 impl Running {
+    /// A turn whose worker reads `retrying` and `compacting` lines when `statuses`.
+    pub fn with_statuses(statuses: bool) -> Running {
+        Running {
+            statuses,
+            ..Running::default()
+        }
+    }
+
     pub fn mark_delivered(&self) {
         self.delivered.store(true, Ordering::SeqCst);
         if self.detached.is_cancelled() {
@@ -108,6 +118,25 @@ impl Progress for Forward<'_> {
             screen: screen.to_owned(),
         })
         .await;
+    }
+    async fn retrying(&self, attempt: u32, of: u32, next_in: u64) {
+        if self.running.statuses {
+            self.push(Body::Retrying {
+                attempt,
+                of,
+                next_in,
+            })
+            .await;
+        }
+    }
+    async fn compacting(&self, done: bool, trigger: &str) {
+        if self.running.statuses {
+            self.push(Body::Compacting {
+                done,
+                trigger: trigger.to_owned(),
+            })
+            .await;
+        }
     }
     /// Pushes the request and waits for the worker's `decide`. If the channel goes away
     /// meanwhile, the turn is detached and this wait ends with it; the resumed request asks

@@ -11,7 +11,7 @@
 //! with [`SpoolEvent::Refused`] (`invalid_reply`), read no further.
 
 use super::SpoolDir;
-use super::text::{activity_text, take_utf8};
+use super::text::{activity_text, compaction_status, take_utf8};
 use paliadin_shared::domain::agent_failure::{AgentFailure, MAX_FAILURE_FILE};
 use paliadin_shared::domain::permission::{
     AskError, MAX_REQUEST_FILE, MAX_REQUESTS, PermissionAnswer, PermissionAsk,
@@ -32,6 +32,9 @@ pub enum SpoolEvent {
     Content(String),
     /// An `activity` line from `.events`.
     Activity(String),
+    /// A compaction status line from `.events`: the agent starts (`done: false`) or ends
+    /// compacting its conversation; `trigger` is `auto`, `manual` or `unknown`.
+    Compacting { done: bool, trigger: &'static str },
     /// The whole `.md` file, once.
     Reply(String),
     /// The agent's permission request `n` (`.perm-<n>.json`), not answered yet; a malformed
@@ -197,6 +200,9 @@ impl TurnFeed {
             for line in split_lines(&mut self.events, &bytes) {
                 if let Some(text) = activity_text(&line) {
                     self.queue.push_back(SpoolEvent::Activity(text));
+                } else if let Some((done, trigger)) = compaction_status(&line) {
+                    self.queue
+                        .push_back(SpoolEvent::Compacting { done, trigger });
                 }
             }
         }

@@ -3,7 +3,8 @@
 //! Per turn `<id>` (the agent side is specified in `docs/agent-protocol.md`):
 //! - `<id>.ack` — one line per receipt of the envelope (confirms the paste was submitted);
 //! - `<id>.partial` — the reply so far, append-only (streamed as content deltas);
-//! - `<id>.events` — JSON lines, `{"type":"activity","text":…}` (streamed as activity);
+//! - `<id>.events` — JSON lines, `{"type":"activity","text":…}` (streamed as activity) and
+//!   `{"type":"status","state":"compacting"|"compacted",…}` (the compaction hooks);
 //! - `<id>.md` — the final reply, renamed into place from `<id>.md.tmp` (atomic);
 //! - `<id>.perm-<n>.json` — the agent asks the person (request `n`, from 1); the worker answers
 //!   it with `<id>.perm-<n>.decision` (both renamed into place).

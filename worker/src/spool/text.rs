@@ -1,4 +1,5 @@
-//! Decoding what agents append to spool files: activity lines and UTF-8 text cut anywhere.
+//! Decoding what agents append to spool files: activity and status lines, and UTF-8 text cut
+//! anywhere.
 
 /// The `text` of an `{"type":"activity","text":…}` line; other lines are ignored.
 pub(crate) fn activity_text(line: &[u8]) -> Option<String> {
@@ -16,6 +17,32 @@ pub(crate) fn activity_text(line: &[u8]) -> Option<String> {
             None
         }
     }
+}
+
+/// A `{"type":"status","state":"compacting"|"compacted","trigger":…}` line (the compaction
+/// hooks): `Some((done, trigger))`, the trigger `auto`, `manual` or `unknown`; other lines are
+/// ignored.
+pub(crate) fn compaction_status(line: &[u8]) -> Option<(bool, &'static str)> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(rename = "type")]
+        kind: String,
+        state: String,
+        #[serde(default)]
+        trigger: String,
+    }
+    let l = serde_json::from_slice::<Line>(line).ok()?;
+    let done = match (l.kind.as_str(), l.state.as_str()) {
+        ("status", "compacting") => false,
+        ("status", "compacted") => true,
+        _ => return None,
+    };
+    let trigger = match l.trigger.as_str() {
+        "auto" => "auto",
+        "manual" => "manual",
+        _ => "unknown",
+    };
+    Some((done, trigger))
 }
 
 /// Takes the longest decodable prefix of `buf` as text, leaving an incomplete trailing UTF-8
@@ -66,6 +93,19 @@ mod tests {
         assert!(buf.is_empty());
         let mut bad = vec![b'x', 0xff, b'y'];
         assert_eq!(take_utf8(&mut bad), "x\u{FFFD}y");
+    }
+
+    #[test]
+    fn reads_compaction_status_lines() {
+        let line = br#"{"type":"status","state":"compacting","trigger":"auto"}"#;
+        assert_eq!(compaction_status(line), Some((false, "auto")));
+        let line = br#"{"type":"status","state":"compacted","trigger":"x"}"#;
+        assert_eq!(compaction_status(line), Some((true, "unknown")));
+        assert_eq!(
+            compaction_status(br#"{"type":"activity","text":"x"}"#),
+            None
+        );
+        assert_eq!(activity_text(line), None, "not an activity");
     }
 
     #[test]

@@ -188,6 +188,11 @@ async fn forward(
             progress.activity(&text).await;
             None
         }
+        SpoolEvent::Compacting { done, trigger } => {
+            tracing::info!(done, trigger, "the agent compacts its conversation");
+            progress.compacting(done, trigger).await;
+            None
+        }
         SpoolEvent::Failure(failure) => {
             tracing::info!(kind = %failure.kind, "the agent's model call failed");
             Some(Err(DriveError::Agent(failure)))
