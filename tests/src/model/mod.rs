@@ -141,6 +141,13 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
         .get("model")
         .and_then(Value::as_str)
         .unwrap_or("scripted");
+    let streaming = req.get("stream").and_then(Value::as_bool) == Some(true);
+    // Claude Code compacting the conversation: a summary, not a step of any turn.
+    if request::is_compaction(&req) {
+        let view = request::turn_view(&req);
+        let answer = sse::Answer::text(script::summary(view.as_ref()));
+        return play_answer(answer, model, sse::Reported::nth(0), streaming);
+    }
     let view = request::is_main_loop(&req)
         .then(|| request::turn_view(&req))
         .flatten();
@@ -148,7 +155,6 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
         Some(v) => script::play(v),
         None => script::Play::Answer(sse::Answer::text("Paliadin chat")),
     };
-    let streaming = req.get("stream").and_then(Value::as_bool) == Some(true);
     let play = match play {
         script::Play::Later(delay, answer) => {
             tokio::time::sleep(delay).await;
@@ -169,7 +175,10 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
     }
     let usage = {
         let mut spent = shared.spent.lock().expect("spent");
-        let usage = sse::Reported::nth(spent.len() as i64 + 1);
+        let mut usage = sse::Reported::nth(spent.len() as i64 + 1);
+        if view.as_ref().is_some_and(script::fills_context) {
+            usage.cache_read += script::FULL_CONTEXT;
+        }
         if request::is_main_loop(&req) && matches!(play, script::Play::Answer(_)) {
             spent.push(Spent {
                 turn_id: view.as_ref().map(|v| v.turn_id),
@@ -179,13 +188,7 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
         usage
     };
     match (play, streaming) {
-        (script::Play::Answer(a), false) => Json(a.to_json(model, usage)).into_response(),
-        (script::Play::Answer(a), true) => {
-            let frames = a.to_sse_frames(model, usage);
-            sse_response(Body::from_stream(futures::stream::iter(
-                frames.into_iter().map(Ok::<_, std::io::Error>),
-            )))
-        }
+        (script::Play::Answer(a), streaming) => play_answer(a, model, usage, streaming),
         (script::Play::Later(..) | script::Play::Fail(_) | script::Play::Flaky(..), _) => {
             unreachable!("resolved above")
         }
@@ -201,6 +204,17 @@ async fn messages(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>
             sse_response(Body::from_stream(first.chain(never)))
         }
     }
+}
+
+/// One answer, as a JSON body or streamed.
+fn play_answer(a: sse::Answer, model: &str, usage: sse::Reported, streaming: bool) -> Response {
+    if !streaming {
+        return Json(a.to_json(model, usage)).into_response();
+    }
+    let frames = a.to_sse_frames(model, usage);
+    sse_response(Body::from_stream(futures::stream::iter(
+        frames.into_iter().map(Ok::<_, std::io::Error>),
+    )))
 }
 
 /// Main-loop requests logged so far on `turn`'s first step (retries of one request count).

@@ -22,6 +22,34 @@ pub struct TurnView {
     pub denied: Option<String>,
 }
 
+/// How the scripted model's compaction summary names the turn in progress: this line, then the
+/// turn's envelope on a line of its own (see [`turn_view`]).
+pub const SUMMARY_TURN: &str = "Paliadin turn in progress:";
+
+/// The words that open Claude Code's request to summarise the conversation (`/compact`, or
+/// its own automatic compaction), in the last user message.
+const COMPACT_PROMPT: &str = "Your task is to create a detailed summary";
+
+/// True for Claude Code's request to summarise the conversation.
+pub fn is_compaction(req: &Value) -> bool {
+    let Some(messages) = req.get("messages").and_then(Value::as_array) else {
+        return false;
+    };
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .is_some_and(|m| texts(m).iter().any(|t| t.contains(COMPACT_PROMPT)))
+}
+
+/// The envelope a compaction summary names after [`SUMMARY_TURN`] (the conversation goes on
+/// from the summary alone once Claude compacted it).
+fn summarised(text: &str) -> Option<(Uuid, &str)> {
+    let (_, after) = text.split_once(SUMMARY_TURN)?;
+    let line = after.trim_start().lines().next()?;
+    envelope(line)
+}
+
 /// How the permission hook words a denial (`deploy/skill/hooks/permission-request`).
 pub const DENIED: &str = "Denied by the person: ";
 
@@ -76,10 +104,11 @@ pub fn turn_view(req: &Value) -> Option<TurnView> {
         }
         // The newest envelope of the message: after a failed request Claude sends the failed
         // prompt and the next one in one merged user message.
-        texts(m)
-            .iter()
-            .rev()
-            .find_map(|t| envelope(t).map(|(id, body)| (i, id, body.to_owned())))
+        texts(m).iter().rev().find_map(|t| {
+            envelope(t)
+                .or_else(|| summarised(t))
+                .map(|(id, body)| (i, id, body.to_owned()))
+        })
     })?;
     let later = &messages[at..];
     let step = later
@@ -137,6 +166,26 @@ mod tests {
         assert_eq!(v.tmp_path.as_deref(), Some(&*format!("/s/p/{ID}.md.tmp")));
         assert!(!v.stop_blocked);
         assert!(is_main_loop(&req));
+    }
+
+    #[test]
+    fn a_compaction_summary_carries_the_turn_on() {
+        let summary = format!(
+            "This session is being continued.\nSummary:\n{SUMMARY_TURN}\n[PALIADIN:{ID}] go on\n\
+             Reply file: /s/p/{ID}.md.tmp\n"
+        );
+        let req = json!({"tools": [{"name": "Write"}], "messages": [
+            {"role": "user", "content": [{"type": "text", "text": summary}]}]});
+        let v = turn_view(&req).expect("turn");
+        assert_eq!(
+            (v.turn_id.to_string().as_str(), v.message.as_str(), v.step),
+            (ID, "go on", 0)
+        );
+        assert_eq!(v.tmp_path.as_deref(), Some(&*format!("/s/p/{ID}.md.tmp")));
+        let ask = json!({"messages": [{"role": "user", "content":
+            "Your task is to create a detailed summary of the conversation so far"}]});
+        assert!(is_compaction(&ask));
+        assert!(!is_compaction(&req));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | `tools N PATH` | reads the file PATH N times (`Read`: no permission needed), then replies |
 //! | `bash CMD` | runs `CMD` with the Bash tool (may need permission), then replies `Ran it.`, or `Not run. Denied by the person: …` when the permission hook denied it |
 //! | `slow MS …` | thinks for MS milliseconds before its first step, then replies |
+//! | `late-close MS …` | replies at once, but takes MS milliseconds over the request that closes the turn (after the reply file) |
 //! | `chat …` | ignores the protocol and only talks (the Stop hook's fallback must answer) |
 //! | `hang …` | starts a response and never finishes it (timeout / cancel send Escape) |
 //! | `fail-auth …` | answers every request of the turn `401 authentication_error` |
@@ -16,6 +17,14 @@
 //! | `fail-overloaded …` | `529 overloaded_error` (Claude retries, then gives up) |
 //! | `fail-billing …` | `400 invalid_request_error` "Your credit balance is too low …" |
 //! | `flaky N …` | `529 overloaded_error` to the turn's first N requests, then follows the skill |
+//! | `fail-org …` | `403 permission_error` "OAuth authentication is currently not allowed for this organization." |
+//! | `fail-model …` | `404 not_found_error` (the model does not exist) |
+//! | `fail-output …` | every answer is cut off at the output limit (`stop_reason: max_tokens`) |
+//! | `full …` | follows the skill, its last answer reporting a context [`FULL_CONTEXT`] tokens fuller |
+//!
+//! Claude Code's request to summarise the conversation (`/compact` or its own compaction) is
+//! answered with [`summary`], which names the turn in progress so that the conversation goes on
+//! from the summary alone.
 //!
 //! The reply paths come from the prompt hook's reminder in the conversation: without the hook
 //! the model does not know where to write, as a real model without it would not reliably.
@@ -61,6 +70,12 @@ pub fn failure(word: &str) -> Option<Failure> {
             "This request would exceed your organization's rate limit.",
         ),
         "fail-overloaded" | "flaky" => (529, "overloaded_error", "Overloaded"),
+        "fail-org" => (
+            403,
+            "permission_error",
+            "OAuth authentication is currently not allowed for this organization.",
+        ),
+        "fail-model" => (404, "not_found_error", "model: claude-no-such-model"),
         "fail-billing" => (
             400,
             "invalid_request_error",
@@ -74,6 +89,39 @@ pub fn failure(word: &str) -> Option<Failure> {
         kind,
         message,
     })
+}
+
+/// Cache-read tokens the `full` script's last answer adds to its usage: with Claude Code's
+/// window set to 100 000 tokens (`CLAUDE_CODE_AUTO_COMPACT_WINDOW`), above the point where it
+/// compacts by itself (100 000 − 20 000 − 13 000) and below the point where it refuses to go on
+/// (100 000 − 3 000).
+pub const FULL_CONTEXT: i64 = 80_000;
+
+/// Whether the answer to this request reports a nearly full context (the `full` script's last
+/// step, the text after the reply file is written).
+pub fn fills_context(view: &TurnView) -> bool {
+    view.message.split_whitespace().next() == Some("full") && view.step >= 1
+}
+
+/// The scripted model's summary of a conversation it is asked to compact: Claude Code's format
+/// (`<analysis>`, then `<summary>`), naming the turn in progress and its reply file.
+pub fn summary(view: Option<&TurnView>) -> String {
+    let mut text = String::from(
+        "<analysis>The person chats through Paliadin.</analysis>\n<summary>\n\
+         The conversation so far followed the Paliadin skill.\n",
+    );
+    if let Some(v) = view {
+        let first = v.message.lines().next().unwrap_or_default();
+        text += &format!(
+            "{}\n[PALIADIN:{}] {first}\n",
+            super::request::SUMMARY_TURN,
+            v.turn_id
+        );
+        if let Some(tmp) = &v.tmp_path {
+            text += &format!("Reply file: {tmp}\n");
+        }
+    }
+    text + "</summary>"
 }
 
 /// The reply body (without trailer) the default script writes for `message`.
@@ -114,9 +162,16 @@ pub fn play(view: &TurnView) -> Play {
     }
     match word {
         "chat" => Play::Answer(Answer::text(format!("Plain answer: {rest}"))),
+        "fail-output" => Play::Answer(Answer::cut("This answer goes on and on and")),
         "hang" => Play::Hang,
         "slow" => match protocol(view, view.step, &default_body(&view.message), &[]) {
             Play::Answer(a) if view.step == 0 => {
+                Play::Later(std::time::Duration::from_millis(count() as u64), a)
+            }
+            other => other,
+        },
+        "late-close" => match protocol(view, view.step, &default_body(&view.message), &[]) {
+            Play::Answer(a) if view.step >= 1 => {
                 Play::Later(std::time::Duration::from_millis(count() as u64), a)
             }
             other => other,

@@ -61,16 +61,27 @@ pub enum Block {
 }
 
 /// One assistant message. `stop_reason` follows from the blocks: `tool_use` when the last one
-/// calls a tool, else `end_turn`.
+/// calls a tool, else `end_turn` (`max_tokens` for a [`Answer::cut`] one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub blocks: Vec<Block>,
+    /// The model ran out of output tokens: `stop_reason` is `max_tokens`.
+    pub cut: bool,
 }
 
 impl Answer {
     pub fn text(text: impl Into<String>) -> Answer {
         Answer {
             blocks: vec![Block::Text(text.into())],
+            cut: false,
+        }
+    }
+
+    /// A text cut off where the model reached its output limit (`stop_reason: max_tokens`).
+    pub fn cut(text: impl Into<String>) -> Answer {
+        Answer {
+            blocks: vec![Block::Text(text.into())],
+            cut: true,
         }
     }
 
@@ -80,10 +91,14 @@ impl Answer {
                 name: name.to_owned(),
                 input,
             }],
+            cut: false,
         }
     }
 
     fn stop_reason(&self) -> &'static str {
+        if self.cut {
+            return "max_tokens";
+        }
         match self.blocks.last() {
             Some(Block::ToolUse { .. }) => "tool_use",
             _ => "end_turn",

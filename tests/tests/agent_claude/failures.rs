@@ -73,6 +73,48 @@ async fn each_api_failure_ends_the_turn_at_once_with_its_kind_and_the_next_turn_
     }
 }
 
+/// The kinds a person cannot fix by trying again, each from the answer that causes it: an
+/// organisation that disallows OAuth logins (403), a model that does not exist (404), and a
+/// model whose every answer is cut off at its output limit (Claude Code asks it to go on a few
+/// times, then gives up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_model_and_output_limit_failures_end_the_turn_with_their_kind() {
+    let Some(sys) = start(RETRIES).await else {
+        return;
+    };
+    let cases = [
+        ("fail-org", "oauth_org_not_allowed", "organization"),
+        ("fail-model", "model_not_found", "model"),
+        ("fail-output", "max_output_tokens", "output token maximum"),
+    ];
+    for (word, kind, words) in cases {
+        let t0 = Instant::now();
+        let (_, evs) = sys.turn(&format!("{word} please")).await;
+        let took = t0.elapsed();
+        let end = last(&evs);
+        let screen = sys.rig.screen(&sys.session());
+        assert_eq!(
+            (
+                end.event.as_str(),
+                end.data["code"].as_str(),
+                end.data["kind"].as_str()
+            ),
+            ("error", Some("agent_error"), Some(kind)),
+            "{word}: {end:?}\n--- pane:\n{screen}"
+        );
+        let message = end.data["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(words),
+            "{word}: Claude's own words: {message:?}"
+        );
+        assert!(took < PROMPTLY, "{word}: the turn took {took:?}");
+        eprintln!("{word}: {kind} after {took:?}: {message}");
+        let (_, evs) = sys.turn("after the failure").await;
+        sys.assert_end(&evs, "after the failure");
+        assert_eq!(last(&evs).data["text"], default_body("after the failure"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_stop_failure_hook_the_screen_tells_the_failure() {
     let Some(sys) = start(RETRIES).await else {

@@ -2,7 +2,7 @@
 //! distinct token counts in every answer): the `end` event and the history carry what the model
 //! reported for the turn, priced from `PALIADIN_PRICES`; a turn's closing request, which Claude
 //! sends after the reply is in, is added to that turn when the next turn of the conversation
-//! ends.
+//! ends, and to the worker's token counter once Claude has stopped.
 
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
 use paliadin_e2e::model::sse::Reported;
@@ -106,7 +106,9 @@ async fn each_turn_records_what_the_model_reported_and_its_cost() {
     );
     assert_eq!(usage["context_window"], WINDOW);
 
-    let (second, evs) = sys.turn("second turn, counted too").await;
+    // The model takes its time over the request that closes this turn (after the reply file):
+    // the end event cannot have it, the metric must get it once Claude stops.
+    let (second, evs) = sys.turn("late-close 2000 second turn, counted too").await;
     sys.assert_end(&evs, "second");
     let second: Uuid = second.parse().unwrap();
     let two = counts(&last(&evs).data["usage"]);
@@ -144,21 +146,46 @@ async fn each_turn_records_what_the_model_reported_and_its_cost() {
     assert!((c1 - cost(&all)).abs() < 2e-6, "{c1} vs {}", cost(&all));
     assert_eq!(counts(&item(second)["usage"]), two);
 
-    // The worker's counter has each turn's usage as its end event gave it.
-    let text = reqwest::get(format!("http://{metrics}/metrics"))
-        .await
-        .expect("scrape the worker")
-        .text()
-        .await
-        .unwrap();
-    let want = Reported::sum(&[got, two]);
-    for (kind, n) in [
+    // The worker's counter has each turn whole, closing request included, once the agent has
+    // stopped after it (`worker/src/usage/closing.rs`): not only what the end event gave.
+    let busy = sys.rig.spool.join(format!(".busy-{}", sys.session()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while busy.exists() {
+        assert!(std::time::Instant::now() < deadline, "the agent stops");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let want = Reported::sum(&[
+        sys.claude.server.spent_on(first),
+        sys.claude.server.spent_on(second),
+    ]);
+    assert_ne!(
+        want,
+        Reported::sum(&[got, two]),
+        "the closing requests add tokens"
+    );
+    let lines: Vec<String> = [
         ("input", want.input),
         ("output", want.output),
         ("cache_read", want.cache_read),
         ("cache_creation", want.cache_creation),
-    ] {
-        let line = format!("paliadin_agent_tokens_total{{kind=\"{kind}\",model=\"{model}\"}} {n}");
-        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    ]
+    .iter()
+    .map(|(kind, n)| {
+        format!("paliadin_agent_tokens_total{{kind=\"{kind}\",model=\"{model}\"}} {n}")
+    })
+    .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = reqwest::get(format!("http://{metrics}/metrics"))
+            .await
+            .expect("scrape the worker")
+            .text()
+            .await
+            .unwrap();
+        if lines.iter().all(|line| text.lines().any(|l| l == line)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{lines:?} in\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -1,6 +1,7 @@
 //! Hosts over SSH (a real sshd on loopback): remote turns, the host agent (shim) and the
 //! failures of the transport.
 
+mod claude_statuses;
 mod failures;
 mod remote;
 mod shim;

@@ -7,16 +7,28 @@
 //! `⎿  Invalid API key · Fix external API key` (401),
 //! `⎿  Context limit reached · /compact or /clear to continue` (prompt too long),
 //! `● API Error: Request rejected (429) · …`, `● API Error: 529 Overloaded. …`, and
-//! `Credit balance is too low` (billing). Only lines below the turn's own envelope count, and
-//! only once the agent has stopped working (no `esc to interrupt` footer, no retry line):
-//! earlier turns' errors stay on the screen.
+//! `Credit balance is too low` (billing); and, read in its binary: `Your organization has
+//! disabled Claude subscription access …` (`oauth_org_not_allowed`), `There's an issue with the
+//! selected model …` (`model_not_found`), `API Error: Claude's response exceeded the …
+//! output token maximum …` (`max_output_tokens`). Only lines below the turn's own envelope
+//! count, and only once the agent has stopped working (no `esc to interrupt` footer, no retry
+//! line): earlier turns' errors stay on the screen.
 
 use paliadin_shared::domain::agent_failure::AgentFailure;
 use uuid::Uuid;
 
 /// Screen texts of an API error that ended the turn, and their kind (first match wins).
-const ERRORS: [(&str, &str); 8] = [
+const ERRORS: [(&str, &str); 11] = [
     ("Invalid API key", "authentication_failed"),
+    (
+        "Your organization has disabled Claude subscription access",
+        "oauth_org_not_allowed",
+    ),
+    (
+        "There's an issue with the selected model",
+        "model_not_found",
+    ),
+    ("output token maximum", "max_output_tokens"),
     ("Credit balance is too low", "billing_error"),
     ("Context limit reached", "invalid_request"),
     ("Prompt is too long", "invalid_request"),
@@ -74,6 +86,16 @@ mod tests {
         assert_eq!(failure(&working, turn), None);
         let billing = format!("❯ [PALIADIN:{turn}] x\n  ⎿  Credit balance is too low\n");
         assert_eq!(failure(&billing, turn).unwrap().kind, "billing_error");
+        let cut = format!(
+            "❯ [PALIADIN:{turn}] x\n● API Error: Claude's response exceeded the 32000 output \
+             token maximum. To configure this behavior, set …\n"
+        );
+        assert_eq!(failure(&cut, turn).unwrap().kind, "max_output_tokens");
+        let model = format!(
+            "❯ [PALIADIN:{turn}] x\n  ⎿  There's an issue with the selected model (m). It may \
+             not exist or you may not have access to it.\n"
+        );
+        assert_eq!(failure(&model, turn).unwrap().kind, "model_not_found");
         assert_eq!(failure("no envelope", turn), None);
     }
 }

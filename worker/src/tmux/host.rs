@@ -184,7 +184,16 @@ impl TmuxHost {
         // ([`TmuxHost::settle`]): if the commit fails, the next attempt reads the reply again.
         let mut outcome = outcome;
         if let (Ok(reply), Some(path)) = (&mut outcome, self.cfg.transcript(spec.conversation.id)) {
-            reply.usage = crate::usage::transcript::read_when_written(path, spec.turn_id).await;
+            reply.usage =
+                crate::usage::transcript::read_when_written(path.clone(), spec.turn_id).await;
+            // The turn's closing request comes after its reply: counted once the agent stops.
+            let counted = reply.usage.iter().find(|t| t.turn_id == spec.turn_id);
+            crate::usage::closing::count_when_stopped(
+                super::busy::path(self.spool().root(), &spec.session),
+                path,
+                spec.turn_id,
+                counted.map(|t| t.usage.clone()).unwrap_or_default(),
+            );
         }
         outcome
     }

@@ -6,8 +6,10 @@
 //! `usage` and `model`. A turn's messages are the assistant messages after the user message
 //! that opens with its envelope `[PALIADIN:<turn_id>]`, up to the next envelope. The file is
 //! read where the agent runs (the worker's own account, or the host agent on an SSH or
-//! accounts:// host), when the turn's reply is in.
+//! accounts:// host), when the turn's reply is in; on the worker's own host once more when the
+//! agent has stopped, for the metric ([`closing`]).
 
+pub mod closing;
 pub mod metrics;
 pub mod prices;
 pub mod transcript;

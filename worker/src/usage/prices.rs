@@ -1,6 +1,8 @@
 //! The price table: what a million tokens of each kind cost per model, and each model's context
-//! window. Built in for current Claude models (list prices, US dollars, checked 2026-12);
-//! `PALIADIN_PRICES` adds models or overrides them.
+//! window. Built in for current Claude models (list prices, US dollars, checked 2026-12 against
+//! Anthropic's model pages, e.g. `claude-opus-4-8`: $5 input, $25 output per million tokens, a
+//! 1M-token window; cache reads at 0.1× and 5-minute cache writes at 1.25× the input price);
+//! `PALIADIN_PRICES` adds models or overrides them (`docs/operations.md`, "Usage and cost").
 //!
 //! Format of `PALIADIN_PRICES`: entries separated by `;`, each
 //! `<model prefix>=<input>,<output>,<cache read>,<cache write>[,<context window>]` (dollars per
@@ -24,14 +26,76 @@ pub struct Price {
     pub context_window: i64,
 }
 
-/// The built-in entries (prefix, input, output, cache read, cache write).
-const BUILT_IN: &[(&str, f64, f64, f64, f64)] = &[
-    ("claude-opus-4-5", 5.0, 25.0, 0.5, 6.25),
-    ("claude-opus-4", 15.0, 75.0, 1.5, 18.75),
-    ("claude-sonnet-4", 3.0, 15.0, 0.3, 3.75),
-    ("claude-3-7-sonnet", 3.0, 15.0, 0.3, 3.75),
-    ("claude-haiku-4-5", 1.0, 5.0, 0.1, 1.25),
-    ("claude-3-5-haiku", 0.8, 4.0, 0.08, 1.0),
+/// The built-in entries (prefix, input, output, cache read, cache write, context window).
+/// Opus 4.5 and later cost a third of Opus 4 and 4.1, which the bare `claude-opus-4` prefix
+/// keeps: each later Opus needs its own entry (a newer one still missing here is priced as Opus
+/// 4 until `PALIADIN_PRICES` names it).
+const BUILT_IN: &[(&str, f64, f64, f64, f64, i64)] = &[
+    ("claude-opus-4-8", 5.0, 25.0, 0.5, 6.25, 1_000_000),
+    (
+        "claude-opus-4-7",
+        5.0,
+        25.0,
+        0.5,
+        6.25,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-opus-4-6",
+        5.0,
+        25.0,
+        0.5,
+        6.25,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-opus-4-5",
+        5.0,
+        25.0,
+        0.5,
+        6.25,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-opus-4",
+        15.0,
+        75.0,
+        1.5,
+        18.75,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-sonnet-4",
+        3.0,
+        15.0,
+        0.3,
+        3.75,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-3-7-sonnet",
+        3.0,
+        15.0,
+        0.3,
+        3.75,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-haiku-4-5",
+        1.0,
+        5.0,
+        0.1,
+        1.25,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
+    (
+        "claude-3-5-haiku",
+        0.8,
+        4.0,
+        0.08,
+        1.0,
+        DEFAULT_CONTEXT_WINDOW,
+    ),
 ];
 
 /// Every model's price, longest prefix first.
@@ -49,14 +113,16 @@ impl PriceTable {
     pub fn parse(spec: &str) -> Result<PriceTable, String> {
         let mut prices: Vec<Price> = BUILT_IN
             .iter()
-            .map(|&(prefix, input, output, cache_read, cache_write)| Price {
-                prefix: prefix.into(),
-                input,
-                output,
-                cache_read,
-                cache_write,
-                context_window: DEFAULT_CONTEXT_WINDOW,
-            })
+            .map(
+                |&(prefix, input, output, cache_read, cache_write, context_window)| Price {
+                    prefix: prefix.into(),
+                    input,
+                    output,
+                    cache_read,
+                    cache_write,
+                    context_window,
+                },
+            )
             .collect();
         for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
             let price = entry_of(entry)?;
@@ -158,6 +224,31 @@ mod tests {
         });
         assert_eq!(unknown.cost_usd, None);
         assert_eq!(unknown.context_window, Some(DEFAULT_CONTEXT_WINDOW));
+    }
+
+    #[test]
+    fn opus_4_8_has_its_own_list_price_and_window_and_can_be_overridden() {
+        let million = |model: &str| Usage {
+            model: model.into(),
+            input: 1_000_000,
+            output: 1_000_000,
+            cache_read: 1_000_000,
+            cache_creation: 1_000_000,
+            ..Usage::default()
+        };
+        let t = PriceTable::default();
+        let p = t.priced(million("claude-opus-4-8"));
+        assert_eq!(p.cost_usd, Some(5.0 + 25.0 + 0.5 + 6.25));
+        assert_eq!(p.context_window, Some(1_000_000));
+        assert_eq!(
+            t.priced(million("claude-opus-4-1-20250805")).cost_usd,
+            Some(15.0 + 75.0 + 1.5 + 18.75),
+            "Opus 4.1 keeps the older price"
+        );
+        let t = PriceTable::parse("claude-opus-4-8=4,20,0.2,5").unwrap();
+        let p = t.priced(million("claude-opus-4-8"));
+        assert_eq!(p.cost_usd, Some(4.0 + 20.0 + 0.2 + 5.0));
+        assert_eq!(p.context_window, Some(DEFAULT_CONTEXT_WINDOW));
     }
 
     #[test]
