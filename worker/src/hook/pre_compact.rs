@@ -43,10 +43,11 @@ fn report(event: &Map, spool: &Spool, state: &str) -> anyhow::Result<Option<Json
 
 /// The status line's fields: the state and, when Claude said which, the trigger.
 fn status(event: &Map, state: &str) -> Map {
-    let trigger = match event.get("trigger").and_then(Json::as_str) {
-        Some(t @ ("auto" | "manual")) => t,
-        _ => "unknown",
-    };
+    let trigger = event
+        .get("trigger")
+        .and_then(Json::as_str)
+        .filter(|t| matches!(*t, "auto" | "manual"))
+        .unwrap_or("unknown");
     Map::from_pairs([
         ("type", Json::str("status")),
         ("state", Json::str(state)),
