@@ -75,7 +75,10 @@ impl Hub {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
             let mut listener = match PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen_all([EVENTS_CHANNEL, PUSH_CHANNEL, FRAMES_CHANNEL]).await {
+                Ok(mut l) => match l
+                    .listen_all([EVENTS_CHANNEL, PUSH_CHANNEL, FRAMES_CHANNEL])
+                    .await
+                {
                     Ok(()) => l,
                     Err(e) => {
                         tracing::warn!(error = %e, "LISTEN failed");
