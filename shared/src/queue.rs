@@ -4,7 +4,7 @@
 //! instead of grouping the whole queue; migration `20261201000002_queue_heads.sql`).
 //!
 //! pgmq's `delete`/`archive`/`set_vt` match on `msg_id` only; callers fence them with the turn's
-//! attempt in the same transaction (see `db::turns`).
+//! attempt in the same transaction (see `db::fenced`).
 
 use crate::domain::HostName;
 use pgmq::PGMQueueExt;
@@ -13,6 +13,10 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use uuid::Uuid;
+
+/// The statement every turn message is sent with: `$1` queue, `$2` body, `$3` headers
+/// ([`TurnQueue::payload`]); returns the message id.
+pub const SEND_SQL: &str = "SELECT pgmq.send($1::text, $2::jsonb, $3::jsonb)";
 
 /// The message body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,7 +103,9 @@ impl TurnQueue {
         Ok(())
     }
 
-    /// Enqueues a turn on the caller's connection (use the turn row's transaction).
+    /// Enqueues a turn on the caller's connection (use the turn row's transaction): the one
+    /// way a turn's message is sent, `pgmq.send(queue, body, headers)` with [`Self::payload`];
+    /// an enqueue runs the same call inside its insert ([`crate::db::turns::insert_sent`]).
     pub async fn send(
         &self,
         conn: &mut PgConnection,
@@ -107,22 +113,17 @@ impl TurnQueue {
         turn_id: Uuid,
         user_id: Uuid,
     ) -> Result<i64, pgmq::errors::PgmqError> {
-        let header = GroupHeader {
-            group: user_id.to_string(),
-        };
-        self.pgmq
-            .send_delay_with_headers_with_cxn(
-                &host.queue_name(),
-                &TurnMessage { turn_id },
-                Some(&header),
-                0,
-                conn,
-            )
-            .await
+        let (body, headers) = Self::payload(turn_id, user_id);
+        Ok(sqlx::query_scalar(SEND_SQL)
+            .bind(host.queue_name())
+            .bind(body)
+            .bind(headers)
+            .fetch_one(conn)
+            .await?)
     }
 
-    /// The body and headers of a turn's message, as [`TurnQueue::send`] sends them: for an
-    /// enqueue that calls `pgmq.send` inside its own statement ([`crate::db::turns::insert_sent`]).
+    /// The body and headers of a turn's message: `{turn_id}` and the FIFO group header (the
+    /// user), for [`SEND_SQL`].
     pub fn payload(turn_id: Uuid, user_id: Uuid) -> (serde_json::Value, serde_json::Value) {
         let header = GroupHeader {
             group: user_id.to_string(),

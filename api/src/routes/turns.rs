@@ -9,10 +9,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paliadin_shared::db::{events, turns, usage};
-use paliadin_shared::events::NewEvent;
-use paliadin_shared::queue::TurnQueue;
-use paliadin_shared::{HostName, TurnKind, TurnState};
+use paliadin_shared::db::{cancel, turns, usage};
+use paliadin_shared::{TurnKind, TurnState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -150,10 +148,13 @@ pub async fn cancel(
     let turn = turns::get_owned(&st.pool, id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if turn.state == TurnState::Queued && cancel_queued(&st.pool, &st.queue, id, user.id).await? {
+    if turn.state == TurnState::Queued
+        && cancel::cancel_queued(&st.pool, &st.queue, id, user.id).await?
+    {
+        tracing::info!(turn_id = %id, "queued turn cancelled");
         return Ok(Json(json!({ "ok": true, "state": "cancelled" })));
     }
-    if turns::request_cancel(&st.pool, id, user.id).await? {
+    if cancel::request_cancel(&st.pool, id, user.id).await? {
         return Ok(Json(json!({ "ok": true, "state": "cancelling" })));
     }
     let now = turns::get_owned(&st.pool, id, user.id)
@@ -163,26 +164,6 @@ pub async fn cancel(
         TurnState::Cancelled => Ok(Json(json!({ "ok": true, "state": "cancelled" }))),
         s => Err(AppError::Conflict(format!("the turn is already {s}"))),
     }
-}
-
-/// Cancels a queued turn: state, terminal event and queue message go together.
-async fn cancel_queued(
-    pool: &sqlx::PgPool,
-    queue: &TurnQueue,
-    id: Uuid,
-    user: Uuid,
-) -> Result<bool, AppError> {
-    let mut tx = pool.begin().await?;
-    let Some(row) = turns::cancel_queued(&mut tx, id, user).await? else {
-        return Ok(false);
-    };
-    events::append(&mut tx, id, None, &NewEvent::cancelled()).await?;
-    if let (Some(msg_id), Ok(host)) = (row.msg_id, HostName::parse(&row.host)) {
-        queue.delete(&mut tx, &host, msg_id).await?;
-    }
-    tx.commit().await?;
-    tracing::info!(turn_id = %id, "queued turn cancelled");
-    Ok(true)
 }
 
 /// `POST /api/paliadin/reset`: queues a reset behind the user's turns and waits (at most

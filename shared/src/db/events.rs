@@ -1,6 +1,6 @@
 //! SQL for `turn_events`: fenced appends with their NOTIFY, and replay after a sequence number.
 
-use crate::db::EVENTS_CHANNEL;
+use super::append::{self, append_sql};
 use crate::events::{EventKind, NewEvent};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,34 +17,18 @@ pub struct EventRow {
 }
 
 /// Appends an event and queues its notification (`turn_id:seq`, delivered at commit), in one
-/// statement. `fence` = the attempt the writer claimed: when the turn's attempt differs (the
-/// lease passed to another worker), nothing is written and `None` comes back. `fence = None` is
-/// for the API's own writes (meta/queued/cancelled), which are guarded by the caller's state check.
+/// statement ([`super::append::append_sql!`], the statement every event goes through). `fence`
+/// = the attempt the writer claimed: when the turn's attempt differs (the lease passed to another
+/// worker), nothing is written and `None` comes back. `fence = None` is for the API's own writes
+/// (meta/queued/cancelled), which are guarded by the caller's state check. Returns the event's
+/// seq.
 pub async fn append(
     conn: &mut PgConnection,
     turn_id: Uuid,
     fence: Option<i32>,
     ev: &NewEvent,
 ) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH bump AS (
-             UPDATE turns SET last_seq = last_seq + 1
-              WHERE id = $1 AND ($2::int IS NULL OR attempt = $2)
-          RETURNING id, last_seq
-         ), ins AS (
-             INSERT INTO turn_events (turn_id, seq, kind, data)
-             SELECT id, last_seq, $3, $4 FROM bump
-          RETURNING seq
-         )
-         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM ins",
-    )
-    .bind(turn_id)
-    .bind(fence)
-    .bind(ev.kind)
-    .bind(&ev.data)
-    .bind(EVENTS_CHANNEL)
-    .fetch_optional(conn)
-    .await
+    append_all(conn, turn_id, fence, std::slice::from_ref(ev)).await
 }
 
 /// Appends `evs` in order with consecutive seqs, in one statement, like [`append`] (same
@@ -59,28 +43,11 @@ pub async fn append_all(
     if evs.is_empty() {
         return Ok(None);
     }
-    let kinds: Vec<EventKind> = evs.iter().map(|e| e.kind).collect();
-    let data: Vec<&Value> = evs.iter().map(|e| &e.data).collect();
-    sqlx::query_scalar(
-        "WITH bump AS (
-             UPDATE turns SET last_seq = last_seq + cardinality($3::text[])
-              WHERE id = $1 AND ($2::int IS NULL OR attempt = $2)
-          RETURNING id, last_seq
-         ), ins AS (
-             INSERT INTO turn_events (turn_id, seq, kind, data)
-             SELECT b.id, b.last_seq - cardinality($3::text[]) + e.n::int, e.kind, e.data
-               FROM bump b, unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS e(kind, data, n)
-          RETURNING seq
-         ), last AS (SELECT max(seq) AS seq FROM ins)
-         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM last WHERE seq IS NOT NULL",
-    )
-    .bind(turn_id)
-    .bind(fence)
-    .bind(&kinds)
-    .bind(&data)
-    .bind(EVENTS_CHANNEL)
-    .fetch_optional(conn)
-    .await
+    let sql = append_sql!(set: "", filter: "", returning: "", with: "", select: "");
+    let row: Option<(Option<i32>,)> = append::bind(sqlx::query_as(sql), turn_id, fence, evs)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.and_then(|(seq,)| seq))
 }
 
 /// What earlier attempts already streamed for a turn: the concatenated `content` deltas and the
@@ -96,6 +63,7 @@ pub async fn streamed(pool: &PgPool, turn_id: Uuid) -> Result<(String, i64), sql
     .fetch_one(pool)
     .await
 }
+
 
 /// The newest event seq of each of `turns` that has events (the SSE hub's resync).
 pub async fn newest_seqs(pool: &PgPool, turns: &[Uuid]) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {

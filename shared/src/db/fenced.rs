@@ -2,8 +2,8 @@
 //! [`crate::attempt::Attempt`]). Every write is conditional on the attempt it claimed
 //! (`AND attempt = $n`): a worker whose lease passed to another can change nothing.
 
+use super::append::{self, append_sql};
 use super::turns::{TurnRow, cols};
-use crate::db::EVENTS_CHANNEL;
 use crate::domain::trailer::Reply;
 use crate::events::{ErrorCode, NewEvent};
 use sqlx::{PgConnection, PgPool};
@@ -20,33 +20,29 @@ pub async fn claim(
     worker: &str,
     claimed: Option<(&NewEvent, i32)>,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
-    let (kind, data, max_spent) = match claimed {
-        Some((ev, max)) => (Some(ev.kind), Some(&ev.data), max),
-        None => (None, None, -1),
+    let (event, max_spent) = match claimed {
+        Some((ev, max)) => (std::slice::from_ref(ev), max),
+        None => (&[][..], -1),
     };
-    sqlx::query_as(concat!(
-        "WITH c AS (
-             UPDATE turns SET attempt = attempt + 1, state = 'running', worker_id = $2,
-                    claimed_at = COALESCE(claimed_at, clock_timestamp()),
-                    last_seq = last_seq + (attempt + 1 - releases <= $5)::int
-              WHERE id = $1 AND state IN ('queued', 'running') RETURNING ",
-        cols!(),
-        "
-         ), ins AS (
-             INSERT INTO turn_events (turn_id, seq, kind, data)
-             SELECT id, last_seq, $3, $4 FROM c WHERE attempt - releases <= $5
-          RETURNING seq
-         )
-         SELECT c.*, (SELECT pg_notify($6, $1::text || ':' || seq) FROM ins) AS notified FROM c"
-    ))
-    .bind(id)
-    .bind(worker)
-    .bind(kind)
-    .bind(data)
-    .bind(max_spent)
-    .bind(EVENTS_CHANNEL)
-    .fetch_optional(pool)
-    .await
+    // `$6` = max_spent, `$7` = worker. The event goes in only while the claim's attempt (the
+    // old `attempt + 1`, the new `attempt`) spends no more than max_spent.
+    let sql = append_sql!(
+        set: ", attempt = attempt + 1, state = 'running', worker_id = $7,
+               claimed_at = COALESCE(claimed_at, clock_timestamp())",
+        filter: "AND state IN ('queued', 'running')",
+        added: (
+            "(attempt + 1 - releases <= $6)::int * cardinality($3::text[])",
+            "(attempt - releases <= $6)::int * cardinality($3::text[])"
+        ),
+        returning: concat!(", ", cols!()),
+        with: "",
+        select: concat!(", ", cols!()),
+    );
+    append::bind(sqlx::query_as(sql), id, None, event)
+        .bind(max_spent)
+        .bind(worker)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Is this attempt still the turn's current one (and is a cancel asked for)? `None` = fenced out.
@@ -108,26 +104,22 @@ pub async fn mark_delivered(
     attempt: i32,
     ev: &NewEvent,
 ) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH c AS (
-             UPDATE turns SET delivered_at = COALESCE(delivered_at, clock_timestamp()),
-                    last_seq = last_seq + 1
-              WHERE id = $1 AND attempt = $2 AND state = 'running'
-          RETURNING id, last_seq
-         ), ins AS (
-             INSERT INTO turn_events (turn_id, seq, kind, data)
-             SELECT id, last_seq, $3, $4 FROM c
-          RETURNING seq
-         )
-         SELECT seq, pg_notify($5, $1::text || ':' || seq) FROM ins",
+    let sql = append_sql!(
+        set: ", delivered_at = COALESCE(delivered_at, clock_timestamp())",
+        filter: "AND state = 'running'",
+        returning: "",
+        with: "",
+        select: "",
+    );
+    let row: Option<(Option<i32>,)> = append::bind(
+        sqlx::query_as(sql),
+        id,
+        Some(attempt),
+        std::slice::from_ref(ev),
     )
-    .bind(id)
-    .bind(attempt)
-    .bind(ev.kind)
-    .bind(&ev.data)
-    .bind(EVENTS_CHANNEL)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.and_then(|(seq,)| seq))
 }
 
 /// The terminal event of a finish and the queue message it archives.
@@ -151,31 +143,22 @@ pub struct Failure<'a> {
 
 /// A finish in **one statement** (fenced by the attempt, and only while the turn runs): the
 /// result columns (`set`, its parameters from `$8`), `finished_at`, the terminal event with the
-/// next seq, the archive of the queue message, the event's NOTIFY (at commit). The statement
-/// returns the event's seq; no row = fenced out, nothing written.
+/// next seq ([`append_sql!`], with its NOTIFY at commit), the archive of the queue message
+/// (`$6`, `$7`). The statement returns the event's seq; no row = fenced out, nothing written.
 macro_rules! finish_sql {
     ($set:literal) => {
-        concat!(
-            "WITH upd AS (
-                 UPDATE turns SET ",
-            $set,
-            ", finished_at = clock_timestamp(), last_seq = last_seq + 1
-                  WHERE id = $1 AND attempt = $2 AND state = 'running'
-              RETURNING id, last_seq
-             ), ev AS (
-                 INSERT INTO turn_events (turn_id, seq, kind, data)
-                 SELECT id, last_seq, $3, $4 FROM upd
-              RETURNING seq
-             ), arch AS (SELECT pgmq.archive($5::text, $6::bigint) AS archived FROM upd)
-             SELECT ev.seq, (SELECT archived FROM arch) AS archived,
-                    pg_notify($7, $1::text || ':' || ev.seq) IS NULL AS notified
-               FROM ev"
+        append_sql!(
+            set: concat!(", ", $set, ", finished_at = clock_timestamp()"),
+            filter: "AND state = 'running'",
+            returning: "",
+            with: ", arch AS (SELECT pgmq.archive($6::text, $7::bigint) AS archived FROM bump)",
+            select: ", (SELECT archived FROM arch) AS archived",
         )
     };
 }
 
 type FinishQuery<'q> =
-    sqlx::query::QueryScalar<'q, sqlx::Postgres, i32, sqlx::postgres::PgArguments>;
+    sqlx::query::QueryAs<'q, sqlx::Postgres, (Option<i32>, bool), sqlx::postgres::PgArguments>;
 
 fn finish_query<'q>(
     sql: &'static str,
@@ -183,14 +166,14 @@ fn finish_query<'q>(
     attempt: i32,
     t: &Terminal<'q>,
 ) -> FinishQuery<'q> {
-    sqlx::query_scalar(sql)
-        .bind(id)
-        .bind(attempt)
-        .bind(t.event.kind)
-        .bind(&t.event.data)
-        .bind(t.queue)
-        .bind(t.msg_id)
-        .bind(EVENTS_CHANNEL)
+    append::bind(
+        sqlx::query_as(sql),
+        id,
+        Some(attempt),
+        std::slice::from_ref(t.event),
+    )
+    .bind(t.queue)
+    .bind(t.msg_id)
 }
 
 /// Finishes a turn successfully (see `finish_sql!`). False = fenced out.
@@ -205,7 +188,7 @@ pub async fn finish_succeeded(
         "state = 'succeeded', reply_text = $8, used_tools = $9, rows_seen = $10,
          chip_count = $11, classifier_tag = $12"
     );
-    let seq = finish_query(sql, id, attempt, t)
+    let row = finish_query(sql, id, attempt, t)
         .bind(&reply.text)
         .bind(&reply.trailer.used_tools)
         .bind(reply.trailer.rows_seen)
@@ -213,7 +196,7 @@ pub async fn finish_succeeded(
         .bind(&reply.trailer.classifier_tag)
         .fetch_optional(pool)
         .await?;
-    Ok(seq.is_some())
+    Ok(row.is_some())
 }
 
 /// Fails a running turn (see `finish_sql!`). False = fenced out.
@@ -228,14 +211,14 @@ pub async fn finish_failed(
         "state = 'failed', error_code = $8, error_message = $9,
          reply_text = COALESCE($10, reply_text), error_kind = $11"
     );
-    let seq = finish_query(sql, id, attempt, t)
+    let row = finish_query(sql, id, attempt, t)
         .bind(failure.code.as_str())
         .bind(failure.message)
         .bind(failure.text)
         .bind(failure.kind)
         .fetch_optional(pool)
         .await?;
-    Ok(seq.is_some())
+    Ok(row.is_some())
 }
 
 /// Marks a running turn cancelled (see `finish_sql!`). False = fenced out.
@@ -246,8 +229,8 @@ pub async fn finish_cancelled(
     t: &Terminal<'_>,
 ) -> Result<bool, sqlx::Error> {
     let sql = finish_sql!("state = 'cancelled'");
-    let seq = finish_query(sql, id, attempt, t)
+    let row = finish_query(sql, id, attempt, t)
         .fetch_optional(pool)
         .await?;
-    Ok(seq.is_some())
+    Ok(row.is_some())
 }

@@ -1,5 +1,7 @@
 //! Database access: connecting, migrating, and all SQL (one module per table family).
 
+mod append;
+pub mod cancel;
 pub mod conversations;
 pub mod enqueue;
 pub mod events;

@@ -1,7 +1,6 @@
-//! SQL for `turns`: enqueue rows, ownership-scoped reads and the API's cancel. A worker's claim
-//! and its fenced writes are in [`super::fenced`].
+//! SQL for `turns`: enqueue rows and ownership-scoped reads. A worker's claim and its fenced
+//! writes are in [`super::fenced`], a person's cancel in [`super::cancel`].
 
-use crate::db::CANCEL_CHANNEL;
 use crate::domain::{TurnKind, TurnState};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -79,7 +78,8 @@ pub struct NewTurn<'a> {
 }
 
 /// Inserts a turn and sends its pgmq message in **one statement**: `pgmq.send` on the host's
-/// queue (body and headers from [`crate::queue::TurnQueue::payload`]), the row with that
+/// queue as [`crate::queue::SEND_SQL`] sends it (body and headers from
+/// [`crate::queue::TurnQueue::payload`]), the row with that
 /// `msg_id`, and `pg_notify(work_channel, host)` (delivered at commit). `None` when the user's
 /// `client_turn_id` is taken: the caller rolls back, and the message goes with it.
 pub async fn insert_sent(
@@ -227,37 +227,4 @@ pub async fn list_owned(
     .await?;
     rows.reverse();
     Ok(rows)
-}
-
-/// Cancels a still-queued turn of `user`; returns the row (with host and msg_id) if it was queued.
-pub async fn cancel_queued(
-    conn: &mut PgConnection,
-    id: Uuid,
-    user: Uuid,
-) -> Result<Option<TurnRow>, sqlx::Error> {
-    sqlx::query_as(concat!("UPDATE turns SET state = 'cancelled', finished_at = clock_timestamp(), cancel_requested = true
-          WHERE id = $1 AND user_id = $2 AND state = 'queued' RETURNING ", cols!(), ""))
-    .bind(id)
-    .bind(user)
-    .fetch_optional(conn)
-    .await
-}
-
-/// Flags a running turn for cancellation; the worker running it acts on the flag.
-pub async fn request_cancel(pool: &PgPool, id: Uuid, user: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE turns SET cancel_requested = true WHERE id = $1 AND user_id = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(user)
-    .execute(pool)
-    .await?;
-    if done.rows_affected() == 1 {
-        sqlx::query("SELECT pg_notify($1, $2::text)")
-            .bind(CANCEL_CHANNEL)
-            .bind(id)
-            .execute(pool)
-            .await?;
-    }
-    Ok(done.rows_affected() == 1)
 }
