@@ -24,9 +24,6 @@ fi
 say "checking system packages"
 deploy/ensure-deps.sh --browser
 
-# Compile-time query checks use the committed offline data, not the test server.
-if [[ -d .sqlx ]]; then export SQLX_OFFLINE=${SQLX_OFFLINE:-true}; fi
-
 # The real Claude Code suites run the pinned claude; where it cannot be installed they skip
 # with a loud message naming the reason (and only then).
 say "checking the pinned Claude Code (deploy/ensure-claude.sh)"

@@ -2,6 +2,7 @@
 //! packages, installs and upgrades, and the systemd units (in a real systemd container).
 
 mod config_reference;
+mod docs;
 mod doctor;
 mod installed;
 mod packages;
