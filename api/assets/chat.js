@@ -9,6 +9,7 @@ import { TurnStream, clearLive, loadLive } from './stream.js';
 import { setupNotifications, turnEvent } from './notify.js';
 import { setupConversations } from './conversations.js';
 import { UsageTotal, usageLine } from './usage.js';
+import { sentUploads, setupUploads } from './uploads.js';
 
 const SESSION_KEY = 'paliadin.session';
 const $ = (id) => document.getElementById(id);
@@ -97,10 +98,13 @@ function refreshChrome() {
   });
 }
 
-/** Adds a turn's two bubbles. */
-function addTurn(message) {
+/** Adds a turn's two bubbles (and the files sent with the message). */
+function addTurn(message, uploads) {
   const reply = new Reply();
-  keepBottom(() => log.append(userMessage(message), reply.root));
+  const mine = userMessage(message);
+  const files = sentUploads(uploads);
+  if (files) mine.append(files);
+  keepBottom(() => log.append(mine, reply.root));
   return reply;
 }
 
@@ -184,7 +188,7 @@ function follow() {
 }
 
 function render(item) {
-  const reply = addTurn(item.user_message);
+  const reply = addTurn(item.user_message, item.uploads);
   const t = track(item, reply);
   if (item.state === 'succeeded') { reply.finish(item.text, item.html); showUsage(t, item.usage); }
   else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message), item.error_kind);
@@ -278,11 +282,11 @@ function newSessionId() {
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
 }
 
-async function send(message) {
+async function send(message, files = []) {
   if (!message.trim()) return;
   // Chosen here, so quick successive sends of a new conversation all land in it.
   if (!sessionId) setSession(newSessionId());
-  const reply = addTurn(message);
+  const reply = addTurn(message, files);
   $('empty').hidden = true;
   const body = {
     user_message: message,
@@ -290,6 +294,7 @@ async function send(message) {
     page_origin: location.pathname,
     client_turn_id: randomHex(16),
   };
+  if (files.length) body.upload_ids = files.map((f) => f.upload_id);
   let res;
   try {
     res = await api('POST', '/api/paliadin/turn', body);
@@ -301,6 +306,7 @@ async function send(message) {
     reply.root.remove();
     refreshChrome();
     if (!input.value) input.value = message;
+    attachments.restore(files);
     toast((res.data && res.data.message) || 'The message could not be sent. Try again.');
     return;
   }
@@ -362,13 +368,37 @@ function autosize() {
   input.style.overflowY = input.scrollHeight > max ? 'auto' : 'hidden';
 }
 
-$('composer').addEventListener('submit', (e) => {
+const attachments = setupUploads({
+  tray: $('attachments'),
+  pick: $('attach'),
+  camera: $('camera'),
+  pickInput: $('attach-input'),
+  cameraInput: $('camera-input'),
+  dropZone: document.body,
+  highlight: $('composer-wrap'),
+  input,
+  toast,
+  announce,
+  signedOut,
+});
+
+$('composer').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const text = input.value;
-  if (!text.trim() || sendBtn.disabled) return;
+  if (sendBtn.disabled) return;
+  if (attachments.busy()) {
+    sendBtn.disabled = true;
+    announce('Waiting for the files to upload');
+    await attachments.ready();
+    sendBtn.disabled = false;
+  }
+  const files = attachments.take();
+  // Files alone are a message too.
+  const text = input.value.trim() || !files.length ? input.value
+    : (files.length === 1 ? 'Please look at the attached file.' : 'Please look at the attached files.');
+  if (!text.trim()) return;
   input.value = '';
   autosize();
-  send(text);
+  send(text, files);
 });
 input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {

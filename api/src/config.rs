@@ -30,6 +30,17 @@ pub struct ApiConfig {
     /// at least one turn is always returned).
     #[arg(long, env = "PALIADIN_HISTORY_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub history_max_bytes: i64,
+    /// Largest file an owner may upload for the agent (`POST /api/paliadin/uploads`; larger →
+    /// 413 `too_large`).
+    #[arg(long, env = "PALIADIN_UPLOAD_MAX_BYTES", default_value_t = 5 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=16 * 1024 * 1024))]
+    pub upload_max_bytes: u64,
+    /// Most uploads one turn may carry (more `upload_ids` → 400 `too_many_uploads`).
+    #[arg(long, env = "PALIADIN_UPLOAD_MAX_PER_TURN", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub upload_max_per_turn: u64,
+    /// Most uploads one owner may hold that no turn took yet (more → 429
+    /// `too_many_uploads`); pending uploads older than a day are dropped.
+    #[arg(long, env = "PALIADIN_UPLOAD_MAX_PENDING", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub upload_max_pending: u64,
     /// Longest a client may take to send a request head; also how long an idle keep-alive
     /// connection is kept (slow or silent clients are closed).
     #[arg(long, env = "PALIADIN_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -24,6 +24,9 @@ pub enum AppError {
     /// The owner's daily model token budget is spent (`PALIADIN_DAILY_TOKEN_BUDGET_PER_USER`).
     #[error("{0}")]
     BudgetExceeded(String),
+    /// The owner holds `PALIADIN_UPLOAD_MAX_PENDING` uploads no turn took yet.
+    #[error("{0}")]
+    TooManyUploads(String),
     #[error("{0}")]
     NotReady(String),
     #[error("internal error")]
@@ -69,6 +72,9 @@ impl IntoResponse for AppError {
             }
             AppError::BudgetExceeded(m) => {
                 (StatusCode::TOO_MANY_REQUESTS, "budget_exceeded", m.clone())
+            }
+            AppError::TooManyUploads(m) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_uploads", m.clone())
             }
             AppError::NotReady(m) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", m.clone()),
             AppError::Internal(e) => {

@@ -74,6 +74,12 @@ pub fn app(state: AppState) -> Router {
             post(routes::permission::decide),
         )
         .route("/api/paliadin/stream/{id}", get(routes::stream::stream))
+        .route(
+            "/api/paliadin/uploads",
+            // Its own limit (PALIADIN_UPLOAD_MAX_BYTES), read by the handler.
+            post(routes::uploads::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/paliadin/uploads/{id}", get(routes::uploads::fetch))
         .route("/api/paliadin/reset", post(routes::turns::reset))
         .route("/api/paliadin/push/key", get(routes::push::key))
         .route(

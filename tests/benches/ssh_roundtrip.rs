@@ -106,6 +106,7 @@ fn spec(session: &str, n: usize) -> TurnSpec {
         already_delivered: false,
         resume: false,
         timeout: Duration::from_secs(30),
+        uploads: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`hosts`]: the hosts a worker serves (`PALIADIN_HOSTS`) and the failover policy.
 //! - [`spool`]: reading the agents' per-turn reply files (inotify).
 //! - [`tmux`]: driving agents in tmux sessions (the core of the local and SSH drivers).
+//! - [`uploads`]: the files a turn carries, written into the agent's working directory.
 //! - [`runtime`]: the claim loop, leases, event sink and terminal writes.
 //! - [`metrics`]: Prometheus metrics of the worker and its `/metrics` listener.
 //! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
@@ -32,4 +33,5 @@ pub mod spool;
 pub mod ssh;
 pub mod terminal;
 pub mod tmux;
+pub mod uploads;
 pub mod usage;

@@ -19,6 +19,10 @@ pub struct TurnRequest {
     pub session_id: Option<String>,
     pub page_origin: Option<String>,
     pub client_turn_id: Option<String>,
+    /// Uploads (`POST /api/paliadin/uploads`) the agent gets with this message, in order; at
+    /// most `PALIADIN_UPLOAD_MAX_PER_TURN`, each a pending upload of the caller's.
+    #[serde(default)]
+    pub upload_ids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -48,9 +52,11 @@ pub struct Valid {
     session_id: Option<Uuid>,
     page_origin: Option<String>,
     client_turn_id: Option<String>,
+    uploads: Vec<Uuid>,
 }
 
-fn validate(req: TurnRequest) -> Result<Valid, AppError> {
+fn validate(req: TurnRequest, max_uploads: usize) -> Result<Valid, AppError> {
+    let uploads = super::uploads::parse_ids(req.upload_ids.as_deref(), max_uploads)?;
     let raw = req
         .user_message
         .ok_or_else(|| bad("empty_message", "user_message is required"))?;
@@ -87,6 +93,7 @@ fn validate(req: TurnRequest) -> Result<Valid, AppError> {
         session_id,
         page_origin: req.page_origin,
         client_turn_id: req.client_turn_id,
+        uploads,
     })
 }
 
@@ -107,8 +114,8 @@ fn same_request(row: &turns::TurnRow, v: &Valid) -> Result<TurnResponse, AppErro
 #[utoipa::path(post, path = "/api/paliadin/turn", tag = "owner", request_body = TurnRequest,
     responses(
         (status = 200, description = "Queued (or the earlier turn of this client_turn_id)", body = TurnResponse),
-        (status = 400, description = "Invalid input", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Not an owner", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Invalid input (`invalid_upload_ids`, `too_many_uploads` among them)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not an owner, or an `upload_ids` entry that is not a pending upload of the caller's (nothing is stored)", body = crate::openapi::ErrorBody),
         (status = 409, description = "client_turn_id reused for another message", body = crate::openapi::ErrorBody),
         (status = 413, description = "Message too large", body = crate::openapi::ErrorBody),
         (status = 429, description = "Too many turns queued (`too_many_queued`), or the daily token budget is spent (`budget_exceeded`, `PALIADIN_DAILY_TOKEN_BUDGET_PER_USER`)", body = crate::openapi::ErrorBody),
@@ -120,7 +127,7 @@ pub async fn post_turn(
     Owner(user): Owner,
     JsonBody(req): JsonBody<TurnRequest>,
 ) -> Result<Json<TurnResponse>, AppError> {
-    let v = validate(req)?;
+    let v = validate(req, st.config.upload_max_per_turn as usize)?;
     // A retry of an earlier `client_turn_id` is found under the user's lock in the enqueue
     // (before the cap), and answered below with that turn.
     // Without a session_id, the turn continues the owner's latest conversation (its agent
@@ -163,6 +170,7 @@ pub async fn enqueue(
         max_queued: st.config.max_queued_per_user,
         fallback_host: &st.default_host,
         daily_token_budget: st.config.daily_token_budget_per_user,
+        uploads: &v.uploads,
     };
     let row = match enqueue::enqueue(&st.pool, &st.queue, &req).await? {
         Enqueued::Queued(row) => *row,
@@ -180,6 +188,8 @@ pub async fn enqueue(
                 st.config.daily_token_budget_per_user.unwrap_or_default()
             )));
         }
+        // Unknown, another owner's, or already sent with a turn: all the same 404.
+        Enqueued::UnknownUpload => return Err(AppError::NotFound),
     };
     st.metrics
         .turns_enqueued
@@ -196,5 +206,6 @@ pub fn reset_request() -> Valid {
         session_id: None,
         page_origin: None,
         client_turn_id: None,
+        uploads: Vec::new(),
     }
 }

@@ -10,3 +10,4 @@ pub mod stream;
 pub mod stream_slots;
 pub mod terminal;
 pub mod turns;
+pub mod uploads;

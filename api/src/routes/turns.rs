@@ -46,6 +46,10 @@ pub struct HistoryItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub usage: Option<paliadin_shared::domain::usage::Usage>,
+    /// The files and images sent with the message, in order (their bytes:
+    /// `GET /api/paliadin/uploads/{upload_id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<crate::routes::uploads::UploadResponse>,
 }
 
 pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, AppError> {
@@ -100,10 +104,12 @@ pub async fn history(
         .into_iter()
         .map(|t| (t.turn_id, t.usage))
         .collect();
+    let mut sent = crate::routes::uploads::of_turns(&st.pool, user.id, &ids).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| HistoryItem {
                 usage: spent.remove(&r.id),
+                uploads: sent.remove(&r.id).unwrap_or_default(),
                 sse_url: format!("/api/paliadin/stream/{}", r.id),
                 turn_id: r.id,
                 session_id: r.session_id,

@@ -37,6 +37,8 @@ const ASSETS: &[Asset] = &[
     asset!("notify.js", JS),
     asset!("conversations.js", JS),
     asset!("usage.js", JS),
+    asset!("uploads.js", JS),
+    asset!("uploads.css", "text/css; charset=utf-8"),
     asset!("sw.js", JS),
     asset!("manifest.webmanifest", "application/manifest+json"),
     asset!("favicon.svg", "image/svg+xml"),

@@ -5,7 +5,8 @@
 //! In **one transaction**: lock the user row (so the per-user cap holds under concurrency and a
 //! failover move sees every turn), answer a retried `client_turn_id` with its turn, check the
 //! cap (resets count), pin the user to a host, insert the turn, send
-//! its message, write `meta` and `status: queued`, `pg_notify(paliadin_work, host)`. A failure
+//! its message, bind the uploads it names ([`super::uploads::bind`]), write `meta` and
+//! `status: queued`, `pg_notify(paliadin_work, host)`. A failure
 //! anywhere rolls everything back: no row without a message, no message without a row.
 //!
 //! Round trips, for a user already pinned: `BEGIN`, the lock, one statement for the cap, the
@@ -39,6 +40,8 @@ pub struct Enqueue<'a> {
     /// Model tokens a user's turns may use per UTC day; at or over it, new message turns are
     /// refused (resets are not: they use no model). None: no budget.
     pub daily_token_budget: Option<i64>,
+    /// Pending uploads of the user's to bind to the turn, in order ([`super::uploads::bind`]).
+    pub uploads: &'a [Uuid],
 }
 
 /// What an enqueue did.
@@ -55,6 +58,9 @@ pub enum Enqueued {
     OverBudget {
         used: i64,
     },
+    /// An upload id is not a pending upload of the user's (unknown, another owner's, or
+    /// already bound to a turn): nothing was written.
+    UnknownUpload,
 }
 
 /// Enqueues a turn (see the module docs).
@@ -106,6 +112,10 @@ pub async fn enqueue(
         // Dropping the transaction rolls the message back with it.
         return Ok(Enqueued::ClientIdTaken);
     };
+    if !super::uploads::bind(&mut tx, req.user, row.id, req.uploads).await? {
+        // Dropping the transaction rolls back the turn and its message.
+        return Ok(Enqueued::UnknownUpload);
+    }
     let meta = NewEvent {
         kind: EventKind::Meta,
         data: json!({ "turn_id": row.id, "session_id": row.session_id, "queued_at": row.queued_at }),

@@ -17,6 +17,7 @@ pub mod stats;
 pub mod terminal;
 pub mod turns;
 pub mod usage;
+pub mod uploads;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

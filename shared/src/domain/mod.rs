@@ -8,6 +8,7 @@ pub mod permission;
 mod session;
 pub mod trailer;
 mod turn;
+pub mod upload;
 pub mod usage;
 
 pub use envelope::Envelope;

@@ -5,3 +5,4 @@ mod conversations;
 mod own_tmux_server;
 mod session_names;
 mod system_tmux;
+mod uploads;

@@ -55,6 +55,7 @@ fn spec(session: &str, message: &str) -> TurnSpec {
         already_delivered: false,
         resume: false,
         timeout: Duration::from_secs(30),
+        uploads: Vec::new(),
     }
 }
 

@@ -10,4 +10,5 @@ mod lease;
 mod permission;
 mod queue;
 mod sse;
+mod uploads;
 mod usage_budget;

@@ -5,3 +5,4 @@ mod claude_statuses;
 mod failures;
 mod remote;
 mod shim;
+mod uploads;

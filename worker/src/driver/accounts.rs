@@ -114,6 +114,11 @@ impl Driver for AccountsDriver {
         self.shim(user)?.pane(user, session).await
     }
 
+    async fn purge_uploads(&self, user: Uuid, turns: &[Uuid]) -> Result<(), String> {
+        let shim = self.shim(user).map_err(|e| e.to_string())?;
+        shim.purge_uploads(user, turns).await
+    }
+
     /// The host is usable while its account map is; each account's own link decides its turns.
     fn reachability(&self) -> Result<(), String> {
         self.map.current().map(|_| ())

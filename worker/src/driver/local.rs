@@ -66,6 +66,13 @@ impl Driver for LocalDriver {
         self.host.settle(turn);
     }
 
+    async fn purge_uploads(&self, _user: Uuid, turns: &[Uuid]) -> Result<(), String> {
+        self.host
+            .purge_uploads(turns.to_vec())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn stop_idle(&self, idle: std::time::Duration) -> usize {
         let n = self.host.stop_idle(idle).await;
         self.idle_stops.inc_by(n as u64);

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod local;
 pub mod ssh;
+pub mod ssh_uploads;
 
 use async_trait::async_trait;
 use paliadin_shared::domain::agent_failure::AgentFailure;
@@ -30,6 +31,9 @@ pub struct TurnSpec {
     /// The conversation the turn belongs to: the agent that answers must hold it.
     pub conversation: Conversation,
     pub message: UserMessage,
+    /// The files sent with the message, written into the agent's working directory before the
+    /// paste and named in the envelope ([`crate::uploads`]).
+    pub uploads: Vec<crate::uploads::TurnUpload>,
     /// A previous attempt already pasted this turn: never paste it again, only wait for its reply.
     pub already_delivered: bool,
     /// An earlier attempt may have pasted this turn without recording it (it died between the
@@ -260,6 +264,12 @@ pub trait Driver: Send + Sync {
     /// does this itself (`paliadin-shim serve`).
     async fn stop_idle(&self, _idle: std::time::Duration) -> usize {
         0
+    }
+
+    /// Removes the files sent with `user`'s `turns` from this driver's host (their rows are
+    /// gone: [`paliadin_shared::db::uploads::take_purges`]). `Err` keeps them queued.
+    async fn purge_uploads(&self, _user: Uuid, _turns: &[Uuid]) -> Result<(), String> {
+        Err("this driver keeps no files".into())
     }
 
     /// The worker is exiting: let go of what this driver holds on its host (the local driver's

@@ -253,8 +253,16 @@ impl Driver for SshDriver {
                 timeout_ms: (left.as_millis() as u64).max(1),
                 conversation: Some(spec.conversation.id),
                 continues: spec.conversation.continues,
+                uploads: super::ssh_uploads::wire(spec),
                 statuses: true,
             };
+            if !seen.delivered {
+                match super::ssh_uploads::send(&conn, spec).await {
+                    Ok(()) => {}
+                    Err(super::ssh_uploads::SendError::Closed) => continue,
+                    Err(super::ssh_uploads::SendError::Failed(e)) => return Err(e),
+                }
+            }
             let op = if seen.delivered {
                 Op::Takeover(args)
             } else {
@@ -322,6 +330,11 @@ impl Driver for SshDriver {
         if let Err(e) = settled {
             tracing::info!(error = %e, "cannot settle the turn's files on the host; they are pruned later");
         }
+    }
+
+    async fn purge_uploads(&self, _user: uuid::Uuid, turns: &[uuid::Uuid]) -> Result<(), String> {
+        let conn = self.link.get(self.wait).await?;
+        super::ssh_uploads::purge(&conn, turns).await
     }
 
     fn reachability(&self) -> Result<(), String> {

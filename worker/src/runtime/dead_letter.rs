@@ -58,6 +58,7 @@ async fn interrupt(ctx: &Ctx, attempt: &Attempt) {
             continues: true,
         },
         message,
+        uploads: Vec::new(),
         already_delivered: true,
         resume: true,
         timeout: INTERRUPT_LIMIT,

@@ -10,6 +10,8 @@ mod dead_letter;
 mod failover;
 mod sink;
 mod turn;
+mod upload_purge;
+mod uploads;
 mod wake;
 
 pub use turn::public_message;
@@ -186,6 +188,7 @@ impl Worker {
                 _ = freed.notified() => {}
                 _ = poll.tick() => {
                     self.report_hosts(false).await;
+                    upload_purge::run(ctx, self.hosts.iter().map(|h| &h.name)).await;
                     if listener.is_none() {
                         listener = listen(&ctx.pool).await;
                         if listener.is_some() {

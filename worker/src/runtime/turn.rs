@@ -208,6 +208,17 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
             .await
             .map_err(|e| DriveError::Upstream(format!("cannot read the turn's events: {e}")))?
     } else {
+    // The files sent with the message go to the agent with it (never again once delivered).
+    let uploads = if turn.delivered_at.is_none() {
+        super::uploads::of_turn(&ctx.pool, turn.id, host.as_str())
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "cannot read the turn's uploads: letting the turn go");
+                DriveError::Abandoned
+            })?
+    } else {
+        Vec::new()
+    };
         (String::new(), 0)
     };
     let sink = EventSink::new(attempt, streamed, activities, ctx.config.permission_wait());
@@ -217,6 +228,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         .await;
     sink.flush().await;
     let health = if result.is_ok() { "ok" } else { "error" };
+        uploads,
     if let Err(e) = sessions::touch(&ctx.pool, turn.user_id, health).await {
         tracing::warn!(error = %e, "cannot record session use");
     }

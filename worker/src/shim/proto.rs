@@ -25,9 +25,20 @@ pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// (default 4 MiB) as JSON, with room for escaping.
 pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
-pub const OPS: [&str; 11] = [
-    "ping", "health", "run", "takeover", "cancel", "abandon", "settle", "reset", "capture",
-    "decide", "pane",
+pub const OPS: [&str; 13] = [
+    "ping",
+    "health",
+    "run",
+    "takeover",
+    "cancel",
+    "abandon",
+    "settle",
+    "reset",
+    "capture",
+    "decide",
+    "pane",
+    "upload",
+    "purge_uploads",
 ];
 
 /// Worker → shim.
@@ -67,6 +78,20 @@ pub enum Op {
     /// `pane`: what the session's pane shows, with colours, its size and cursor, for the live
     /// terminal view. Only reads; a host agent without it answers `unknown_op`.
     Pane { session: String },
+    /// One piece of a file sent with turn `turn_id`, before its `run`: `data` (base64, at most
+    /// 96 KiB decoded) goes at `offset` of `uploads/<turn_id>/<name>` in the agent's working
+    /// directory (0 starts the file afresh; `last` moves it into place, mode 0600). `ok`, or
+    /// `bad_request`. A host agent without it answers `unknown_op`.
+    Upload {
+        turn_id: Uuid,
+        name: String,
+        offset: u64,
+        data: String,
+        #[serde(default)]
+        last: bool,
+    },
+    /// Remove the files sent with these turns (`uploads/<turn id>/`): their rows are gone.
+    PurgeUploads { turn_ids: Vec<Uuid> },
     /// The answer to a running turn's pushed `permission` request `n` (`ok`; `unknown_turn`
     /// when no such request waits here).
     Decide {
@@ -92,11 +117,23 @@ pub struct TurnArgs {
     /// An earlier turn of the conversation reached an agent: resume it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continues: bool,
+    /// The files sent with the message, already written by `upload` requests: the envelope
+    /// names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<WireUpload>,
     /// The worker reads the pushed `retrying` and `compacting` lines: only then does the shim
     /// send them (an older worker, which never sets it, would fail on a type it does not know;
     /// an older shim ignores the field and sends none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub statuses: bool,
+}
+
+/// A file of a turn as the envelope names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireUpload {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
 }
 
 /// Shim → worker.

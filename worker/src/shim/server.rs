@@ -211,6 +211,28 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
             shared.host.settle(turn_id);
             Err(Body::ok())
         }
+        Op::Upload {
+            turn_id,
+            name,
+            offset,
+            data,
+            last,
+        } => {
+            let workdir = &shared.host.config().workdir;
+            let written = crate::uploads::decode_piece(&data).and_then(|bytes| {
+                crate::uploads::write_piece(workdir, turn_id, &name, offset, &bytes, last)
+            });
+            match written {
+                Ok(()) => Err(Body::ok()),
+                Err(e) => Err(bad(format!("cannot write upload {name:?}: {e}"))),
+            }
+        }
+        Op::PurgeUploads { turn_ids } => spawn(shared, id, |s| async move {
+            match s.host.purge_uploads(turn_ids).await {
+                Ok(()) => Body::ok(),
+                Err(e) => Body::error(ErrorCode::UpstreamError, e.to_string()),
+            }
+        }),
         Op::Reset { session } => {
             let session = session_name(shared, &session)?;
             spawn(shared, id, |s| async move {
@@ -312,6 +334,16 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
             continues: args.continues,
         },
         message,
+        uploads: args
+            .uploads
+            .into_iter()
+            .map(|u| crate::uploads::TurnUpload {
+                name: u.name,
+                content_type: u.content_type,
+                size: u.size,
+                data: None,
+            })
+            .collect(),
         already_delivered: takeover,
         resume: false,
         timeout,

@@ -172,10 +172,7 @@ impl TmuxHost {
                 return Err(DriveError::Abandoned);
             }
             Err(DriveError::Cancelled | DriveError::Timeout) => {
-                let lines = Envelope::new(spec.turn_id, &spec.message)
-                    .render()
-                    .lines()
-                    .count();
+                let lines = self.envelope(spec).lines().count();
                 self.interrupt(&spec.session, lines, control).await
             }
             _ => {}
@@ -196,6 +193,40 @@ impl TmuxHost {
             );
         }
         outcome
+    }
+
+    /// The text pasted for `spec`: its envelope, and the paths of the files sent with it
+    /// ([`crate::uploads::note`]).
+    fn envelope(&self, spec: &TurnSpec) -> String {
+        let paths = crate::uploads::paths(&self.cfg.workdir, spec.turn_id, &spec.uploads);
+        Envelope::new(spec.turn_id, &spec.message).render()
+            + &crate::uploads::note(&paths, &spec.uploads)
+    }
+
+    /// Writes the files sent with `spec` into the agent's working directory (before the paste
+    /// that names them).
+    async fn write_uploads(&self, spec: &TurnSpec) -> Result<(), DriveError> {
+        if spec.uploads.is_empty() {
+            return Ok(());
+        }
+        let (workdir, turn, uploads) =
+            (self.cfg.workdir.clone(), spec.turn_id, spec.uploads.clone());
+        tokio::task::spawn_blocking(move || crate::uploads::write_all(&workdir, turn, &uploads))
+            .await
+            .map_err(|e| DriveError::Upstream(format!("cannot write the turn's uploads: {e}")))?
+            .map_err(|e| DriveError::Upstream(format!("cannot write the turn's uploads: {e}")))
+    }
+
+    /// Removes the files sent with `turns` (their rows are gone).
+    pub async fn purge_uploads(&self, turns: Vec<uuid::Uuid>) -> std::io::Result<()> {
+        let workdir = self.cfg.workdir.clone();
+        tokio::task::spawn_blocking(move || {
+            turns
+                .iter()
+                .try_for_each(|t| crate::uploads::purge(&workdir, *t))
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     /// The turn's result is committed: move its spool files to `done/`.
@@ -268,7 +299,8 @@ impl TmuxHost {
         acting(control)?;
         let started = Instant::now();
         let pane = spec.session.pane_target();
-        let text = Envelope::new(spec.turn_id, &spec.message).render();
+        self.write_uploads(spec).await?;
+        let text = self.envelope(spec);
         let mut ensured = self.ensure(&spec.session, spec.conversation).await?;
         if !self.wait_idle(&spec.session, ensured, control).await {
             // The trusted agent had exited (a crash since its last turn): start it again.

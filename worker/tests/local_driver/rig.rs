@@ -178,6 +178,7 @@ impl Rig {
             already_delivered: false,
             resume: false,
             timeout: Duration::from_secs(30),
+            uploads: Vec::new(),
         }
     }
 
