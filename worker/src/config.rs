@@ -52,6 +52,14 @@ pub struct RuntimeConfig {
     /// forever: the history is the product.
     #[arg(long, env = "PALIADIN_TURN_RETENTION_DAYS", default_value_t = 0)]
     pub turn_retention_days: u32,
+    /// Most bytes of one conversation's agent transcript kept in PostgreSQL, from where it is
+    /// written back to a host that lacks it before the agent resumes (`docs/operations.md`,
+    /// "Transcripts"); past it nothing more is copied (the stored part still restores); 0:
+    /// transcripts are not stored.
+    #[arg(long, env = "PALIADIN_TRANSCRIPT_MAX_BYTES",
+        default_value_t = crate::transcript_store::DEFAULT_MAX_BYTES,
+        value_parser = clap::value_parser!(u64).range(0..=crate::transcript_store::MAX_MAX_BYTES))]
+    pub transcript_max_bytes: u64,
     /// Model prices for each turn's cost, added to the built-in table: `;`-separated
     /// `<model prefix>=<input>,<output>,<cache read>,<cache write>[,<context window>]`, dollars
     /// per million tokens (`docs/operations.md`, "Usage and cost"). A model no entry matches

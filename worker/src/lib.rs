@@ -16,6 +16,8 @@
 //! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
 //! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
 //! - [`terminal`]: the live, read-only terminal views of the hosts this worker serves.
+//! - [`transcript_store`]: the agent's transcript copied to PostgreSQL and restored on a host
+//!   that lacks it.
 
 pub mod accounts;
 pub mod agent_cmd;
@@ -33,5 +35,6 @@ pub mod spool;
 pub mod ssh;
 pub mod terminal;
 pub mod tmux;
+pub mod transcript_store;
 pub mod uploads;
 pub mod usage;

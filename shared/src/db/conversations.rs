@@ -128,7 +128,9 @@ pub async fn latest(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<Uuid>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forgot {
     /// Its turns are gone, with their events, permission requests and push notices (the
-    /// foreign keys cascade); the number of turns.
+    /// foreign keys cascade) and its stored transcript; the hosts that ran it are asked to
+    /// remove the transcript's file and stop its agent (`transcripts::forget_in`). The number
+    /// of turns.
     Deleted(u64),
     /// A turn of it is queued or running: nothing was deleted.
     Busy,
@@ -155,6 +157,8 @@ pub async fn forget(pool: &PgPool, user: Uuid, session_id: Uuid) -> sqlx::Result
     } else if busy {
         Forgot::Busy
     } else {
+        // Before the turns go: they name the hosts that hold the transcript's file.
+        super::transcripts::forget_in(&mut tx, user, session_id).await?;
         let done = sqlx::query("DELETE FROM turns WHERE user_id = $1 AND session_id = $2")
             .bind(user)
             .bind(session_id)

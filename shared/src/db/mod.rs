@@ -15,6 +15,7 @@ pub mod schema;
 pub mod sessions;
 pub mod stats;
 pub mod terminal;
+pub mod transcripts;
 pub mod turns;
 pub mod usage;
 pub mod uploads;

@@ -119,6 +119,14 @@ impl Driver for AccountsDriver {
         shim.purge_uploads(user, turns).await
     }
 
+    async fn transcript(
+        &self,
+        user: Uuid,
+        op: crate::transcript_store::TranscriptOp,
+    ) -> Result<crate::transcript_store::TranscriptAnswer, DriveError> {
+        self.shim(user)?.transcript(user, op).await
+    }
+
     /// The host is usable while its account map is; each account's own link decides its turns.
     fn reachability(&self) -> Result<(), String> {
         self.map.current().map(|_| ())

@@ -73,6 +73,14 @@ impl Driver for LocalDriver {
             .map_err(|e| e.to_string())
     }
 
+    async fn transcript(
+        &self,
+        _user: Uuid,
+        op: crate::transcript_store::TranscriptOp,
+    ) -> Result<crate::transcript_store::TranscriptAnswer, DriveError> {
+        crate::transcript_store::file::apply(&self.host, op).await
+    }
+
     async fn stop_idle(&self, idle: std::time::Duration) -> usize {
         let n = self.host.stop_idle(idle).await;
         self.idle_stops.inc_by(n as u64);

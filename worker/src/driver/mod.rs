@@ -272,6 +272,19 @@ pub trait Driver: Send + Sync {
         Err("this driver keeps no files".into())
     }
 
+    /// One operation on the transcript file of `user`'s conversation on this driver's host
+    /// (`crate::transcript_store`), as the account `user`'s agents run under: the worker itself
+    /// never opens a file in an owner's home. A driver that cannot answers `Upstream`.
+    async fn transcript(
+        &self,
+        _user: Uuid,
+        _op: crate::transcript_store::TranscriptOp,
+    ) -> Result<crate::transcript_store::TranscriptAnswer, DriveError> {
+        Err(DriveError::Upstream(
+            "this host keeps no agent transcripts".into(),
+        ))
+    }
+
     /// The worker is exiting: let go of what this driver holds on its host (the local driver's
     /// tmux control client). Turns have ended by then.
     async fn close(&self) {}

@@ -206,7 +206,11 @@ impl SshDriver {
                     message,
                     text,
                 } => return Some(Err(proto::drive_error(code, message, text))),
-                Body::Delivered | Body::Hello { .. } | Body::Ok { .. } | Body::Pane { .. } => {}
+                Body::Delivered
+                | Body::Hello { .. }
+                | Body::Ok { .. }
+                | Body::Pane { .. }
+                | Body::Transcript { .. } => {}
             }
         }
     }
@@ -335,6 +339,19 @@ impl Driver for SshDriver {
     async fn purge_uploads(&self, _user: uuid::Uuid, turns: &[uuid::Uuid]) -> Result<(), String> {
         let conn = self.link.get(self.wait).await?;
         super::ssh_uploads::purge(&conn, turns).await
+    }
+
+    async fn transcript(
+        &self,
+        _user: uuid::Uuid,
+        op: crate::transcript_store::TranscriptOp,
+    ) -> Result<crate::transcript_store::TranscriptAnswer, DriveError> {
+        let conn = self
+            .link
+            .get(self.wait)
+            .await
+            .map_err(DriveError::HostUnreachable)?;
+        crate::transcript_store::sync::over_wire(&conn, op).await
     }
 
     fn reachability(&self) -> Result<(), String> {

@@ -188,6 +188,7 @@ impl Worker {
                 _ = freed.notified() => {}
                 _ = poll.tick() => {
                     self.report_hosts(false).await;
+                    crate::transcript_store::removals::run(ctx, self.hosts.iter().map(|h| &h.name)).await;
                     upload_purge::run(ctx, self.hosts.iter().map(|h| &h.name)).await;
                     if listener.is_none() {
                         listener = listen(&ctx.pool).await;

@@ -52,6 +52,24 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
     }
     // The `claimed` event was written with the claim (`Claimer::max_attempts`).
     let result = drive(ctx, &attempt).await;
+    // The agent's transcript grew: its increment goes to the database before the turn ends,
+    // so the conversation's next turn finds it whichever host it runs on.
+    if turn.kind == TurnKind::Message
+        && !matches!(
+            result,
+            Err(DriveError::Abandoned | DriveError::HostUnreachable(_))
+        )
+        && let Ok(driver) = ctx.driver(attempt.host())
+    {
+        crate::transcript_store::sync::after_turn(
+            &ctx.pool,
+            driver.as_ref(),
+            turn.user_id,
+            turn.session_id,
+            ctx.config.transcript_max_bytes,
+        )
+        .await;
+    }
     if let Err(DriveError::HostUnreachable(_)) = &result {
         super::failover::after_unreachable(ctx, &attempt).await;
     }
@@ -221,6 +239,18 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
     };
         (String::new(), 0)
     };
+    // A host that lacks the conversation's transcript (another host after a failover, a wiped
+    // home) gets it back from the database before its agent resumes it.
+    if continues && !spec.already_delivered {
+        crate::transcript_store::sync::before_turn(
+            &ctx.pool,
+            ctx.driver(host)?.as_ref(),
+            turn.user_id,
+            &spec.session,
+            turn.session_id,
+        )
+        .await;
+    }
     let sink = EventSink::new(attempt, streamed, activities, ctx.config.permission_wait());
     let result = ctx
         .driver(host)?

@@ -25,7 +25,7 @@ pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// (default 4 MiB) as JSON, with room for escaping.
 pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
 /// The operations a shim knows, as spelled on the wire.
-pub const OPS: [&str; 13] = [
+pub const OPS: [&str; 14] = [
     "ping",
     "health",
     "run",
@@ -39,6 +39,7 @@ pub const OPS: [&str; 13] = [
     "pane",
     "upload",
     "purge_uploads",
+    "transcript",
 ];
 
 /// Worker → shim.
@@ -92,6 +93,9 @@ pub enum Op {
     },
     /// Remove the files sent with these turns (`uploads/<turn id>/`): their rows are gone.
     PurgeUploads { turn_ids: Vec<Uuid> },
+    /// One operation on the transcript file of a conversation (`crate::transcript_store`),
+    /// answered `transcript`; a host agent without it answers `unknown_op`.
+    Transcript(WireTranscript),
     /// The answer to a running turn's pushed `permission` request `n` (`ok`; `unknown_turn`
     /// when no such request waits here).
     Decide {
@@ -126,6 +130,31 @@ pub struct TurnArgs {
     /// an older shim ignores the field and sends none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub statuses: bool,
+}
+
+/// A `transcript` request: `action` is `stat`, `read` (`offset`, `max`), `write` (`offset`,
+/// `data` in hex, at most `crate::transcript_store::WRITE_MAX` bytes, `last`, `session`) or
+/// `forget` (`session`). The host agent derives the file from its own settings and the
+/// conversation's UUID: no path crosses the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireTranscript {
+    pub conversation: Uuid,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub data: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub last: bool,
+    /// The owner's session: its agent is stopped when it holds the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A file of a turn as the envelope names it.
@@ -187,6 +216,14 @@ pub enum Body {
     Permission {
         n: u32,
         ask: PermissionAsk,
+    },
+    /// The answer to `transcript`: the file's size after the operation (absent: no file) and
+    /// what a `read` returned, in hex.
+    Transcript {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        data: String,
     },
     /// The answer to `pane`.
     Pane {

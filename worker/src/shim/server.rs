@@ -233,6 +233,23 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
                 Err(e) => Body::error(ErrorCode::UpstreamError, e.to_string()),
             }
         }),
+        Op::Transcript(w) => {
+            let session = w
+                .session
+                .as_deref()
+                .map(|n| session_name(shared, n))
+                .transpose()?;
+            let op = crate::transcript_store::TranscriptOp::from_wire(w, session).map_err(bad)?;
+            spawn(shared, id, |s| async move {
+                match crate::transcript_store::file::apply(&s.host, op).await {
+                    Ok(a) => Body::Transcript {
+                        size: a.size,
+                        data: hex::encode(a.data),
+                    },
+                    Err(e) => Body::of_outcome(Err(e)),
+                }
+            })
+        }
         Op::Reset { session } => {
             let session = session_name(shared, &session)?;
             spawn(shared, id, |s| async move {
