@@ -12,3 +12,4 @@ mod permission;
 mod push;
 mod sanitise;
 mod usage;
+mod uploads;
