@@ -5,4 +5,5 @@ mod conversations;
 mod own_tmux_server;
 mod session_names;
 mod system_tmux;
+mod transcripts;
 mod uploads;
