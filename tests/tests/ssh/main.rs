@@ -5,4 +5,5 @@ mod claude_statuses;
 mod failures;
 mod remote;
 mod shim;
+mod transcripts;
 mod uploads;
