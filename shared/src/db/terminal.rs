@@ -233,7 +233,8 @@ pub async fn publish(
                     cursor_x = $7, cursor_y = $8, worker_seen_at = now()
               WHERE id = $1 AND worker_id = $2 AND closed_at IS NULL AND lease_until > now()
               RETURNING id, seq)
-         SELECT seq FROM u WHERE pg_notify($9, id::text || ':' || seq) IS NULL",
+         SELECT u.seq FROM u
+          CROSS JOIN LATERAL (SELECT pg_notify($9, u.id::text || ':' || u.seq)) AS n",
     )
     .bind(id)
     .bind(worker)

@@ -33,11 +33,11 @@ pub async fn follow(ctx: &Ctx, view: Claimed, wake: &Notify, stop: &Cancellation
     let mut last: Option<Vec<u8>> = None;
     let mut written = Instant::now();
     let mut next = Instant::now();
-    loop {
+    let why = loop {
         tokio::select! {
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => break "the worker stops",
             _ = wake.notified() => {
-                if !still_wanted(ctx, &view).await { break; }
+                if !still_wanted(ctx, &view).await { break "the view was closed or handed over"; }
                 continue;
             }
             _ = tokio::time::sleep_until(next) => {}
@@ -69,13 +69,13 @@ pub async fn follow(ctx: &Ctx, view: Claimed, wake: &Notify, stop: &Cancellation
                 }
             };
             if !publish(ctx, &view, &shown).await {
-                break;
+                break "the view is no longer this worker's";
             }
             last = Some(key);
             written = now;
         } else if now.duration_since(written) >= pace::BEAT {
             if !still_wanted(ctx, &view).await {
-                break;
+                break "the view was closed or handed over";
             }
             written = now;
         }
@@ -85,8 +85,8 @@ pub async fn follow(ctx: &Ctx, view: Claimed, wake: &Notify, stop: &Cancellation
             } else {
                 pace::after_frame(bytes)
             };
-    }
-    tracing::info!(view = %id, "terminal view: stopped following");
+    };
+    tracing::info!(view = %id, reason = why, "terminal view: stopped following");
 }
 
 /// The view's session, if it is one of this worker's (its prefix): a row names the session

@@ -1,5 +1,5 @@
-//! The worker's side of the live, read-only terminal view (`docs/architecture.md`, "The
-//! terminal view"): it claims the open views of the hosts it serves (`terminal_views`) and, for
+//! The worker's side of the live, read-only terminal view (`docs/web.md`,
+//! "Terminal"): it claims the open views of the hosts it serves (`terminal_views`) and, for
 //! each, publishes frames of the owner's pane ([`follow`]) until the view closes or its lease
 //! runs out.
 //!
