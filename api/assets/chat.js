@@ -9,6 +9,7 @@ import { TurnStream, clearLive, loadLive } from './stream.js';
 import { setupNotifications, turnEvent } from './notify.js';
 import { setupConversations } from './conversations.js';
 import { UsageTotal, usageLine } from './usage.js';
+import { setupTerminal } from './terminal.js';
 import { sentUploads, setupUploads } from './uploads.js';
 
 const SESSION_KEY = 'paliadin.session';
@@ -424,5 +425,6 @@ setupConversations({
   announce,
 });
 
+setupTerminal({ current: () => sessionId });
 load().catch(() => toast('Could not load the conversation.'));
 input.focus();

@@ -61,6 +61,7 @@ pub mod scripted;
 pub mod sshd;
 pub mod system;
 pub mod tcp_forward;
+pub mod terminal;
 pub mod units;
 pub mod web;
 

@@ -18,10 +18,14 @@ struct Asset {
 
 macro_rules! asset {
     ($name:literal, $ct:expr) => {
+        asset!($name, $name, $ct)
+    };
+    // Served as `name`, read from `path` under `api/assets/` (the vendored files).
+    ($name:literal, $path:literal, $ct:expr) => {
         Asset {
             name: $name,
             content_type: $ct,
-            body: include_bytes!(concat!("../../assets/", $name)),
+            body: include_bytes!(concat!("../../assets/", $path)),
         }
     };
 }
@@ -39,6 +43,15 @@ const ASSETS: &[Asset] = &[
     asset!("usage.js", JS),
     asset!("uploads.js", JS),
     asset!("uploads.css", "text/css; charset=utf-8"),
+    asset!("terminal.js", JS),
+    asset!("terminal.css", "text/css; charset=utf-8"),
+    // xterm.js, pinned and fetched from the npm registry by deploy/fetch-xterm.sh.
+    asset!("xterm.mjs", "vendor/xterm/xterm.mjs", JS),
+    asset!(
+        "xterm.css",
+        "vendor/xterm/xterm.css",
+        "text/css; charset=utf-8"
+    ),
     asset!("sw.js", JS),
     asset!("manifest.webmanifest", "application/manifest+json"),
     asset!("favicon.svg", "image/svg+xml"),
