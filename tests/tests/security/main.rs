@@ -12,4 +12,5 @@ mod http;
 mod isolation;
 mod replay;
 mod spool;
+mod terminal;
 mod trailer;

@@ -6,4 +6,5 @@ mod failures;
 mod remote;
 mod shim;
 mod transcripts;
+mod terminal;
 mod uploads;

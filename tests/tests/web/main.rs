@@ -11,5 +11,6 @@ mod pages;
 mod permission;
 mod push;
 mod sanitise;
+mod terminal;
 mod usage;
 mod uploads;
