@@ -20,7 +20,7 @@
 //! | many workers killed and replaced, ground-truth audit | [`fleet`] + [`fault`] | the API as a process, a fleet of workers; [`fault::audit`] counts receipts against events |
 //! | a worker cut off from PostgreSQL | [`partition`] ([`netns`], [`tcp_forward`]) | a worker in its own network namespace |
 //! | the real Claude Code | [`claude_sys`] ([`claude`], [`model`]) | the API, workers and Claude against the scripted Anthropic model |
-//! | the real Codex CLI | [`model_openai`] | the scripted OpenAI (Responses API) model |
+//! | the real Codex CLI | [`codex_sys`] ([`codex`], [`model_openai`]) | the API, workers and Codex against the scripted OpenAI (Responses API) model |
 //! | a remote host over SSH | [`sshd`] | a real sshd on loopback whose key forces the host agent |
 //! | per-owner OS accounts (root) | [`accounts`] | throw-away Unix accounts made by `deploy/add-owner-account.sh` |
 //! | the pages in a browser | [`demo_site`] + [`browser`] ([`axe`], [`keys`], [`push`]) | the whole site with the demo agent; headless Chromium |
@@ -39,6 +39,8 @@ pub mod bench;
 pub mod browser;
 pub mod claude;
 pub mod claude_sys;
+pub mod codex;
+pub mod codex_sys;
 pub mod config_doc;
 pub mod db;
 pub mod demo_site;
@@ -48,6 +50,7 @@ pub mod http;
 pub mod keys;
 pub mod log_lines;
 pub mod model;
+pub mod model_openai;
 pub mod netns;
 pub mod nspawn;
 pub mod old_release;

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`accounts`]: per-owner agent accounts on this machine (`accounts://`, via `sudo`).
+//! - [`agent`]: the agent-adapter contract: what differs between Claude Code, Codex, the demo.
 //! - [`agent_cmd`]: choosing the agent command (configured, `claude`, or the demo agent).
 //! - [`cli`]: the `paliadin-worker` command line (flags + environment).
 //! - [`config`]: runtime settings (claim loop, leases, timeouts).
@@ -20,6 +21,7 @@
 //!   that lacks it.
 
 pub mod accounts;
+pub mod agent;
 pub mod agent_cmd;
 pub mod cli;
 pub mod config;

@@ -14,6 +14,11 @@
 //! - [`stop_failure`]: the model's API ended the turn: `.failure` for the worker, busy off;
 //! - [`pre_compact`]: Claude compacts the conversation: a status line before and after.
 //!
+//! For Codex CLI (`docs/agents.md`), registered by `deploy/agents/codex/install.sh`:
+//! [`codex_prompt`] (`UserPromptSubmit`), [`codex_stop`] (`Stop`, `Interrupt`) and
+//! [`codex_watch`] (started by the prompt hook: Codex runs no hook when its model fails);
+//! `post-tool-use` and `permission-request` serve both agents (Codex sends the same fields).
+//!
 //! Per Claude session the pending turn lives in `<spool>/.pending-<session_id>` as JSON
 //! `{"turn_id": "...", "stop_blocks": 0}`. While Claude works on a prompt,
 //! `<spool>/.busy-<tmux session>` exists (tmux session from `PALIADIN_SESSION`). Without
@@ -23,6 +28,9 @@
 //! Only a wrong command line (not something Claude sends) exits 1, which Claude reports and
 //! ignores — never 2, which would block the prompt or the tool.
 
+pub mod codex_prompt;
+pub mod codex_stop;
+pub mod codex_watch;
 pub mod files;
 pub mod json;
 pub mod permission_request;
@@ -37,7 +45,7 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 
 /// The hooks, by the name given on the command line.
-pub const HOOKS: [&str; 7] = [
+pub const HOOKS: [&str; 10] = [
     "user-prompt-submit",
     "post-tool-use",
     "stop",
@@ -45,6 +53,9 @@ pub const HOOKS: [&str; 7] = [
     "stop-failure",
     "pre-compact",
     "post-compact",
+    "codex-user-prompt-submit",
+    "codex-stop",
+    "codex-interrupt",
 ];
 
 type Handler = fn(&json::Map, &files::Spool) -> anyhow::Result<Option<json::Json>>;
@@ -58,6 +69,9 @@ fn handler(name: &str) -> Option<Handler> {
         "stop-failure" => stop_failure::handle,
         "pre-compact" => pre_compact::handle_pre,
         "post-compact" => pre_compact::handle_post,
+        "codex-user-prompt-submit" => codex_prompt::handle,
+        "codex-stop" => codex_stop::stop,
+        "codex-interrupt" => codex_stop::interrupt,
         _ => return None,
     })
 }
@@ -72,6 +86,12 @@ Usage: paliadin-hook <hook>   (Claude Code's hook JSON on stdin)
   stop-failure         StopFailure: the model's API failed: <turn_id>.failure; clears busy
   pre-compact          PreCompact: a `compacting` status line in <turn_id>.events
   post-compact         PostCompact: a `compacted` status line in <turn_id>.events
+  codex-user-prompt-submit  Codex's UserPromptSubmit: as user-prompt-submit, and links the
+                       conversation to Codex's rollout; starts codex-watch
+  codex-stop           Codex's Stop: publishes <turn_id>.md.tmp or the chat answer; busy off
+  codex-interrupt      Codex's Interrupt: forgets the pending turn; busy off
+  codex-watch SESSION CODEX_TURN ROLLOUT
+                       follows Codex's rollout: a failed model request becomes .failure
 
 Environment: PALIADIN_SPOOL_DIR (without it every hook does nothing), PALIADIN_SESSION (the
 tmux session, for .busy-<session>), PALIADIN_PERMISSION_WAIT_SECS, PALIADIN_MAX_REPLY_BYTES.
@@ -90,6 +110,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         "-h" | "--help" => {
             print!("{USAGE}");
             return 0;
+        }
+        "codex-watch" => {
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            return codex_watch::main(&rest);
         }
         _ => {}
     }

@@ -36,7 +36,11 @@ const NEVER: [&str; 3] = [
     "PALIADIN_CONTROL_OWNER",
 ];
 /// Set by the worker for each session itself (`tmux/session.rs`).
-const OWN: [&str; 2] = ["PALIADIN_SPOOL_DIR", "PALIADIN_SESSION"];
+const OWN: [&str; 3] = [
+    "PALIADIN_SPOOL_DIR",
+    "PALIADIN_SESSION",
+    "PALIADIN_CONVERSATION",
+];
 /// Bounds of `PALIADIN_AGENT_ENV`.
 pub const MAX_ENTRIES: usize = 100;
 pub const MAX_BYTES: usize = 64 * 1024;

@@ -1,7 +1,8 @@
 //! `TmuxConfig`: every knob of the tmux driver, with defaults that work on one machine.
 
 use super::agent_env::AgentEnv;
-use super::launch::{AgentKind, Launch};
+use super::launch::Launch;
+use crate::agent::Agent;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,9 +93,9 @@ impl TmuxConfig {
             tmux_bin: PathBuf::from("tmux"),
             socket: None,
             control: true,
-            launch: Launch::for_kind(
-                AgentKind::detect(None, agent_argv.first().map(String::as_str))
-                    .unwrap_or(AgentKind::Other),
+            launch: Launch::for_agent(
+                Agent::detect(None, agent_argv.first().map(String::as_str))
+                    .unwrap_or(Agent::Other),
             ),
             agent_argv,
             agent_env: AgentEnv::inherited(),
@@ -118,13 +119,23 @@ impl TmuxConfig {
     }
 
     /// Where the agent keeps the transcript of `conversation` on this host, when it is an agent
-    /// whose transcript Paliadin can name (Claude Code: [`super::launch::claude_transcript`]).
+    /// whose transcript Paliadin can name ([`Agent::transcript`]: Claude Code's project file,
+    /// Codex's rollout as its prompt hook recorded it).
     pub fn transcript(&self, conversation: uuid::Uuid) -> Option<PathBuf> {
-        match self.launch.kind {
-            AgentKind::Claude => {
-                super::launch::claude_transcript(&self.agent_env, &self.workdir, conversation)
-            }
-            AgentKind::Demo | AgentKind::Other => None,
+        self.launch.agent.transcript(
+            &self.agent_env,
+            &self.workdir,
+            &self.spool_dir,
+            conversation,
+        )
+    }
+
+    /// The transcript usage is read from (`crate::usage::transcript` reads Claude Code's
+    /// format only): None for every other agent.
+    pub fn usage_transcript(&self, conversation: uuid::Uuid) -> Option<PathBuf> {
+        match self.launch.agent {
+            Agent::Claude => self.transcript(conversation),
+            _ => None,
         }
     }
 

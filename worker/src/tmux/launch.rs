@@ -7,8 +7,14 @@
 //! | agent (`PALIADIN_AGENT`) | start | resume |
 //! |---|---|---|
 //! | `claude` | `--session-id {conversation}` | `--resume {transcript}` |
+//! | `codex` | `--no-daemon -c check_for_update_on_startup=false` | `resume {transcript_id} --no-daemon -c …` |
 //! | `demo` | `--session-id {conversation}` | `--resume {conversation}` |
 //! | `other` | nothing | cannot resume |
+//!
+//! The table is the agent-adapter contract's ([`crate::agent::Adapter`]). Codex names its
+//! conversations itself: its prompt hook records the rollout of each Paliadin conversation in
+//! the spool ([`crate::agent::codex_rollout`]), and `{transcript_id}` is the id that file's
+//! name ends with.
 //!
 //! `{transcript}` is the conversation's transcript file where Claude Code keeps it,
 //! `<CLAUDE_CONFIG_DIR or $HOME/.claude>/projects/<workdir, every character but [A-Za-z0-9]
@@ -25,6 +31,7 @@
 //! forgets earlier turns whenever it restarts, and says so (`doctor`).
 
 use super::config::{AgentCmdError, split_agent_cmd};
+use crate::agent::Agent;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -32,6 +39,8 @@ use uuid::Uuid;
 pub const PLACEHOLDER: &str = "{conversation}";
 /// Where the conversation's transcript file goes (Claude Code's; see the module docs).
 pub const TRANSCRIPT: &str = "{transcript}";
+/// Where the UUID at the end of the transcript file's name goes (Codex's session id).
+pub const TRANSCRIPT_ID: &str = "{transcript_id}";
 
 /// Which agent the command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,28 +51,10 @@ pub enum AgentKind {
 }
 
 impl AgentKind {
-    /// `PALIADIN_AGENT` when set (`claude`, `demo`, `other`), else from the program's name.
+    /// `PALIADIN_AGENT` when set (`claude`, `codex`, `demo`, `other`), else from the program's
+    /// name ([`Agent::detect`]; Codex is `Other` here).
     pub fn detect(setting: Option<&str>, argv0: Option<&str>) -> Result<AgentKind, String> {
-        match setting.map(str::trim).filter(|s| !s.is_empty()) {
-            Some("claude") => Ok(AgentKind::Claude),
-            Some("demo") => Ok(AgentKind::Demo),
-            Some("other") => Ok(AgentKind::Other),
-            Some(s) => Err(format!(
-                "PALIADIN_AGENT={s:?}: expected claude, demo or other"
-            )),
-            None => {
-                let name = argv0
-                    .map(|p| p.rsplit('/').next().unwrap_or(p))
-                    .unwrap_or("");
-                Ok(if name.starts_with("claude") {
-                    AgentKind::Claude
-                } else if name.starts_with("paliadin-demo-agent") {
-                    AgentKind::Demo
-                } else {
-                    AgentKind::Other
-                })
-            }
-        }
+        Agent::detect(setting, argv0).map(Agent::kind)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +86,8 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     pub kind: AgentKind,
+    /// The agent of the contract ([`crate::agent`]); `kind` is its coarse view.
+    pub agent: Agent,
     start: Vec<String>,
     resume: Option<Vec<String>>,
 }
@@ -102,23 +95,22 @@ pub struct Launch {
 impl Launch {
     /// The table's arguments for `kind`.
     pub fn for_kind(kind: AgentKind) -> Launch {
-        let words = |a: &str, b: &str| vec![a.to_owned(), b.to_owned()];
-        match kind {
-            AgentKind::Claude => Launch {
-                kind,
-                start: words("--session-id", PLACEHOLDER),
-                resume: Some(words("--resume", TRANSCRIPT)),
-            },
-            AgentKind::Demo => Launch {
-                kind,
-                start: words("--session-id", PLACEHOLDER),
-                resume: Some(words("--resume", PLACEHOLDER)),
-            },
-            AgentKind::Other => Launch {
-                kind,
-                start: Vec::new(),
-                resume: None,
-            },
+        Launch::for_agent(match kind {
+            AgentKind::Claude => Agent::Claude,
+            AgentKind::Demo => Agent::Demo,
+            AgentKind::Other => Agent::Other,
+        })
+    }
+
+    /// The arguments of `agent`'s adapter ([`crate::agent::Adapter`]).
+    pub fn for_agent(agent: Agent) -> Launch {
+        let a = agent.adapter();
+        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        Launch {
+            kind: agent.kind(),
+            agent,
+            start: words(a.start),
+            resume: a.resume.map(words),
         }
     }
 
@@ -130,6 +122,27 @@ impl Launch {
         resume: Option<&str>,
     ) -> Result<Launch, AgentCmdError> {
         let mut l = Launch::for_kind(kind);
+        l.set_overrides(start, resume)?;
+        Ok(l)
+    }
+
+    /// [`Launch::for_agent`] with the operator's overrides.
+    pub fn with_agent_overrides(
+        agent: Agent,
+        start: Option<&str>,
+        resume: Option<&str>,
+    ) -> Result<Launch, AgentCmdError> {
+        let mut l = Launch::for_agent(agent);
+        l.set_overrides(start, resume)?;
+        Ok(l)
+    }
+
+    fn set_overrides(
+        &mut self,
+        start: Option<&str>,
+        resume: Option<&str>,
+    ) -> Result<(), AgentCmdError> {
+        let l = self;
         if let Some(s) = start.filter(|s| !s.trim().is_empty()) {
             l.start = split_agent_cmd(s)?;
         }
@@ -138,7 +151,7 @@ impl Launch {
             Some(r) => l.resume = Some(split_agent_cmd(r)?),
             None => {}
         }
-        Ok(l)
+        Ok(())
     }
 
     /// Whether the agent can continue a conversation after a restart.
@@ -153,7 +166,9 @@ impl Launch {
         let Some(resume) = self.resume.as_ref().filter(|_| continues) else {
             return Mode::Start;
         };
-        let needs_file = resume.iter().any(|a| a.contains(TRANSCRIPT));
+        let needs_file = resume
+            .iter()
+            .any(|a| a.contains(TRANSCRIPT) || a.contains(TRANSCRIPT_ID));
         if needs_file && !transcript.is_some_and(Path::is_file) {
             tracing::info!(transcript = ?transcript, "no transcript of the conversation here: starting it afresh");
             return Mode::Start;
@@ -174,10 +189,16 @@ impl Launch {
         }?;
         let id = conversation.to_string();
         let file = transcript.map(|p| p.to_string_lossy().into_owned());
+        let file_id = transcript.and_then(crate::agent::transcript_id);
         template
             .iter()
             .map(|a| {
                 let a = a.replace(PLACEHOLDER, &id);
+                let a = match (a.contains(TRANSCRIPT_ID), file_id) {
+                    (false, _) => a,
+                    (true, Some(t)) => a.replace(TRANSCRIPT_ID, &t.to_string()),
+                    (true, None) => return None,
+                };
                 match (&file, a.contains(TRANSCRIPT)) {
                     (_, false) => Some(a),
                     (Some(f), true) => Some(a.replace(TRANSCRIPT, f)),
@@ -350,9 +371,9 @@ mod tests {
 /// The settings that choose an agent's [`Launch`] (the worker's and the host agent's flags).
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct LaunchSettings {
-    /// Which agent the command runs: `claude`, `demo` or `other` (default: from the program's
-    /// name). Decides how a conversation starts and resumes (docs/claude-code.md,
-    /// "Conversations").
+    /// Which agent the command runs: `claude`, `codex`, `demo` or `other` (default: from the
+    /// program's name). Decides how a conversation starts and resumes, which first-run screens
+    /// and hooks it has (docs/agents.md).
     #[arg(long = "agent", env = "PALIADIN_AGENT")]
     pub agent: Option<String>,
     /// Arguments that start a conversation, `{conversation}` replaced by its UUID (default for
@@ -368,9 +389,9 @@ pub struct LaunchSettings {
 impl LaunchSettings {
     /// The launch of the agent command `argv0`.
     pub fn launch(&self, argv0: Option<&str>) -> Result<Launch, String> {
-        let kind = AgentKind::detect(self.agent.as_deref(), argv0)?;
-        Launch::with_overrides(
-            kind,
+        let agent = Agent::detect(self.agent.as_deref(), argv0)?;
+        Launch::with_agent_overrides(
+            agent,
             self.agent_start_args.as_deref(),
             self.agent_resume_args.as_deref(),
         )

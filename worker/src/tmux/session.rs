@@ -182,6 +182,9 @@ impl Sessions {
         let (w, h) = (cfg.width.to_string(), cfg.height.to_string());
         let spool = format!("PALIADIN_SPOOL_DIR={}", path_str(&cfg.spool_dir));
         let session = format!("PALIADIN_SESSION={s}");
+        // Which Paliadin conversation the agent holds: Codex's prompt hook links its own
+        // session to it (`crate::agent::codex_rollout`).
+        let conversation_env = format!("PALIADIN_CONVERSATION={conversation}");
         let workdir = path_str(&cfg.workdir);
         // What an earlier process (or tmux itself) left in the server's environment.
         let server_env = match self.tmux.run(&["show-environment", "-g"]).await {
@@ -206,7 +209,8 @@ impl Sessions {
             &workdir,
         ];
         args.extend(env_args.iter().map(String::as_str));
-        args.extend(["-e", &spool, "-e", &session, "--", "env"]);
+        args.extend(["-e", &spool, "-e", &session, "-e", &conversation_env]);
+        args.extend(["--", "env"]);
         for name in &removed {
             args.extend(["-u", name.as_str()]);
         }
