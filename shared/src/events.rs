@@ -24,10 +24,12 @@ pub enum EventKind {
     Permission,
     /// The person (or the expiry) answered a `permission` event.
     PermissionDecided,
+    /// One entry of the agent's work log (`docs/agent-protocol.md`, "Work log").
+    Step,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Meta,
         EventKind::Status,
         EventKind::Activity,
@@ -37,6 +39,7 @@ impl EventKind {
         EventKind::Cancelled,
         EventKind::Permission,
         EventKind::PermissionDecided,
+        EventKind::Step,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl EventKind {
             EventKind::Cancelled => "cancelled",
             EventKind::Permission => "permission",
             EventKind::PermissionDecided => "permission_decided",
+            EventKind::Step => "step",
         }
     }
 
@@ -216,6 +220,14 @@ impl NewEvent {
             event.data["kind"] = json!(kind);
         }
         event
+    }
+
+    /// A `step` of the work log; `data` is already bounded (`worker::worklog`).
+    pub fn step(data: Value) -> Self {
+        NewEvent {
+            kind: EventKind::Step,
+            data,
+        }
     }
 
     pub fn cancelled() -> Self {

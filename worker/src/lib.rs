@@ -19,6 +19,7 @@
 //! - [`terminal`]: the live, read-only terminal views of the hosts this worker serves.
 //! - [`transcript_store`]: the agent's transcript copied to PostgreSQL and restored on a host
 //!   that lacks it.
+//! - [`worklog`]: the turn's work log, followed from the agent's transcript as `step` events.
 
 pub mod accounts;
 pub mod agent;
@@ -40,3 +41,4 @@ pub mod tmux;
 pub mod transcript_store;
 pub mod uploads;
 pub mod usage;
+pub mod worklog;

@@ -127,6 +127,8 @@ pub fn redact(kind: EventKind, data: Value) -> Value {
         EventKind::Status => chars_of(data, "screen"),
         // The activity hook quotes tool input (commands, prompts): as private as the reply.
         EventKind::Activity => chars_of(data, "text"),
+        // The work log quotes the agent's words, tool input and output: only their lengths.
+        EventKind::Step => chars_of(chars_of(chars_of(data, "text"), "summary"), "excerpt"),
         EventKind::Meta | EventKind::Error | EventKind::Cancelled => data,
     }
 }

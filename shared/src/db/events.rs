@@ -64,6 +64,17 @@ pub async fn streamed(pool: &PgPool, turn_id: Uuid) -> Result<(String, i64), sql
     .await
 }
 
+/// The highest work-log step number written for a turn (0 without steps): a takeover's sink
+/// skips the steps up to it.
+pub async fn steps_written(pool: &PgPool, turn_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(max((data->>'n')::bigint), 0) FROM turn_events
+          WHERE turn_id = $1 AND kind = 'step'",
+    )
+    .bind(turn_id)
+    .fetch_one(pool)
+    .await
+}
 
 /// The newest event seq of each of `turns` that has events (the SSE hub's resync).
 pub async fn newest_seqs(pool: &PgPool, turns: &[Uuid]) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {

@@ -69,10 +69,23 @@ impl Turn<'_> {
         Ok(self.control.pause(self.seq, d)?)
     }
 
+    /// An activity, which the transcript also shows as one tool call and its result.
     fn activity(&self, text: &str) -> Result<(), Stop> {
         self.control.check(self.seq)?;
         self.screen.line(&format!("  · {text}"));
-        Ok(self.spool.activity(self.id, text)?)
+        let id = format!("demo-{}", uuid::Uuid::now_v7().simple());
+        self.memory.log(&serde_json::json!({"type": "assistant", "message": {"role": "assistant",
+            "content": [{"type": "tool_use", "id": id, "name": "Demo", "input": {"activity": text}}]}}))?;
+        self.spool.activity(self.id, text)?;
+        self.memory.log(&serde_json::json!({"type": "user", "message": {"role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": id, "content": format!("done: {text}")}]}}))?;
+        Ok(())
+    }
+
+    /// The agent's words in its transcript (interim text when a tool call follows).
+    fn say(&self, text: &str) -> Result<(), Stop> {
+        Ok(self.memory.log(&serde_json::json!({"type": "assistant", "message": {
+            "role": "assistant", "content": [{"type": "text", "text": text}]}}))?)
     }
 
     fn partial(&self, text: &str) -> Result<(), Stop> {
@@ -90,6 +103,7 @@ impl Turn<'_> {
             classifier_tag: tag.to_owned(),
         };
         self.spool.reply(self.id, body, &trailer)?;
+        self.say(&format!("Replied to {}.", self.id))?;
         Ok(Outcome::Answered)
     }
 
@@ -109,6 +123,8 @@ impl Turn<'_> {
 pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
     turn.control.check(turn.seq)?;
     turn.memory.remember(turn.message)?;
+    turn.memory.log(&serde_json::json!({"type": "user", "message": {"role": "user",
+        "content": format!("[PALIADIN:{}] {}", turn.id.hyphenated(), turn.message)}}))?;
     let directive = directive::parse(turn.message);
     let tag = directive.classifier_tag();
     match directive {
@@ -139,6 +155,7 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
             turn.reply(&chunks.concat(), tag, &[])
         }
         Directive::Activity(n) => {
+            turn.say(&format!("Working through {n} steps."))?;
             for i in 1..=n {
                 if i > 1 {
                     turn.pause(ACTIVITY_PAUSE)?;

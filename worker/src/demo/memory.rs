@@ -2,6 +2,9 @@
 //! same start/resume logic as Claude's (`worker/src/tmux/launch.rs`): `--session-id <uuid>`
 //! starts a conversation, `--resume <uuid>` continues one. Each message the agent takes is
 //! appended as one JSON string line to `<state>/<uuid>.jsonl`; `/recall` answers with them.
+//! The same file holds, as JSON objects, entries shaped like Claude Code's transcript (the
+//! envelope, interim text, tool calls and their results: [`Memory::log`]), which the worker
+//! follows for the turn's work log (`crate::worklog`); reading the memory skips them.
 //!
 //! Like Claude Code, `--resume` of a conversation this machine does not have fails ("No
 //! conversation found with session ID: …", exit 1), and so does `--session-id` of one it has
@@ -95,6 +98,19 @@ impl Memory {
             writeln!(f, "{}", serde_json::Value::String(kept.clone()))?;
         }
         self.messages.lock().expect("memory").push(kept);
+        Ok(())
+    }
+
+    /// Appends one transcript entry (`{"type": "user" | "assistant", "message": {…}}`, as
+    /// Claude Code writes them) for the work log.
+    pub fn log(&self, entry: &serde_json::Value) -> io::Result<()> {
+        if let Some(path) = &self.path {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(path)?;
+            writeln!(f, "{entry}")?;
+        }
         Ok(())
     }
 

@@ -86,6 +86,9 @@ pub trait Progress: Send + Sync {
     /// The agent compacts its conversation (`done: false`) or has finished (`done: true`);
     /// `trigger` is `auto`, `manual` or `unknown` (the compaction hooks).
     async fn compacting(&self, _done: bool, _trigger: &str) {}
+    /// One new step of the turn's work log, bounded (`crate::worklog`), numbered from 1 in the
+    /// transcript's order; a takeover reports the earlier steps again, with the same numbers.
+    async fn step(&self, _step: &crate::worklog::step::Step) {}
 }
 
 /// Why a turn did not produce a reply. [`DriveError::code`] names each one.

@@ -147,6 +147,8 @@ impl SshDriver {
                     };
                     progress.compacting(done, trigger).await;
                 }
+                // A host is not trusted: its step is bounded again here.
+                Body::Step { step } => progress.step(&step.bounded()).await,
                 Body::Delivered if !seen.delivered => {
                     seen.delivered = true;
                     progress.delivered().await;
@@ -259,6 +261,7 @@ impl Driver for SshDriver {
                 continues: spec.conversation.continues,
                 uploads: super::ssh_uploads::wire(spec),
                 statuses: true,
+                steps: true,
             };
             if !seen.delivered {
                 match super::ssh_uploads::send(&conn, spec).await {

@@ -11,7 +11,7 @@ use paliadin_shared::attempt::Attempt;
 use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
 use paliadin_shared::events::{NewEvent, StatusState};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 pub struct EventSink<'a> {
@@ -21,6 +21,8 @@ pub struct EventSink<'a> {
     /// `status: answering` is sent once, before the first content or activity.
     answering: AtomicBool,
     seen: Mutex<Seen>,
+    /// The highest work-log step number written (earlier attempts included).
+    steps: AtomicI64,
 }
 
 /// What this turn streamed so far (earlier attempts included), and what the driver reported.
@@ -53,7 +55,14 @@ impl<'a> EventSink<'a> {
                 activities,
                 ..Seen::default()
             }),
+            steps: AtomicI64::new(0),
         }
+    }
+
+    /// Earlier attempts wrote the work-log steps up to number `n`: those are not written again.
+    pub fn with_steps(self, n: i64) -> Self {
+        self.steps.store(n, Ordering::SeqCst);
+        self
     }
 
     /// Writes content that failed to go out earlier (call before the result is written).
@@ -134,6 +143,15 @@ impl Progress for EventSink<'_> {
             evs.push(NewEvent::activity(text));
             self.attempt.append_all(&evs).await;
         }
+    }
+
+    async fn step(&self, step: &crate::worklog::step::Step) {
+        let n = i64::from(step.n);
+        // Steps come in order; one already written (a takeover's replay) is passed over.
+        if self.steps.fetch_max(n, Ordering::SeqCst) >= n {
+            return;
+        }
+        self.attempt.append(&NewEvent::step(step.to_json())).await;
     }
 
     async fn waiting(&self, screen: &str) {

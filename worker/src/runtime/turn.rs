@@ -208,24 +208,6 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
                 tracing::warn!(error = %e, "cannot read the conversation: letting the turn go");
                 DriveError::Abandoned
             })?;
-    let spec = TurnSpec {
-        turn_id: turn.id,
-        user_id: turn.user_id,
-        session,
-        conversation: Conversation {
-            id: turn.session_id,
-            continues,
-        },
-        message,
-        already_delivered: turn.delivered_at.is_some(),
-        resume: attempt.number() > 1,
-        timeout: ctx.config.turn_timeout(),
-    };
-    let (streamed, activities) = if spec.already_delivered {
-        events::streamed(&ctx.pool, turn.id)
-            .await
-            .map_err(|e| DriveError::Upstream(format!("cannot read the turn's events: {e}")))?
-    } else {
     // The files sent with the message go to the agent with it (never again once delivered).
     let uploads = if turn.delivered_at.is_none() {
         super::uploads::of_turn(&ctx.pool, turn.id, host.as_str())
@@ -237,6 +219,25 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
     } else {
         Vec::new()
     };
+    let spec = TurnSpec {
+        turn_id: turn.id,
+        user_id: turn.user_id,
+        session,
+        conversation: Conversation {
+            id: turn.session_id,
+            continues,
+        },
+        message,
+        uploads,
+        already_delivered: turn.delivered_at.is_some(),
+        resume: attempt.number() > 1,
+        timeout: ctx.config.turn_timeout(),
+    };
+    let (streamed, activities) = if spec.already_delivered {
+        events::streamed(&ctx.pool, turn.id)
+            .await
+            .map_err(|e| DriveError::Upstream(format!("cannot read the turn's events: {e}")))?
+    } else {
         (String::new(), 0)
     };
     // A host that lacks the conversation's transcript (another host after a failover, a wiped
@@ -251,14 +252,21 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         )
         .await;
     }
-    let sink = EventSink::new(attempt, streamed, activities, ctx.config.permission_wait());
+    let steps = if spec.already_delivered || spec.resume {
+        events::steps_written(&ctx.pool, turn.id)
+            .await
+            .map_err(|e| DriveError::Upstream(format!("cannot read the turn's events: {e}")))?
+    } else {
+        0
+    };
+    let sink = EventSink::new(attempt, streamed, activities, ctx.config.permission_wait())
+        .with_steps(steps);
     let result = ctx
         .driver(host)?
         .run_turn(&spec, &sink, attempt.control())
         .await;
     sink.flush().await;
     let health = if result.is_ok() { "ok" } else { "error" };
-        uploads,
     if let Err(e) = sessions::touch(&ctx.pool, turn.user_id, health).await {
         tracing::warn!(error = %e, "cannot record session use");
     }

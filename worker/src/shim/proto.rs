@@ -130,6 +130,11 @@ pub struct TurnArgs {
     /// an older shim ignores the field and sends none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub statuses: bool,
+    /// The worker reads pushed `step` lines (the work log, `crate::worklog`): only then does
+    /// the shim follow the agent's transcript and send them (compatible both ways, as
+    /// `statuses`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub steps: bool,
 }
 
 /// A `transcript` request: `action` is `stat`, `read` (`offset`, `max`), `write` (`offset`,
@@ -212,6 +217,11 @@ pub enum Body {
         done: bool,
         trigger: String,
     },
+    /// One step of the turn's work log (pushed, only when the `run` asked for `steps`).
+    Step {
+        #[serde(flatten)]
+        step: crate::worklog::step::Step,
+    },
     /// The agent asks the person (pushed; the worker answers with a `decide` request).
     Permission {
         n: u32,
@@ -288,6 +298,7 @@ impl Body {
                 | Body::Waiting { .. }
                 | Body::Retrying { .. }
                 | Body::Compacting { .. }
+                | Body::Step { .. }
         )
     }
 

@@ -341,7 +341,7 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
             MAX_TIMEOUT.as_millis()
         )));
     }
-    let statuses = args.statuses;
+    let (statuses, steps) = (args.statuses, args.steps);
     let spec = TurnSpec {
         turn_id: args.turn_id,
         user_id: args.user_id,
@@ -365,7 +365,7 @@ fn start_turn(shared: &Arc<Shared>, id: u64, args: TurnArgs, takeover: bool) -> 
         resume: false,
         timeout,
     };
-    let running = Arc::new(Running::with_statuses(statuses));
+    let running = Arc::new(Running::with_statuses(statuses).with_steps(steps));
     {
         let mut turns = shared.turns.lock().expect("turns");
         if turns.contains_key(&spec.turn_id) {

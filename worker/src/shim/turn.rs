@@ -42,6 +42,8 @@ pub struct Running {
     asks: Mutex<HashMap<u32, oneshot::Sender<PermissionAnswer>>>,
     /// The worker asked for `retrying` and `compacting` lines (`TurnArgs::statuses`).
     statuses: bool,
+    /// The worker asked for `step` lines (`TurnArgs::steps`).
+    steps: bool,
 }
 
 impl Running {
@@ -51,6 +53,12 @@ impl Running {
             statuses,
             ..Running::default()
         }
+    }
+
+    /// The same turn, whose worker also reads `step` lines when `steps`.
+    pub fn with_steps(mut self, steps: bool) -> Running {
+        self.steps = steps;
+        self
     }
 
     pub fn mark_delivered(&self) {
@@ -136,6 +144,11 @@ impl Progress for Forward<'_> {
                 trigger: trigger.to_owned(),
             })
             .await;
+        }
+    }
+    async fn step(&self, step: &crate::worklog::step::Step) {
+        if self.running.steps {
+            self.push(Body::Step { step: step.clone() }).await;
         }
     }
     /// Pushes the request and waits for the worker's `decide`. If the channel goes away

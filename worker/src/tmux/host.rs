@@ -148,13 +148,31 @@ impl TmuxHost {
             progress,
             clock: &clock,
         };
+        // The work log follows the agent's transcript alongside (`crate::worklog`).
+        let mut worklog = crate::worklog::source(&self.cfg, spec.conversation.id).map(|path| {
+            let hide = crate::worklog::plumbing(self.spool().root(), spec.turn_id);
+            let takeover =
+                spec.already_delivered || spec.resume || self.spool().entered(spec.turn_id);
+            crate::worklog::follow::Follower::new(path, spec.turn_id, takeover, hide)
+        });
         let outcome = tokio::select! {
             biased;
             _ = control.abandon.cancelled() => Err(DriveError::Abandoned),
             _ = control.cancel.cancelled() => Err(DriveError::Cancelled),
             _ = clock.expired() => Err(DriveError::Timeout),
-            r = self.drive(spec, turn, &mut feed, control) => r,
+            r = async {
+                match worklog.as_mut() {
+                    Some(w) => tokio::select! {
+                        r = self.drive(spec, turn, &mut feed, control) => r,
+                        _ = w.run(progress) => unreachable!("the work log follows until the turn ends"),
+                    },
+                    None => self.drive(spec, turn, &mut feed, control).await,
+                }
+            } => r,
         };
+        if let (Ok(_), Some(w)) = (&outcome, worklog.as_mut()) {
+            w.finish(progress).await;
+        }
         drop(feed);
         // Used until now: an idle stop counts from the end of its last turn.
         self.sessions.touch(&spec.session).await;

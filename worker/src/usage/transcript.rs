@@ -132,7 +132,7 @@ pub fn of_turns(jsonl: &[u8], turn: Uuid) -> Vec<TurnUsage> {
 
 /// The turn a user entry opens: its text starts with `[PALIADIN:<uuid>]`. Tool results are
 /// never envelopes (a file the agent read may contain one).
-fn envelope_of(entry: &Value) -> Option<Uuid> {
+pub(crate) fn envelope_of(entry: &Value) -> Option<Uuid> {
     let content = entry.get("message")?.get("content")?;
     let texts: Vec<&str> = match content {
         Value::String(s) => vec![s.as_str()],

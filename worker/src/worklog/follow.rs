@@ -1,0 +1,232 @@
+//! Follows one turn's transcript file as the agent appends to it, and reports each new step.
+//!
+//! The file is the agent's, so it is not trusted: it is opened without following a symbolic
+//! link and must be a regular file (`crate::spool::open_regular`), it is read from where it
+//! stood when the turn began (a takeover, which may come after the envelope, reads at most the
+//! last [`TAIL_BYTES`]), at most [`READ_MAX`] bytes per look, and a line longer than
+//! [`MAX_LINE`] is skipped whole. The file is looked at every [`POLL`] (a stat, then a read only
+//! when it grew): the transcript lives in the agent's own directories, which an inotify watch
+//! of the worker's would have to follow as they are created.
+
+use super::step::Step;
+use super::transcript::Parser;
+use crate::driver::Progress;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How often the file is looked at.
+pub const POLL: Duration = Duration::from_millis(200);
+/// How far back a takeover looks for the turn's envelope.
+pub const TAIL_BYTES: u64 = 8 << 20;
+/// Most bytes read per look.
+pub const READ_MAX: u64 = 1 << 20;
+/// Longest transcript line read (a tool result may hold a whole file); longer ones are skipped.
+pub const MAX_LINE: usize = 8 << 20;
+/// How long, once the reply is in, the follower waits for the transcript to show the turn's
+/// end (Claude Code writes it in batches).
+pub const SETTLE_WAIT: Duration = Duration::from_secs(1);
+
+/// One turn's view of its transcript.
+pub struct Follower {
+    path: PathBuf,
+    /// Where to read next; None until the file is first seen.
+    offset: Option<u64>,
+    /// From the start of the tail (a takeover) or from the end the file had at the start.
+    from_tail: bool,
+    pending: Vec<u8>,
+    skipping: bool,
+    parser: Parser,
+}
+
+impl Follower {
+    /// Follows `path` for `turn`. `takeover`: the envelope may already be in the file (an
+    /// earlier attempt delivered it), so the last [`TAIL_BYTES`] are read; else only what is
+    /// appended from now on. `hide`: see [`Parser::new`].
+    pub fn new(path: PathBuf, turn: Uuid, takeover: bool, hide: Vec<String>) -> Follower {
+        let mut f = Follower {
+            path,
+            offset: None,
+            from_tail: takeover,
+            pending: Vec::new(),
+            skipping: false,
+            parser: Parser::new(turn, hide),
+        };
+        if !takeover && let Ok(m) = std::fs::symlink_metadata(&f.path) {
+            f.offset = Some(m.len());
+        }
+        f
+    }
+
+    /// Reports steps as they appear, forever (the caller ends it with the turn).
+    pub async fn run(&mut self, progress: &dyn Progress) {
+        loop {
+            self.look(progress).await;
+            if self.parser.done() {
+                return std::future::pending().await;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The turn's reply is in: reports what the transcript still adds until it shows the turn's
+    /// end, at most [`SETTLE_WAIT`].
+    pub async fn finish(&mut self, progress: &dyn Progress) {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            self.look(progress).await;
+            if self.parser.settled() || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Reads what is new (until the end of the file) and reports its steps.
+    async fn look(&mut self, progress: &dyn Progress) {
+        loop {
+            let (steps, more) = self.read();
+            for s in &steps {
+                progress.step(s).await;
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// One bounded read: the steps of the complete lines in it, and whether more is there.
+    fn read(&mut self) -> (Vec<Step>, bool) {
+        let mut file = match crate::spool::open_regular(&self.path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return (Vec::new(), false),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot follow the agent's transcript");
+                return (Vec::new(), false);
+            }
+        };
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            return (Vec::new(), false);
+        };
+        let offset = *self.offset.get_or_insert_with(|| {
+            if self.from_tail {
+                len.saturating_sub(TAIL_BYTES)
+            } else {
+                0
+            }
+        });
+        if len < offset {
+            // Rewritten (not how an agent writes it): follow its new end.
+            self.offset = Some(len);
+            self.pending.clear();
+            return (Vec::new(), false);
+        }
+        if len == offset || file.seek(SeekFrom::Start(offset)).is_err() {
+            return (Vec::new(), false);
+        }
+        let mut bytes = Vec::new();
+        if file.take(READ_MAX).read_to_end(&mut bytes).is_err() {
+            return (Vec::new(), false);
+        }
+        if self.from_tail && offset > 0 {
+            // The tail starts mid-line: its first partial line is skipped.
+            self.skipping = true;
+        }
+        self.from_tail = false;
+        self.offset = Some(offset + bytes.len() as u64);
+        let mut rest = &bytes[..];
+        let mut steps = Vec::new();
+        while !rest.is_empty() {
+            let end = rest.iter().position(|&b| b == b'\n');
+            let (chunk, after) = match end {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &[][..]),
+            };
+            if !self.skipping {
+                self.pending.extend_from_slice(chunk);
+                if self.pending.len() > MAX_LINE {
+                    tracing::debug!(limit = MAX_LINE, "skipping an over-long transcript line");
+                    self.pending.clear();
+                    self.skipping = true;
+                }
+            }
+            if end.is_some() {
+                if !self.skipping {
+                    let line = std::mem::take(&mut self.pending);
+                    steps.extend(self.parser.line(&line));
+                }
+                self.skipping = false;
+            }
+            rest = after;
+        }
+        let more = self.offset.unwrap_or(0) < len && !self.parser.done();
+        (steps, more)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use paliadin_shared::domain::permission::{PermissionAnswer, PermissionAsk};
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Steps(Mutex<Vec<Step>>);
+
+    #[async_trait]
+    impl Progress for Steps {
+        async fn delivered(&self) {}
+        async fn content(&self, _: &str) {}
+        async fn activity(&self, _: &str) {}
+        async fn permission(&self, _: u32, _: &PermissionAsk) -> Option<PermissionAnswer> {
+            None
+        }
+        async fn waiting(&self, _: &str) {}
+        async fn step(&self, step: &Step) {
+            self.0.lock().unwrap().push(step.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn appended_entries_are_reported_once_and_half_lines_wait() {
+        let dir = std::env::temp_dir().join(format!("paliadin-worklog-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.jsonl");
+        let turn = Uuid::now_v7();
+        let mut old = std::fs::File::create(&path).unwrap();
+        writeln!(
+            old,
+            "{{\"type\":\"user\",\"message\":{{\"content\":\"[PALIADIN:{turn}] old\"}}}}"
+        )
+        .unwrap();
+        let mut f = Follower::new(path.clone(), turn, false, Vec::new());
+        let steps = Steps::default();
+        let env =
+            format!("{{\"type\":\"user\",\"message\":{{\"content\":\"[PALIADIN:{turn}] hi\"}}}}\n");
+        let tool = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"Bash","input":{"command":"ls"}}]}}"#;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(env.as_bytes()).unwrap();
+        file.write_all(&tool.as_bytes()[..20]).unwrap();
+        f.look(&steps).await;
+        assert!(steps.0.lock().unwrap().is_empty(), "half a line waits");
+        file.write_all(&tool.as_bytes()[20..]).unwrap();
+        file.write_all(b"\n").unwrap();
+        f.look(&steps).await;
+        f.look(&steps).await;
+        let got = steps.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to_json()["summary"], "ls");
+        // A takeover reads the envelope from the tail and finds the same step.
+        let mut again = Follower::new(path.clone(), turn, true, Vec::new());
+        let steps2 = Steps::default();
+        again.look(&steps2).await;
+        assert_eq!(*steps2.0.lock().unwrap(), got);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
