@@ -2,7 +2,7 @@
 //! attributes and the types' `ToSchema` derives, served at `GET /api/openapi.json`.
 //!
 //! Like every other route, the document "does not exist" for anonymous callers (404); any
-//! signed-in user may read it. `tests/tests/admin_openapi.rs` keeps it in sync with the router:
+//! signed-in user may read it. `tests/tests/admin/openapi.rs` keeps it in sync with the router:
 //! every JSON route in `api/src` must appear here with its method.
 
 use crate::auth::AuthUser;

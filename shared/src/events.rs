@@ -82,9 +82,12 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// ⚑ error codes of the terminal `error` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// ⚑ error codes of the terminal `error` event; stored as text in `turns.error_code`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ErrorCode {
     UpstreamError,
     TmuxUnavailable,

@@ -66,9 +66,9 @@ pub mod system;
 pub mod tcp_forward;
 pub mod terminal;
 pub mod units;
+pub mod uploads;
 pub mod web;
 
-pub mod uploads;
 /// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions
 /// that have no event to wait on (e.g. rows written by another process).
 pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut cond: F)

@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 
 use chrono::{DateTime, Utc};
+use paliadin_shared::TurnState;
 use paliadin_shared::db::conversations::{self, ConversationRow, Cursor, Forgot};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -136,7 +137,7 @@ fn view(r: ConversationRow) -> Conversation {
         ConversationState::Waiting
     } else if r.active {
         ConversationState::Running
-    } else if r.last_state == "failed" {
+    } else if r.last_state == TurnState::Failed {
         ConversationState::Failed
     } else {
         ConversationState::Done

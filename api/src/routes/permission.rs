@@ -87,7 +87,7 @@ pub async fn decide(
         Decided::NotFound => Err(AppError::NotFound),
         Decided::AlreadyDecided(row) => Err(AppError::Conflict(format!(
             "this request was already decided: {}",
-            row.decision.as_deref().unwrap_or("?")
+            row.decision.map_or("?", |d| d.as_str())
         ))),
         Decided::Expired => Err(AppError::Conflict(
             "this request expired; the agent was told no".into(),

@@ -6,7 +6,6 @@
 use super::append::{self, append_sql};
 use super::turns::{TurnRow, cols};
 use super::{CANCEL_CHANNEL, DbError};
-use crate::domain::HostName;
 use crate::events::NewEvent;
 use crate::queue::TurnQueue;
 use sqlx::PgPool;
@@ -39,11 +38,7 @@ pub async fn cancel_queued(
         return Ok(false);
     };
     if let Some(msg_id) = turn.msg_id {
-        // A host name that no longer parses would leave the message behind to be claimed
-        // later: refuse the whole cancel instead (the transaction rolls back).
-        let host = HostName::parse(&turn.host)
-            .map_err(|e| DbError::Invalid(format!("turn {id} host {:?}: {e}", turn.host)))?;
-        queue.delete(&mut tx, &host, msg_id).await?;
+        queue.delete(&mut tx, &turn.host, msg_id).await?;
     }
     tx.commit().await?;
     Ok(true)

@@ -15,7 +15,7 @@ pub struct ConversationRow {
     /// The first message (at most 200 characters; the API shortens it further for the title).
     pub first_message: String,
     /// The newest turn's state.
-    pub last_state: String,
+    pub last_state: crate::domain::TurnState,
     /// A turn is queued or running.
     pub active: bool,
     /// A running turn waits for its person (an undecided permission request).

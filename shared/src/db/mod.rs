@@ -17,8 +17,8 @@ pub mod stats;
 pub mod terminal;
 pub mod transcripts;
 pub mod turns;
-pub mod usage;
 pub mod uploads;
+pub mod usage;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

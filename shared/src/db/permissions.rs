@@ -30,8 +30,8 @@ pub struct PermissionRow {
     pub options: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    pub decision: Option<String>,
-    pub decided_by: Option<String>,
+    pub decision: Option<Decision>,
+    pub decided_by: Option<DecidedBy>,
     pub message: Option<String>,
 }
 
@@ -39,9 +39,9 @@ impl PermissionRow {
     /// The decision, once there is one.
     pub fn answer(&self) -> Option<PermissionAnswer> {
         Some(PermissionAnswer {
-            decision: Decision::parse(self.decision.as_deref()?)?,
+            decision: self.decision?,
             message: self.message.clone(),
-            by: DecidedBy::parse(self.decided_by.as_deref()?)?,
+            by: self.decided_by?,
         })
     }
 

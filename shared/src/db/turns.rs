@@ -1,7 +1,8 @@
 //! SQL for `turns`: enqueue rows and ownership-scoped reads. A worker's claim and its fenced
 //! writes are in [`super::fenced`], a person's cancel in [`super::cancel`].
 
-use crate::domain::{TurnKind, TurnState};
+use crate::domain::{HostName, TurnKind, TurnState};
+use crate::events::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -27,7 +28,7 @@ pub struct TurnRow {
     #[serde(skip)]
     pub message: String,
     pub page_origin: Option<String>,
-    pub host: String,
+    pub host: HostName,
     pub msg_id: Option<i64>,
     pub state: TurnState,
     pub attempt: i32,
@@ -46,7 +47,7 @@ pub struct TurnRow {
     pub rows_seen: Option<i32>,
     pub chip_count: Option<i32>,
     pub classifier_tag: Option<String>,
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     pub error_message: Option<String>,
     /// An `agent_error`'s kind (`rate_limit`, `overloaded`, …).
     pub error_kind: Option<String>,

@@ -39,6 +39,30 @@ impl HostName {
     }
 }
 
+/// Stored as `text`; a value read back is validated like [`HostName::parse`] (a row naming an
+/// invalid host is an error, never a silently skipped host).
+impl sqlx::Type<sqlx::Postgres> for HostName {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for HostName {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let s = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(HostName::parse(s).map_err(|e| e.0)?)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Postgres> for HostName {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+    }
+}
+
 impl fmt::Display for HostName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

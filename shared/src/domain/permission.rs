@@ -15,8 +15,11 @@ pub const MAX_SUMMARY_CHARS: usize = 4000;
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// An answer the person can give.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Decision {
     Allow,
     /// Allow, and let the agent remember the rule it suggested (Claude Code's "always allow").
@@ -47,8 +50,9 @@ impl fmt::Display for Decision {
 }
 
 /// Who decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum DecidedBy {
     /// The turn's owner, through the API.
     Owner,

@@ -5,6 +5,6 @@ mod claude_statuses;
 mod failures;
 mod remote;
 mod shim;
-mod transcripts;
 mod terminal;
+mod transcripts;
 mod uploads;

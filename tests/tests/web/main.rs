@@ -12,5 +12,5 @@ mod permission;
 mod push;
 mod sanitise;
 mod terminal;
-mod usage;
 mod uploads;
+mod usage;

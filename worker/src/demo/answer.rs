@@ -84,7 +84,9 @@ impl Turn<'_> {
 
     /// The agent's words in its transcript (interim text when a tool call follows).
     fn say(&self, text: &str) -> Result<(), Stop> {
-        Ok(self.memory.log(&serde_json::json!({"type": "assistant", "message": {
+        Ok(self
+            .memory
+            .log(&serde_json::json!({"type": "assistant", "message": {
             "role": "assistant", "content": [{"type": "text", "text": text}]}}))?)
     }
 
@@ -123,8 +125,10 @@ impl Turn<'_> {
 pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
     turn.control.check(turn.seq)?;
     turn.memory.remember(turn.message)?;
-    turn.memory.log(&serde_json::json!({"type": "user", "message": {"role": "user",
-        "content": format!("[PALIADIN:{}] {}", turn.id.hyphenated(), turn.message)}}))?;
+    turn.memory.log(
+        &serde_json::json!({"type": "user", "message": {"role": "user",
+        "content": format!("[PALIADIN:{}] {}", turn.id.hyphenated(), turn.message)}}),
+    )?;
     let directive = directive::parse(turn.message);
     let tag = directive.classifier_tag();
     match directive {

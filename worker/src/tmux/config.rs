@@ -94,8 +94,7 @@ impl TmuxConfig {
             socket: None,
             control: true,
             launch: Launch::for_agent(
-                Agent::detect(None, agent_argv.first().map(String::as_str))
-                    .unwrap_or(Agent::Other),
+                Agent::detect(None, agent_argv.first().map(String::as_str)).unwrap_or(Agent::Other),
             ),
             agent_argv,
             agent_env: AgentEnv::inherited(),

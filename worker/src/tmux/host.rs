@@ -198,7 +198,10 @@ impl TmuxHost {
         // The files stay where they are until the worker has committed the result
         // ([`TmuxHost::settle`]): if the commit fails, the next attempt reads the reply again.
         let mut outcome = outcome;
-        if let (Ok(reply), Some(path)) = (&mut outcome, self.cfg.usage_transcript(spec.conversation.id)) {
+        if let (Ok(reply), Some(path)) = (
+            &mut outcome,
+            self.cfg.usage_transcript(spec.conversation.id),
+        ) {
             reply.usage =
                 crate::usage::transcript::read_when_written(path.clone(), spec.turn_id).await;
             // The turn's closing request comes after its reply: counted once the agent stops.
