@@ -1,3 +1,4 @@
+-- paliadin: compatible
 -- Live, read-only views of an agent's terminal (docs/web.md, "Terminal"; docs/architecture.md,
 -- "The terminal view"). One row per open view: the API inserts it (and NOTIFYs
 -- paliadin_terminal), a worker serving the host claims it and keeps the newest frame of the

@@ -36,7 +36,7 @@ pub struct HistoryItem {
     /// `text` rendered to sanitised HTML (as in the `end` event), for succeeded turns.
     #[serde(default)]
     pub html: Option<String>,
-    pub error_code: Option<paliadin_shared::events::ErrorCode>,
+    pub error_code: Option<String>,
     pub error_message: Option<String>,
     /// An `agent_error`'s kind (`rate_limit`, `overloaded`, `authentication_failed`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,6 @@
 //! writes are in [`super::fenced`], a person's cancel in [`super::cancel`].
 
 use crate::domain::{HostName, TurnKind, TurnState};
-use crate::events::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -47,7 +46,7 @@ pub struct TurnRow {
     pub rows_seen: Option<i32>,
     pub chip_count: Option<i32>,
     pub classifier_tag: Option<String>,
-    pub error_code: Option<ErrorCode>,
+    pub error_code: Option<String>,
     pub error_message: Option<String>,
     /// An `agent_error`'s kind (`rate_limit`, `overloaded`, …).
     pub error_kind: Option<String>,

@@ -38,7 +38,7 @@ pub struct AdminTurn {
     pub rows_seen: Option<i32>,
     pub chip_count: Option<i32>,
     pub classifier_tag: Option<String>,
-    pub error_code: Option<crate::events::ErrorCode>,
+    pub error_code: Option<String>,
     pub error_message: Option<String>,
     /// Events written so far.
     pub last_seq: i32,
