@@ -1,11 +1,12 @@
 // chat.js: the chat page's controller. Loads the current conversation (its session id lives in
 // localStorage), sends messages, follows unfinished turns one at a time through TurnStream,
 // cancels, and starts new conversations. All requests are same-origin with the session cookie;
-// the browser adds the Origin header the server checks on POSTs. A notification's link
-// (`/paliadin?session=…&turn=…`) opens that conversation and scrolls to the turn.
+// the browser adds the Origin header the server checks on POSTs. A turn's link
+// (`/paliadin/c/<session_id>#turn-<turn_id>`, `…-step-<n>` for a step of its work log; the older
+// `/paliadin?session=…&turn=…` too) opens that conversation and scrolls to the turn.
 
 import { Reply, userMessage } from './view.js';
-import { TurnStream, clearLive, loadLive } from './stream.js';
+import { TurnStream, clearLive, loadLive, replaySteps } from './stream.js';
 import { setupNotifications, turnEvent } from './notify.js';
 import { setupConversations } from './conversations.js';
 import { UsageTotal, usageLine } from './usage.js';
@@ -109,10 +110,16 @@ function addTurn(message, uploads) {
   return reply;
 }
 
+/** A turn's link: the chat page on its conversation, scrolled to the turn. */
+function turnLink(session, turn) {
+  return `/paliadin/c/${session}#turn-${turn}`;
+}
+
 function track(item, reply) {
   const t = { turn_id: item.turn_id, sse_url: item.sse_url, message: item.user_message, reply };
   turns.set(t.turn_id, t);
   reply.root.dataset.turn = t.turn_id;
+  reply.setTurn(t.turn_id, turnLink(item.session_id || sessionId, t.turn_id));
   return t;
 }
 
@@ -140,6 +147,7 @@ function follow() {
   const saved = resume && resume.turn_id === t.turn_id ? resume : null;
   resume = null;
   if (saved) {
+    for (const step of saved.steps || []) r.step(step);
     keepBottom(() => r.append(saved.text || ''));
     if (saved.activity) r.setActivity(saved.activity);
     if (saved.state) r.setStatus(saved.text ? 'answering' : saved.state, 0);
@@ -156,6 +164,7 @@ function follow() {
       if (d.state === 'delivered') announce('Paliadin is thinking');
     },
     activity: (text) => keepBottom(() => r.setActivity(text)),
+    step: (d) => keepBottom(() => r.step(d)),
     content: (delta) => keepBottom(() => { r.setStatus('answering'); r.append(delta); }),
     permission: (p) => {
       keepBottom(() => r.ask(p, (request, decision) => decide(t.turn_id, request, decision)));
@@ -195,29 +204,60 @@ function render(item) {
   else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message), item.error_kind);
   else if (item.state === 'cancelled') reply.cancelled();
   else unfinished(t);
+  // A finished turn's steps come when its work log is opened; a running one's with its stream.
+  if (item.finished_at && item.steps > 0) reply.lazySteps(item.steps, () => replaySteps(item.sse_url));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The conversation and turn a notification's link names (`?session=…&turn=…`), once. */
-function linked() {
-  const q = new URLSearchParams(location.search);
-  const session = q.get('session');
-  const turn = q.get('turn');
-  if (location.search) history.replaceState(null, '', location.pathname);
-  return { session: UUID.test(session || '') ? session : null, turn: UUID.test(turn || '') ? turn : null };
+const PAGE = '/paliadin';
+const CONVERSATION = /^\/paliadin\/c\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const TARGET = /^#turn-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:-step-([1-9][0-9]{0,3}))?$/;
+
+/**
+ * The conversation, turn and step a URL names: `/paliadin/c/<session>#turn-<turn>[-step-<n>]`,
+ * or a notification's older `/paliadin?session=…&turn=…`.
+ */
+function target(url) {
+  const u = new URL(url, location.origin);
+  const path = CONVERSATION.exec(u.pathname);
+  const hash = TARGET.exec(u.hash);
+  const q = u.searchParams;
+  const session = path ? path[1] : q.get('session');
+  const turn = hash ? hash[1] : q.get('turn');
+  return {
+    session: UUID.test(session || '') ? session : null,
+    turn: UUID.test(turn || '') ? turn : null,
+    step: hash && hash[2] ? Number(hash[2]) : null,
+  };
 }
 
-function showTurn(id) {
-  const el = id && log.querySelector(`[data-turn="${id}"]`);
-  if (el) el.scrollIntoView({ block: 'start' });
+/** What this page's URL links to, once; the older form's query is dropped from the address. */
+function linked() {
+  const link = target(location.href);
+  if (location.search) {
+    const tidy = link.session ? `${PAGE}/c/${link.session}${link.turn ? `#turn-${link.turn}` : ''}` : location.pathname;
+    history.replaceState(null, '', tidy);
+  }
+  return link;
+}
+
+/** Scrolls to turn `id` (and step `step` of its work log, opening it), marks and focuses it. */
+function showTurn(id, step) {
+  const t = id && turns.get(id);
+  if (t) t.reply.highlight(step).catch(() => {});
 }
 
 /** A notification was clicked while this tab was open. */
 function opened(url) {
-  const q = new URL(url, location.origin).searchParams;
-  if (q.get('session') && q.get('session') !== sessionId) window.location.assign(url);
-  else showTurn(q.get('turn'));
+  const link = target(url);
+  if (link.session && link.session !== sessionId) window.location.assign(url);
+  else showTurn(link.turn, link.step);
+}
+
+/** The address names this page (not a conversation): leaving a linked one. */
+function unlink() {
+  if (location.pathname !== PAGE) history.replaceState(null, '', PAGE);
 }
 
 /** Shows another conversation (chosen in the conversations drawer), resuming its running turn. */
@@ -231,7 +271,9 @@ function leaveFor(id) {
   log.replaceChildren();
   clearLive();
   resume = null;
-  setSession(id);
+  unlink();
+  if (id) setSession(id);
+  else sessionId = null;
 }
 
 async function switchTo(id) {
@@ -243,8 +285,7 @@ async function switchTo(id) {
 
 async function load() {
   const link = linked();
-  if (link.session) setSession(link.session);
-  sessionId = storedSession() || link.session;
+  sessionId = link.session || storedSession();
   if (!sessionId) {
     // First visit on this browser: continue the latest conversation, if any.
     const { status, data } = await api('GET', '/api/paliadin/turns?limit=1');
@@ -260,13 +301,23 @@ async function showConversation(link) {
     const q = new URLSearchParams({ session_id: sessionId, limit: '100' });
     const { status, data } = await api('GET', `/api/paliadin/turns?${q}`);
     if (status !== 200) return;
+    if (link.session && link.session === sessionId) {
+      if (data.length === 0) {
+        // Unknown, deleted or another owner's: the same empty, new conversation for each, and
+        // the id is not taken over (a message sent here starts a conversation of its own).
+        toast('That conversation was not found.');
+        leaveFor(null);
+      } else {
+        setSession(sessionId);
+      }
+    }
     for (const item of data) render(item);
   }
   if (resume && !turns.has(resume.turn_id)) resume = null;
   refreshChrome();
   scroller.scrollTop = scroller.scrollHeight;
-  showTurn(link.turn);
   follow();
+  showTurn(link.turn, link.step);
 }
 
 function randomHex(bytes) {
@@ -410,6 +461,11 @@ input.addEventListener('keydown', (e) => {
 input.addEventListener('input', autosize);
 stopBtn.addEventListener('click', () => pending.length && cancel(pending[0]));
 newBtn.addEventListener('click', newConversation);
+// A link to another turn of this page (the address bar, a copied link pasted here).
+window.addEventListener('hashchange', () => {
+  const link = target(location.href);
+  if (!link.session || link.session === sessionId) showTurn(link.turn, link.step);
+});
 setupNotifications($('notify-toggle'), api, toast, opened);
 setupConversations({
   api,

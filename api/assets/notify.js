@@ -135,7 +135,7 @@ export function turnEvent(kind, turnId, sessionId, data) {
   const [title, body] = kind === 'end' ? ['Paliadin replied', firstLine(data.text)]
     : kind === 'error' ? ['Paliadin could not finish', ERRORS[data.code] || ERRORS.upstream_error]
       : ['Paliadin is waiting for you', `Asks to use ${data.tool}`];
-  const url = `${SCOPE}?session=${sessionId}&turn=${turnId}`;
+  const url = `${SCOPE}/c/${sessionId}#turn-${turnId}`;
   const options = { body, tag: `${kind}:${turnId}`, icon: '/assets/favicon.svg', data: { url } };
   if (registration) {
     registration.showNotification(title, options).catch(() => {});

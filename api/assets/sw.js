@@ -5,11 +5,19 @@
 
 const HOME = '/paliadin';
 
-/** Only our own chat page: a push can name a turn, never another site or page. */
+const CONVERSATION = /^\/paliadin\/c\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The chat page, or the chat page on one conversation (`/paliadin/c/<session_id>`). */
+const isChat = (path) => path === HOME || CONVERSATION.test(path);
+
+/**
+ * Only our own chat page: a push can name a turn (`/paliadin/c/<session>#turn-<turn>`, or the
+ * older `/paliadin?session=…&turn=…`), never another site or page.
+ */
 function safeUrl(raw) {
   try {
     const u = new URL(raw || HOME, self.location.origin);
-    if (u.origin === self.location.origin && u.pathname === HOME) return u.href;
+    if (u.origin === self.location.origin && isChat(u.pathname)) return u.href;
   } catch (e) { /* fall through */ }
   return new URL(HOME, self.location.origin).href;
 }
@@ -39,7 +47,7 @@ self.addEventListener('notificationclick', (event) => {
   const url = safeUrl(event.notification.data && event.notification.data.url);
   event.waitUntil((async () => {
     const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const tab = wins.find((c) => new URL(c.url).pathname === HOME);
+    const tab = wins.find((c) => isChat(new URL(c.url).pathname));
     if (tab) {
       await tab.focus();
       tab.postMessage({ type: 'paliadin.open', url });

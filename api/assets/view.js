@@ -2,6 +2,8 @@
 // HTML inserted is the server-rendered, sanitised `html` of a finished reply (and the page's CSP
 // forbids inline script, so even that could not run code).
 
+import { WorkLog } from './worklog.js';
+
 /** Friendly text per ⚑ error code; the server's message is shown under it. */
 export const ERRORS = {
   upstream_error: 'The assistant ran into a problem while answering.',
@@ -123,13 +125,50 @@ export class Reply {
     this.activity.hidden = true;
     this.body = el('div', 'body streaming');
     this.tools = el('div', 'tools');
-    this.bubble.append(this.status, this.activity, this.body, this.tools);
+    this.worklog = new WorkLog();
+    this.bubble.append(this.status, this.activity, this.worklog.root, this.body, this.tools);
     this.root.append(logo(), this.bubble);
+    this.linkUrl = null;
     this.text = '';
     this.done = false;
     this.onCancel = null;
     this.setBusy(true);
     this.setStatus('sending');
+  }
+
+  /** Names the reply by its turn: `id="turn-<id>"` (a link's target) and `link`, its URL. */
+  setTurn(id, link) {
+    this.root.id = `turn-${id}`;
+    this.linkUrl = link;
+    this.worklog.setTurn(id);
+  }
+
+  /** A step of the work log (`step` event); the activity line becomes the log's summary. */
+  step(d) {
+    this.worklog.add(d);
+    this.placeActivity();
+  }
+
+  /** A finished turn of the history with `count` steps, fetched by `load()` when opened. */
+  lazySteps(count, load) {
+    this.worklog.lazy(count, load);
+    this.placeActivity();
+  }
+
+  placeActivity() {
+    if (this.worklog.has() && this.activity.parentNode !== this.worklog.summary) {
+      this.worklog.summary.append(this.activity);
+    }
+  }
+
+  /** Shows that a link named this reply: scrolled to, marked, focused (for a screen reader). */
+  async highlight(step) {
+    for (const x of document.querySelectorAll('.msg.linked')) x.classList.remove('linked');
+    this.root.classList.add('linked');
+    const target = step ? await this.worklog.open(step) : null;
+    (target || this.root).scrollIntoView({ block: target ? 'center' : 'start', behavior: 'instant' });
+    if (target) target.classList.add('linked');
+    keepFocusOn(target || this.bubble);
   }
 
   setBusy(busy) {
@@ -263,7 +302,7 @@ export class Reply {
     this.done = true;
     this.setBusy(false);
     this.status.hidden = true;
-    this.activity.hidden = true;
+    this.setActivity(''); // a work log's summary is then its title and count
     this.tools.replaceChildren();
     this.cancelBtn = null;
   }
@@ -281,7 +320,25 @@ export class Reply {
       this.body.textContent = this.text;
     }
     this.addCopy();
+    this.addLink();
     this.settleFocus();
+  }
+
+  /** A button that copies the reply's link (its URL is also the button's `data-url`). */
+  addLink() {
+    if (!this.linkUrl) return;
+    const url = new URL(this.linkUrl, location.origin).href;
+    const b = el('button', 'btn small link', 'Link');
+    b.type = 'button';
+    b.dataset.url = url;
+    b.setAttribute('aria-label', 'Copy a link to this reply');
+    b.title = url;
+    b.addEventListener('click', async () => {
+      const ok = await copyText(url);
+      b.textContent = ok ? 'Link copied' : 'Copy failed';
+      setTimeout(() => { b.textContent = 'Link'; }, 1500);
+    });
+    this.tools.append(b);
   }
 
   /** After the reply ended with the focus in its tools: its first button, else the reply. */
@@ -328,6 +385,7 @@ export class Reply {
       b.addEventListener('click', onRetry);
       this.tools.append(b);
     }
+    this.addLink();
     this.settleFocus();
   }
 
@@ -337,6 +395,7 @@ export class Reply {
     this.body.textContent = this.text;
     this.body.hidden = !this.text;
     this.bubble.insertBefore(el('div', 'notice cancelled', 'Cancelled'), this.tools);
+    this.addLink();
     this.settleFocus();
   }
 }

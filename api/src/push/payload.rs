@@ -2,8 +2,9 @@
 //! service, so it is kept small and says little: `{title, body, url, turn_id, kind}`, where
 //! `body` is at most the first line of the reply cut to [`BODY_CHARS`] characters, the error
 //! code's fixed sentence (never the server's message), or the tool a permission request is
-//! for (never what it would do). `url` is the chat page, relative, with the conversation and
-//! the turn.
+//! for (never what it would do). `url` is the turn's link, relative:
+//! `/paliadin/c/<session_id>#turn-<turn_id>` (the chat page on that conversation, scrolled to
+//! the turn).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -17,7 +18,7 @@ pub const BODY_CHARS: usize = 80;
 pub struct Payload {
     pub title: String,
     pub body: String,
-    /// `/paliadin?session=<session_id>&turn=<turn_id>` (relative to the page's origin).
+    /// `/paliadin/c/<session_id>#turn-<turn_id>` (relative to the page's origin).
     pub url: String,
     pub turn_id: Uuid,
     /// `end`, `error` or `permission`.
@@ -43,10 +44,15 @@ pub fn build(kind: &str, data: &Value, turn_id: Uuid, session_id: Uuid) -> Paylo
     Payload {
         title,
         body,
-        url: format!("/paliadin?session={session_id}&turn={turn_id}"),
+        url: turn_link(session_id, turn_id),
         turn_id,
         kind: kind.to_owned(),
     }
+}
+
+/// A turn's link: the chat page on its conversation, scrolled to the turn (`chat.js`).
+pub fn turn_link(session_id: Uuid, turn_id: Uuid) -> String {
+    format!("/paliadin/c/{session_id}#turn-{turn_id}")
 }
 
 /// The first non-blank line, without Markdown heading marks, cut to [`BODY_CHARS`].
@@ -87,7 +93,7 @@ mod tests {
         let long = format!("\n\n# {}\nsecond line", "x".repeat(200));
         let p = build("end", &json!({"text": long}), t, s);
         assert_eq!(p.body, format!("{}…", "x".repeat(80)));
-        assert_eq!(p.url, format!("/paliadin?session={s}&turn={t}"));
+        assert_eq!(p.url, format!("/paliadin/c/{s}#turn-{t}"));
         let p = build(
             "error",
             &json!({"code": "timeout", "message": "secret"}),

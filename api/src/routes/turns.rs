@@ -50,6 +50,10 @@ pub struct HistoryItem {
     /// `GET /api/paliadin/uploads/{upload_id}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uploads: Vec<crate::routes::uploads::UploadResponse>,
+    /// How many work-log `step` events the turn has (0: none); the steps themselves are
+    /// replayed by its `sse_url`.
+    #[serde(default)]
+    pub steps: i64,
 }
 
 pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, AppError> {
@@ -105,11 +109,17 @@ pub async fn history(
         .map(|t| (t.turn_id, t.usage))
         .collect();
     let mut sent = crate::routes::uploads::of_turns(&st.pool, user.id, &ids).await?;
+    let steps: std::collections::HashMap<Uuid, i64> =
+        paliadin_shared::db::events::step_counts(&st.pool, &ids)
+            .await?
+            .into_iter()
+            .collect();
     Ok(Json(
         rows.into_iter()
             .map(|r| HistoryItem {
                 usage: spent.remove(&r.id),
                 uploads: sent.remove(&r.id).unwrap_or_default(),
+                steps: steps.get(&r.id).copied().unwrap_or(0),
                 sse_url: format!("/api/paliadin/stream/{}", r.id),
                 turn_id: r.id,
                 session_id: r.session_id,

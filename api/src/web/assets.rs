@@ -41,6 +41,7 @@ const ASSETS: &[Asset] = &[
     asset!("notify.js", JS),
     asset!("conversations.js", JS),
     asset!("usage.js", JS),
+    asset!("worklog.js", JS),
     asset!("uploads.js", JS),
     asset!("uploads.css", "text/css; charset=utf-8"),
     asset!("terminal.js", JS),

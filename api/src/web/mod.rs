@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`login`]: `GET/POST /login`, `POST /logout`: a bearer token is exchanged for a session
 //!   cookie (HttpOnly, SameSite=Strict); only the cookie secret's hash is stored.
-//! - [`pages`]: `GET /paliadin`, owners only; everyone else gets the plain 404 of an unrouted path.
+//! - [`pages`]: `GET /paliadin` and `GET /paliadin/c/{session_id}` (one conversation), owners
+//!   only; everyone else gets the plain 404 of an unrouted path.
 //! - [`assets`]: `GET /assets/{name}`, the files of `api/assets/`, versioned for caching.
 //! - [`pwa`]: `GET /sw.js` (the service worker that shows pushed notifications) and
 //!   `GET /manifest.webmanifest` (installable on a phone).
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::page).post(login::login))
         .route("/logout", post(login::logout))
         .route("/paliadin", get(pages::chat))
+        .route("/paliadin/c/{session_id}", get(pages::conversation))
         .route("/assets/{name}", get(assets::asset))
         .route("/sw.js", get(pwa::service_worker))
         .route("/manifest.webmanifest", get(pwa::manifest))

@@ -76,6 +76,18 @@ pub async fn steps_written(pool: &PgPool, turn_id: Uuid) -> Result<i64, sqlx::Er
     .await
 }
 
+/// How many work-log steps each of `turns` has (turns without steps are left out): the
+/// history's `steps`, so the page offers a work log only where there is one.
+pub async fn step_counts(pool: &PgPool, turns: &[Uuid]) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT turn_id, count(*) FROM turn_events
+          WHERE turn_id = ANY($1) AND kind = 'step' GROUP BY turn_id",
+    )
+    .bind(turns)
+    .fetch_all(pool)
+    .await
+}
+
 /// The newest event seq of each of `turns` that has events (the SSE hub's resync).
 pub async fn newest_seqs(pool: &PgPool, turns: &[Uuid]) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
     sqlx::query_as(

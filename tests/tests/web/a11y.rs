@@ -2,9 +2,9 @@
 //! process and the demo agent in tmux: axe-core (pinned, `deploy/ensure-axe.sh`) with the WCAG
 //! 2.0/2.1 A and AA rules and best practices finds nothing on the sign-in page (also with its
 //! error), the empty chat, a running reply, a streamed Markdown reply (headings, images with and
-//! without alt text, a table, code), a permission request and its answer, an error with Try
-//! again, notifications on, the conversations panel, the admin dashboard and a turn's detail;
-//! each at desktop (1280 px) and phone (390 px) width, in the light and the dark theme.
+//! without alt text, a table, code), a permission request and its answer, its open work log
+//! (tool calls and results), an error with Try again, notifications on, the conversations
+//! panel, the admin dashboard and a turn's detail; each at desktop (1280 px) and phone (390 px) width, in the light and the dark theme.
 //! `web/a11y_keys.rs` walks the chat page with the keyboard alone. Violations are reported once
 //! each (rule, impact, element, what to fix) with the states they were seen in.
 
@@ -113,6 +113,13 @@ async fn web_a11y_every_page_and_state_passes_axe() {
     let allowed = format!("return {}.querySelector('.body.rendered')", last());
     b.until(30, "the allowed reply", &allowed).await;
     found.extend(scan("an answered request").await);
+    press(&b, "#log .msg.assistant:last-child .worklog > summary").await;
+    let open = format!(
+        "const w = {}.querySelector('.worklog'); return w.open && w.querySelectorAll('.steps > li.tool_result').length === 2",
+        last()
+    );
+    b.until(30, "the open work log", &open).await;
+    found.extend(scan("an open work log").await);
 
     send_text(&b, MARKDOWN).await;
     let rendered = format!(

@@ -109,6 +109,7 @@ async fn every_route_answers_only_those_allowed() {
         .await;
     ok_json(&r, "owner's turn");
     let turn = r.json()["turn_id"].as_str().unwrap().to_owned();
+    let session = r.json()["session_id"].as_str().unwrap().to_owned();
 
     let route = |method, path: String, body: fn() -> Body, allowed: &[Who], check: Check| Route {
         method,
@@ -119,6 +120,14 @@ async fn every_route_answers_only_those_allowed() {
     };
     let mut routes = vec![
         route("GET", "/paliadin".into(), empty, OWNERS, html_page),
+        // The same shell for any owner: whose conversation it is, the history API decides.
+        route(
+            "GET",
+            format!("/paliadin/c/{session}"),
+            empty,
+            OWNERS,
+            html_page,
+        ),
         route("GET", "/login".into(), empty, &EVERYONE, html_page),
         route("GET", "/assets/chat.js".into(), empty, &EVERYONE, ok_any),
         route("GET", "/healthz".into(), empty, &EVERYONE, ok_json),

@@ -1,5 +1,6 @@
 //! The web pages in headless Chromium and over HTTP: login, the chat, permissions, usage,
-//! notifications and Web Push, sanitising, authorisation and accessibility (axe-core).
+//! notifications and Web Push, sanitising, authorisation and accessibility (axe-core), the work
+//! log and turn links.
 
 mod a11y;
 mod a11y_keys;
@@ -14,3 +15,4 @@ mod sanitise;
 mod terminal;
 mod uploads;
 mod usage;
+mod worklog;

@@ -151,7 +151,7 @@ async fn finished_failed_and_waiting_turns_are_pushed_encrypted_to_their_owner_o
     assert_eq!(p["turn_id"], turn.as_str());
     assert_eq!(p["title"], "Paliadin replied");
     assert_eq!(p["body"], "reply to: hello there");
-    assert_eq!(p["url"], format!("/paliadin?session={session}&turn={turn}"));
+    assert_eq!(p["url"], format!("/paliadin/c/{session}#turn-{turn}"));
 
     // A failed turn: the fixed sentence, never the server's message.
     let (turn, _) = alice.turn("please fail").await;
