@@ -219,11 +219,15 @@ async fn a_turn_link_opens_its_conversation_and_marks_the_turn_at_desktop_and_ph
     }
     let first = b
         .js(&format!(
-            "const r = {R}[0]; return [r.dataset.turn, r.querySelector('button.link').dataset.url]"
+            "const r = {R}[0]; return [r.dataset.turn, r.querySelector('button.link').dataset.url,
+               r.querySelectorAll('.worklog .steps > li').length]"
         ))
         .await;
     let turn = first[0].as_str().unwrap().to_owned();
     let url = first[1].as_str().unwrap().to_owned();
+    // The step linked to: the last one (the demo's `/activity 3` makes up to seven).
+    let step = first[2].as_u64().unwrap();
+    assert!(step >= 1, "the reply has a work log: {first}");
     let session = b
         .js("return localStorage.getItem('paliadin.session')")
         .await
@@ -240,12 +244,12 @@ async fn a_turn_link_opens_its_conversation_and_marks_the_turn_at_desktop_and_ph
     )
     .await;
 
-    // The highlighted, focused turn, in view; with `-step-3` its log open at that step.
+    // The highlighted, focused turn, in view; with `-step-<n>` its log open at that step.
     // [path, marked replies, focus in the turn, the target in view, the step marked and focused],
     // once the turn is marked, focused and in view.
     let marked = format!(
         "const r = document.getElementById('turn-{turn}'); if (!r || !r.classList.contains('linked')) return null;
-         const f = document.activeElement; const x = document.getElementById('turn-{turn}-step-3');
+         const f = document.activeElement; const x = document.getElementById('turn-{turn}-step-{step}');
          const box = (x && x.closest('details').open ? x : r.querySelector('.bubble')).getBoundingClientRect();
          const s = document.getElementById('scroller').getBoundingClientRect();
          const seen = box.top >= s.top && box.top < s.bottom;
@@ -268,7 +272,7 @@ async fn a_turn_link_opens_its_conversation_and_marks_the_turn_at_desktop_and_ph
         );
         b.screenshot(&format!("turn-{width}")).await;
         b.goto(&site.url("/paliadin")).await;
-        b.goto(&format!("{url}-step-3")).await;
+        b.goto(&format!("{url}-step-{step}")).await;
         let step = format!("const s = (function() {{ {marked} }})(); return s && s[4] && s");
         let seen = b.until(15, "the linked step", &step).await;
         assert_eq!(seen[2], true, "{width} px: {seen}");
