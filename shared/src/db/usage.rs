@@ -80,6 +80,27 @@ pub async fn of_turns(
     Ok(rows.into_iter().map(UsageRow::into_usage).collect())
 }
 
+/// The stored usage of the turns among `turns` that belong to `user`'s conversation `session`
+/// (what [`record`] would grow: a turn id read from a transcript is not trusted).
+pub async fn of_conversation_turns(
+    pool: &PgPool,
+    user: Uuid,
+    session: Uuid,
+    turns: &[Uuid],
+) -> Result<Vec<TurnUsage>, sqlx::Error> {
+    let rows: Vec<UsageRow> = sqlx::query_as(
+        "SELECT turn_id, model, input_tokens, output_tokens, cache_read_tokens,
+                cache_creation_tokens, context_tokens, context_window, cost_usd::float8 AS cost
+           FROM turn_usage WHERE turn_id = ANY($3) AND user_id = $1 AND session_id = $2",
+    )
+    .bind(user)
+    .bind(session)
+    .bind(turns)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(UsageRow::into_usage).collect())
+}
+
 #[derive(sqlx::FromRow)]
 struct UsageRow {
     turn_id: Uuid,

@@ -101,6 +101,10 @@ impl Driver for LocalDriver {
             .map_err(|e| pane_error(session, e))
     }
 
+    fn counts_closing_requests(&self) -> bool {
+        true
+    }
+
     fn metrics(&self) -> Vec<Box<dyn Collector>> {
         vec![
             Box::new(self.timings.clone()),

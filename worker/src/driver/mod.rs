@@ -305,6 +305,15 @@ pub trait Driver: Send + Sync {
         ))
     }
 
+    /// Whether this driver counts each turn's closing request (the model call after the reply)
+    /// in `paliadin_agent_tokens_total` itself, once its agent stops
+    /// (`crate::usage::closing`). Where it does not, the worker counts what the next turn's
+    /// transcript read adds to the earlier turns of the conversation instead
+    /// (`crate::usage::later`).
+    fn counts_closing_requests(&self) -> bool {
+        false
+    }
+
     /// The driver's own metrics, for the registry of the worker that uses it.
     fn metrics(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         Vec::new()

@@ -78,9 +78,23 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
             for t in &mut reply.usage {
                 t.usage = ctx.config.prices.priced(std::mem::take(&mut t.usage));
             }
-            // This turn's usage as read now (an earlier turn's growth is stored, not counted).
+            // This turn's usage as read now. An earlier turn's growth (its closing request) is
+            // counted by the local driver once its agent stops, else here, as it is stored.
             if let Some(this) = reply.usage.iter().find(|t| t.turn_id == leased.turn_id) {
                 crate::usage::metrics::count(&this.usage);
+            }
+            if ctx
+                .driver(attempt.host())
+                .is_ok_and(|d| !d.counts_closing_requests())
+            {
+                crate::usage::later::count_growth(
+                    &ctx.pool,
+                    turn.user_id,
+                    turn.session_id,
+                    leased.turn_id,
+                    &reply.usage,
+                )
+                .await;
             }
             Outcome::Succeeded(reply)
         }

@@ -7,9 +7,11 @@
 //! that opens with its envelope `[PALIADIN:<turn_id>]`, up to the next envelope. The file is
 //! read where the agent runs (the worker's own account, or the host agent on an SSH or
 //! accounts:// host), when the turn's reply is in; on the worker's own host once more when the
-//! agent has stopped, for the metric ([`closing`]).
+//! agent has stopped, for the metric ([`closing`]); elsewhere the next turn's read completes
+//! the metric ([`later`]).
 
 pub mod closing;
+pub mod later;
 pub mod metrics;
 pub mod prices;
 pub mod transcript;

@@ -23,8 +23,9 @@ pub const MAX_TURNS: usize = 8;
 /// Code writes it in batches, so the request that wrote the reply may land a little after it.
 pub const WRITE_WAIT: Duration = Duration::from_secs(1);
 
-/// [`read`], waiting (at most [`WRITE_WAIT`], looking every 50 ms) while the transcript exists
-/// but does not show `turn`'s requests yet.
+/// [`read`], waiting (at most [`WRITE_WAIT`], looking every 50 ms) while the transcript does
+/// not show `turn`'s requests yet — or does not exist yet: Claude Code may create a new
+/// conversation's file only after the reply is in (a first turn's usage was lost that way).
 pub async fn read_when_written(path: PathBuf, turn: Uuid) -> Vec<TurnUsage> {
     let deadline = tokio::time::Instant::now() + WRITE_WAIT;
     loop {
@@ -32,7 +33,7 @@ pub async fn read_when_written(path: PathBuf, turn: Uuid) -> Vec<TurnUsage> {
         let found = tokio::task::spawn_blocking(move || read(&p, turn))
             .await
             .unwrap_or_default();
-        if !found.is_empty() || !path.exists() || tokio::time::Instant::now() >= deadline {
+        if !found.is_empty() || tokio::time::Instant::now() >= deadline {
             return found;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -89,10 +90,7 @@ struct Request {
 /// first; at most [`MAX_TURNS`].
 pub fn of_turns(jsonl: &[u8], turn: Uuid) -> Vec<TurnUsage> {
     let mut turns: Vec<(Uuid, Vec<Request>)> = Vec::new();
-    for line in jsonl.split(|&b| b == b'\n') {
-        let Ok(entry) = serde_json::from_slice::<Value>(line) else {
-            continue;
-        };
+    for entry in in_time_order(jsonl) {
         match entry.get("type").and_then(Value::as_str) {
             Some("user") => {
                 if let Some(id) = envelope_of(&entry) {
@@ -128,6 +126,33 @@ pub fn of_turns(jsonl: &[u8], turn: Uuid) -> Vec<TurnUsage> {
     }
     out.truncate(MAX_TURNS);
     out
+}
+
+/// The user and assistant entries of `jsonl` in the order they happened: by their `timestamp`
+/// (an entry without one keeps the time of the entry before it), file order among equals.
+/// Claude Code does not always append in that order: the first lines it writes to a new
+/// conversation's file can hold the first answer before the prompt that asked for it.
+fn in_time_order(jsonl: &[u8]) -> Vec<Value> {
+    let mut at = String::new();
+    let mut entries: Vec<(String, Value)> = Vec::new();
+    for line in jsonl.split(|&b| b == b'\n') {
+        let Ok(entry) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        if !matches!(
+            entry.get("type").and_then(Value::as_str),
+            Some("user" | "assistant")
+        ) {
+            continue;
+        }
+        if let Some(t) = entry.get("timestamp").and_then(Value::as_str) {
+            at = t.to_owned();
+        }
+        entries.push((at.clone(), entry));
+    }
+    // RFC 3339 times in UTC with the same precision sort as text; `sort_by` is stable.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.into_iter().map(|(_, e)| e).collect()
 }
 
 /// The turn a user entry opens: its text starts with `[PALIADIN:<uuid>]`. Tool results are
@@ -274,6 +299,32 @@ mod tests {
         );
         assert_eq!(u.context, 103);
         assert!(of_turns(t.as_bytes(), Uuid::now_v7()).is_empty());
+    }
+
+    #[test]
+    fn an_answer_written_before_its_prompt_counts_by_its_time() {
+        // As Claude Code writes a new conversation's file: the first answer's line comes
+        // first, the prompt's after it, each with the time it happened.
+        let a = Uuid::now_v7();
+        let at = |t: &str, mut v: Value| {
+            v["timestamp"] = json!(t);
+            line(v)
+        };
+        let answer = |id: &str, i: i64| {
+            json!({"type": "assistant", "message": {"id": id, "model": "claude-x",
+                "usage": {"input_tokens": i, "output_tokens": 1}}})
+        };
+        let mut t = String::new();
+        t += &at("2026-12-06T20:21:19.260Z", answer("m1", 100));
+        t += &line(json!({"type": "file-history-snapshot"}));
+        t += &at(
+            "2026-12-06T20:21:19.205Z",
+            json!({"type": "user", "message": {"content": format!("[PALIADIN:{a}] hi")}}),
+        );
+        t += &at("2026-12-06T20:21:21.700Z", answer("m2", 200));
+        let got = of_turns(t.as_bytes(), a);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].usage.input, got[0].usage.output), (300, 2));
     }
 
     #[test]
