@@ -68,6 +68,7 @@ pub mod terminal;
 pub mod units;
 pub mod uploads;
 pub mod web;
+pub mod worklog;
 
 /// Waits until `cond` holds, checking every 20 ms, failing after `secs` seconds. For conditions
 /// that have no event to wait on (e.g. rows written by another process).

@@ -6,6 +6,8 @@
 //! | anything else | follows the skill: `Write` the reply to `<id>.md.tmp` and says `Replied to <id>.` |
 //! | `stream N …` | appends N progress chunks to `<id>.partial` (Bash heredoc), then replies |
 //! | `tools N PATH` | reads the file PATH N times (`Read`: no permission needed), then replies |
+//! | `work N PATH` | says `Look number i.` and reads PATH (`Read`) in each of N answers, then reads [`MISSING_FILE`] beside PATH (its result is an error), then replies `Worked N times.` |
+//! | `read-files …` | `Read`s each file the envelope's note of sent files names, in order, then replies `Read N files.` |
 //! | `bash CMD` | runs `CMD` with the Bash tool (may need permission), then replies `Ran it.`, or `Not run. Denied by the person: …` when the permission hook denied it |
 //! | `slow MS …` | thinks for MS milliseconds before its first step, then replies |
 //! | `late-close MS …` | replies at once, but takes MS milliseconds over the request that closes the turn (after the reply file) |
@@ -30,7 +32,7 @@
 //! the model does not know where to write, as a real model without it would not reliably.
 
 use super::request::TurnView;
-use super::sse::Answer;
+use super::sse::{Answer, Block};
 use serde_json::json;
 
 /// What the model does for one request.
@@ -206,6 +208,43 @@ pub fn play(view: &TurnView) -> Play {
                 &["Read"],
             )
         }
+        "work" => {
+            let n = count();
+            let path = rest.split_whitespace().nth(1).unwrap_or("/etc/hostname");
+            if view.step < n {
+                return Play::Answer(Answer {
+                    blocks: vec![
+                        Block::Text(format!("Look number {}.", view.step + 1)),
+                        Block::ToolUse {
+                            name: "Read".into(),
+                            input: json!({"file_path": path}),
+                        },
+                    ],
+                    cut: false,
+                });
+            }
+            if view.step == n {
+                let missing = match path.rsplit_once('/') {
+                    Some((dir, _)) => format!("{dir}/{MISSING_FILE}"),
+                    None => MISSING_FILE.to_owned(),
+                };
+                return Play::Answer(Answer::tool("Read", json!({"file_path": missing})));
+            }
+            protocol(
+                view,
+                view.step - n - 1,
+                &format!("Worked {n} times."),
+                &["Read"],
+            )
+        }
+        "read-files" => {
+            let paths = sent_files(&view.message);
+            if let Some(path) = paths.get(view.step) {
+                return Play::Answer(Answer::tool("Read", json!({"file_path": path})));
+            }
+            let n = paths.len();
+            protocol(view, view.step - n, &format!("Read {n} files."), &["Read"])
+        }
         "bash" => {
             if view.step == 0 {
                 return Play::Answer(Answer::tool(
@@ -220,6 +259,23 @@ pub fn play(view: &TurnView) -> Play {
         }
         _ => protocol(view, view.step, &default_body(&view.message), &[]),
     }
+}
+
+/// The file `work` reads last, beside PATH, which does not exist (so that its tool result is an
+/// error).
+pub const MISSING_FILE: &str = "paliadin-missing-file.txt";
+
+/// The paths the envelope's note of sent files names (`worker/src/uploads.rs`, `note`): its
+/// lines `- <path> (<type>, <n> bytes)`.
+fn sent_files(message: &str) -> Vec<String> {
+    let Some(at) = message.find("[Files sent with this message") else {
+        return Vec::new();
+    };
+    message[at..]
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter_map(|l| l.rsplit_once(" (").map(|(path, _)| path.to_owned()))
+        .collect()
 }
 
 /// The skill's reply protocol from step `k` on: write the reply file, then say so.

@@ -9,4 +9,6 @@ mod conversations;
 mod failures;
 mod permission;
 mod turns;
+mod uploads;
 mod usage;
+mod worklog;

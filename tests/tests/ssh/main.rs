@@ -8,3 +8,5 @@ mod shim;
 mod terminal;
 mod transcripts;
 mod uploads;
+mod usage;
+mod worklog;

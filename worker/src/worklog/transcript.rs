@@ -51,7 +51,17 @@ pub struct Parser {
     hidden: HashSet<String>,
     /// The last entry of the turn was the agent's closing text (nothing open after it).
     closed: bool,
+    /// Entries with a time seen before the envelope (at most [`EARLY_ENTRIES`], the newest):
+    /// Claude Code may write a new conversation's first answer before the prompt that asked
+    /// for it; those later than the envelope are the turn's.
+    early: Vec<(String, Value)>,
+    /// Results whose tool call has not been seen yet (at most [`EARLY_ENTRIES`]), by call id:
+    /// Claude Code may write a result's line before its call's.
+    held: HashMap<String, Value>,
 }
+
+/// The most entries kept from before the envelope.
+const EARLY_ENTRIES: usize = 32;
 
 impl Parser {
     /// A parser for `turn`'s entries; `hide` lists strings (the spool directory, the turn's
@@ -67,6 +77,8 @@ impl Parser {
             open: HashSet::new(),
             hidden: HashSet::new(),
             closed: false,
+            early: Vec::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -110,12 +122,29 @@ impl Parser {
         {
             if id == self.turn && self.phase == Phase::Before {
                 self.phase = Phase::In;
+                let at = entry.get("timestamp").and_then(Value::as_str).unwrap_or("");
+                let early = std::mem::take(&mut self.early);
+                for (t, e) in early {
+                    // RFC 3339 times in UTC with the same precision sort as text.
+                    if !at.is_empty() && t.as_str() > at {
+                        self.entry(&e, out);
+                    }
+                }
             } else if id != self.turn && self.phase == Phase::In {
                 self.phase = Phase::After;
             }
             return;
         }
-        if self.phase != Phase::In || entry.get("isSidechain") == Some(&Value::Bool(true)) {
+        if self.phase == Phase::Before {
+            if let Some(t) = entry.get("timestamp").and_then(Value::as_str) {
+                if self.early.len() == EARLY_ENTRIES {
+                    self.early.remove(0);
+                }
+                self.early.push((t.to_owned(), entry.clone()));
+            }
+            return;
+        }
+        if entry.get("isSidechain") == Some(&Value::Bool(true)) {
             return;
         }
         let Some(Value::Array(blocks)) = entry.get("message").and_then(|m| m.get("content")) else {
@@ -156,8 +185,12 @@ impl Parser {
         let input = block.get("input").cloned().unwrap_or(Value::Null);
         let raw = input.to_string();
         self.open.insert(id.clone());
+        let held = self.held.remove(&id);
         if self.hide.iter().any(|h| raw.contains(h.as_str())) {
             // The reply being written: the text before it is the agent's closing words.
+            if held.is_some() {
+                self.open.remove(&id);
+            }
             self.hidden.insert(id);
             return;
         }
@@ -171,10 +204,20 @@ impl Parser {
                 summary,
             },
         );
+        if let Some(result) = held {
+            self.tool_result(&result, out);
+        }
     }
 
     fn tool_result(&mut self, block: &Value, out: &mut Vec<Step>) {
         let id = str_of(block, "tool_use_id");
+        if !self.open.contains(id) && !self.tools.contains_key(id) && !self.hidden.contains(id) {
+            // Its call comes later in the file: held until then.
+            if self.held.len() < EARLY_ENTRIES {
+                self.held.insert(id.to_owned(), block.clone());
+            }
+            return;
+        }
         self.open.remove(id);
         if self.hidden.contains(id) {
             return;
@@ -352,6 +395,47 @@ mod tests {
             (kinds[5]["tool"].as_str(), kinds[5]["ok"].as_bool()),
             (Some("Read"), Some(false))
         );
+    }
+
+    #[test]
+    fn an_answer_written_before_its_prompt_is_the_turns_by_its_time() {
+        // As Claude Code writes a new conversation's file: the first answer first, then the
+        // prompt; an earlier turn's late line keeps its earlier time and stays out.
+        let turn = Uuid::now_v7();
+        let mut p = Parser::new(turn, Vec::new());
+        let at = |t: &str, mut v: Value| {
+            v["timestamp"] = json!(t);
+            v.to_string().into_bytes()
+        };
+        let mut steps = Vec::new();
+        steps.extend(p.line(&at(
+            "2026-12-06T20:21:18.000Z",
+            json!({"type": "assistant", "message": {"content": [
+                {"type": "tool_use", "id": "t0", "name": "Read", "input": {"file_path": "/old"}}]}}),
+        )));
+        // The result's line first, then the prompt, then the call (seen so here).
+        steps.extend(p.line(&at(
+            "2026-12-06T20:21:19.300Z",
+            json!({"type": "user", "message": {"content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "a b"}]}}),
+        )));
+        assert!(steps.is_empty() && !p.started());
+        steps.extend(p.line(&at(
+            "2026-12-06T20:21:19.205Z",
+            json!({"type": "user", "message": {"content": format!("[PALIADIN:{turn}] hi")}}),
+        )));
+        steps.extend(p.line(&at(
+            "2026-12-06T20:21:19.260Z",
+            json!({"type": "assistant", "message": {"content": [
+                {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]}}),
+        )));
+        let got: Vec<String> = steps
+            .iter()
+            .map(|s| serde_json::to_string(&s.body).unwrap())
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("\"ls\""), "{got:?}");
+        assert!(got[1].contains("tool_result"), "{got:?}");
     }
 
     #[test]
