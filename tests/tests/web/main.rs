@@ -6,6 +6,7 @@ mod a11y;
 mod a11y_keys;
 mod authz;
 mod browser;
+mod compaction;
 mod login;
 mod notify;
 mod pages;

@@ -172,6 +172,14 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
                 &["demo.activity"],
             )
         }
+        Directive::Compact(ms) => {
+            turn.control.check(turn.seq)?;
+            turn.spool.status(turn.id, "compacting", "manual")?;
+            turn.screen.line("  · compacting the conversation");
+            turn.pause(Duration::from_millis(ms))?;
+            turn.spool.status(turn.id, "compacted", "manual")?;
+            turn.reply(&format!("Compacted the conversation in {ms} ms."), tag, &[])
+        }
         Directive::Hang => {
             turn.activity("hanging until interrupted")?;
             loop {

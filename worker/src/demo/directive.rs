@@ -24,6 +24,9 @@ Directives (the first word of the message after the envelope):
                       reply; demo-late-ack
   /stream <n>         n .partial chunks (1..=1000), 50 ms apart; demo-stream
   /activity <n>       n activity events (0..=1000), 20 ms apart, then reply; demo-activity
+  /compact <ms>       report that the conversation is being compacted (the .events status
+                      lines compacting, then compacted after <ms> milliseconds, 0..=3600000),
+                      then reply; demo-compact
   /hang               never answer; only an interrupt (Esc, Ctrl-C) ends the turn
   /bad-trailer        reply whose trailer line is malformed (tests invalid_reply)
   /large <kib>        reply body of exactly <kib> KiB (1..=16384); demo-large
@@ -52,6 +55,8 @@ pub enum Directive<'a> {
     LateAck(u64),
     Stream(u32),
     Activity(u32),
+    /// `/compact <ms>`: a compaction of `ms` milliseconds, reported as Claude's hooks do.
+    Compact(u64),
     Hang,
     BadTrailer,
     Large(u32),
@@ -82,6 +87,7 @@ impl Directive<'_> {
             Directive::LateAck(_) => "demo-late-ack",
             Directive::Stream(_) => "demo-stream",
             Directive::Activity(_) => "demo-activity",
+            Directive::Compact(_) => "demo-compact",
             Directive::Hang => "demo-hang",
             Directive::BadTrailer => "demo-bad-trailer",
             Directive::Large(_) => "demo-large",
@@ -119,6 +125,9 @@ pub fn parse(message: &str) -> Directive<'_> {
             count(word, arg, 0, MAX_COUNT, "events").map_or_else(|u| u, Directive::Activity)
         }
         "/large" => count(word, arg, 1, MAX_LARGE_KIB, "KiB").map_or_else(|u| u, Directive::Large),
+        "/compact" => {
+            number(word, arg, 0, MAX_SLOW_MS, "milliseconds").map_or_else(|u| u, Directive::Compact)
+        }
         "/hang" => Directive::Hang,
         "/bad-trailer" => Directive::BadTrailer,
         "/markdown" => Directive::Markdown,
@@ -204,6 +213,8 @@ mod tests {
         assert_eq!(parse("/stream 5"), Directive::Stream(5));
         assert_eq!(parse("/activity  0"), Directive::Activity(0));
         assert_eq!(parse("/large 64"), Directive::Large(64));
+        assert_eq!(parse("/compact 250"), Directive::Compact(250));
+        assert_eq!(parse("/compact").classifier_tag(), "demo-usage");
         assert_eq!(parse("/hang"), Directive::Hang);
         assert_eq!(parse("/bad-trailer please"), Directive::BadTrailer);
         assert_eq!(parse("/markdown"), Directive::Markdown);

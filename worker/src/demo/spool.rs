@@ -64,6 +64,13 @@ impl Spool {
         self.append(turn, "events", &format!("{line}\n"))
     }
 
+    /// Appends a status line (`compacting` or `compacted`, with its trigger) to
+    /// `<turn_id>.events`, as Claude Code's compaction hooks do (`docs/agent-protocol.md`).
+    pub fn status(&self, turn: Uuid, state: &str, trigger: &str) -> io::Result<()> {
+        let line = serde_json::json!({"type": "status", "state": state, "trigger": trigger});
+        self.append(turn, "events", &format!("{line}\n"))
+    }
+
     /// Publishes the reply `body + "\n" + trailer line + "\n"` atomically as `<turn_id>.md`.
     pub fn reply(&self, turn: Uuid, body: &str, trailer: &Trailer) -> io::Result<()> {
         self.reply_raw(turn, &format!("{body}\n{}\n", trailer.render()))
