@@ -7,6 +7,7 @@ mod a11y_keys;
 mod authz;
 mod browser;
 mod compaction;
+mod failures;
 mod login;
 mod notify;
 mod pages;

@@ -180,6 +180,12 @@ pub fn answer(turn: &Turn) -> Result<Outcome, Stop> {
             turn.spool.status(turn.id, "compacted", "manual")?;
             turn.reply(&format!("Compacted the conversation in {ms} ms."), tag, &[])
         }
+        Directive::Fail { kind, text } => {
+            turn.control.check(turn.seq)?;
+            turn.screen.line(&format!("  · API error ({kind})"));
+            turn.spool.failure(turn.id, kind, text)?;
+            Ok(Outcome::Answered)
+        }
         Directive::Hang => {
             turn.activity("hanging until interrupted")?;
             loop {

@@ -27,6 +27,9 @@ Directives (the first word of the message after the envelope):
   /compact <ms>       report that the conversation is being compacted (the .events status
                       lines compacting, then compacted after <ms> milliseconds, 0..=3600000),
                       then reply; demo-compact
+  /fail <kind> [text] give up on the turn as an agent whose model's API failed: write the
+                      spool's <turn_id>.failure with kind <kind> ([a-z0-9_]{1,40}) and the
+                      text as its message; no reply
   /hang               never answer; only an interrupt (Esc, Ctrl-C) ends the turn
   /bad-trailer        reply whose trailer line is malformed (tests invalid_reply)
   /large <kib>        reply body of exactly <kib> KiB (1..=16384); demo-large
@@ -57,6 +60,11 @@ pub enum Directive<'a> {
     Activity(u32),
     /// `/compact <ms>`: a compaction of `ms` milliseconds, reported as Claude's hooks do.
     Compact(u64),
+    /// `/fail <kind> [text]`: the model's API failed; the turn ends without a reply.
+    Fail {
+        kind: &'a str,
+        text: &'a str,
+    },
     Hang,
     BadTrailer,
     Large(u32),
@@ -88,6 +96,7 @@ impl Directive<'_> {
             Directive::Stream(_) => "demo-stream",
             Directive::Activity(_) => "demo-activity",
             Directive::Compact(_) => "demo-compact",
+            Directive::Fail { .. } => "demo-fail",
             Directive::Hang => "demo-hang",
             Directive::BadTrailer => "demo-bad-trailer",
             Directive::Large(_) => "demo-large",
@@ -128,6 +137,7 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/compact" => {
             number(word, arg, 0, MAX_SLOW_MS, "milliseconds").map_or_else(|u| u, Directive::Compact)
         }
+        "/fail" => fail(rest),
         "/hang" => Directive::Hang,
         "/bad-trailer" => Directive::BadTrailer,
         "/markdown" => Directive::Markdown,
@@ -137,6 +147,24 @@ pub fn parse(message: &str) -> Directive<'_> {
         "/dialog" => Directive::Dialog,
         "/dialog-after" => Directive::DialogAfter,
         _ => Directive::Default,
+    }
+}
+
+fn fail(rest: &str) -> Directive<'_> {
+    let rest = rest.trim_start();
+    let (kind, text) = rest.split_once([' ', '\t', '\n']).unwrap_or((rest, ""));
+    let valid = (1..=40).contains(&kind.len())
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid {
+        Directive::Fail { kind, text }
+    } else {
+        Directive::Usage(
+            "`/fail` needs a failure kind ([a-z0-9_]{1,40}) and optionally its text, e.g. \
+             `/fail overloaded The model is busy.`."
+                .into(),
+        )
     }
 }
 
@@ -215,6 +243,14 @@ mod tests {
         assert_eq!(parse("/large 64"), Directive::Large(64));
         assert_eq!(parse("/compact 250"), Directive::Compact(250));
         assert_eq!(parse("/compact").classifier_tag(), "demo-usage");
+        assert_eq!(
+            parse("/fail rate_limit Too many requests"),
+            Directive::Fail {
+                kind: "rate_limit",
+                text: "Too many requests"
+            }
+        );
+        assert_eq!(parse("/fail Bad-Kind x").classifier_tag(), "demo-usage");
         assert_eq!(parse("/hang"), Directive::Hang);
         assert_eq!(parse("/bad-trailer please"), Directive::BadTrailer);
         assert_eq!(parse("/markdown"), Directive::Markdown);

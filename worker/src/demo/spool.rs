@@ -85,6 +85,17 @@ impl Spool {
         fs::rename(&tmp, self.path(turn, "md"))
     }
 
+    /// Gives up on the turn: publishes `<turn_id>.failure` (`{kind, message}`) whole, as Claude
+    /// Code's `StopFailure` hook does (`docs/agent-protocol.md`).
+    pub fn failure(&self, turn: Uuid, kind: &str, message: &str) -> io::Result<()> {
+        let tmp = self.path(turn, "failure.tmp");
+        fs::write(
+            &tmp,
+            serde_json::json!({"kind": kind, "message": message}).to_string(),
+        )?;
+        fs::rename(&tmp, self.path(turn, "failure"))
+    }
+
     /// Asks the person: publishes `<turn_id>.perm-<n>.json` whole (written, then renamed).
     pub fn ask(&self, turn: Uuid, n: u32, ask: &PermissionAsk) -> io::Result<()> {
         let tmp = self.path(turn, &format!("perm-{n}.json.tmp"));
