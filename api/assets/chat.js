@@ -29,6 +29,20 @@ let sessionId = null;
 let resume = loadLive();
 const spent = new UsageTotal($('usage-total'));
 
+/** The names of the agents a turn may say answered it (its `agent`: docs/web.md, "The chat page"). */
+const AGENTS = { claude: 'Claude Code', codex: 'Codex', demo: 'demo agent', other: 'another agent' };
+
+/** Says under a reply which agent wrote it (nothing for a turn that names none). */
+function showAgent(t, agent) {
+  const name = AGENTS[agent];
+  if (!name) return;
+  const p = document.createElement('p');
+  p.className = 'answered-by';
+  p.dataset.agent = agent;
+  p.textContent = `Answered by ${name}`;
+  t.reply.bubble.append(p);
+}
+
 /** Shows what a reply cost under it, and counts it in the conversation's total. */
 function showUsage(t, usage) {
   if (!usage || typeof usage !== 'object') return;
@@ -173,7 +187,7 @@ function follow() {
     },
     permissionDecided: (d) => r.decided(d),
     end: (d) => {
-      keepBottom(() => { r.finish(d.text, d.html); showUsage(t, d.usage); });
+      keepBottom(() => { r.finish(d.text, d.html); showAgent(t, d.agent); showUsage(t, d.usage); });
       announce('Reply finished');
       turnEvent('end', t.turn_id, sessionId, d);
       settle(t.turn_id);
@@ -200,7 +214,11 @@ function follow() {
 function render(item) {
   const reply = addTurn(item.user_message, item.uploads);
   const t = track(item, reply);
-  if (item.state === 'succeeded') { reply.finish(item.text, item.html); showUsage(t, item.usage); }
+  if (item.state === 'succeeded') {
+    reply.finish(item.text, item.html);
+    showAgent(t, item.agent);
+    showUsage(t, item.usage);
+  }
   else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message), item.error_kind);
   else if (item.state === 'cancelled') reply.cancelled();
   else unfinished(t);

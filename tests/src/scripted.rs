@@ -7,6 +7,8 @@
 //! `allow: reply to: …`); the reply is `reply to: <message>` ([`MARKDOWN_ATTACK`] for a message with the word
 //! `markdown-attack`), streamed as three content chunks after one activity line. `panic` panics
 //! inside the driver on a first delivery (a takeover of the same turn runs normally).
+//! `agent:<kind>` (`claude`, `codex`, `demo`, `other`) names the kind of agent that answered,
+//! as a real driver does from `PALIADIN_AGENT`; without it the reply names none.
 
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
@@ -140,10 +142,15 @@ impl ScriptedDriver {
             chip_count: 0,
             classifier_tag: "test".into(),
         };
+        let agent = msg
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("agent:"))
+            .and_then(paliadin_shared::domain::AgentKind::parse);
         Ok(Reply {
             text,
             trailer,
             usage: Vec::new(),
+            agent,
         })
     }
 }

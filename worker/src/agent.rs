@@ -164,6 +164,17 @@ impl Agent {
         }
     }
 
+    /// The kind recorded with each turn it answers (`turns.agent`, shown on the page).
+    pub fn answered_as(self) -> paliadin_shared::domain::AgentKind {
+        use paliadin_shared::domain::AgentKind as K;
+        match self {
+            Agent::Claude => K::Claude,
+            Agent::Codex => K::Codex,
+            Agent::Demo => K::Demo,
+            Agent::Other => K::Other,
+        }
+    }
+
     /// The coarse [`AgentKind`] of code that predates this contract.
     pub fn kind(self) -> AgentKind {
         match self {

@@ -120,6 +120,7 @@ fn body() -> impl Strategy<Value = Body> {
                 classifier_tag: tag,
             },
             usage: Vec::new(),
+            agent: None,
         }),
         (code(), text(), prop::option::of(text())).prop_map(|(code, message, text)| {
             Body::Error {

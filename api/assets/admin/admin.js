@@ -98,6 +98,7 @@ function tables(s) {
   bars('errors', s.errors, 'No failures');
   bars('tools', s.usage.tools, 'No tools reported');
   bars('tags', s.usage.classifier_tags, 'No tags reported');
+  bars('agents', s.agents || [], 'No agent recorded');
   const u = s.usage;
   set('usage-totals', `Rows seen ${num(u.rows_seen_total)} (avg ${u.rows_seen_avg == null ? '–' : u.rows_seen_avg.toFixed(1)}) · chips ${num(u.chips_total)} (avg ${u.chips_avg == null ? '–' : u.chips_avg.toFixed(1)})`);
   set('tokens-window', s.window);

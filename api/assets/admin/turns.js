@@ -68,6 +68,7 @@ async function open(id) {
   fact(dl, 'Message · reply', `${t.message_chars} chars · ${t.reply_chars == null ? '–' : `${t.reply_chars} chars`}`);
   if (t.used_tools) fact(dl, 'Tools', t.used_tools.join(', '));
   if (t.classifier_tag) fact(dl, 'Classifier', t.classifier_tag);
+  if (t.agent) fact(dl, 'Agent', t.agent);
   if (t.rows_seen != null) fact(dl, 'Rows · chips', `${t.rows_seen} · ${t.chip_count}`);
   if (t.error_code) fact(dl, 'Error', `${t.error_code}: ${t.error_message || ''}`);
   const list = $('d-events');

@@ -54,6 +54,10 @@ pub struct HistoryItem {
     /// replayed by its `sse_url`.
     #[serde(default)]
     pub steps: i64,
+    /// The kind of agent that answered (`claude`, `codex`, `demo`, `other`), as in the `end`
+    /// event; absent when none did (a failed or cancelled turn, a reset, an older worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<paliadin_shared::domain::AgentKind>,
 }
 
 pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, AppError> {
@@ -135,6 +139,7 @@ pub async fn history(
                 error_code: r.error_code,
                 error_message: r.error_message,
                 error_kind: r.error_kind,
+                agent: r.agent,
             })
             .collect(),
     ))

@@ -110,6 +110,7 @@ fn end_event(turn: &turns::TurnRow, reply: &Reply) -> NewEvent {
             "classifier_tag": reply.trailer.classifier_tag,
             "duration_ms": duration_ms,
             "usage": turn_usage(turn, reply),
+            "agent": reply.agent,
         }),
     }
 }

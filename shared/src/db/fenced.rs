@@ -186,7 +186,7 @@ pub async fn finish_succeeded(
 ) -> Result<bool, sqlx::Error> {
     let sql = finish_sql!(
         "state = 'succeeded', reply_text = $8, used_tools = $9, rows_seen = $10,
-         chip_count = $11, classifier_tag = $12"
+         chip_count = $11, classifier_tag = $12, agent = $13"
     );
     let row = finish_query(sql, id, attempt, t)
         .bind(&reply.text)
@@ -222,6 +222,7 @@ pub async fn finish_failed(
 }
 
 /// Marks a running turn cancelled (see `finish_sql!`). False = fenced out.
+        .bind(reply.agent)
 pub async fn finish_cancelled(
     pool: &PgPool,
     id: Uuid,

@@ -62,6 +62,7 @@ pub async fn collect(pool: &PgPool, window: &str, window_secs: i64) -> Result<St
             since: sample.since,
         },
         errors: sample.errors.0,
+        agents: sample.agents.0,
         latency: Latencies {
             queue_wait: latency(sample.queue_wait_n, sample.queue_wait),
             delivery: latency(sample.delivery_n, sample.delivery),
@@ -140,6 +141,7 @@ struct SampleRow {
     errors: Json<Vec<NamedCount>>,
     tools: Json<Vec<NamedCount>>,
     tags: Json<Vec<NamedCount>>,
+    agents: Json<Vec<NamedCount>>,
 }
 
 /// The window's figures over its newest [`SAMPLE_CAP`] finished turns, in one statement.
@@ -151,7 +153,7 @@ async fn sample(
     sqlx::query_as(
         "WITH w AS MATERIALIZED (
              SELECT state, error_code, queued_at, claimed_at, delivered_at, finished_at,
-                    used_tools, rows_seen, chip_count, classifier_tag
+                    used_tools, rows_seen, chip_count, classifier_tag, agent
                FROM turns
               WHERE finished_at IS NOT NULL AND finished_at > $1 - make_interval(secs => $2)
               ORDER BY finished_at DESC
@@ -197,7 +199,11 @@ async fn sample(
                                            ORDER BY c DESC, n), '[]')
                    FROM (SELECT classifier_tag AS n, count(*) AS c FROM w
                           WHERE classifier_tag IS NOT NULL
-                          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20) g) AS tags
+                          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20) g) AS tags,
+                (SELECT COALESCE(jsonb_agg(jsonb_build_object('name', n, 'count', c)
+                                           ORDER BY c DESC, n), '[]')
+                   FROM (SELECT agent AS n, count(*) AS c FROM w
+                          WHERE agent IS NOT NULL GROUP BY 1) a) AS agents
            FROM ms",
     )
     .bind(now)

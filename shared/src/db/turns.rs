@@ -12,7 +12,7 @@ macro_rules! cols {
     () => {
         "id, user_id, session_id, client_turn_id, kind, message, page_origin, host, msg_id, state,
     attempt, releases, last_seq, worker_id, cancel_requested, queued_at, claimed_at, delivered_at, finished_at,
-    reply_text, used_tools, rows_seen, chip_count, classifier_tag, error_code, error_message, error_kind"
+    reply_text, used_tools, rows_seen, chip_count, classifier_tag, error_code, error_message, error_kind, agent"
     };
 }
 pub(super) use cols;
@@ -50,6 +50,8 @@ pub struct TurnRow {
     pub error_message: Option<String>,
     /// An `agent_error`'s kind (`rate_limit`, `overloaded`, …).
     pub error_kind: Option<String>,
+    /// The kind of agent that answered (succeeded turns of workers that record it).
+    pub agent: Option<crate::domain::AgentKind>,
 }
 
 impl TurnRow {

@@ -1,5 +1,6 @@
 //! Domain newtypes that validate once at the edge.
 
+pub mod agent;
 pub mod agent_failure;
 mod envelope;
 mod host;
@@ -11,6 +12,7 @@ mod turn;
 pub mod upload;
 pub mod usage;
 
+pub use agent::AgentKind;
 pub use envelope::Envelope;
 pub use host::HostName;
 pub use message::{MAX_MESSAGE_BYTES, MessageError, UserMessage};

@@ -43,6 +43,8 @@ pub struct Reply {
     /// What the model spent: this turn's usage so far, and the final usage of earlier turns of
     /// the conversation whose last request came in after their reply (`docs/claude-code.md`).
     pub usage: Vec<super::usage::TurnUsage>,
+    /// The kind of agent that wrote it (set by whoever drove the agent; None: not known).
+    pub agent: Option<super::AgentKind>,
 }
 
 /// Why a reply was refused. The reply's text is still kept ([`TrailerError::text`]).
@@ -126,6 +128,7 @@ pub fn parse_reply(raw: &str) -> Result<Reply, TrailerError> {
         text: body.trim_end().to_owned(),
         trailer,
         usage: Vec::new(),
+        agent: None,
     })
 }
 

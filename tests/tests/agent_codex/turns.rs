@@ -19,6 +19,7 @@ async fn first_start_shows_no_dialog_and_the_reply_comes_through_the_hooks() {
     let end = last(&evs);
     assert_eq!(end.data["text"], default_body("hello there"));
     assert_eq!(end.data["classifier_tag"], "test");
+    assert_eq!(end.data["agent"], "codex", "the end event names the agent");
     let screen = sys.rig.screen(&sys.session());
     assert_eq!(dialog_on(&screen), None, "a screen is open:\n{screen}");
     assert_eq!(sys.rig.receipts(&id), 1, "the prompt hook's ack");

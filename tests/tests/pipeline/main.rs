@@ -2,6 +2,7 @@
 //! heads, leases, SSE streaming, the per-user cap, conversations and permissions as the person
 //! sees them through the HTTP API, and the daily token budget.
 
+mod agent_kind;
 mod cap;
 mod conversations;
 mod enqueue;

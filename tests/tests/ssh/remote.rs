@@ -4,7 +4,7 @@
 //! the remote host with streamed deltas and one paste; users are spread over two hosts, each
 //! user's session living only on their host; reset works remotely; the hosts table shows both
 //! hosts reachable with their ssh addresses; a draining host (`PALIADIN_DRAIN`) takes no new
-//! users and its idle users move to the other host.
+//! users and its idle users move to the other host. The host agent says which agent answered.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
@@ -26,6 +26,11 @@ async fn a_turn_runs_end_to_end_over_ssh() {
     let (id, sse) = c.turn("/stream 4 tell me a story").await;
     let evs = c.stream_all(&sse, None, 60).await;
     assert_streamed_reply(&evs);
+    assert_eq!(
+        evs.last().unwrap().data["agent"],
+        "demo",
+        "the host agent names its agent"
+    );
     let hosts: Vec<&str> = evs
         .iter()
         .filter(|e| e.event == "status")

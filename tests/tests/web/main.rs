@@ -4,6 +4,7 @@
 
 mod a11y;
 mod a11y_keys;
+mod agent_kind;
 mod authz;
 mod browser;
 mod compaction;

@@ -179,6 +179,7 @@ impl SshDriver {
                     text,
                     trailer,
                     usage,
+                    agent,
                 } => {
                     // The host parsed it, but a host is not trusted: its trailer must pass the
                     // same limits as a local one (else the result might not even commit).
@@ -196,6 +197,7 @@ impl SshDriver {
                         text,
                         trailer,
                         usage,
+                        agent,
                     }));
                 }
                 // The shim let go on its own (it is stopping): resume on the next connection.

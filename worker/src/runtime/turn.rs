@@ -240,6 +240,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         conversation: Conversation {
             id: turn.session_id,
             continues,
+            agent: None,
         },
         message,
         uploads,

@@ -170,6 +170,18 @@ pub struct WireUpload {
     pub size: u64,
 }
 
+/// A `reply`'s `agent`: a word this worker does not know (a newer or hostile host agent) is
+/// read as none rather than refusing the reply.
+fn any_agent<'de, D>(d: D) -> Result<Option<paliadin_shared::domain::AgentKind>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let word = Option::<String>::deserialize(d)?;
+    Ok(word
+        .as_deref()
+        .and_then(paliadin_shared::domain::AgentKind::parse))
+}
+
 /// Shim → worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -247,6 +259,14 @@ pub enum Body {
         /// the worker prices them). Absent from older host agents.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         usage: Vec<paliadin_shared::domain::usage::TurnUsage>,
+        /// The host agent's `PALIADIN_AGENT` (`claude`, `codex`, `demo`, `other`): which agent
+        /// answered. Absent from older host agents; an unknown word is ignored.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "any_agent"
+        )]
+        agent: Option<paliadin_shared::domain::AgentKind>,
     },
     Error {
         code: WireCode,
@@ -311,6 +331,7 @@ impl Body {
                 text: r.text,
                 trailer: r.trailer,
                 usage: r.usage,
+                agent: r.agent,
             },
             Err(DriveError::InvalidReply(e)) => Body::Error {
                 code: ErrorCode::InvalidReply.into(),

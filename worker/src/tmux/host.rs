@@ -216,6 +216,9 @@ impl TmuxHost {
         outcome
     }
 
+        if let Ok(reply) = &mut outcome {
+            reply.agent = Some(self.cfg.launch.agent.answered_as());
+        }
     /// The text pasted for `spec`: its envelope, and the paths of the files sent with it
     /// ([`crate::uploads::note`]).
     fn envelope(&self, spec: &TurnSpec) -> String {

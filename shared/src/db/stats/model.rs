@@ -25,6 +25,11 @@ pub struct Stats {
     pub sample: Sample,
     /// Failed turns of the sample per error code, most frequent first.
     pub errors: Vec<NamedCount>,
+    /// Turns of the sample per kind of agent that answered them (`claude`, `codex`, `demo`,
+    /// `other`), most frequent first; turns no agent answered, or whose worker did not record
+    /// it, are not counted.
+    #[serde(default)]
+    pub agents: Vec<NamedCount>,
     pub latency: Latencies,
     pub usage: Usage,
     /// The last hour, one entry per minute, oldest first (the last one is the current minute).

@@ -20,7 +20,8 @@ pub struct AdminTurn {
     pub kind: TurnKind,
     pub state: TurnState,
     pub attempt: i32,
-    pub host: String,
+    #[schema(value_type = String)]
+    pub host: crate::domain::HostName,
     pub worker_id: Option<String>,
     pub queued_at: DateTime<Utc>,
     pub claimed_at: Option<DateTime<Utc>>,
@@ -42,6 +43,9 @@ pub struct AdminTurn {
     pub error_message: Option<String>,
     /// Events written so far.
     pub last_seq: i32,
+    /// The kind of agent that answered (`claude`, `codex`, `demo`, `other`); None when none
+    /// did or its worker did not record it.
+    pub agent: Option<crate::domain::AgentKind>,
 }
 
 const COLS: &str = "SELECT t.id, t.user_id, u.email AS user_email, t.session_id, t.kind, t.state,
@@ -50,7 +54,7 @@ const COLS: &str = "SELECT t.id, t.user_id, u.email AS user_email, t.session_id,
         date_part('epoch', t.finished_at - t.queued_at) * 1000 AS end_to_end_ms,
         char_length(t.message) AS message_chars, char_length(t.reply_text) AS reply_chars,
         t.used_tools, t.rows_seen, t.chip_count, t.classifier_tag, t.error_code,
-        t.error_message, t.last_seq
+        t.error_message, t.last_seq, t.agent
    FROM turns t JOIN users u ON u.id = t.user_id";
 
 /// Who the `user` filter names.

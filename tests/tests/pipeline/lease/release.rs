@@ -68,6 +68,7 @@ async fn a_stale_attempt_can_write_nothing() {
             ..Trailer::default()
         },
         usage: Vec::new(),
+        agent: None,
     };
     assert!(
         !first
