@@ -32,6 +32,8 @@ pub struct Cli {
     pub workdir: Option<PathBuf>,
     #[command(flatten)]
     pub launch: crate::tmux::launch::LaunchSettings,
+    #[command(flatten)]
+    pub limits: crate::tmux::capacity::LimitSettings,
     /// Extra variables for new agent sessions, beside the worker's own `PATH`, `HOME`, `LANG`,
     /// `ANTHROPIC_*`, … (docs/tmux-driving.md, "The agent's environment"): `NAME` copies this
     /// process's value, `NAME=value` sets one; split like a shell line. Set it in the

@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     config.control = cli.tmux_control;
     config.max_reply_bytes = cli.max_reply_bytes;
+    config.max_live_agents = cli.limits.resolve();
     let mut served = Vec::new();
     for spec in &specs {
         let driver: Arc<dyn Driver> = match &spec.address {
@@ -57,9 +58,10 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(host = %spec.name, agent = %cmd, chosen_by = why, spool = %config.spool_dir.display(),
                     tmux_socket = %paliadin_worker::tmux::Socket::resolve(config.socket.as_deref()),
                     agent_env = ?config.agent_env, agent_kind = config.launch.kind.as_str(),
-                    resumes = config.launch.can_resume(), "local host: agent configured");
+                    resumes = config.launch.can_resume(), max_live_agents = ?config.max_live_agents,
+                    "local host: agent configured");
                 Arc::new(
-                    LocalDriver::new(config.clone())
+                    LocalDriver::for_host(config.clone(), spec.name.as_str())
                         .context("cannot prepare the local tmux driver")?,
                 )
             }

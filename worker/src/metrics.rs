@@ -67,6 +67,9 @@ pub struct WorkerMetrics {
     pub heartbeat_failures: IntCounter,
     /// `paliadin_agent_errors_total{kind}`: turns that ended `agent_error`, by failure kind.
     pub agent_errors: IntCounterVec,
+    /// `paliadin_turns_deferred_total{reason}`: claims put back in the queue without spending
+    /// an attempt (`agents_full`: the host had no room for the turn's agent).
+    pub deferred: IntCounterVec,
 }
 
 impl Default for WorkerMetrics {
@@ -148,9 +151,23 @@ impl WorkerMetrics {
             )
             .expect("valid metric"),
         );
+        let deferred = register(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "paliadin_turns_deferred_total",
+                    "Claims put back in the queue without spending an attempt, by reason \
+                     (agents_full: every agent of the host was at work).",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+        );
+        deferred.with_label_values(&["agents_full"]);
         WorkerMetrics {
             registry: r,
             agent_errors,
+            deferred,
             claimed,
             finished,
             queue_wait,

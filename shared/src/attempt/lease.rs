@@ -90,6 +90,34 @@ async fn renew(inner: &Inner, vt: i32) -> Result<Option<bool>, DbError> {
     Ok(Some(cancel))
 }
 
+/// Puts the turn back in the queue for `delay_secs` if this attempt still owns it: the turn
+/// `queued` again with `ev` (its `status` event), the handover counted (`turns.releases`), and
+/// the message invisible until then — one transaction, under the turn's row lock, as
+/// [`release`].
+pub(super) async fn defer(
+    inner: &Inner,
+    delay_secs: i32,
+    ev: &crate::events::NewEvent,
+) -> Result<bool, DbError> {
+    let (turn, leased) = (&inner.turn, &inner.leased);
+    let mut tx = inner.pool.begin().await?;
+    if fenced::lock_fence(&mut tx, turn.id, turn.attempt)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    if !fenced::defer(&mut tx, turn.id, turn.attempt, ev).await? {
+        return Ok(false);
+    }
+    inner
+        .queue
+        .extend(&mut tx, &leased.host, leased.msg_id, delay_secs.max(0))
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Makes the message visible at once if this attempt still owns the turn, and counts the
 /// handover (`turns.releases`): the check locks the turn row, so a concurrent claim waits for
 /// this transaction and then sees the new visibility, and a release that comes after a newer

@@ -249,6 +249,25 @@ impl Attempt {
         }
     }
 
+    /// Puts the turn back in the queue for `delay_secs` without spending an attempt (its host
+    /// had no room for its agent; nothing was delivered): the turn is `queued` again with a
+    /// `status` event `{state: "queued", reason}`, and its message comes back after the delay
+    /// (the owner's later turns wait behind it). Fenced and atomic like [`Attempt::release`].
+    pub async fn defer(self, delay_secs: i32, reason: &str) -> bool {
+        if self.is_lost() {
+            return false;
+        }
+        let mut ev = self.status_event(StatusState::Queued);
+        ev.data["reason"] = serde_json::Value::from(reason);
+        match lease::defer(&self.inner, delay_secs, &ev).await {
+            Ok(deferred) => deferred,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot put the turn back in the queue; its lease will lapse on its own");
+                false
+            }
+        }
+    }
+
     /// Writes the outcome: result columns, terminal event and archive in one transaction,
     /// fenced. The heartbeat runs until it has committed. False when fenced out (nothing
     /// written; the message is left to its current owner).

@@ -96,6 +96,34 @@ pub async fn count_release(
     Ok(done.rows_affected() == 1)
 }
 
+/// Puts a running turn back in the queue (a deferral: its host had no room for its agent):
+/// `state = 'queued'`, the handover counted in `releases` (so it spends no attempt), and `ev`
+/// (its `status` event) appended, in one statement, fenced. False when another attempt owns
+/// the turn. Runs in the deferral's transaction, under [`lock_fence`].
+pub async fn defer(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+    ev: &NewEvent,
+) -> Result<bool, sqlx::Error> {
+    let sql = append_sql!(
+        set: ", state = 'queued', releases = releases + 1",
+        filter: "AND state = 'running'",
+        returning: "",
+        with: "",
+        select: "",
+    );
+    let row: Option<(Option<i32>,)> = append::bind(
+        sqlx::query_as(sql),
+        id,
+        Some(attempt),
+        std::slice::from_ref(ev),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Records delivery (first delivery time is kept across takeovers) and appends `ev` (its
 /// `status` event) in one statement. `None` = fenced out (nothing written).
 pub async fn mark_delivered(
@@ -194,6 +222,7 @@ pub async fn finish_succeeded(
         .bind(reply.trailer.rows_seen)
         .bind(reply.trailer.chip_count)
         .bind(&reply.trailer.classifier_tag)
+        .bind(reply.agent)
         .fetch_optional(pool)
         .await?;
     Ok(row.is_some())
@@ -222,7 +251,6 @@ pub async fn finish_failed(
 }
 
 /// Marks a running turn cancelled (see `finish_sql!`). False = fenced out.
-        .bind(reply.agent)
 pub async fn finish_cancelled(
     pool: &PgPool,
     id: Uuid,

@@ -2,6 +2,7 @@
 //! server beside a person's own, the system tmux, and tmux session names.
 
 mod conversations;
+mod live_agents;
 mod own_tmux_server;
 mod session_names;
 mod system_tmux;

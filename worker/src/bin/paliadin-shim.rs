@@ -18,6 +18,9 @@ async fn main() -> anyhow::Result<()> {
     let prefix = config.prefix()?;
     let host = Arc::new(config.start()?);
     let stop = CancellationToken::new();
+    if let Some(idle) = config.agent_idle() {
+        tokio::spawn(sweep(host.clone(), idle, stop.clone()));
+    }
     let signal = stop.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal as on};
@@ -43,4 +46,26 @@ async fn main() -> anyhow::Result<()> {
     .await;
     host.close().await;
     Ok(())
+}
+
+/// Stops this host's agents idle for `idle`, every minute (every half the limit when it is
+/// shorter), while the connection lasts: as the worker does for its local hosts.
+async fn sweep(
+    host: Arc<paliadin_worker::tmux::TmuxHost>,
+    idle: std::time::Duration,
+    stop: CancellationToken,
+) {
+    let every = (idle / 2).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                host.stop_idle(idle).await;
+            }
+        }
+    }
 }

@@ -120,6 +120,10 @@ pub enum DriveError {
     /// `agent_error`.
     #[error("the agent's model call failed ({}): {}", .0.kind, .0.message)]
     Agent(AgentFailure),
+    /// The turn needs a new agent and its host holds `PALIADIN_MAX_LIVE_AGENTS`, every one at
+    /// work ([`crate::tmux::capacity`]): nothing was pasted; the turn waits in the queue.
+    #[error("every agent of the host is at work: {0}")]
+    AgentsFull(String),
 }
 
 /// How a turn without a reply ended, as one code: a failure with its ⚑ error code, or one of
@@ -132,6 +136,9 @@ pub enum DriveCode {
     Cancelled,
     /// The worker let go; another attempt takes the turn over.
     Abandoned,
+    /// The host had no room for the turn's agent: it goes back to the queue for a while,
+    /// without spending an attempt (on the wire `agents_full`).
+    Deferred,
 }
 
 impl DriveCode {
@@ -140,6 +147,7 @@ impl DriveCode {
             DriveCode::Failed(code) => code.as_str(),
             DriveCode::Cancelled => "cancelled",
             DriveCode::Abandoned => "abandoned",
+            DriveCode::Deferred => "agents_full",
         }
     }
 
@@ -147,6 +155,7 @@ impl DriveCode {
         match s {
             "cancelled" => Some(DriveCode::Cancelled),
             "abandoned" => Some(DriveCode::Abandoned),
+            "agents_full" => Some(DriveCode::Deferred),
             s => s.parse().ok().map(DriveCode::Failed),
         }
     }
@@ -167,6 +176,7 @@ impl DriveError {
             DriveError::HostUnreachable(_) => DriveCode::Failed(ErrorCode::HostUnreachable),
             DriveError::Upstream(_) => DriveCode::Failed(ErrorCode::UpstreamError),
             DriveError::Agent(_) => DriveCode::Failed(ErrorCode::AgentError),
+            DriveError::AgentsFull(_) => DriveCode::Deferred,
         }
     }
 
@@ -177,6 +187,7 @@ impl DriveError {
         match code {
             DriveCode::Cancelled => DriveError::Cancelled,
             DriveCode::Abandoned => DriveError::Abandoned,
+            DriveCode::Deferred => DriveError::AgentsFull(message),
             DriveCode::Failed(c) => match c {
                 ErrorCode::Timeout => DriveError::Timeout,
                 ErrorCode::InvalidReply => DriveError::InvalidReply(TrailerError {
@@ -232,7 +243,8 @@ impl DriveError {
             | DriveError::TmuxUnavailable(_)
             | DriveError::HostUnreachable(_)
             | DriveError::Upstream(_)
-            | DriveError::Agent(_) => None,
+            | DriveError::Agent(_)
+            | DriveError::AgentsFull(_) => None,
         }
     }
 }

@@ -208,9 +208,10 @@ impl Worker {
                     self.prune_archives().await;
                     self.prune_turns().await;
                 }
-                _ = sweep.tick(), if idle.is_some() => {
+                // Without an idle limit the sweep still counts the live agents (for the metrics).
+                _ = sweep.tick() => {
                     for driver in ctx.drivers.values() {
-                        driver.stop_idle(idle.unwrap_or_default()).await;
+                        driver.stop_idle(idle.unwrap_or(Duration::MAX)).await;
                     }
                 }
                 _ = beat.tick() => {

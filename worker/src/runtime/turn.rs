@@ -57,7 +57,7 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
     if turn.kind == TurnKind::Message
         && !matches!(
             result,
-            Err(DriveError::Abandoned | DriveError::HostUnreachable(_))
+            Err(DriveError::Abandoned | DriveError::HostUnreachable(_) | DriveError::AgentsFull(_))
         )
         && let Ok(driver) = ctx.driver(attempt.host())
     {
@@ -104,6 +104,10 @@ async fn run_inner(ctx: &Ctx, leased: &Leased, control: TurnControl) -> anyhow::
                 let_go(ctx, attempt).await;
                 return Ok(());
             }
+            DriveCode::Deferred => {
+                wait_for_room(ctx, attempt, &e).await;
+                return Ok(());
+            }
             DriveCode::Failed(code) => {
                 // The detail (SQL, tmux or ssh text, a host's stderr) is for the log; the person
                 // sees a stable sentence per code.
@@ -148,6 +152,7 @@ pub fn public_message(e: &DriveError) -> String {
         DriveError::Agent(f) => f.message.clone(),
         DriveError::Cancelled => "cancelled".into(),
         DriveError::Abandoned => "handed over to another worker".into(),
+        DriveError::AgentsFull(_) => "waiting for a free agent".into(),
     }
 }
 
@@ -159,6 +164,31 @@ async fn let_go(ctx: &Ctx, attempt: Attempt) {
         tracing::info!("turn abandoned: this attempt lost it");
     } else if attempt.release().await {
         tracing::info!("turn released to another worker");
+    }
+}
+
+/// How long a turn that found its host full waits before it is read again: one second more
+/// for each time it was put back (or handed over), at most [`ROOM_RETRY_MAX_SECS`].
+fn room_retry_secs(releases: i32) -> i32 {
+    (1 + releases.max(0)).min(ROOM_RETRY_MAX_SECS)
+}
+
+/// The longest wait between two looks for room on a full host.
+pub const ROOM_RETRY_MAX_SECS: i32 = 10;
+
+/// Every agent of the turn's host is at work: the turn goes back to the queue (`queued`, with
+/// the reason in its `status` event), spending no attempt, and is read again after a while.
+async fn wait_for_room(ctx: &Ctx, attempt: Attempt, e: &DriveError) {
+    let delay = room_retry_secs(attempt.turn().releases);
+    ctx.metrics
+        .deferred
+        .with_label_values(&["agents_full"])
+        .inc();
+    if attempt.defer(delay, "agents_full").await {
+        tracing::info!(detail = %e, delay_s = delay, "the host has no room for another agent: the turn waits in the queue");
+    } else {
+        ctx.metrics.lease_losses.inc();
+        tracing::info!("could not put the turn back: another attempt owns it");
     }
 }
 
@@ -210,6 +240,7 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
                 .into(),
             trailer,
             usage: Vec::new(),
+            agent: None,
         });
     }
     let message = UserMessage::parse(&turn.message)
@@ -240,7 +271,6 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
         conversation: Conversation {
             id: turn.session_id,
             continues,
-            agent: None,
         },
         message,
         uploads,

@@ -60,6 +60,8 @@ pub struct ShimConfig {
     pub workdir: Option<PathBuf>,
     #[command(flatten)]
     pub launch: crate::tmux::launch::LaunchSettings,
+    #[command(flatten)]
+    pub limits: crate::tmux::capacity::LimitSettings,
     /// Stop an agent of this host after this many seconds without a turn (cleanly: its
     /// conversation resumes with the next turn); 0: never.
     #[arg(long, env = "PALIADIN_AGENT_IDLE_SECS", default_value_t = 900)]
@@ -144,6 +146,13 @@ impl ShimConfig {
         cfg.control = self.tmux_control;
         cfg.tmux_bin = self.tmux_bin.clone();
         cfg.max_reply_bytes = self.max_reply_bytes;
+        // An owner's own account runs its own tmux server: a host-wide limit cannot be
+        // counted there (`docs/hosts.md`).
+        cfg.max_live_agents = if self.private {
+            None
+        } else {
+            self.limits.resolve()
+        };
         Ok((cfg, format!("{cmd} ({why})")))
     }
 

@@ -213,7 +213,11 @@ pub async fn run(
     }
     spec.timeout = deadline.saturating_duration_since(Instant::now());
     let outcome = host.run_turn(&spec, &forward, control).await;
-    let abandoned = matches!(outcome, Err(DriveError::Abandoned));
+    // A turn that found the host full comes back later: nothing of it happened here.
+    let abandoned = matches!(
+        outcome,
+        Err(DriveError::Abandoned | DriveError::AgentsFull(_))
+    );
     let body = Body::of_outcome(outcome);
     if abandoned {
         drop(lock);

@@ -84,6 +84,9 @@ pub struct TmuxConfig {
     /// Largest agent file of a turn (`PALIADIN_MAX_REPLY_BYTES`): past it the turn fails
     /// `invalid_reply`.
     pub max_reply_bytes: u64,
+    /// Most live agents on this tmux server (`PALIADIN_MAX_LIVE_AGENTS`, [`super::capacity`]);
+    /// None: no limit.
+    pub max_live_agents: Option<usize>,
 }
 
 impl TmuxConfig {
@@ -114,6 +117,7 @@ impl TmuxConfig {
             ready_quiet: Duration::from_millis(300),
             done_retention: Duration::from_secs(3600),
             max_reply_bytes: crate::spool::DEFAULT_MAX_REPLY_BYTES,
+            max_live_agents: None,
         }
     }
 

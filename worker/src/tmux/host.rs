@@ -10,6 +10,7 @@
 //! files move to `done/` only once the worker has committed the result ([`TmuxHost::settle`]).
 
 use super::busy;
+use super::capacity::{self, AgentEvents, StopReason};
 use super::deliver::{self, SubmitError};
 use super::dialog;
 use super::launch::Mode;
@@ -54,6 +55,8 @@ pub struct TmuxHost {
     /// Code may put that prompt back into its input line later than the interrupt's own clean-up
     /// could see (under load), so the next paste into the session clears the input first.
     interrupted: std::sync::Mutex<std::collections::HashMap<SessionName, usize>>,
+    /// Where agent starts, stops and counts are reported (the local driver's metrics).
+    events: Arc<dyn AgentEvents>,
 }
 
 impl TmuxHost {
@@ -95,7 +98,14 @@ impl TmuxHost {
             sessions,
             watcher,
             interrupted: Default::default(),
+            events: Arc::new(capacity::NoEvents),
         })
+    }
+
+    /// Reports agent starts, stops and counts to `events`.
+    pub fn with_events(mut self, events: Arc<dyn AgentEvents>) -> TmuxHost {
+        self.events = events;
+        self
     }
 
     /// Before this process exits: detaches the tmux control client ([`Tmux::close`]).
@@ -169,13 +179,21 @@ impl TmuxHost {
                     None => self.drive(spec, turn, &mut feed, control).await,
                 }
             } => r,
+            _ = self.at_work(&spec.session) => unreachable!("the mark is renewed until the turn ends"),
         };
         if let (Ok(_), Some(w)) = (&outcome, worklog.as_mut()) {
             w.finish(progress).await;
         }
         drop(feed);
-        // Used until now: an idle stop counts from the end of its last turn.
-        self.sessions.touch(&spec.session).await;
+        // Used until now: an idle stop counts from the end of its last turn. An abandoned turn
+        // goes on in the agent for the next worker: its mark lapses on its own.
+        match &outcome {
+            Err(DriveError::Abandoned) => self.sessions.touch(&spec.session).await,
+            _ => self.sessions.end_turn(&spec.session).await,
+        }
+        if let Err(DriveError::SessionLost(_)) = &outcome {
+            self.events.stopped(StopReason::Crash, 1);
+        }
         if let Err(e) = &outcome {
             tracing::info!(error = %e, "turn ended without a reply");
             self.sessions.evict(&spec.session);
@@ -198,6 +216,9 @@ impl TmuxHost {
         // The files stay where they are until the worker has committed the result
         // ([`TmuxHost::settle`]): if the commit fails, the next attempt reads the reply again.
         let mut outcome = outcome;
+        if let Ok(reply) = &mut outcome {
+            reply.agent = Some(self.cfg.launch.agent.answered_as());
+        }
         if let (Ok(reply), Some(path)) = (
             &mut outcome,
             self.cfg.usage_transcript(spec.conversation.id),
@@ -216,9 +237,6 @@ impl TmuxHost {
         outcome
     }
 
-        if let Ok(reply) = &mut outcome {
-            reply.agent = Some(self.cfg.launch.agent.answered_as());
-        }
     /// The text pasted for `spec`: its envelope, and the paths of the files sent with it
     /// ([`crate::uploads::note`]).
     fn envelope(&self, spec: &TurnSpec) -> String {
@@ -328,6 +346,7 @@ impl TmuxHost {
         let mut ensured = self.ensure(&spec.session, spec.conversation).await?;
         if !self.wait_idle(&spec.session, ensured, control).await {
             // The trusted agent had exited (a crash since its last turn): start it again.
+            self.events.stopped(StopReason::Crash, 1);
             self.sessions.evict(&spec.session);
             ensured = self.ensure(&spec.session, spec.conversation).await?;
         }
@@ -491,6 +510,7 @@ impl TmuxHost {
     /// the agent already has resumes it), then fails the turn with its last words.
     async fn ensure(&self, s: &SessionName, conv: Conversation) -> Result<Ensured, DriveError> {
         let tmux_err = |e: super::TmuxError| DriveError::TmuxUnavailable(e.to_string());
+        let room = self.room(s, conv).await?;
         let ensured = self
             .sessions
             .ensure(s, &self.cfg, conv, self.spool().root())
@@ -499,8 +519,14 @@ impl TmuxHost {
         let Ensured::Created(mode) = ensured else {
             return Ok(ensured);
         };
+        // At work from its first moment: no other start takes it for an idle agent.
+        self.sessions.mark_turn(s).await;
+        drop(room);
         let words = match self.started(s).await? {
-            None => return Ok(ensured),
+            None => {
+                self.events.started(mode == Mode::Resume);
+                return Ok(ensured);
+            }
             Some(words) => words,
         };
         let other = match mode {
@@ -517,14 +543,104 @@ impl TmuxHost {
         }
         tracing::warn!(%words, tried = mode.as_str(), now = other.as_str(),
             "the agent exited as it started: starting it the other way");
+        let room = self.room(s, conv).await?;
         self.sessions
             .create(s, &self.cfg, conv.id, other)
             .await
             .map_err(tmux_err)?;
+        self.sessions.mark_turn(s).await;
+        drop(room);
         match self.started(s).await? {
-            None => Ok(Ensured::Created(other)),
+            None => {
+                self.events.started(other == Mode::Resume);
+                Ok(Ensured::Created(other))
+            }
             // The first words say more (e.g. a missing program): those are reported.
             Some(_) => Err(DriveError::AgentExited(words)),
+        }
+    }
+
+    /// Makes room for `s`'s agent when it has to be started on a host at its live-agent limit
+    /// ([`capacity`]): stops the least recently used idle agents until one place is free.
+    /// Returns the host's agent lock, to hold until the new agent is marked at work; None when
+    /// there is no limit or the session's agent is trusted to run. `AgentsFull` when every
+    /// agent is at work: nothing was started or pasted.
+    async fn room(
+        &self,
+        s: &SessionName,
+        conv: Conversation,
+    ) -> Result<Option<capacity::AgentsLock>, DriveError> {
+        let Some(max) = self.cfg.max_live_agents else {
+            return Ok(None);
+        };
+        if self.sessions.cached(s, conv.id) {
+            return Ok(None);
+        }
+        let lock = match capacity::lock(self.spool().root()).await {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(DriveError::AgentsFull(e.to_string()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the host's agent lock: counting without it");
+                return Ok(None);
+            }
+        };
+        let agents = capacity::list(&self.tmux)
+            .await
+            .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
+        let mut live = agents.iter().filter(|a| !a.dead).count();
+        // Its own session (alive or not) is replaced in place: no new place is taken.
+        if agents.iter().any(|a| &a.session == s) {
+            self.events.counted(live, Some(max));
+            return Ok(Some(lock));
+        }
+        let root = self.spool().root();
+        let now = super::session::unix_now();
+        let mut stopped: Vec<SessionName> = Vec::new();
+        while live >= max {
+            let candidates: Vec<capacity::Agent> = agents
+                .iter()
+                .filter(|a| !stopped.contains(&a.session))
+                .cloned()
+                .collect();
+            let Some(lru) = capacity::least_recently_used(&candidates, s, now, |x| {
+                busy::path(root, x).exists()
+            }) else {
+                self.events.counted(live, Some(max));
+                tracing::info!(
+                    live,
+                    max,
+                    "every agent of this host is at work: the turn waits in the queue"
+                );
+                return Err(DriveError::AgentsFull(format!(
+                    "{live} live agents, at most {max}, all at work"
+                )));
+            };
+            let victim = lru.session.clone();
+            self.sessions
+                .kill(&victim)
+                .await
+                .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
+            self.take_interrupted(&victim);
+            let idle_ms = super::session::unix_now_ms().saturating_sub(lru.used_ms);
+            tracing::info!(session = %victim, idle_ms, live, max,
+                "stopped the least recently used idle agent to make room; its conversation resumes with its next turn");
+            self.events.stopped(StopReason::Capacity, 1);
+            stopped.push(victim);
+            live -= 1;
+        }
+        // With the agent about to start.
+        self.events.counted(live + 1, Some(max));
+        Ok(Some(lock))
+    }
+
+    /// Keeps the session's agent marked at work ([`capacity::TURN_OPTION`]) while a turn runs
+    /// on it; never returns (the turn's end drops it).
+    async fn at_work(&self, s: &SessionName) {
+        loop {
+            self.sessions.mark_turn(s).await;
+            tokio::time::sleep(capacity::TURN_RENEW).await;
         }
     }
 
@@ -568,7 +684,7 @@ impl TmuxHost {
     /// it), cleanly: their session is killed, nothing is lost, and each conversation resumes
     /// with its next turn. Returns how many were stopped.
     pub async fn stop_idle(&self, idle: std::time::Duration) -> usize {
-        let idle_ones = match self.sessions.idle(idle).await {
+        let (idle_ones, live) = match self.sessions.idle(idle).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot list the sessions for idle agents");
@@ -588,6 +704,9 @@ impl TmuxHost {
                 Err(e) => tracing::warn!(session = %s, error = %e, "cannot stop an idle agent"),
             }
         }
+        self.events.stopped(StopReason::Idle, stopped);
+        self.events
+            .counted(live.saturating_sub(stopped), self.cfg.max_live_agents);
         stopped
     }
 

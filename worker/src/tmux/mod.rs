@@ -9,6 +9,7 @@
 //! - [`buffer`]: user text into a tmux buffer (a private file, or a CLI client's stdin);
 //! - [`session`]: create / health / kill / wait-until-ready, with a per-session health cache;
 //! - [`busy`]: the agent's busy marker: a turn is pasted only into an idle agent;
+//! - [`capacity`]: the live-agent limit of a server, and which idle agent makes room;
 //! - [`clock`]: the turn's time limit, stopped while the person answers a permission request;
 //! - [`deliver`]: paste through a buffer, separate Enter, confirmation;
 //! - [`dialog`]: a question open in the agent's terminal that no hook reported;
@@ -29,6 +30,7 @@ pub mod agent_env;
 pub mod api_error;
 pub mod buffer;
 pub mod busy;
+pub mod capacity;
 pub mod cli;
 pub mod clock;
 pub mod command;

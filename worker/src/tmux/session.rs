@@ -18,8 +18,11 @@ use uuid::Uuid;
 
 /// The tmux user option that names the conversation a session's agent holds.
 pub const CONVERSATION_OPTION: &str = "@paliadin-conversation";
-/// The tmux user option that holds when the agent was last used (Unix seconds): set when it
-/// starts, when a turn is pasted and when one ends; read by [`Sessions::idle`].
+/// The tmux user option that holds when the agent was last used (Unix seconds, with
+/// milliseconds: the least recently used of agents used within one second is told apart):
+/// set when it starts, when a turn is pasted and when one ends; read by [`Sessions::idle`] and
+/// [`super::capacity`]. (Releases before the live-agent limit wrote whole seconds and skip a
+/// value with a fraction: they never stop such an agent as idle.)
 pub const USED_OPTION: &str = "@paliadin-used";
 
 /// What a health check saw.
@@ -89,7 +92,7 @@ impl Sessions {
     }
 
     /// Seen alive within the TTL, holding `conversation`.
-    fn cached(&self, s: &SessionName, conversation: Uuid) -> bool {
+    pub(crate) fn cached(&self, s: &SessionName, conversation: Uuid) -> bool {
         let map = self.healthy.lock().expect("cache lock");
         map.get(s)
             .is_some_and(|(t, c)| t.elapsed() < self.ttl && *c == Some(conversation))
@@ -251,9 +254,33 @@ impl Sessions {
 
     /// Marks the session's agent as used now ([`USED_OPTION`]). Best effort.
     pub async fn touch(&self, s: &SessionName) {
-        let now = unix_now().to_string();
+        let now = format!("{:.3}", unix_now_ms() as f64 / 1000.0);
         if let Err(e) = self.set_option(s, false, USED_OPTION, &now).await {
             tracing::debug!(error = %e, session = %s, "cannot mark the agent as used");
+        }
+    }
+
+    /// Marks a turn as running on the session's agent for the next
+    /// [`super::capacity::TURN_MARK`] (renewed while it runs): an agent at work is never
+    /// stopped to make room, nor for being idle. Best effort.
+    pub async fn mark_turn(&self, s: &SessionName) {
+        let until = (unix_now() + super::capacity::TURN_MARK.as_secs()).to_string();
+        if let Err(e) = self
+            .set_option(s, false, super::capacity::TURN_OPTION, &until)
+            .await
+        {
+            tracing::debug!(error = %e, session = %s, "cannot mark the agent at work");
+        }
+    }
+
+    /// The turn on the session's agent has ended: used now, and no longer at work.
+    pub async fn end_turn(&self, s: &SessionName) {
+        self.touch(s).await;
+        if let Err(e) = self
+            .set_option(s, false, super::capacity::TURN_OPTION, "0")
+            .await
+        {
+            tracing::debug!(error = %e, session = %s, "cannot mark the agent idle");
         }
     }
 
@@ -278,27 +305,20 @@ impl Sessions {
         }
     }
 
-    /// The sessions whose agent has not been used for `idle` (by [`USED_OPTION`]); sessions
+    /// The sessions whose agent has not been used for `idle` (by [`USED_OPTION`]) and runs no
+    /// turn ([`super::capacity::TURN_OPTION`]), and how many agents the server holds; sessions
     /// without the mark (the control session, sessions from before idle stops) are never idle.
-    pub async fn idle(&self, idle: Duration) -> Result<Vec<SessionName>, TmuxError> {
-        let out = match self
-            .tmux
-            .run(&["list-sessions", "-F", "#{session_name}\t#{@paliadin-used}"])
-            .await
-        {
-            Err(e) if e.is_missing() => return Ok(Vec::new()),
-            other => other?,
-        };
-        let now = unix_now();
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .filter_map(|(name, used)| {
-                Some((SessionName::parse(name).ok()?, used.parse::<u64>().ok()?))
-            })
-            .filter(|(_, used)| now.saturating_sub(*used) >= idle.as_secs())
-            .map(|(name, _)| name)
-            .collect())
+    pub async fn idle(&self, idle: Duration) -> Result<(Vec<SessionName>, usize), TmuxError> {
+        let agents = super::capacity::list(&self.tmux).await?;
+        let (now, now_ms) = (unix_now(), unix_now_ms());
+        let live = agents.iter().filter(|a| !a.dead).count();
+        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+        let idle = agents
+            .into_iter()
+            .filter(|a| a.between_turns(now) && now_ms.saturating_sub(a.used_ms) >= idle_ms)
+            .map(|a| a.session)
+            .collect();
+        Ok((idle, live))
     }
 
     /// The last lines of a pane whose agent exited (kept by `remain-on-exit`, set in the
@@ -365,10 +385,14 @@ impl Sessions {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
+    unix_now_ms() / 1000
+}
+
+pub(crate) fn unix_now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// How much of a dead agent's screen a turn's error quotes.
