@@ -183,6 +183,8 @@ export class Reply {
     if (this.done) return;
     let label = STATUS[state] || state;
     if (state === 'queued' && ahead > 0) label = `Queued (${ahead} ahead)`;
+    // Every agent of its host is at work (PALIADIN_MAX_LIVE_AGENTS): it starts once one is free.
+    if (state === 'queued' && detail && detail.reason === 'agents_full') label = 'Queued: waiting for a free agent';
     const [attempt, of] = [Number(detail && detail.attempt), Number(detail && detail.of)];
     if (state === 'retrying' && attempt > 0 && of > 0) {
       label = `The model is busy: retrying (attempt ${attempt} of ${of})…`;
