@@ -20,7 +20,7 @@
 //! | interrupt | Escape | Escape (`Interrupt` hook) | Escape |
 //!
 //! [`crate::tmux::launch::AgentKind`] is the older, coarser view that code outside this
-//! contract still matches on: Codex counts as `Other` there (no transcript store, no usage).
+//! contract still matches on: Codex counts as `Other` there (no transcript store).
 
 use crate::tmux::AgentEnv;
 use crate::tmux::launch::AgentKind;

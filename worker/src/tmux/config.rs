@@ -133,12 +133,12 @@ impl TmuxConfig {
         )
     }
 
-    /// The transcript usage is read from (`crate::usage::transcript` reads Claude Code's
-    /// format only): None for every other agent.
+    /// The transcript usage is read from (`crate::usage::read_when_written`: Claude Code's
+    /// conversation file, Codex's rollout): None for every other agent.
     pub fn usage_transcript(&self, conversation: uuid::Uuid) -> Option<PathBuf> {
         match self.launch.agent {
-            Agent::Claude => self.transcript(conversation),
-            _ => None,
+            Agent::Claude | Agent::Codex => self.transcript(conversation),
+            Agent::Demo | Agent::Other => None,
         }
     }
 

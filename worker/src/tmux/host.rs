@@ -223,16 +223,19 @@ impl TmuxHost {
             &mut outcome,
             self.cfg.usage_transcript(spec.conversation.id),
         ) {
-            reply.usage =
-                crate::usage::transcript::read_when_written(path.clone(), spec.turn_id).await;
-            // The turn's closing request comes after its reply: counted once the agent stops.
+            let agent = self.cfg.launch.agent;
+            reply.usage = crate::usage::read_when_written(agent, path.clone(), spec.turn_id).await;
+            // Claude's closing request comes after its reply: counted once the agent stops.
+            // Codex publishes its reply from the Stop hook, after its last request.
             let counted = reply.usage.iter().find(|t| t.turn_id == spec.turn_id);
-            crate::usage::closing::count_when_stopped(
-                super::busy::path(self.spool().root(), &spec.session),
-                path,
-                spec.turn_id,
-                counted.map(|t| t.usage.clone()).unwrap_or_default(),
-            );
+            if agent == crate::agent::Agent::Claude {
+                crate::usage::closing::count_when_stopped(
+                    super::busy::path(self.spool().root(), &spec.session),
+                    path,
+                    spec.turn_id,
+                    counted.map(|t| t.usage.clone()).unwrap_or_default(),
+                );
+            }
         }
         outcome
     }

@@ -54,7 +54,7 @@ pub fn read(path: &Path, turn: Uuid) -> Vec<TurnUsage> {
 }
 
 /// The last [`TAIL_BYTES`] of the file, from the first whole line on.
-fn tail(path: &Path) -> Result<Option<Vec<u8>>, String> {
+pub(super) fn tail(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let Some(mut file) = crate::spool::open_regular(path)? else {
         return Ok(None);
     };
@@ -80,10 +80,11 @@ fn tail(path: &Path) -> Result<Option<Vec<u8>>, String> {
 /// One model request: its tokens (the largest seen, as Claude Code may write a message once
 /// per content block) and its model.
 #[derive(Default)]
-struct Request {
-    id: String,
-    model: String,
-    counts: [i64; 4],
+pub(super) struct Request {
+    pub(super) id: String,
+    pub(super) model: String,
+    /// Input (uncached), output, cache read and cache creation tokens; -1: out of range.
+    pub(super) counts: [i64; 4],
 }
 
 /// The usage of each turn whose envelope is in `jsonl`, `turn` first, then the others newest
@@ -168,11 +169,14 @@ pub(crate) fn envelope_of(entry: &Value) -> Option<Uuid> {
             .collect(),
         _ => return None,
     };
-    texts.into_iter().find_map(|t| {
-        let rest = t.trim_start().strip_prefix("[PALIADIN:")?;
-        let (id, _) = rest.split_once(']')?;
-        Uuid::parse_str(id).ok()
-    })
+    texts.into_iter().find_map(envelope_in)
+}
+
+/// The turn a prompt's text opens with (`[PALIADIN:<uuid>]`), if it does.
+pub(crate) fn envelope_in(text: &str) -> Option<Uuid> {
+    let rest = text.trim_start().strip_prefix("[PALIADIN:")?;
+    let (id, _) = rest.split_once(']')?;
+    Uuid::parse_str(id).ok()
 }
 
 fn add_request(requests: &mut Vec<Request>, entry: &Value) {
@@ -224,7 +228,7 @@ fn add_request(requests: &mut Vec<Request>, entry: &Value) {
 }
 
 /// The sum over a turn's requests; None when it has none or a count is out of range.
-fn total(requests: &[Request]) -> Option<Usage> {
+pub(super) fn total(requests: &[Request]) -> Option<Usage> {
     let last = requests.last()?;
     let mut sum = [0i64; 4];
     for r in requests {
