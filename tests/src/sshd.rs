@@ -54,8 +54,10 @@ impl SshHost {
     pub fn start_on(rig: TmuxRig, name: &str, env: &[(&str, String)]) -> SshHost {
         let demo = binary("paliadin-demo-agent");
         let extra: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        // `PALIADIN_TEST_SHIM_LOG` sets the host agent's log filter (no spaces; default info).
+        let log = std::env::var("PALIADIN_TEST_SHIM_LOG").unwrap_or_else(|_| "info".into());
         let forced = format!(
-            "env PALIADIN_TMUX_SOCKET={} PALIADIN_SPOOL_DIR={} PALIADIN_AGENT_CMD={} {extra}RUST_LOG=info {} serve",
+            "env PALIADIN_TMUX_SOCKET={} PALIADIN_SPOOL_DIR={} PALIADIN_AGENT_CMD={} {extra}RUST_LOG={log} {} serve",
             rig.socket,
             rig.spool.display(),
             demo.display(),

@@ -130,28 +130,41 @@ impl SshDriver {
                 }
                 b = call.next() => b?,
             };
+            // A request answered while an event was written (see [`alongside`]).
+            let mut answered = None;
             match body {
-                Body::Permission { n, ask } => queued.push_back((n, ask)),
-                Body::Waiting { screen } => progress.waiting(&screen).await,
+                Body::Permission { n, ask } => {
+                    tracing::debug!(n, "the host agent asks for a permission decision");
+                    queued.push_back((n, ask));
+                }
+                Body::Waiting { screen } => {
+                    answered = alongside(progress.waiting(&screen), &mut asking).await;
+                }
                 // Asked for with `statuses` (a host's numbers are shown, not trusted for more).
                 Body::Retrying {
                     attempt,
                     of,
                     next_in,
-                } => progress.retrying(attempt, of, next_in).await,
+                } => {
+                    answered =
+                        alongside(progress.retrying(attempt, of, next_in), &mut asking).await;
+                }
                 Body::Compacting { done, trigger } => {
                     let trigger = match trigger.as_str() {
                         "auto" => "auto",
                         "manual" => "manual",
                         _ => "unknown",
                     };
-                    progress.compacting(done, trigger).await;
+                    answered = alongside(progress.compacting(done, trigger), &mut asking).await;
                 }
                 // A host is not trusted: its step is bounded again here.
-                Body::Step { step } => progress.step(&step.bounded()).await,
+                Body::Step { step } => {
+                    let step = step.bounded();
+                    answered = alongside(progress.step(&step), &mut asking).await;
+                }
                 Body::Delivered if !seen.delivered => {
                     seen.delivered = true;
-                    progress.delivered().await;
+                    answered = alongside(progress.delivered(), &mut asking).await;
                 }
                 Body::Content { delta } => {
                     let start = bytes;
@@ -165,14 +178,14 @@ impl SshDriver {
                             ""
                         });
                         seen.streamed.push_str(piece);
-                        progress.content(piece).await;
+                        answered = alongside(progress.content(piece), &mut asking).await;
                     }
                 }
                 Body::Activity { text } => {
                     acts += 1;
                     if acts > seen.activities {
                         seen.activities = acts;
-                        progress.activity(&text).await;
+                        answered = alongside(progress.activity(&text), &mut asking).await;
                     }
                 }
                 Body::Reply {
@@ -215,6 +228,35 @@ impl SshDriver {
                 | Body::Ok { .. }
                 | Body::Pane { .. }
                 | Body::Transcript { .. } => {}
+            }
+            if let Some((since, n, answer)) = answered {
+                seen.waited += since.elapsed();
+                if let Some(answer) = answer {
+                    let _ = conn.request(Op::Decide { turn_id, n, answer });
+                }
+            }
+        }
+    }
+}
+
+/// Awaits `work` (an event write) while still driving the permission request being answered,
+/// if any: that request's transaction may hold the turn's row, which `work` waits for, so
+/// leaving it unpolled meanwhile deadlocks the turn (seen under load: a work-log step written
+/// while the request was being recorded). Returns the request if it was answered meanwhile:
+/// when it started, its number and the answer.
+async fn alongside<'a>(
+    work: impl Future<Output = ()>,
+    asking: &mut Option<(Instant, Asking<'a>)>,
+) -> Option<(Instant, u32, Option<PermissionAnswer>)> {
+    tokio::pin!(work);
+    let mut answered = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut work => return answered,
+            (n, answer) = async { asking.as_mut().expect("guarded").1.as_mut().await }, if asking.is_some() => {
+                let (since, _) = asking.take().expect("guarded");
+                answered = Some((since, n, answer));
             }
         }
     }

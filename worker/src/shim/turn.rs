@@ -156,6 +156,7 @@ impl Progress for Forward<'_> {
     /// again (the agent's request file is still unanswered).
     async fn permission(&self, n: u32, ask: &PermissionAsk) -> Option<PermissionAnswer> {
         let (tx, rx) = oneshot::channel();
+        tracing::debug!(n, "asking the worker for a permission decision");
         self.running.asks.lock().expect("asks").insert(n, tx);
         self.push(Body::Permission {
             n,

@@ -164,6 +164,7 @@ async fn forward(
     let progress = turn.progress;
     match ev {
         SpoolEvent::Permission { n, ask } => {
+            tracing::debug!(n, "the agent asks for permission");
             let answer = match ask {
                 // The person's time is not the agent's: the turn's limit stands still meanwhile.
                 Ok(ask) => turn.clock.paused(progress.permission(n, &ask)).await,
@@ -185,6 +186,7 @@ async fn forward(
             None
         }
         SpoolEvent::Activity(text) => {
+            tracing::debug!(%text, "the agent's activity");
             progress.activity(&text).await;
             None
         }
