@@ -6,6 +6,7 @@
 //! `/paliadin/c/<session_id>#turn-<turn_id>` (the chat page on that conversation, scrolled to
 //! the turn).
 
+use paliadin_shared::events::{ErrorCode, EventKind};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -26,15 +27,15 @@ pub struct Payload {
 }
 
 /// The payload for event `kind` with `data` of a turn of conversation `session_id`.
-pub fn build(kind: &str, data: &Value, turn_id: Uuid, session_id: Uuid) -> Payload {
+pub fn build(kind: EventKind, data: &Value, turn_id: Uuid, session_id: Uuid) -> Payload {
     let (title, body) = match kind {
-        "end" => (
+        EventKind::End => (
             "Paliadin replied".to_owned(),
             first_line(data["text"].as_str().unwrap_or("")),
         ),
-        "error" => (
+        EventKind::Error => (
             "Paliadin could not finish".to_owned(),
-            error_sentence(data["code"].as_str().unwrap_or("")).to_owned(),
+            error_sentence(data["code"].as_str().and_then(|c| c.parse().ok())).to_owned(),
         ),
         _ => (
             "Paliadin is waiting for you".to_owned(),
@@ -46,7 +47,7 @@ pub fn build(kind: &str, data: &Value, turn_id: Uuid, session_id: Uuid) -> Paylo
         body,
         url: turn_link(session_id, turn_id),
         turn_id,
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
     }
 }
 
@@ -70,15 +71,20 @@ fn first_line(text: &str) -> String {
 }
 
 /// The chat page's sentence for a ⚑ error code (`view.js`, `ERRORS`).
-fn error_sentence(code: &str) -> &'static str {
+fn error_sentence(code: Option<ErrorCode>) -> &'static str {
     match code {
-        "tmux_unavailable" => "The assistant's terminal is not available right now.",
-        "host_unreachable" => "The machine that runs the assistant can't be reached.",
-        "session_lost" => "The assistant session was lost.",
-        "timeout" => "The assistant took too long to answer.",
-        "invalid_reply" => "The assistant's reply could not be read.",
-        "worker_lost" => "The worker handling this message stopped before it finished.",
-        _ => "The assistant ran into a problem while answering.",
+        Some(ErrorCode::TmuxUnavailable) => "The assistant's terminal is not available right now.",
+        Some(ErrorCode::HostUnreachable) => "The machine that runs the assistant can't be reached.",
+        Some(ErrorCode::SessionLost) => "The assistant session was lost.",
+        Some(ErrorCode::Timeout) => "The assistant took too long to answer.",
+        Some(ErrorCode::InvalidReply) => "The assistant's reply could not be read.",
+        Some(ErrorCode::WorkerLost) => {
+            "The worker handling this message stopped before it finished."
+        }
+        Some(ErrorCode::AgentError) => "The assistant's model could not answer.",
+        Some(ErrorCode::UpstreamError) | None => {
+            "The assistant ran into a problem while answering."
+        }
     }
 }
 
@@ -91,18 +97,18 @@ mod tests {
     fn says_little() {
         let (t, s) = (Uuid::new_v4(), Uuid::new_v4());
         let long = format!("\n\n# {}\nsecond line", "x".repeat(200));
-        let p = build("end", &json!({"text": long}), t, s);
+        let p = build(EventKind::End, &json!({"text": long}), t, s);
         assert_eq!(p.body, format!("{}…", "x".repeat(80)));
         assert_eq!(p.url, format!("/paliadin/c/{s}#turn-{t}"));
         let p = build(
-            "error",
+            EventKind::Error,
             &json!({"code": "timeout", "message": "secret"}),
             t,
             s,
         );
         assert_eq!(p.body, "The assistant took too long to answer.");
         let p = build(
-            "permission",
+            EventKind::Permission,
             &json!({"tool": "Bash", "summary": "rm -rf"}),
             t,
             s,

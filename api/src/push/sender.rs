@@ -17,6 +17,7 @@ use super::vapid::Vapid;
 use axum::http::{HeaderValue, Uri, header};
 use futures::StreamExt;
 use paliadin_shared::db::push::{self, Due};
+use paliadin_shared::events::EventKind;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,7 +152,7 @@ impl Sender {
 
     /// Encrypts, signs and POSTs one push; the push service's status.
     async fn post(&self, due: &Due) -> Result<reqwest::StatusCode, String> {
-        let body = payload::build(&due.kind, &due.data, due.turn_id, due.session_id);
+        let body = payload::build(due.kind, &due.data, due.turn_id, due.session_id);
         let json = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
         let url = reqwest::Url::parse(&due.endpoint).map_err(|e| e.to_string())?;
         let uri: Uri = due.endpoint.parse().map_err(|e| format!("endpoint: {e}"))?;
@@ -173,7 +174,7 @@ impl Sender {
             header::AUTHORIZATION,
             HeaderValue::from_str(&auth).map_err(|e| e.to_string())?,
         );
-        let urgency = if due.kind == "permission" {
+        let urgency = if due.kind == EventKind::Permission {
             "high"
         } else {
             "normal"

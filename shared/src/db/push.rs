@@ -130,7 +130,7 @@ pub struct Due {
     pub auth: Vec<u8>,
     pub turn_id: Uuid,
     pub session_id: Uuid,
-    pub kind: String,
+    pub kind: crate::events::EventKind,
     /// The event's data (the payload takes only a short part of it).
     pub data: Value,
 }

@@ -240,11 +240,11 @@ async fn workers(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<WorkerStats>, 
         .into_iter()
         .map(|r| {
             let status = if r.stopped_at.is_some() {
-                "stopped"
+                WorkerStatus::Stopped
             } else if r.heartbeat_age_secs > STALE_SECS {
-                "stale"
+                WorkerStatus::Stale
             } else {
-                "alive"
+                WorkerStatus::Alive
             };
             WorkerStats {
                 id: r.id,
@@ -255,11 +255,29 @@ async fn workers(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<WorkerStats>, 
                 heartbeat_age_secs: r.heartbeat_age_secs,
                 in_flight: r.in_flight,
                 stopped_at: r.stopped_at,
-                status: status.to_owned(),
-                alive: status == "alive",
+                status: status.as_str().to_owned(),
+                alive: status == WorkerStatus::Alive,
             }
         })
         .collect())
+}
+
+/// A worker as the stats see it: heartbeating, silent for over [`STALE_SECS`], or stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorkerStatus {
+    Alive,
+    Stale,
+    Stopped,
+}
+
+impl WorkerStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Alive => "alive",
+            WorkerStatus::Stale => "stale",
+            WorkerStatus::Stopped => "stopped",
+        }
+    }
 }
 
 async fn hosts(pool: &PgPool) -> Result<Vec<HostStats>, sqlx::Error> {

@@ -29,7 +29,7 @@ pub struct NewView {
     pub viewer: Uuid,
     pub by_admin: bool,
     pub session_id: Uuid,
-    pub host: String,
+    pub host: crate::domain::HostName,
     pub session_name: String,
     /// How long the view lives without a renewal.
     pub lease_secs: i32,
@@ -86,7 +86,10 @@ pub async fn conversation_owner(pool: &PgPool, session_id: Uuid) -> sqlx::Result
 
 /// The host `user` is pinned to and the name of their tmux session there, once a worker has
 /// named it (their first turn ran).
-pub async fn pane_of(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<(String, Option<String>)>> {
+pub async fn pane_of(
+    pool: &PgPool,
+    user: Uuid,
+) -> sqlx::Result<Option<(crate::domain::HostName, Option<String>)>> {
     sqlx::query_as("SELECT host, session_name FROM agent_sessions WHERE user_id = $1")
         .bind(user)
         .fetch_optional(pool)
@@ -166,7 +169,7 @@ pub async fn frame_after(pool: &PgPool, id: Uuid, after: i32) -> sqlx::Result<Op
 pub struct Claimed {
     pub id: Uuid,
     pub owner_id: Uuid,
-    pub host: String,
+    pub host: crate::domain::HostName,
     pub session_name: String,
 }
 

@@ -158,7 +158,7 @@ pub async fn forget_in(
 pub struct Removal {
     pub session_id: Uuid,
     pub user_id: Uuid,
-    pub host: String,
+    pub host: crate::domain::HostName,
 }
 
 /// The oldest removals asked of `hosts`, at most `limit`.

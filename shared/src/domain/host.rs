@@ -5,9 +5,24 @@ use std::fmt;
 
 /// A validated tmux host name: `[a-z0-9_]{1,32}` (pgmq queue names are limited in length and
 /// become table names, so the alphabet is deliberately narrow). `local` is the default host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct HostName(String);
+
+impl TryFrom<String> for HostName {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        HostName::parse(&s)
+    }
+}
+
+impl From<HostName> for String {
+    fn from(h: HostName) -> String {
+        h.0
+    }
+}
 
 impl HostName {
     /// The host every worker serves when no hosts are configured.

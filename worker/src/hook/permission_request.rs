@@ -16,7 +16,7 @@
 use super::files::{MAX_SMALL_FILE, Spool, read_bounded, remove_if_there};
 use super::json::{self, Json, Map};
 use super::text::first_chars;
-use paliadin_shared::domain::permission::MAX_REQUESTS;
+use paliadin_shared::domain::permission::{Decision, MAX_REQUESTS};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
@@ -152,10 +152,14 @@ pub fn handle(event: &Map, spool: &Spool) -> anyhow::Result<Option<Json>> {
         ]),
         Some(n) => {
             let answer = wait_decision(spool, turn, n);
-            match answer.get("decision").and_then(Json::as_str) {
-                Some(chosen @ ("allow" | "allow_always")) => {
+            let decision = answer
+                .get("decision")
+                .and_then(Json::as_str)
+                .and_then(Decision::parse);
+            match decision {
+                Some(chosen @ (Decision::Allow | Decision::AllowAlways)) => {
                     let mut allow = Map::from_pairs([("behavior", Json::str("allow"))]);
-                    if let Some(rules) = suggestions.filter(|_| chosen == "allow_always") {
+                    if let Some(rules) = suggestions.filter(|_| chosen == Decision::AllowAlways) {
                         allow.insert("updatedPermissions", rules);
                     }
                     allow

@@ -1,16 +1,46 @@
 //! Decoding what agents append to spool files: activity and status lines, and UTF-8 text cut
 //! anywhere.
 
+/// The `type` of an events line (`docs/agent-protocol.md`); an unknown one is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LineType {
+    Activity,
+    Status,
+    #[serde(other)]
+    Other,
+}
+
+/// A status line's `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LineState {
+    Compacting,
+    Compacted,
+    #[serde(other)]
+    Other,
+}
+
+/// A compaction's `trigger`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Trigger {
+    Auto,
+    Manual,
+    #[serde(other)]
+    Unknown,
+}
+
 /// The `text` of an `{"type":"activity","text":…}` line; other lines are ignored.
 pub(crate) fn activity_text(line: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Line {
         #[serde(rename = "type")]
-        kind: String,
+        kind: LineType,
         text: String,
     }
     match serde_json::from_slice::<Line>(line) {
-        Ok(l) if l.kind == "activity" => Some(l.text),
+        Ok(l) if l.kind == LineType::Activity => Some(l.text),
         Ok(_) => None,
         Err(e) => {
             tracing::debug!(error = %e, "ignoring a malformed events line");
@@ -26,21 +56,24 @@ pub(crate) fn compaction_status(line: &[u8]) -> Option<(bool, &'static str)> {
     #[derive(serde::Deserialize)]
     struct Line {
         #[serde(rename = "type")]
-        kind: String,
-        state: String,
-        #[serde(default)]
-        trigger: String,
+        kind: LineType,
+        state: LineState,
+        #[serde(default = "unknown")]
+        trigger: Trigger,
+    }
+    fn unknown() -> Trigger {
+        Trigger::Unknown
     }
     let l = serde_json::from_slice::<Line>(line).ok()?;
-    let done = match (l.kind.as_str(), l.state.as_str()) {
-        ("status", "compacting") => false,
-        ("status", "compacted") => true,
+    let done = match (l.kind, l.state) {
+        (LineType::Status, LineState::Compacting) => false,
+        (LineType::Status, LineState::Compacted) => true,
         _ => return None,
     };
-    let trigger = match l.trigger.as_str() {
-        "auto" => "auto",
-        "manual" => "manual",
-        _ => "unknown",
+    let trigger = match l.trigger {
+        Trigger::Auto => "auto",
+        Trigger::Manual => "manual",
+        Trigger::Unknown => "unknown",
     };
     Some((done, trigger))
 }

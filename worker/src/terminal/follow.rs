@@ -4,8 +4,8 @@
 
 use super::pace;
 use crate::runtime::Ctx;
+use paliadin_shared::SessionName;
 use paliadin_shared::db::terminal::{self, Claimed, MAX_PROBLEM_BYTES, Shown};
-use paliadin_shared::{HostName, SessionName};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,10 +22,7 @@ pub async fn follow(ctx: &Ctx, view: Claimed, wake: &Notify, stop: &Cancellation
             return;
         }
     };
-    let driver = match HostName::parse(&view.host)
-        .ok()
-        .and_then(|h| ctx.drivers.get(&h).cloned())
-    {
+    let driver = match ctx.drivers.get(&view.host).cloned() {
         Some(d) => d,
         None => return,
     };

@@ -26,13 +26,10 @@ pub async fn run<'a>(ctx: &Ctx, hosts: impl Iterator<Item = &'a HostName>) {
         }
     };
     for r in queued {
-        let Some(driver) = HostName::parse(&r.host)
-            .ok()
-            .and_then(|h| ctx.driver(&h).ok())
-        else {
+        let Ok(driver) = ctx.driver(&r.host) else {
             continue;
         };
-        let session = match transcripts::session_on(&ctx.pool, r.user_id, &r.host).await {
+        let session = match transcripts::session_on(&ctx.pool, r.user_id, r.host.as_str()).await {
             Ok(Some(name)) => SessionName::parse(&name).ok(),
             Ok(None) => Some(SessionName::for_user(&ctx.prefix, r.user_id, 0)),
             Err(e) => {
