@@ -381,28 +381,37 @@ impl TmuxHost {
                 .wait_ready(&spec.session, quiet, quiet * 10)
                 .await;
         }
-        acting(control)?;
-        if let Err(e) = deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
-            if !e.is_missing() || ensured.created() {
-                return Err(lost(e));
-            }
-            // The session went since it was trusted or checked (an agent that died just before
-            // the turn takes its session along a moment later): start a new one, once.
-            self.sessions.evict(&spec.session);
-            let again = self.ensure(&spec.session, spec.conversation).await?;
-            resumed |= again == Ensured::Created(Mode::Resume);
+        let mut restarted = false;
+        let confirmed = loop {
             acting(control)?;
-            deliver::paste(&self.tmux, &pane, spec.turn_id, &text)
-                .await
-                .map_err(lost)?;
-        }
-        let confirmed = deliver::submit(&self.tmux, &pane, feed, &self.cfg, control)
-            .await
-            .map_err(|e| match e {
-                SubmitError::Tmux(e) => lost(e),
-                e @ SubmitError::NotTaken(_) => DriveError::Upstream(e.to_string()),
-                SubmitError::LeaseLost => DriveError::Abandoned,
-            })?;
+            let submitted = match deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
+                Ok(()) => deliver::submit(&self.tmux, &pane, feed, &self.cfg, control).await,
+                Err(e) => Err(SubmitError::Tmux(e)),
+            };
+            match submitted {
+                Ok(confirmed) => break confirmed,
+                // The session went since it was trusted or checked (an agent that died just
+                // before the turn takes its session along a moment later, between the paste
+                // and the Enter too): start a new one, once — unless the agent showed it took
+                // the text, which a new agent must not get again.
+                Err(SubmitError::Tmux(e))
+                    if e.is_missing() && !restarted && !ensured.created() && !feed.received() =>
+                {
+                    tracing::info!(
+                        "the session went before the turn was submitted: starting it again"
+                    );
+                    restarted = true;
+                    self.sessions.evict(&spec.session);
+                    let again = self.ensure(&spec.session, spec.conversation).await?;
+                    resumed |= again == Ensured::Created(Mode::Resume);
+                }
+                Err(SubmitError::Tmux(e)) => return Err(lost(e)),
+                Err(e @ SubmitError::NotTaken(_)) => {
+                    return Err(DriveError::Upstream(e.to_string()));
+                }
+                Err(SubmitError::LeaseLost) => return Err(DriveError::Abandoned),
+            }
+        };
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(?ensured, ?confirmed, ms, "delivered");
         Ok(resumed)

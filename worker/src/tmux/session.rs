@@ -59,6 +59,10 @@ impl Ensured {
     }
 }
 
+/// Most looks at a dead agent's screen for its last words, and the pause between two.
+const WORDS_LOOKS: usize = 5;
+const WORDS_SETTLE: Duration = Duration::from_millis(50);
+
 /// Session operations plus the per-session health cache.
 #[derive(Debug)]
 pub struct Sessions {
@@ -328,10 +332,21 @@ impl Sessions {
         // With its history: resizing the new window scrolls a short screen up into it.
         let target = s.pane_target();
         let args = ["capture-pane", "-p", "-J", "-S", "-200", "-t", &target];
-        match self.tmux.run(&args).await {
-            Ok(screen) => last_lines(&screen),
-            Err(_) => String::new(),
+        // tmux may mark the pane dead before it has read the agent's last output from the
+        // terminal (seen under load: "env:" without the rest of its line): read until two
+        // looks agree, a few at most (a failed start only, never a turn's path).
+        let mut last: Option<String> = None;
+        for _ in 0..WORDS_LOOKS {
+            let Ok(screen) = self.tmux.run(&args).await else {
+                break;
+            };
+            if last.as_deref() == Some(screen.as_str()) {
+                break;
+            }
+            last = Some(screen);
+            tokio::time::sleep(WORDS_SETTLE).await;
         }
+        last.map(|screen| last_lines(&screen)).unwrap_or_default()
     }
 
     /// `kill-session -t =name`; a missing session or server is fine.

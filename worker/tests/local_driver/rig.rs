@@ -134,6 +134,13 @@ impl Rig {
 
     /// A rig whose driver config `tweak` may adjust (defaults: the demo agent, fast health).
     pub fn with(tweak: impl FnOnce(&mut LocalConfig)) -> Rig {
+        // The driver's log, with `RUST_LOG` (e.g. `paliadin_worker=debug`), for a failing run.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let id = Uuid::new_v4().simple().to_string();
         let socket = format!("paliadin-test-{}", &id[..12]);
         let root = std::env::temp_dir().join(format!("paliadin-driver-test-{id}"));
