@@ -26,6 +26,7 @@ pub mod agent;
 pub mod agent_cmd;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod demo;
 pub mod doctor;
 pub mod driver;

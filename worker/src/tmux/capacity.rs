@@ -1,7 +1,7 @@
 //! The live-agent limit of one tmux server (`PALIADIN_MAX_LIVE_AGENTS`): before a turn starts
 //! an agent on a full server, the least recently used *idle* agent is stopped (cleanly, as an
 //! idle stop: its conversation resumes with its next turn); when every agent is at work, the
-//! turn does not start one and waits in the queue ([`crate::driver::DriveError::AgentsFull`]).
+//! turn does not start one and waits in the queue ([`crate::contract::DriveError::AgentsFull`]).
 //!
 //! The server itself is the shared state, so every worker and host agent on it agrees: an agent
 //! is a session with [`USED_OPTION`] (when it was last used), and it is *at work* while its

@@ -11,7 +11,7 @@
 //! screen having changed.
 
 use super::{Tmux, TmuxConfig, TmuxError};
-use crate::driver::TurnControl;
+use crate::contract::TurnControl;
 use crate::spool::TurnFeed;
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;

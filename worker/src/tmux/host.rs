@@ -18,7 +18,7 @@ use super::resume;
 use super::session::{Ensured, Health, Sessions};
 use super::wait::{self, lost};
 use super::{Tmux, TmuxConfig, TurnClock};
-use crate::driver::{Conversation, DriveError, Progress, TurnControl, TurnSpec};
+use crate::contract::{Conversation, DriveError, Progress, TurnControl, TurnSpec};
 use crate::spool::{SpoolDir, SpoolWatcher, TurnFeed};
 use paliadin_shared::domain::trailer::Reply;
 use paliadin_shared::{Envelope, SessionName};

@@ -7,7 +7,7 @@
 
 use super::launch::Mode;
 use super::{Tmux, TmuxConfig, TmuxError};
-use crate::driver::Conversation;
+use crate::contract::Conversation;
 use paliadin_shared::SessionName;
 use std::collections::HashMap;
 use std::path::Path;

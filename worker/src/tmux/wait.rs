@@ -8,7 +8,7 @@ use super::TmuxError;
 use super::clock::TurnClock;
 use super::session::{Health, Sessions};
 use super::{api_error, dialog, retrying};
-use crate::driver::{DriveError, Progress};
+use crate::contract::{DriveError, Progress};
 use crate::spool::{SpoolEvent, TurnFeed};
 use paliadin_shared::SessionName;
 use paliadin_shared::domain::agent_failure::AgentFailure;
