@@ -1,7 +1,8 @@
-//! What a work log must hold for the scripted model's `work N PATH` turn
-//! (`crate::model::script`), checked the same way for a local agent (`agent_claude::worklog`)
-//! and one over SSH (`ssh::worklog`): the interim texts, each `Read` and its result, in order,
-//! numbered from 1, without the reply plumbing or the closing words.
+//! What a work log must hold for the scripted models' `work N PATH` turn
+//! (`crate::model::script`, `crate::model_openai::script`), checked the same way for a local
+//! agent (`agent_claude::worklog`, `agent_codex::worklog`) and one over SSH (`ssh::worklog`,
+//! `ssh::codex`): the interim texts, each read (Claude's `Read`, Codex's `exec_command`) and its
+//! result, in order, numbered from 1, without the reply plumbing or the closing words.
 
 use crate::http::SseEvent;
 use crate::model::script::MISSING_FILE;
@@ -15,19 +16,46 @@ pub fn steps(evs: &[SseEvent]) -> Vec<Value> {
         .collect()
 }
 
-/// Checks the steps of `work n path`, where `path` holds `text`.
+/// Checks the steps of `work n path`, where `path` holds `text` (Claude Code's `Read`).
 #[track_caller]
 pub fn assert_work_steps(steps: &[Value], n: usize, path: &str, text: &str) {
+    assert_steps_of(steps, n, path, text, "Read", |p| p.to_owned());
+}
+
+/// Checks the steps of the OpenAI model's `work n path` for Codex
+/// (`crate::model_openai::script`): each read is an `exec_command` of `cat '<path>'`, and the
+/// failing one's excerpt is what `cat` printed.
+#[track_caller]
+pub fn assert_codex_work_steps(steps: &[Value], n: usize, path: &str, text: &str) {
+    assert_steps_of(steps, n, path, text, "exec_command", |p| {
+        format!("cat '{p}'")
+    });
+    let failed = steps.last().expect("steps")["excerpt"].as_str();
+    assert!(
+        failed.is_some_and(|e| e.contains("No such file or directory")),
+        "the failed command's output: {steps:#?}"
+    );
+}
+
+#[track_caller]
+fn assert_steps_of(
+    steps: &[Value],
+    n: usize,
+    path: &str,
+    text: &str,
+    tool: &str,
+    summary: impl Fn(&str) -> String,
+) {
     let mut want: Vec<Value> = Vec::new();
     for i in 1..=n {
         want.push(json!({"kind": "text", "text": format!("Look number {i}.")}));
-        want.push(json!({"kind": "tool", "tool": "Read", "summary": path}));
-        want.push(json!({"kind": "tool_result", "tool": "Read", "ok": true}));
+        want.push(json!({"kind": "tool", "tool": tool, "summary": summary(path)}));
+        want.push(json!({"kind": "tool_result", "tool": tool, "ok": true}));
     }
     let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
     let missing = format!("{dir}/{MISSING_FILE}");
-    want.push(json!({"kind": "tool", "tool": "Read", "summary": missing}));
-    want.push(json!({"kind": "tool_result", "tool": "Read", "ok": false}));
+    want.push(json!({"kind": "tool", "tool": tool, "summary": summary(&missing)}));
+    want.push(json!({"kind": "tool_result", "tool": tool, "ok": false}));
     assert_eq!(
         steps.len(),
         want.len(),

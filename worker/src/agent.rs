@@ -12,6 +12,7 @@
 //! | start / resume | `--session-id {conversation}` / `--resume {transcript}` | `--no-daemon` (Codex picks the id) / `resume {transcript_id} --no-daemon` | `--session-id` / `--resume {conversation}` |
 //! | instructions + hooks | `deploy/skill/install.sh`: `~/.claude/skills/paliadin`, `settings.json` | `deploy/agents/codex/install.sh`: `$CODEX_HOME/AGENTS.md`, `config.toml` `[hooks]` (trusted) | built in |
 //! | transcript | `~/.claude/projects/<slug>/<conversation>.jsonl` | `$CODEX_HOME/sessions/…/rollout-…-<id>.jsonl`, named by the prompt hook in `<spool>/.codex-<conversation>` | `<spool>/demo-memory/` |
+//! | usage, work log | transcript (`crate::usage::transcript`, `crate::worklog::transcript`) | rollout (`crate::usage::codex`, `crate::worklog::codex`) | work log from its conversation file |
 //! | receipt, busy | `UserPromptSubmit` hook | `UserPromptSubmit` hook | itself |
 //! | reply | `.md.tmp` (Write tool) published by `PostToolUse`/`Stop` | `.md.tmp` (one shell command) published by `Stop` | itself |
 //! | permission | `PermissionRequest` hook | `PermissionRequest` hook (`Bash`) | `/dialog` |

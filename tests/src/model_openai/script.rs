@@ -5,6 +5,7 @@
 //! |---|---|
 //! | anything else | follows the Paliadin instructions: writes the reply to `<id>.md.tmp` with one `exec_command` (a heredoc), then says `Replied to <id>.` |
 //! | `tools N PATH` | reads the file PATH N times (`cat`, sandboxed: no approval), then replies |
+//! | `work N PATH` | says `Look number i.` and runs `cat PATH` in each of N answers, then `cat`s [`MISSING_FILE`] beside PATH (the command fails), then replies `Worked N times.` |
 //! | `bash CMD` | runs `CMD` with `exec_command` asking for `require_escalated` (Codex asks for approval), then replies `Ran it.`, or `Not run. <why>` when the call's output says it was rejected |
 //! | `chat …` | ignores the protocol and only talks (the Stop hook's fallback must answer) |
 //! | `hang …` | starts a response and never finishes it (cancel / timeout send Escape) |
@@ -16,7 +17,8 @@
 //! the model does not know where to write.
 
 use super::request::TurnView;
-use super::sse::Answer;
+use super::sse::{Answer, Item};
+use crate::model::script::MISSING_FILE;
 use serde_json::json;
 
 /// What the model does for one request.
@@ -109,6 +111,39 @@ pub fn play(view: &TurnView) -> Play {
                 view,
                 view.step - n,
                 &format!("Looked {n} times."),
+                &["Bash"],
+            )
+        }
+        "work" => {
+            let n: usize = rest
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            let path = rest.split_whitespace().nth(1).unwrap_or("/etc/hostname");
+            let cat = |path: &str| json!({"cmd": format!("cat '{path}'"), "yield_time_ms": 2000});
+            if view.step < n {
+                return Play::Answer(Answer {
+                    items: vec![
+                        Item::Text(format!("Look number {}.", view.step + 1)),
+                        Item::Call {
+                            name: "exec_command".into(),
+                            arguments: cat(path),
+                        },
+                    ],
+                });
+            }
+            if view.step == n {
+                let missing = match path.rsplit_once('/') {
+                    Some((dir, _)) => format!("{dir}/{MISSING_FILE}"),
+                    None => MISSING_FILE.to_owned(),
+                };
+                return Play::Answer(Answer::call("exec_command", cat(&missing)));
+            }
+            protocol(
+                view,
+                view.step - n - 1,
+                &format!("Worked {n} times."),
                 &["Bash"],
             )
         }

@@ -9,3 +9,4 @@ mod failures;
 mod permission;
 mod turns;
 mod usage;
+mod worklog;

@@ -159,11 +159,11 @@ impl TmuxHost {
             clock: &clock,
         };
         // The work log follows the agent's transcript alongside (`crate::worklog`).
-        let mut worklog = crate::worklog::source(&self.cfg, spec.conversation.id).map(|path| {
+        let mut worklog = crate::worklog::source(&self.cfg, spec.conversation.id).map(|source| {
             let hide = crate::worklog::plumbing(self.spool().root(), spec.turn_id);
             let takeover =
                 spec.already_delivered || spec.resume || self.spool().entered(spec.turn_id);
-            crate::worklog::follow::Follower::new(path, spec.turn_id, takeover, hide)
+            crate::worklog::follow::Follower::new(source, spec.turn_id, takeover, hide)
         });
         let outcome = tokio::select! {
             biased;

@@ -152,7 +152,7 @@ pub fn of_turns(jsonl: &[u8], turn: Uuid) -> (Vec<TurnUsage>, bool) {
 }
 
 /// The turn a `response_item` opens: a user `message` whose text starts with an envelope.
-fn user_envelope(item: &Value) -> Option<Uuid> {
+pub(crate) fn user_envelope(item: &Value) -> Option<Uuid> {
     if item["type"] != "message" || item["role"] != "user" {
         return None;
     }

@@ -7,9 +7,15 @@
 //! [`MAX_LINE`] is skipped whole. The file is looked at every [`POLL`] (a stat, then a read only
 //! when it grew): the transcript lives in the agent's own directories, which an inotify watch
 //! of the worker's would have to follow as they are created.
+//!
+//! The file may be named only after the turn began (Codex's rollout, named by its prompt hook,
+//! [`super::Locate::CodexLink`]), or be replaced by another (Codex started a new rollout for
+//! the conversation): a file first named after the start is read from its last [`TAIL_BYTES`],
+//! as a takeover reads, since the parser passes over everything before the turn's envelope.
+//! Only the parser depends on the agent ([`super::Format`]).
 
 use super::step::Step;
-use super::transcript::Parser;
+use super::{Entries, Locate, Source};
 use crate::driver::Progress;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -30,33 +36,56 @@ pub const SETTLE_WAIT: Duration = Duration::from_secs(1);
 
 /// One turn's view of its transcript.
 pub struct Follower {
-    path: PathBuf,
+    locate: Locate,
+    /// The file followed; None until it can be named.
+    path: Option<PathBuf>,
     /// Where to read next; None until the file is first seen.
     offset: Option<u64>,
     /// From the start of the tail (a takeover) or from the end the file had at the start.
     from_tail: bool,
     pending: Vec<u8>,
     skipping: bool,
-    parser: Parser,
+    parser: Box<dyn Entries>,
 }
 
 impl Follower {
-    /// Follows `path` for `turn`. `takeover`: the envelope may already be in the file (an
+    /// Follows `source` for `turn`. `takeover`: the envelope may already be in the file (an
     /// earlier attempt delivered it), so the last [`TAIL_BYTES`] are read; else only what is
-    /// appended from now on. `hide`: see [`Parser::new`].
-    pub fn new(path: PathBuf, turn: Uuid, takeover: bool, hide: Vec<String>) -> Follower {
+    /// appended from now on. `hide`: see [`super::transcript::Parser::new`].
+    pub fn new(source: Source, turn: Uuid, takeover: bool, hide: Vec<String>) -> Follower {
+        let path = source.locate.path();
         let mut f = Follower {
+            locate: source.locate,
             path,
             offset: None,
             from_tail: takeover,
             pending: Vec::new(),
             skipping: false,
-            parser: Parser::new(turn, hide),
+            parser: source.format.parser(turn, hide),
         };
-        if !takeover && let Ok(m) = std::fs::symlink_metadata(&f.path) {
+        if !takeover
+            && let Some(path) = &f.path
+            && let Ok(m) = std::fs::symlink_metadata(path)
+        {
             f.offset = Some(m.len());
         }
         f
+    }
+
+    /// The file to read now: the one named so far, or a newly named one (read from its tail).
+    fn current(&mut self) -> Option<PathBuf> {
+        if let Locate::File(p) = &self.locate {
+            return Some(p.clone());
+        }
+        let now = self.locate.path();
+        if now.is_some() && now != self.path {
+            self.path = now;
+            self.offset = None;
+            self.from_tail = true;
+            self.pending.clear();
+            self.skipping = false;
+        }
+        self.path.clone()
     }
 
     /// Reports steps as they appear, forever (the caller ends it with the turn).
@@ -98,7 +127,10 @@ impl Follower {
 
     /// One bounded read: the steps of the complete lines in it, and whether more is there.
     fn read(&mut self) -> (Vec<Step>, bool) {
-        let mut file = match crate::spool::open_regular(&self.path) {
+        let Some(path) = self.current() else {
+            return (Vec::new(), false);
+        };
+        let mut file = match crate::spool::open_regular(&path) {
             Ok(Some(f)) => f,
             Ok(None) => return (Vec::new(), false),
             Err(e) => {
@@ -202,7 +234,11 @@ mod tests {
             "{{\"type\":\"user\",\"message\":{{\"content\":\"[PALIADIN:{turn}] old\"}}}}"
         )
         .unwrap();
-        let mut f = Follower::new(path.clone(), turn, false, Vec::new());
+        let claude = |p: &std::path::Path| Source {
+            format: super::super::Format::Claude,
+            locate: Locate::File(p.to_owned()),
+        };
+        let mut f = Follower::new(claude(&path), turn, false, Vec::new());
         let steps = Steps::default();
         let env =
             format!("{{\"type\":\"user\",\"message\":{{\"content\":\"[PALIADIN:{turn}] hi\"}}}}\n");
@@ -223,10 +259,49 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].to_json()["summary"], "ls");
         // A takeover reads the envelope from the tail and finds the same step.
-        let mut again = Follower::new(path.clone(), turn, true, Vec::new());
+        let mut again = Follower::new(claude(&path), turn, true, Vec::new());
         let steps2 = Steps::default();
         again.look(&steps2).await;
         assert_eq!(*steps2.0.lock().unwrap(), got);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_codex_rollout_named_after_the_start_is_followed_from_its_beginning() {
+        let dir = std::env::temp_dir().join(format!("paliadin-worklog-{}", Uuid::now_v7()));
+        let spool = dir.join("spool");
+        std::fs::create_dir_all(&spool).unwrap();
+        let (turn, conversation) = (Uuid::now_v7(), Uuid::now_v7());
+        let source = Source {
+            format: super::super::Format::Codex,
+            locate: Locate::CodexLink {
+                spool: spool.clone(),
+                conversation,
+            },
+        };
+        let mut f = Follower::new(source, turn, false, Vec::new());
+        let steps = Steps::default();
+        f.look(&steps).await;
+        let rollout = dir.join(format!(
+            "rollout-2026-12-06T21-19-02-{}.jsonl",
+            Uuid::now_v7()
+        ));
+        let prompt = serde_json::json!({"type": "response_item", "payload": {"type": "message",
+            "role": "user", "content": [{"type": "input_text", "text": format!("[PALIADIN:{turn}] hi")}]}});
+        let call = serde_json::json!({"type": "response_item", "payload": {"type": "function_call",
+            "name": "exec_command", "call_id": "c1", "arguments": "{\"cmd\":\"ls\"}"}});
+        std::fs::write(&rollout, format!("{prompt}\n{call}\n")).unwrap();
+        f.look(&steps).await;
+        assert!(steps.0.lock().unwrap().is_empty(), "not named yet");
+        std::fs::write(
+            crate::agent::codex_link(&spool, conversation),
+            format!("{}\n", rollout.display()),
+        )
+        .unwrap();
+        f.look(&steps).await;
+        let got = steps.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].to_json()["summary"], "ls");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

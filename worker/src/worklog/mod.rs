@@ -8,27 +8,126 @@
 //! `crate::driver::Progress::step`; a host agent pushes them on its wire, and the worker's
 //! event sink writes each once (a takeover skips those already written).
 //!
-//! The transcript: Claude Code's `<config>/projects/<slug>/<conversation>.jsonl`
+//! The transcript ([`source`]): Claude Code's `<config>/projects/<slug>/<conversation>.jsonl`
 //! (`crate::tmux::launch::claude_transcript`); the demo agent keeps the same kind of entries in
-//! its conversation file ([`demo_transcript`]). Other agents have no work log.
+//! its conversation file ([`demo_transcript`]); Codex CLI's rollout, which its prompt hook names
+//! in `<spool>/.codex-<conversation>` once the turn's prompt is in (`crate::agent::codex_rollout`),
+//! in its own entries ([`codex`]). The follower is the same for all; only the parser differs
+//! ([`Format`]). Other agents have no work log.
 
+pub mod codex;
 pub mod follow;
 pub mod step;
 pub mod transcript;
 
+use crate::agent::Agent;
 use crate::tmux::TmuxConfig;
-use crate::tmux::launch::AgentKind;
 use std::path::PathBuf;
+use step::Step;
 use uuid::Uuid;
 
-/// The transcript file the work log of `conversation` is read from on this host, if its agent
-/// keeps one Paliadin can name.
-pub fn source(cfg: &TmuxConfig, conversation: Uuid) -> Option<PathBuf> {
-    match cfg.launch.kind {
-        AgentKind::Claude => cfg.transcript(conversation),
-        AgentKind::Demo => demo_transcript(&cfg.agent_env, conversation),
-        AgentKind::Other => None,
+/// Where the work log of a conversation is read from on this host, and in which format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub format: Format,
+    pub locate: Locate,
+}
+
+/// How the transcript file is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locate {
+    /// A path known before the turn (it may not exist yet).
+    File(PathBuf),
+    /// Codex's rollout, as its prompt hook records it in the spool: looked up again on every
+    /// look, since a new conversation's rollout is named only once its first prompt is in.
+    CodexLink { spool: PathBuf, conversation: Uuid },
+}
+
+impl Locate {
+    /// The transcript file as things stand now, if it can be named yet.
+    pub fn path(&self) -> Option<PathBuf> {
+        match self {
+            Locate::File(p) => Some(p.clone()),
+            Locate::CodexLink {
+                spool,
+                conversation,
+            } => crate::agent::codex_rollout(spool, *conversation),
+        }
     }
+}
+
+/// The kind of entries a transcript holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Claude Code's (and the demo agent's) entries ([`transcript`]).
+    Claude,
+    /// Codex CLI's rollout entries ([`codex`]).
+    Codex,
+}
+
+impl Format {
+    /// A parser of `turn`'s entries in this format (`hide`: see [`transcript::Parser::new`]).
+    pub fn parser(self, turn: Uuid, hide: Vec<String>) -> Box<dyn Entries> {
+        match self {
+            Format::Claude => Box::new(transcript::Parser::new(turn, hide)),
+            Format::Codex => Box::new(codex::Parser::new(turn, hide)),
+        }
+    }
+}
+
+/// What the follower needs of a parser: one turn's steps from the transcript's lines, in order.
+pub trait Entries: Send {
+    /// The steps one line adds (none for a line that is not an entry).
+    fn line(&mut self, line: &[u8]) -> Vec<Step>;
+    /// Whether the transcript shows the turn finished.
+    fn settled(&self) -> bool;
+    /// Whether no more steps can come.
+    fn done(&self) -> bool;
+}
+
+impl Entries for transcript::Parser {
+    fn line(&mut self, line: &[u8]) -> Vec<Step> {
+        transcript::Parser::line(self, line)
+    }
+    fn settled(&self) -> bool {
+        transcript::Parser::settled(self)
+    }
+    fn done(&self) -> bool {
+        transcript::Parser::done(self)
+    }
+}
+
+impl Entries for codex::Parser {
+    fn line(&mut self, line: &[u8]) -> Vec<Step> {
+        codex::Parser::line(self, line)
+    }
+    fn settled(&self) -> bool {
+        codex::Parser::settled(self)
+    }
+    fn done(&self) -> bool {
+        codex::Parser::done(self)
+    }
+}
+
+/// Where the work log of `conversation` is read from on this host, if its agent keeps a
+/// transcript Paliadin can name.
+pub fn source(cfg: &TmuxConfig, conversation: Uuid) -> Option<Source> {
+    let (format, locate) = match cfg.launch.agent {
+        Agent::Claude => (Format::Claude, Locate::File(cfg.transcript(conversation)?)),
+        Agent::Demo => (
+            Format::Claude,
+            Locate::File(demo_transcript(&cfg.agent_env, conversation)?),
+        ),
+        Agent::Codex => (
+            Format::Codex,
+            Locate::CodexLink {
+                spool: cfg.spool_dir.clone(),
+                conversation,
+            },
+        ),
+        Agent::Other => return None,
+    };
+    Some(Source { format, locate })
 }
 
 /// The demo agent's conversation file (`crate::demo::memory`): `$PALIADIN_DEMO_STATE_DIR`, else
