@@ -1,7 +1,8 @@
 //! Hosts over SSH (a real sshd on loopback): remote turns, the host agent (shim) and the
-//! failures of the transport.
+//! failures of the transport; Claude Code and Codex CLI as the agent on the host.
 
 mod claude_statuses;
+mod codex;
 mod failures;
 mod remote;
 mod shim;
