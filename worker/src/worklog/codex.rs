@@ -15,9 +15,11 @@
 //!   name for the tool (`exec_command`, `apply_patch`, …) and [`summary`] of its input (the
 //!   command, the patched files, …); a `web_search_call` becomes a `tool` step without result;
 //! - its `…_output` becomes a `tool_result` step: ok when the command exited with 0 (the
-//!   output's `Process exited with code N`; else the `CommandExecution` item's status, which
-//!   also says `declined` for a command the person refused; else the output's `success`), the
-//!   start of what the command printed (after the output's `Output:` header);
+//!   output's `Process exited with code N`); not ok when the call never ran, which Codex says
+//!   as `<tool> failed: …` (a command the person refused: `exec_command failed: CreateProcess
+//!   { message: "Rejected(…)" }`); else as the `CommandExecution` item's status or the output's
+//!   `success` say; and the start of what the command printed (after the output's `Output:`
+//!   header), or of the whole output;
 //! - everything else (developer and user messages, `turn_context`, token counts, events) is
 //!   passed over; `task_complete` (or `turn_aborted`) shows the turn's end.
 //!
@@ -247,8 +249,10 @@ impl Parser {
             other => (content_text(other), None),
         };
         let (code, printed) = exec_output(&text);
+        let not_run = text.trim_start().starts_with(&format!("{tool} failed"));
         let ok = match (code, status, success) {
             (Some(code), _, _) => code == 0,
+            _ if not_run => false,
             (None, Some(ok), _) => ok,
             (None, None, Some(ok)) => ok,
             (None, None, None) => true,
@@ -568,12 +572,19 @@ mod tests {
         steps.extend(p.line(&line(
             "response_item",
             json!({"type": "function_call_output", "call_id": "s1",
-                   "output": "exec command rejected by user"}),
+                   "output": "shell: rejected by user"}),
+        )));
+        // As 0.171.0 answers a command the person refused: no exit code, no CommandExecution.
+        let refused = "exec_command failed: CreateProcess { message: \"Rejected(\\\"Denied by the person: no\\\")\" }";
+        steps.extend(p.line(&exec("e1", "touch x")));
+        steps.extend(p.line(&line(
+            "response_item",
+            json!({"type": "function_call_output", "call_id": "e1", "output": refused}),
         )));
         // An output whose call this turn never showed (before a takeover's tail) is not shown.
         steps.extend(p.line(&ran("gone", 0, "x")));
         let got = brief(&steps);
-        assert_eq!(got.len(), 4, "{got:#?}");
+        assert_eq!(got.len(), 6, "{got:#?}");
         assert_eq!(
             (got[0]["text"].as_str(), got[1]["text"].as_str()),
             (Some("First."), Some("Second."))
@@ -581,7 +592,11 @@ mod tests {
         assert_eq!(got[2]["summary"], "rm -rf x");
         assert_eq!(
             (got[3]["ok"].as_bool(), got[3]["excerpt"].as_str()),
-            (Some(false), Some("exec command rejected by user"))
+            (Some(false), Some("shell: rejected by user"))
+        );
+        assert_eq!(
+            (got[5]["ok"].as_bool(), got[5]["excerpt"].as_str()),
+            (Some(false), Some(refused))
         );
     }
 
