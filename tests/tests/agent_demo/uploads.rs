@@ -101,9 +101,14 @@ async fn files_land_private_under_the_turn_and_go_with_the_conversation() {
         async move { gone }
     })
     .await;
-    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_purges")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(queued, 0, "the purge was dequeued once done");
+    // The worker dequeues the purge once the files are gone: a moment after they went.
+    let pool = &db.pool;
+    paliadin_e2e::wait_until(20, "the purge dequeued once done", || async move {
+        let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_purges")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        queued == 0
+    })
+    .await;
 }
