@@ -17,6 +17,7 @@
 use super::step::Step;
 use super::{Entries, Locate, Source};
 use crate::driver::Progress;
+use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +47,11 @@ pub struct Follower {
     pending: Vec<u8>,
     skipping: bool,
     parser: Box<dyn Entries>,
+    /// Steps read but not reported yet. Kept here, not in [`Follower::look`]'s future: the
+    /// turn drops [`Follower::run`] when its reply comes in, possibly between two reports, and
+    /// [`Follower::finish`] then reports the rest (a step reported twice is written once: the
+    /// sink keeps each number once).
+    unsent: VecDeque<Step>,
 }
 
 impl Follower {
@@ -62,6 +68,7 @@ impl Follower {
             pending: Vec::new(),
             skipping: false,
             parser: source.format.parser(turn, hide),
+            unsent: VecDeque::new(),
         };
         if !takeover
             && let Some(path) = &f.path
@@ -112,14 +119,18 @@ impl Follower {
         }
     }
 
-    /// Reads what is new (until the end of the file) and reports its steps.
+    /// Reads what is new (until the end of the file) and reports its steps. Cancel-safe: a step
+    /// leaves [`Follower::unsent`] only once reported.
     async fn look(&mut self, progress: &dyn Progress) {
         loop {
-            let (steps, more) = self.read();
-            for s in &steps {
+            while let Some(s) = self.unsent.front() {
                 progress.step(s).await;
+                self.unsent.pop_front();
             }
-            if !more {
+            let (steps, more) = self.read();
+            let read = !steps.is_empty();
+            self.unsent.extend(steps);
+            if !more && !read {
                 return;
             }
         }
@@ -263,6 +274,58 @@ mod tests {
         let steps2 = Steps::default();
         again.look(&steps2).await;
         assert_eq!(*steps2.0.lock().unwrap(), got);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A progress whose second step never finishes being written (the turn ends meanwhile).
+    #[derive(Default)]
+    struct Stalls(Mutex<Vec<Step>>);
+
+    #[async_trait]
+    impl Progress for Stalls {
+        async fn delivered(&self) {}
+        async fn content(&self, _: &str) {}
+        async fn activity(&self, _: &str) {}
+        async fn permission(&self, _: u32, _: &PermissionAsk) -> Option<PermissionAnswer> {
+            None
+        }
+        async fn waiting(&self, _: &str) {}
+        async fn step(&self, step: &Step) {
+            if !self.0.lock().unwrap().is_empty() {
+                std::future::pending::<()>().await;
+            }
+            self.0.lock().unwrap().push(step.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_read_before_the_turn_ended_are_reported_by_finish() {
+        let dir = std::env::temp_dir().join(format!("paliadin-worklog-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.jsonl");
+        let turn = Uuid::now_v7();
+        let lines = [
+            format!("{{\"type\":\"user\",\"message\":{{\"content\":\"[PALIADIN:{turn}] hi\"}}}}"),
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Looking."}]}}"#.to_owned(),
+            r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"Bash","input":{"command":"ls"}}]}}"#.to_owned(),
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let source = Source {
+            format: super::super::Format::Claude,
+            locate: Locate::File(path.clone()),
+        };
+        let mut f = Follower::new(source, turn, true, Vec::new());
+        // The live follower reports the text, then is dropped while writing the tool call (the
+        // reply came in): `finish` must still report that step.
+        let stalls = Stalls::default();
+        let cut = tokio::time::timeout(Duration::from_millis(200), f.run(&stalls)).await;
+        assert!(cut.is_err(), "the second step stalls");
+        assert_eq!(stalls.0.lock().unwrap().len(), 1);
+        let rest = Steps::default();
+        f.finish(&rest).await;
+        let got = rest.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].to_json()["summary"], "ls");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
