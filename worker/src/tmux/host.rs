@@ -172,10 +172,21 @@ impl TmuxHost {
             _ = clock.expired() => Err(DriveError::Timeout),
             r = async {
                 match worklog.as_mut() {
-                    Some(w) => tokio::select! {
-                        r = self.drive(spec, turn, &mut feed, control) => r,
-                        _ = w.run(progress) => unreachable!("the work log follows until the turn ends"),
-                    },
+                    Some(w) => {
+                        // The reply ends the live follower between two step writes, never in
+                        // the middle of one (`Follower::run`); `finish` reads the rest below.
+                        let stop = tokio_util::sync::CancellationToken::new();
+                        let drive = self.drive(spec, turn, &mut feed, control);
+                        let run = w.run(progress, &stop);
+                        tokio::pin!(drive, run);
+                        let r = tokio::select! {
+                            r = &mut drive => r,
+                            _ = &mut run => unreachable!("the work log follows until it is stopped"),
+                        };
+                        stop.cancel();
+                        run.await;
+                        r
+                    }
                     None => self.drive(spec, turn, &mut feed, control).await,
                 }
             } => r,

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// How often the file is looked at.
@@ -95,14 +96,22 @@ impl Follower {
         self.path.clone()
     }
 
-    /// Reports steps as they appear, forever (the caller ends it with the turn).
-    pub async fn run(&mut self, progress: &dyn Progress) {
+    /// Reports steps as they appear until `stop` is cancelled, then returns between two reports,
+    /// never in the middle of one: a step write cut short may or may not have reached the
+    /// database, so the caller lets it end (cancel `stop`, then await this) rather than drop it.
+    pub async fn run(&mut self, progress: &dyn Progress, stop: &CancellationToken) {
         loop {
             self.look(progress).await;
-            if self.parser.done() {
-                return std::future::pending().await;
+            if stop.is_cancelled() {
+                return;
             }
-            tokio::time::sleep(POLL).await;
+            if self.parser.done() {
+                return stop.cancelled().await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.cancelled() => return,
+            }
         }
     }
 
@@ -318,7 +327,8 @@ mod tests {
         // The live follower reports the text, then is dropped while writing the tool call (the
         // reply came in): `finish` must still report that step.
         let stalls = Stalls::default();
-        let cut = tokio::time::timeout(Duration::from_millis(200), f.run(&stalls)).await;
+        let never = CancellationToken::new();
+        let cut = tokio::time::timeout(Duration::from_millis(200), f.run(&stalls, &never)).await;
         assert!(cut.is_err(), "the second step stalls");
         assert_eq!(stalls.0.lock().unwrap().len(), 1);
         let rest = Steps::default();
