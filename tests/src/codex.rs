@@ -115,6 +115,41 @@ impl Codex {
     }
 }
 
+impl Codex {
+    /// Paliadin's kinds (input, output, cache read, cache creation) of what the scripted model
+    /// reported on `turn`, summed over its answers (`input` without the cached tokens, which
+    /// are `cache_read`, as the worker reads Codex's rollout).
+    pub fn reported(&self, turn: uuid::Uuid) -> [i64; 4] {
+        let answers: Vec<_> = self
+            .server
+            .spent()
+            .into_iter()
+            .filter(|s| s.turn_id == Some(turn))
+            .map(|s| s.usage)
+            .collect();
+        assert!(!answers.is_empty(), "the model answered on {turn}");
+        answers.iter().fold([0; 4], |s, u| {
+            [
+                s[0] + u.input - u.cached,
+                s[1] + u.output,
+                s[2] + u.cached,
+                0,
+            ]
+        })
+    }
+}
+
+/// A turn's `usage` (an `end` event's or a history item's) as those four kinds.
+pub fn usage_counts(u: &serde_json::Value) -> [i64; 4] {
+    let n = |k: &str| u[k].as_i64().unwrap_or_else(|| panic!("{k} in {u}"));
+    [
+        n("input"),
+        n("output"),
+        n("cache_read"),
+        n("cache_creation"),
+    ]
+}
+
 impl Drop for Codex {
     /// Codex processes of this home that outlived the test (a daemon, a watcher) are ended.
     fn drop(&mut self) {

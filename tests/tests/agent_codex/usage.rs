@@ -4,42 +4,9 @@
 //! tokens, which are `cache_read`), its model, and the worker's `paliadin_agent_tokens_total`
 //! counts the same.
 
+use paliadin_e2e::codex::usage_counts;
 use paliadin_e2e::codex_sys::{CodexSys, last};
-use paliadin_e2e::model_openai::sse::Usage as Reported;
-use serde_json::Value;
 use uuid::Uuid;
-
-/// Paliadin's kinds (input, output, cache read, cache creation) of what the model reported on
-/// `turn`, summed over its answers.
-fn reported(sys: &CodexSys, turn: Uuid) -> [i64; 4] {
-    let answers: Vec<Reported> = sys
-        .codex
-        .server
-        .spent()
-        .into_iter()
-        .filter(|s| s.turn_id == Some(turn))
-        .map(|s| s.usage)
-        .collect();
-    assert!(!answers.is_empty(), "the model answered on {turn}");
-    answers.iter().fold([0; 4], |s, u| {
-        [
-            s[0] + u.input - u.cached,
-            s[1] + u.output,
-            s[2] + u.cached,
-            0,
-        ]
-    })
-}
-
-fn counts(u: &Value) -> [i64; 4] {
-    let n = |k: &str| u[k].as_i64().unwrap_or_else(|| panic!("{k} in {u}"));
-    [
-        n("input"),
-        n("output"),
-        n("cache_read"),
-        n("cache_creation"),
-    ]
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_turn_records_what_the_model_reported_from_the_rollout() {
@@ -57,7 +24,7 @@ async fn each_turn_records_what_the_model_reported_from_the_rollout() {
     let usage = &last(&evs).data["usage"];
     assert!(usage.is_object(), "the end event carries usage: {evs:?}");
     assert_eq!(usage["model"], "gpt-scripted");
-    assert_eq!(counts(usage), reported(&sys, first), "{usage}");
+    assert_eq!(usage_counts(usage), sys.codex.reported(first), "{usage}");
 
     // A turn with several model requests (two shell commands, then the reply).
     let path = sys.codex.workdir.join("notes.txt");
@@ -65,9 +32,9 @@ async fn each_turn_records_what_the_model_reported_from_the_rollout() {
     let (second, evs) = sys.turn(&msg).await;
     sys.assert_end(&evs, &msg);
     let second: Uuid = second.parse().unwrap();
-    let two = counts(&last(&evs).data["usage"]);
-    assert_eq!(two, reported(&sys, second));
-    assert_ne!(two, counts(usage), "each turn has its own counts");
+    let two = usage_counts(&last(&evs).data["usage"]);
+    assert_eq!(two, sys.codex.reported(second));
+    assert_ne!(two, usage_counts(usage), "each turn has its own counts");
 
     let (s, items) = sys.c.get("/api/paliadin/turns").await;
     assert_eq!(s, 200, "{items}");
@@ -78,10 +45,14 @@ async fn each_turn_records_what_the_model_reported_from_the_rollout() {
             .iter()
             .find(|t| t["turn_id"] == id.to_string())
             .unwrap_or_else(|| panic!("{id} in {items}"));
-        assert_eq!(counts(&item["usage"]), reported(&sys, id), "{item}");
+        assert_eq!(
+            usage_counts(&item["usage"]),
+            sys.codex.reported(id),
+            "{item}"
+        );
     }
 
-    let want = [reported(&sys, first), reported(&sys, second)];
+    let want = [sys.codex.reported(first), sys.codex.reported(second)];
     let lines: Vec<String> = ["input", "output", "cache_read"]
         .iter()
         .enumerate()

@@ -4,46 +4,13 @@
 //! recorded as answered by `codex`, and a turn's work (text, commands, a failing one) streams
 //! as the same steps as for a local Codex (`agent_codex::worklog`), again on replay.
 
-use paliadin_e2e::codex::Codex;
+use paliadin_e2e::codex::{Codex, usage_counts};
 use paliadin_e2e::http::{Client, SseEvent, user};
 use paliadin_e2e::model_openai::script::default_body;
 use paliadin_e2e::procs::TmuxRig;
 use paliadin_e2e::sshd::{SshHost, wait_host, worker};
 use paliadin_e2e::worklog::{assert_codex_work_steps, steps};
 use serde_json::Value;
-use uuid::Uuid;
-
-/// Paliadin's kinds (input, output, cache read, cache creation) of what the model reported
-/// on `turn`, summed over its answers.
-fn reported(codex: &Codex, turn: &str) -> [i64; 4] {
-    let turn: Uuid = turn.parse().expect("turn id");
-    let answers: Vec<_> = codex
-        .server
-        .spent()
-        .into_iter()
-        .filter(|s| s.turn_id == Some(turn))
-        .map(|s| s.usage)
-        .collect();
-    assert!(!answers.is_empty(), "the model answered on {turn}");
-    answers.iter().fold([0; 4], |s, u| {
-        [
-            s[0] + u.input - u.cached,
-            s[1] + u.output,
-            s[2] + u.cached,
-            0,
-        ]
-    })
-}
-
-fn counts(u: &Value) -> [i64; 4] {
-    let n = |k: &str| u[k].as_i64().unwrap_or_else(|| panic!("{k} in {u}"));
-    [
-        n("input"),
-        n("output"),
-        n("cache_read"),
-        n("cache_creation"),
-    ]
-}
 
 #[track_caller]
 fn end(evs: &[SseEvent]) -> &Value {
@@ -79,7 +46,7 @@ async fn over_ssh_codex_answers_with_its_usage_agent_and_steps() {
     assert_eq!(data["agent"], "codex", "the end event names the agent");
     let usage = &data["usage"];
     assert_eq!(usage["model"], "gpt-scripted", "{usage}");
-    assert_eq!(counts(usage), reported(&codex, &first), "{usage}");
+    assert_eq!(usage_counts(usage), reported(&codex, &first), "{usage}");
     assert!(steps(&evs).is_empty(), "a turn without work has no steps");
 
     let path = codex.workdir.join("notes.txt");
@@ -89,7 +56,7 @@ async fn over_ssh_codex_answers_with_its_usage_agent_and_steps() {
     let evs = c.stream_all(&sse, None, 120).await;
     let data = end(&evs);
     assert_eq!(data["text"], "Worked 2 times.");
-    assert_eq!(counts(&data["usage"]), reported(&codex, &second));
+    assert_eq!(usage_counts(&data["usage"]), reported(&codex, &second));
     let live = steps(&evs);
     assert_codex_work_steps(&live, 2, &path, &text);
     let again = c.stream_all(&sse, None, 30).await;
@@ -105,6 +72,11 @@ async fn over_ssh_codex_answers_with_its_usage_agent_and_steps() {
             .find(|t| t["turn_id"] == id.as_str())
             .unwrap_or_else(|| panic!("{id} in {items}"));
         assert_eq!(item["agent"], "codex", "{item}");
-        assert_eq!(counts(&item["usage"]), reported(&codex, id), "{item}");
+        assert_eq!(usage_counts(&item["usage"]), reported(&codex, id), "{item}");
     }
+}
+
+/// What the model reported on the turn named `id` (as the API names it).
+fn reported(codex: &Codex, id: &str) -> [i64; 4] {
+    codex.reported(id.parse().expect("turn id"))
 }
