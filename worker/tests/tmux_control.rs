@@ -258,6 +258,11 @@ async fn a_killed_server_loses_only_what_was_in_flight_and_the_next_command_reco
         !missing.unwrap().starts_with("a\n"),
         "session `a` died with its server"
     );
+    // The new client attaches alongside the command that started the server: wait for it.
+    until("one control client on the new server", || {
+        srv.control_clients().len() == 1
+    })
+    .await;
     assert_eq!(srv.control_clients().len(), 1);
 }
 
