@@ -1,5 +1,5 @@
 //! SSH transport figures (printed, not asserted) for `docs/performance.md`, "SSH":
-//! - one round trip (`ping`) over the persistent channel, over a local shim without ssh (the
+//! - one round trip (`ping`) over the persistent channel, over a local host agent without ssh (the
 //!   protocol's own share), and with one `ssh` process per request (handshake every time);
 //! - a warm `/echo` turn with the demo agent: local tmux, remote over the persistent channel,
 //!   and remote with one `ssh host tmux …` process per step (the seed's design: check, load,
@@ -16,7 +16,7 @@ use paliadin_shared::{SessionName, UserMessage};
 use paliadin_worker::driver::local::{LocalConfig, LocalDriver};
 use paliadin_worker::driver::ssh::SshDriver;
 use paliadin_worker::driver::{Driver, Progress, TurnControl, TurnSpec};
-use paliadin_worker::shim::proto::Op;
+use paliadin_worker::host_agent::proto::Op;
 use paliadin_worker::ssh::{Link, LinkOptions, SshTarget};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -188,8 +188,11 @@ async fn main() {
     let host = SshHost::start("bench");
     let target = SshTarget::parse(&host.url()).expect("url");
     let link = Link::start("bench", target, LinkOptions::default());
-    let local_shim = TmuxRig::new();
-    let (socket, spool) = (local_shim.socket.clone(), local_shim.spool.clone());
+    let local_host_agent = TmuxRig::new();
+    let (socket, spool) = (
+        local_host_agent.socket.clone(),
+        local_host_agent.spool.clone(),
+    );
     let pipe = Link::start_with(
         "pipe",
         move || {
@@ -205,7 +208,7 @@ async fn main() {
     println!("\n| figure (ms) | n | p50 | p99 | mean |\n|---|---|---|---|---|");
     row("`ping`, persistent SSH channel", n, pings(&link, n).await);
     row(
-        "`ping`, shim on a local pipe (no ssh)",
+        "`ping`, host agent on a local pipe (no ssh)",
         n,
         pings(&pipe, n).await,
     );

@@ -67,11 +67,11 @@ impl TestAccounts {
                 .args(["--group", &group, "--map"])
                 .arg(a.map()));
         }
-        let shim = a.bin("paliadin-shim");
+        let host_agent = a.bin("paliadin-shim");
         let rule = format!(
-            "Defaults!{shim} !use_pty\n{} ALL=(%{group}) NOPASSWD: {shim} serve *\n",
+            "Defaults!{host_agent} !use_pty\n{} ALL=(%{group}) NOPASSWD: {host_agent} serve *\n",
             a.worker,
-            shim = shim.display()
+            host_agent = host_agent.display()
         );
         let staged = a.dir.join("sudoers");
         std::fs::write(&staged, rule).unwrap();

@@ -31,7 +31,7 @@ const OUTSIDE_CLAP: &str = "\
 |---|---|---|---|
 | `RUST_LOG` | every binary | `info` | log filter ([tracing `EnvFilter`](https://docs.rs/tracing-subscriber/latest/tracing_subscriber/filter/struct.EnvFilter.html) syntax) |
 | `PALIADIN_LOG_JSON` | every binary | unset | `1` or `true`: one JSON object per log line ([`operations.md`](operations.md), \"Logs\") |
-| `PALIADIN_SPOOL_DIR` | `paliadin-demo-agent`, the Claude Code hooks | — (required) | the spool directory the agent writes its reply files to; the worker (or shim) sets it in each session it starts |
+| `PALIADIN_SPOOL_DIR` | `paliadin-demo-agent`, the Claude Code hooks | — (required) | the spool directory the agent writes its reply files to; the worker (or host agent) sets it in each session it starts |
 | `PALIADIN_PERMISSION_WAIT_SECS` | `paliadin-demo-agent`, the Claude Code `permission-request` hook | `1800` | how long the agent side waits for a permission decision (the worker's setting of the same name is passed into each session) |
 | `PALIADIN_SESSION` | the Claude Code hooks | — | set by the worker in each session it starts; identifies the session to the hooks |
 | `XDG_RUNTIME_DIR` | `paliadin-worker`, `paliadin-shim` | — | the default spool is `$XDG_RUNTIME_DIR/paliadin/spool`, else `/tmp/paliadin-<uid>/spool` |
@@ -49,7 +49,7 @@ pub fn render_all() -> String {
     ));
     out.push_str(&render(
         "paliadin-shim",
-        &paliadin_worker::shim::cli::Cli::command(),
+        &paliadin_worker::host_agent::cli::Cli::command(),
     ));
     out.push_str(OUTSIDE_CLAP);
     out

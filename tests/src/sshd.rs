@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub struct SshHost {
     /// The host's name in `PALIADIN_HOSTS` (and its queue `turns_<name>`).
     pub name: String,
-    /// Its tmux server and spool, as the shim on it uses them.
+    /// Its tmux server and spool, as the host agent on it uses them.
     pub rig: TmuxRig,
     pub port: u16,
     /// The worker's key and the pinned host key.
@@ -201,7 +201,7 @@ impl SshHost {
         }
     }
 
-    /// The host goes dark: sshd and every session and shim under it are killed.
+    /// The host goes dark: sshd and every session and host agent under it are killed.
     pub fn stop(&mut self) {
         if let Some(mut sshd) = self.sshd.take() {
             let all = descendants(sshd.id());

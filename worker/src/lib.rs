@@ -14,8 +14,8 @@
 //! - [`uploads`]: the files a turn carries, written into the agent's working directory.
 //! - [`runtime`]: the claim loop, leases, event sink and terminal writes.
 //! - [`metrics`]: Prometheus metrics of the worker and its `/metrics` listener.
-//! - [`shim`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
-//! - [`ssh`]: the persistent SSH channel to a remote host's shim (connect, multiplex, reconnect).
+//! - [`host_agent`]: the host agent `paliadin-shim serve` (JSON lines over SSH, wraps [`tmux`]).
+//! - [`ssh`]: the persistent SSH channel to a remote host's host agent (connect, multiplex, reconnect).
 //! - [`terminal`]: the live, read-only terminal views of the hosts this worker serves.
 //! - [`transcript_store`]: the agent's transcript copied to PostgreSQL and restored on a host
 //!   that lacks it.
@@ -31,10 +31,10 @@ pub mod demo;
 pub mod doctor;
 pub mod driver;
 pub mod hook;
+pub mod host_agent;
 pub mod hosts;
 pub mod metrics;
 pub mod runtime;
-pub mod shim;
 pub mod spool;
 pub mod ssh;
 pub mod terminal;

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use paliadin_worker::accounts::ShimSettings;
+use paliadin_worker::accounts::HostAgentSettings;
 use paliadin_worker::agent_cmd;
 use paliadin_worker::cli::{Cli, Cmd};
 use paliadin_worker::driver::Driver;
@@ -74,8 +74,8 @@ async fn main() -> anyhow::Result<()> {
                 ))
             }
             Address::Accounts(target) => {
-                tracing::info!(host = %spec.name, map = %target.map.display(), shim = %target.shim.display(), "this machine, one agent account per owner");
-                let settings = ShimSettings {
+                tracing::info!(host = %spec.name, map = %target.map.display(), host_agent = %target.host_agent.display(), "this machine, one agent account per owner");
+                let settings = HostAgentSettings {
                     session_prefix: cli.runtime.session_prefix.clone(),
                     max_reply_bytes: cli.max_reply_bytes,
                     agent_cmd: cli.agent_cmd.clone().filter(|c| !c.trim().is_empty()),

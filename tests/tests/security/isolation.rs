@@ -133,7 +133,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The host agent process (`paliadin-shim`) running as `account`.
-fn shim_of(acc: &TestAccounts, account: &str) -> u32 {
+fn host_agent_of(acc: &TestAccounts, account: &str) -> u32 {
     let uid = acc.uid(account);
     let pids: Vec<u32> = acc
         .processes()
@@ -242,7 +242,7 @@ async fn an_owners_agent_reaches_nothing_of_another_owner_or_of_the_worker() {
             json!([spool])
         );
     }
-    let b_shim = shim_of(acc, b);
+    let b_host_agent = host_agent_of(acc, b);
 
     // The probe, as A's agent account, tries every move.
     let before = snapshot(&acc.spool(b));
@@ -253,7 +253,7 @@ async fn an_owners_agent_reaches_nothing_of_another_owner_or_of_the_worker() {
         "other_turn": b_turn,
         "other_socket": acc.tmux_socket(b),
         "other_session": session_of(&ub.id),
-        "other_shim_pid": b_shim,
+        "other_host_agent_pid": b_host_agent,
         "worker_pid": worker_pid,
         "secret_files": [rig.secret_file],
         "database_url": rig.db.url,
@@ -349,7 +349,7 @@ fn the_private_host_agent_refuses_root_and_a_home_others_can_enter() {
         return;
     }
     let acc = TestAccounts::create(&[uuid::Uuid::new_v4()]);
-    let shim = acc.bin("paliadin-shim");
+    let host_agent = acc.bin("paliadin-shim");
     let serve = |cmd: &mut std::process::Command| {
         let out = cmd
             .args(["serve", "--private"])
@@ -359,10 +359,10 @@ fn the_private_host_agent_refuses_root_and_a_home_others_can_enter() {
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let err = serve(std::process::Command::new(&shim).env("HOME", "/root"));
+    let err = serve(std::process::Command::new(&host_agent).env("HOME", "/root"));
     assert!(err.contains("refusing to run agents as root"), "{err}");
     let agent = &acc.agents[0];
     std::fs::set_permissions(acc.home(agent), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let err = serve(&mut acc.command_as(agent, &shim));
+    let err = serve(&mut acc.command_as(agent, &host_agent));
     assert!(err.contains("open to group or others"), "{err}");
 }

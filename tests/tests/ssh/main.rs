@@ -1,11 +1,11 @@
-//! Hosts over SSH (a real sshd on loopback): remote turns, the host agent (shim) and the
+//! Hosts over SSH (a real sshd on loopback): remote turns, the host agent (host agent) and the
 //! failures of the transport; Claude Code and Codex CLI as the agent on the host.
 
 mod claude_statuses;
 mod codex;
 mod failures;
+mod host_agent;
 mod remote;
-mod shim;
 mod terminal;
 mod transcripts;
 mod uploads;

@@ -13,7 +13,7 @@
 //!
 //! The worker runs, per account, with an empty environment and `/` as its directory:
 //! `sudo -n -u ACCOUNT -- SHIM serve --private --session-prefix P --max-reply-bytes N
-//! [--agent-cmd CMD]`; every part a separate argv word, no shell. `--private` makes the shim
+//! [--agent-cmd CMD]`; every part a separate argv word, no shell. `--private` makes the host agent
 //! keep its spool and workdir in the account's home, which must be closed to others.
 //!
 //! Layout: [`map`] (the account map, reloaded when it changes); the driver is
@@ -40,17 +40,17 @@ pub struct AccountsTarget {
     /// The account map (`<user id> <account>` lines).
     pub map: PathBuf,
     /// `paliadin-shim`, by the absolute path the sudoers rule allows.
-    pub shim: PathBuf,
+    pub host_agent: PathBuf,
     /// The privilege helper: `sudo`, or anything that takes the same arguments.
     pub sudo: PathBuf,
 }
 
 /// What the worker passes on to every agent account's host agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShimSettings {
+pub struct HostAgentSettings {
     pub session_prefix: String,
     pub max_reply_bytes: u64,
-    /// `PALIADIN_AGENT_CMD` when the operator set it; else the shim chooses (as on a host).
+    /// `PALIADIN_AGENT_CMD` when the operator set it; else the host agent chooses (as on a host).
     pub agent_cmd: Option<String>,
     /// `PALIADIN_AGENT`, `PALIADIN_AGENT_START_ARGS`, `PALIADIN_AGENT_RESUME_ARGS` when set.
     pub launch: crate::tmux::launch::LaunchSettings,
@@ -78,7 +78,7 @@ impl AccountsTarget {
         };
         let mut t = AccountsTarget {
             map: absolute(&map, "the account map")?,
-            shim: default_shim(),
+            host_agent: default_host_agent(),
             sudo: PathBuf::from("/usr/bin/sudo"),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -88,7 +88,7 @@ impl AccountsTarget {
             let v =
                 crate::ssh::target::percent_decode(v).ok_or_else(|| err("bad percent-encoding"))?;
             match k {
-                "shim" => t.shim = absolute(&v, "shim")?,
+                "shim" => t.host_agent = absolute(&v, "shim")?,
                 "sudo" => t.sudo = absolute(&v, "sudo")?,
                 _ => return Err(err(&format!("unknown setting {k:?} (shim, sudo)"))),
             }
@@ -102,13 +102,13 @@ impl AccountsTarget {
     }
 
     /// The privilege helper's arguments (after the binary) that start `account`'s host agent.
-    pub fn args(&self, account: &AccountName, settings: &ShimSettings) -> Vec<OsString> {
+    pub fn args(&self, account: &AccountName, settings: &HostAgentSettings) -> Vec<OsString> {
         let mut a: Vec<OsString> = vec![
             "-n".into(),
             "-u".into(),
             account.as_str().into(),
             "--".into(),
-            self.shim.clone().into(),
+            self.host_agent.clone().into(),
             "serve".into(),
             "--private".into(),
             "--session-prefix".into(),
@@ -126,7 +126,7 @@ impl AccountsTarget {
 }
 
 /// `paliadin-shim` next to this executable (where the packages and `cargo build` put it).
-fn default_shim() -> PathBuf {
+fn default_host_agent() -> PathBuf {
     std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(|d| d.join("paliadin-shim")))
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(t.sudo, PathBuf::from("/usr/bin/doas x"));
         assert_eq!(t.display(), "accounts:///etc/paliadin/accounts");
         let account = AccountName::parse("pa-alice").unwrap();
-        let settings = ShimSettings {
+        let settings = HostAgentSettings {
             session_prefix: "paliadin".into(),
             max_reply_bytes: 10,
             agent_cmd: Some("claude --model 'x y'".into()),

@@ -6,14 +6,14 @@
 //! carries back to the worker's log).
 
 use clap::Parser;
-use paliadin_worker::shim::cli::{Cli, Command};
-use paliadin_worker::shim::server;
+use paliadin_worker::host_agent::cli::{Cli, Command};
+use paliadin_worker::host_agent::server;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    paliadin_worker::shim::init_logging();
+    paliadin_worker::host_agent::init_logging();
     let Command::Serve(config) = Cli::parse().command;
     let prefix = config.prefix()?;
     let host = Arc::new(config.start()?);

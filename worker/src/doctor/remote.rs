@@ -1,7 +1,7 @@
 //! The worker's check of each remote host: ssh connects with the configured key and known
 //! hosts, and the host agent (`paliadin-shim`) answers its hello in this worker's protocol.
 
-use crate::shim::proto::PROTOCOL;
+use crate::host_agent::proto::PROTOCOL;
 use crate::ssh::LinkOptions;
 use crate::ssh::{Conn, SshTarget};
 use paliadin_shared::doctor::Report;

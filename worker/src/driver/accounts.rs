@@ -6,11 +6,11 @@
 //! "connection" is `sudo -n -u ACCOUNT -- paliadin-shim serve --private …` on a pipe. Links
 //! start on an account's first turn and are kept up (and reconnected) like a remote host's, so
 //! resuming after a dropped pipe works exactly as over SSH. The worker never touches an
-//! account's spool or tmux server itself: only through that account's shim.
+//! account's spool or tmux server itself: only through that account's host agent.
 
 use super::ssh::SshDriver;
 use super::{DriveError, Driver, Progress, TurnControl, TurnSpec};
-use crate::accounts::{AccountMap, AccountName, AccountsTarget, ShimSettings};
+use crate::accounts::{AccountMap, AccountName, AccountsTarget, HostAgentSettings};
 use crate::ssh::{Link, LinkOptions};
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
@@ -26,11 +26,11 @@ pub struct AccountsDriver {
     /// The host's name, for logs.
     label: String,
     target: AccountsTarget,
-    settings: ShimSettings,
+    settings: HostAgentSettings,
     opts: LinkOptions,
     map: AccountMap,
     /// One host agent (and its link) per account, started on the account's first use.
-    shims: Mutex<HashMap<AccountName, Arc<SshDriver>>>,
+    host_agents: Mutex<HashMap<AccountName, Arc<SshDriver>>>,
 }
 
 impl AccountsDriver {
@@ -38,7 +38,7 @@ impl AccountsDriver {
     pub fn new(
         label: &str,
         target: AccountsTarget,
-        settings: ShimSettings,
+        settings: HostAgentSettings,
         opts: LinkOptions,
     ) -> AccountsDriver {
         AccountsDriver {
@@ -47,19 +47,19 @@ impl AccountsDriver {
             target,
             settings,
             opts,
-            shims: Mutex::default(),
+            host_agents: Mutex::default(),
         }
     }
 
     /// The host agent of `user`'s account. A user without an account gets no agent: the turn
     /// fails (as an upstream error, so failover does not move the user elsewhere).
-    fn shim(&self, user: Uuid) -> Result<Arc<SshDriver>, DriveError> {
+    fn host_agent(&self, user: Uuid) -> Result<Arc<SshDriver>, DriveError> {
         let account = self.map.account(user).map_err(|e| {
             tracing::warn!(host = %self.label, error = %e, "no agent account for the user");
             DriveError::Upstream(e)
         })?;
-        let mut shims = self.shims.lock().expect("shims");
-        let shim = shims.entry(account.clone()).or_insert_with(|| {
+        let mut host_agents = self.host_agents.lock().expect("host_agents");
+        let host_agent = host_agents.entry(account.clone()).or_insert_with(|| {
             let (sudo, args) = (
                 self.target.sudo.clone(),
                 self.target.args(&account, &self.settings),
@@ -79,7 +79,7 @@ impl AccountsDriver {
             let link = Link::start_with(&label, connect, self.opts.clone());
             Arc::new(SshDriver::with_link(link, self.opts.connect_timeout))
         });
-        Ok(shim.clone())
+        Ok(host_agent.clone())
     }
 }
 
@@ -91,18 +91,18 @@ impl Driver for AccountsDriver {
         progress: &dyn Progress,
         control: &TurnControl,
     ) -> Result<Reply, DriveError> {
-        self.shim(spec.user_id)?
+        self.host_agent(spec.user_id)?
             .run_turn(spec, progress, control)
             .await
     }
 
     async fn reset(&self, user: Uuid, session: &SessionName) -> Result<(), DriveError> {
-        self.shim(user)?.reset(user, session).await
+        self.host_agent(user)?.reset(user, session).await
     }
 
     async fn settle(&self, user: Uuid, turn: Uuid) {
-        if let Ok(shim) = self.shim(user) {
-            shim.settle(user, turn).await
+        if let Ok(host_agent) = self.host_agent(user) {
+            host_agent.settle(user, turn).await
         }
     }
 
@@ -111,12 +111,12 @@ impl Driver for AccountsDriver {
         user: Uuid,
         session: &SessionName,
     ) -> Result<crate::tmux::pane_view::PaneView, DriveError> {
-        self.shim(user)?.pane(user, session).await
+        self.host_agent(user)?.pane(user, session).await
     }
 
     async fn purge_uploads(&self, user: Uuid, turns: &[Uuid]) -> Result<(), String> {
-        let shim = self.shim(user).map_err(|e| e.to_string())?;
-        shim.purge_uploads(user, turns).await
+        let host_agent = self.host_agent(user).map_err(|e| e.to_string())?;
+        host_agent.purge_uploads(user, turns).await
     }
 
     async fn transcript(
@@ -124,7 +124,7 @@ impl Driver for AccountsDriver {
         user: Uuid,
         op: crate::transcript_store::TranscriptOp,
     ) -> Result<crate::transcript_store::TranscriptAnswer, DriveError> {
-        self.shim(user)?.transcript(user, op).await
+        self.host_agent(user)?.transcript(user, op).await
     }
 
     /// The host is usable while its account map is; each account's own link decides its turns.

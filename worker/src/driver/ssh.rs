@@ -4,13 +4,13 @@
 //! A turn is one `run` request on the channel; its progress lines become `Progress` calls. If
 //! the channel drops mid-turn, the driver waits for the link to reconnect (at most the
 //! connect bound) and asks again for the same turn: `takeover` when it already saw
-//! `delivered`, else `run` — which the shim turns into a takeover when the agent already has
+//! `delivered`, else `run` — which the host agent turns into a takeover when the agent already has
 //! the turn. Either way the message is pasted once. Content and activity already passed on
-//! are not passed on twice: the new shim replays the turn's files from the start, and the
+//! are not passed on twice: the new host agent replays the turn's files from the start, and the
 //! driver skips as many bytes and events as it has already forwarded.
 
 use super::{DriveCode, DriveError, Driver, Progress, TurnControl, TurnSpec};
-use crate::shim::proto::{self, Body, Op, TurnArgs, WireCode};
+use crate::host_agent::proto::{self, Body, Op, TurnArgs, WireCode};
 use crate::ssh::{CallError, Conn, Link, LinkOptions, SshTarget};
 use async_trait::async_trait;
 use paliadin_shared::SessionName;
@@ -22,8 +22,8 @@ use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Past the turn's own limit (which the shim enforces), how long the driver still waits for
-/// the shim's verdict before giving up on its own.
+/// Past the turn's own limit (which the host agent enforces), how long the driver still waits for
+/// the host agent's verdict before giving up on its own.
 const GRACE: Duration = Duration::from_secs(10);
 /// How long a reset may take once connected.
 const RESET_LIMIT: Duration = Duration::from_secs(30);
@@ -213,7 +213,7 @@ impl SshDriver {
                         agent,
                     }));
                 }
-                // The shim let go on its own (it is stopping): resume on the next connection.
+                // The host agent let go on its own (it is stopping): resume on the next connection.
                 Body::Error {
                     code: WireCode::Drive(DriveCode::Abandoned),
                     ..

@@ -4,7 +4,7 @@
 //! ([`proto::WireUpload`]); `purge_uploads` removes them once their rows are gone.
 
 use super::{DriveError, TurnSpec};
-use crate::shim::proto::{self, Body, Op, WireCode};
+use crate::host_agent::proto::{self, Body, Op, WireCode};
 use crate::ssh::{CallError, Conn};
 use std::time::Duration;
 use uuid::Uuid;

@@ -6,10 +6,10 @@
 //! the request it names, so any number of turns share the channel. When the process exits or
 //! the channel breaks, `closed` fires and every open [`Call`] sees its end (`None`): the
 //! caller decides whether to resume on a new connection. The child's stderr (ssh's own errors
-//! and the shim's logs) is logged and its last line kept as the connection's `last_error`.
+//! and the host agent's logs) is logged and its last line kept as the connection's `last_error`.
 
-use crate::shim::lines::{Line, LineReader};
-use crate::shim::proto::{Body, MAX_RESPONSE_LINE, Op, PROTOCOL, Request, Response};
+use crate::host_agent::lines::{Line, LineReader};
+use crate::host_agent::proto::{Body, MAX_RESPONSE_LINE, Op, PROTOCOL, Request, Response};
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,9 +47,9 @@ pub struct Conn {
     /// Fired when the process exits, a read or write fails, or `kill` is called.
     closed: CancellationToken,
     pid: Option<u32>,
-    /// The shim's name and version, from its hello.
+    /// The host agent's name and version, from its hello.
     pub server: String,
-    /// The last line the ssh client itself wrote to stderr (not the shim's logs).
+    /// The last line the ssh client itself wrote to stderr (not the host agent's logs).
     last_error: Arc<Mutex<Option<String>>>,
     /// How the ssh client exited, once it has.
     exit: Arc<Mutex<Option<String>>>,
@@ -80,7 +80,7 @@ impl Drop for Call {
 }
 
 impl Conn {
-    /// Spawns `cmd` (stdio is set here) and waits up to `hello_within` for the shim's hello.
+    /// Spawns `cmd` (stdio is set here) and waits up to `hello_within` for the host agent's hello.
     pub async fn start(
         mut cmd: Command,
         label: &str,
@@ -224,7 +224,7 @@ impl Conn {
         self.closed.cancelled().await
     }
 
-    /// Ends the connection (the ssh client is killed; the shim then detaches its turns).
+    /// Ends the connection (the ssh client is killed; the host agent then detaches its turns).
     pub fn kill(&self) {
         self.closed.cancel();
     }
@@ -316,7 +316,7 @@ async fn log_stderr(
         if line.trim().is_empty() {
             continue;
         }
-        // The shim's own log lines start with a timestamp (or `{` in JSON); the rest is ssh's.
+        // The host agent's own log lines start with a timestamp (or `{` in JSON); the rest is ssh's.
         if line.starts_with(|c: char| c.is_ascii_digit() || c == '{') {
             tracing::info!(target: "paliadin_worker::ssh::remote", host = %label, "{line}");
         } else {

@@ -1,7 +1,7 @@
 //! `Link`: the persistent channel to one remote host, kept up by a supervisor task.
 //!
-//! The supervisor connects at start, pings the shim every `keepalive` (a ping unanswered for
-//! two periods kills the connection: a hung shim or a half-open TCP connection is noticed even
+//! The supervisor connects at start, pings the host agent every `keepalive` (a ping unanswered for
+//! two periods kills the connection: a hung host agent or a half-open TCP connection is noticed even
 //! between turns; ssh's own `ServerAliveInterval` covers the transport), and reconnects with
 //! exponential backoff (200 ms doubling to `max_backoff`) whenever the connection ends.
 //! Turns ask for the current connection with [`Link::get`], which waits at most a bound and
@@ -10,7 +10,7 @@
 
 use super::conn::Conn;
 use super::target::SshTarget;
-use crate::shim::proto::{Body, Op};
+use crate::host_agent::proto::{Body, Op};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 /// How the link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
-    /// ssh's `ConnectTimeout`, and how long to wait for the shim's hello after that.
+    /// ssh's `ConnectTimeout`, and how long to wait for the host agent's hello after that.
     pub connect_timeout: Duration,
     /// Period of application-level pings.
     pub keepalive: Duration,
@@ -60,7 +60,7 @@ impl Link {
         Link::start_with(label, connect, opts)
     }
 
-    /// Same, with any command that speaks the shim protocol on its stdio (e.g. a local
+    /// Same, with any command that speaks the host agent protocol on its stdio (e.g. a local
     /// `paliadin-shim serve` without ssh, to measure the transport's share).
     pub fn start_with<F>(label: &str, connect: F, opts: LinkOptions) -> Link
     where

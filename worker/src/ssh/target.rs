@@ -33,7 +33,7 @@ pub struct SshTarget {
     pub known_hosts: Option<PathBuf>,
     pub config: Option<PathBuf>,
     pub ssh_bin: PathBuf,
-    pub shim: String,
+    pub host_agent: String,
 }
 
 impl SshTarget {
@@ -72,7 +72,7 @@ impl SshTarget {
             known_hosts: None,
             config: None,
             ssh_bin: PathBuf::from("ssh"),
-            shim: "paliadin-shim".into(),
+            host_agent: "paliadin-shim".into(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair
@@ -91,7 +91,7 @@ impl SshTarget {
                     if v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b)) =>
                 {
-                    t.shim = v
+                    t.host_agent = v
                 }
                 "shim" => return Err(err("shim must be a plain path ([A-Za-z0-9._/-])")),
                 _ => {
@@ -163,7 +163,7 @@ impl SshTarget {
         }
         a.push("--".into());
         a.push(self.host.clone().into());
-        a.push(self.shim.clone().into());
+        a.push(self.host_agent.clone().into());
         a.push("serve".into());
         a
     }

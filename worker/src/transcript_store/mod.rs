@@ -20,7 +20,7 @@ pub mod file;
 pub mod removals;
 pub mod sync;
 
-use crate::shim::proto::WireTranscript;
+use crate::host_agent::proto::WireTranscript;
 use paliadin_shared::SessionName;
 use uuid::Uuid;
 

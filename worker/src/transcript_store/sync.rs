@@ -14,7 +14,7 @@
 
 use super::{READ_MAX, TranscriptAnswer, TranscriptOp, WRITE_MAX};
 use crate::driver::{DriveError, Driver};
-use crate::shim::proto::{self, Body, Op, WireCode};
+use crate::host_agent::proto::{self, Body, Op, WireCode};
 use crate::ssh::Conn;
 use paliadin_shared::SessionName;
 use paliadin_shared::db::transcripts::{self, Appended};

@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_step_crosses_the_host_agent_wire_whole() {
-        use crate::shim::proto::{Body, Response, line};
+        use crate::host_agent::proto::{Body, Response, line};
         let step = Step {
             n: 2,
             body: StepBody::Text {

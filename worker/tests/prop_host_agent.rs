@@ -1,12 +1,12 @@
-//! Property-based tests of the host-agent protocol's parsers (`paliadin_worker::shim`): the
+//! Property-based tests of the host-agent protocol's parsers (`paliadin_worker::host_agent`): the
 //! bounded line reader both ends use (`lines`), and the JSON lines it carries (`proto`:
-//! requests the shim reads, responses the worker reads, error codes). Never a panic on
+//! requests the host agent reads, responses the worker reads, error codes). Never a panic on
 //! arbitrary bytes, lines never over their limit whatever the chunking, and every response and
 //! code survives the wire unchanged. Cases: `PROPTEST_CASES` (default 256).
 
 use paliadin_shared::domain::trailer::Trailer;
-use paliadin_worker::shim::lines::{Line, LineReader};
-use paliadin_worker::shim::proto::{self, Body, Request, Response, WireCode};
+use paliadin_worker::host_agent::lines::{Line, LineReader};
+use paliadin_worker::host_agent::proto::{self, Body, Request, Response, WireCode};
 use proptest::prelude::*;
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -1,7 +1,7 @@
 //! Pins the host agent's defences, talking to a real `paliadin-shim serve` (directly on its
 //! stdio, and once through sshd's forced command): the hello comes first; malformed JSON,
 //! missing ids, unknown verbs, bad session names, bad messages, bad timeouts, invalid UTF-8
-//! and oversized lines each get an error line and the shim keeps serving; nothing a request
+//! and oversized lines each get an error line and the host agent keeps serving; nothing a request
 //! carries ever runs as a command — a session name `x;touch …` is refused, a message with
 //! `$(…)`, backticks, `;` and `|` is delivered to the agent as text, byte for byte, and the
 //! command an SSH client asks for is ignored in favour of the forced `paliadin-shim serve`.
@@ -15,14 +15,14 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-struct Shim {
+struct HostAgent {
     _child: Child,
     stdin: ChildStdin,
     out: Lines<BufReader<ChildStdout>>,
 }
 
-impl Shim {
-    fn start(rig: &TmuxRig) -> Shim {
+impl HostAgent {
+    fn start(rig: &TmuxRig) -> HostAgent {
         let mut child = Command::new(binary("paliadin-shim"))
             .arg("serve")
             .env("PALIADIN_TMUX_SOCKET", &rig.socket)
@@ -37,7 +37,7 @@ impl Shim {
             .expect("spawn paliadin-shim");
         let stdin = child.stdin.take().unwrap();
         let out = BufReader::new(child.stdout.take().unwrap()).lines();
-        Shim {
+        HostAgent {
             _child: child,
             stdin,
             out,
@@ -59,7 +59,7 @@ impl Shim {
             .await
             .expect("a line in time")
             .unwrap()
-            .expect("the shim is still there");
+            .expect("the host agent is still there");
         serde_json::from_str(&line).expect("every line is JSON")
     }
 
@@ -94,23 +94,26 @@ fn turn(session: &str, message: &str) -> Value {
 }
 
 #[tokio::test]
-async fn bad_requests_get_error_lines_and_the_shim_keeps_serving() {
+async fn bad_requests_get_error_lines_and_the_host_agent_keeps_serving() {
     let rig = TmuxRig::new();
-    let mut shim = Shim::start(&rig);
-    let hello = shim.recv().await;
+    let mut host_agent = HostAgent::start(&rig);
+    let hello = host_agent.recv().await;
     assert_eq!(
         (hello["type"].as_str(), hello["protocol"].as_u64()),
         (Some("hello"), Some(2))
     );
-    shim.send_raw(b"{not json").await;
-    let v = shim.recv().await;
+    host_agent.send_raw(b"{not json").await;
+    let v = host_agent.recv().await;
     assert_eq!(
         (error_code(&v), v["id"].is_null()),
         (("error", "bad_request"), true),
         "{v}"
     );
-    shim.send_raw(&[0xff, 0xfe, b'{', b'}']).await;
-    assert_eq!(error_code(&shim.recv().await), ("error", "bad_request"));
+    host_agent.send_raw(&[0xff, 0xfe, b'{', b'}']).await;
+    assert_eq!(
+        error_code(&host_agent.recv().await),
+        ("error", "bad_request")
+    );
     for (req, code) in [
         (json!({"op": "ping"}), "bad_request"),
         (json!({"id": "7", "op": "ping"}), "bad_request"),
@@ -144,30 +147,30 @@ async fn bad_requests_get_error_lines_and_the_shim_keeps_serving() {
             "bad_request",
         ),
     ] {
-        let v = shim.ask(req.clone()).await;
+        let v = host_agent.ask(req.clone()).await;
         assert_eq!(error_code(&v), ("error", code), "{req} → {v}");
     }
     let mut bad_message = turn("pal-ok", "\u{1b}[31mred");
     bad_message["id"] = json!(8);
     assert_eq!(
-        error_code(&shim.ask(bad_message).await),
+        error_code(&host_agent.ask(bad_message).await),
         ("error", "bad_request")
     );
     let mut no_time = turn("pal-ok", "hello");
     no_time["id"] = json!(9);
     no_time["timeout_ms"] = json!(0);
     assert_eq!(
-        error_code(&shim.ask(no_time).await),
+        error_code(&host_agent.ask(no_time).await),
         ("error", "bad_request")
     );
     let huge = json!({"id": 10, "op": "ping", "pad": "x".repeat(300 * 1024)});
-    let v = shim.ask(huge).await;
+    let v = host_agent.ask(huge).await;
     assert_eq!(
         (error_code(&v), v["id"].is_null()),
         (("error", "too_large"), true),
         "{v}"
     );
-    let v = shim.ask(json!({"id": 11, "op": "ping"})).await;
+    let v = host_agent.ask(json!({"id": 11, "op": "ping"})).await;
     assert_eq!(
         (v["id"].as_u64(), v["type"].as_str()),
         (Some(11), Some("ok"))
@@ -181,8 +184,8 @@ async fn bad_requests_get_error_lines_and_the_shim_keeps_serving() {
 #[tokio::test]
 async fn nothing_in_a_request_ever_runs_as_a_command() {
     let rig = TmuxRig::new();
-    let mut shim = Shim::start(&rig);
-    shim.recv().await;
+    let mut host_agent = HostAgent::start(&rig);
+    host_agent.recv().await;
     let (by_name, by_reset) = (pwned("name"), pwned("reset"));
     for (id, op) in [
         (1, turn(&format!("x;touch {}", by_name.display()), "hi")),
@@ -197,7 +200,7 @@ async fn nothing_in_a_request_ever_runs_as_a_command() {
     ] {
         let mut req = op;
         req["id"] = json!(id);
-        let v = shim.ask(req).await;
+        let v = host_agent.ask(req).await;
         assert_eq!(error_code(&v), ("error", "bad_request"), "{v}");
     }
     let (a, b, c, d) = (pwned("subst"), pwned("semi"), pwned("tick"), pwned("pipe"));
@@ -210,9 +213,9 @@ async fn nothing_in_a_request_ever_runs_as_a_command() {
     );
     let mut req = turn("pal-hostile", &format!("/echo {text}"));
     req["id"] = json!(4);
-    shim.send(req).await;
+    host_agent.send(req).await;
     let reply = loop {
-        let v = shim.recv().await;
+        let v = host_agent.recv().await;
         assert_eq!(v["id"].as_u64(), Some(4), "{v}");
         if v["type"] != "delivered" && v["type"] != "content" && v["type"] != "activity" {
             break v;
@@ -274,10 +277,10 @@ async fn sessions_without_the_prefix_are_not_the_host_agents() {
         .status()
         .unwrap();
     assert!(made.success());
-    let mut shim = Shim::start(&rig);
-    shim.recv().await; // hello
+    let mut host_agent = HostAgent::start(&rig);
+    host_agent.recv().await; // hello
     for (id, op) in [(1, "capture"), (2, "reset"), (3, "health")] {
-        let v = shim
+        let v = host_agent
             .ask(json!({"id": id, "op": op, "session": "operator-shell"}))
             .await;
         assert_eq!(error_code(&v), ("error", "bad_request"), "{op}: {v}");
@@ -285,19 +288,22 @@ async fn sessions_without_the_prefix_are_not_the_host_agents() {
     }
     let mut run = turn("operator-shell", "/echo pasted");
     run["id"] = json!(4);
-    assert_eq!(error_code(&shim.ask(run).await), ("error", "bad_request"));
+    assert_eq!(
+        error_code(&host_agent.ask(run).await),
+        ("error", "bad_request")
+    );
     assert!(rig.has_session("operator-shell"), "the reset killed it");
     assert!(!rig.screen("operator-shell").contains("pasted"));
 }
 
-/// A shim process that gets a `run` for a turn that already ended and was settled (its files in
+/// A host agent process that gets a `run` for a turn that already ended and was settled (its files in
 /// `done/`, no outcome record — e.g. a connection that won the turn's lock only after another
 /// connection finished it) answers from the files and never pastes the message again.
 #[tokio::test]
 async fn a_run_for_a_settled_turn_never_pastes_again() {
     let rig = TmuxRig::new();
-    let mut shim = Shim::start(&rig);
-    shim.recv().await;
+    let mut host_agent = HostAgent::start(&rig);
+    host_agent.recv().await;
     let mut req = turn("pal-settled", "/echo once");
     req["id"] = json!(1);
     let id = req["turn_id"].as_str().unwrap().to_owned();
@@ -306,10 +312,10 @@ async fn a_run_for_a_settled_turn_never_pastes_again() {
     std::fs::write(done.join(format!("{id}.ack")), "earlier receipt\n").unwrap();
     let trailer = r#"<!-- paliadin {"used_tools":[],"rows_seen":1,"chip_count":0,"classifier_tag":"demo-echo"} -->"#;
     std::fs::write(done.join(format!("{id}.md")), format!("once\n{trailer}\n")).unwrap();
-    shim.send(req).await;
-    let mut last = shim.recv().await;
+    host_agent.send(req).await;
+    let mut last = host_agent.recv().await;
     while last["type"] == "delivered" || last["type"] == "content" {
-        last = shim.recv().await;
+        last = host_agent.recv().await;
     }
     assert_eq!(last["type"], "reply", "{last}");
     assert_eq!(last["text"], "once");
@@ -326,7 +332,7 @@ async fn a_run_for_a_settled_turn_never_pastes_again() {
 #[tokio::test]
 async fn a_turn_whose_host_agent_died_between_its_enter_and_its_receipt_is_not_pasted_again() {
     let rig = TmuxRig::new();
-    let mut first = Shim::start(&rig);
+    let mut first = HostAgent::start(&rig);
     first.recv().await;
     let mut req = turn("pal-late", "/late-ack 4000");
     req["id"] = json!(1);
@@ -338,22 +344,22 @@ async fn a_turn_whose_host_agent_died_between_its_enter_and_its_receipt_is_not_p
     })
     .await;
     first._child.kill().await.unwrap();
-    let mut shim = Shim::start(&rig);
-    shim.recv().await;
-    shim.send(req).await;
-    let mut last = shim.recv().await;
+    let mut host_agent = HostAgent::start(&rig);
+    host_agent.recv().await;
+    host_agent.send(req).await;
+    let mut last = host_agent.recv().await;
     while last["type"] != "reply" && last["type"] != "error" {
-        last = shim.recv().await;
+        last = host_agent.recv().await;
     }
     assert_eq!(last["type"], "reply", "{last}");
     // The agent takes input in order: once a later turn is answered, a second submission of
     // this one would be on the screen.
     let mut next = turn("pal-late", "/echo after");
     next["id"] = json!(2);
-    shim.send(next).await;
-    let mut last = shim.recv().await;
+    host_agent.send(next).await;
+    let mut last = host_agent.recv().await;
     while last["id"] != 2 || last["type"] != "reply" && last["type"] != "error" {
-        last = shim.recv().await;
+        last = host_agent.recv().await;
     }
     assert_eq!(last["type"], "reply", "{last}");
     let submissions = rig

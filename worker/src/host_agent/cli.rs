@@ -1,7 +1,7 @@
 //! The `paliadin-shim` command line. In the library so `docs/configuration.md` is generated
 //! from these very definitions.
 
-use super::ShimConfig;
+use super::HostAgentConfig;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -18,5 +18,5 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve one worker connection: JSON lines on stdin/stdout until EOF.
-    Serve(ShimConfig),
+    Serve(HostAgentConfig),
 }

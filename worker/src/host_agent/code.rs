@@ -1,4 +1,4 @@
-//! The `code` of the shim protocol's `error` lines: one vocabulary with the worker's
+//! The `code` of the host agent protocol's `error` lines: one vocabulary with the worker's
 //! ([`DriveCode`], which holds the ⚑ error codes) plus the protocol's own errors.
 
 use crate::driver::{DriveCode, DriveError};
@@ -16,7 +16,7 @@ pub enum WireCode {
     /// A request line exceeds the limit.
     TooLarge,
     UnknownOp,
-    /// `cancel`/`abandon` of a turn this shim does not run.
+    /// `cancel`/`abandon` of a turn this host agent does not run.
     UnknownTurn,
     /// The turn is already running here, or too many turns are.
     Busy,

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-/// Turns one shim process runs at once, at most (a worker runs far fewer per host).
+/// Turns one host agent process runs at once, at most (a worker runs far fewer per host).
 const MAX_TURNS: usize = 256;
 /// Most `health`, `reset` and `capture` requests running at once; more are answered `busy`.
 const MAX_TASKS: usize = 32;

@@ -9,8 +9,8 @@
 //! - [`proto`]: the versioned wire types, limits and error codes;
 //! - [`lines`]: the bounded line reader (also used by the worker's side);
 //! - [`server`]: the request loop: validation, dispatch, the single writer;
-//! - [`turn`]: one turn in the shim: lock, receipts, outcome record, progress forwarding;
-//! - [`lock`]: per-turn `flock`s so two shim processes never drive one turn at once.
+//! - [`turn`]: one turn in the host agent: lock, receipts, outcome record, progress forwarding;
+//! - [`lock`]: per-turn `flock`s so two host agent processes never drive one turn at once.
 //!
 //! The protocol, the deployment and the security model are described in `docs/hosts.md`.
 
@@ -26,7 +26,7 @@ use crate::tmux::{StartError, TmuxConfig, TmuxHost};
 use clap::Args;
 use std::path::PathBuf;
 
-/// Logging for the shim: like `paliadin_shared::telemetry::init` (`RUST_LOG`, default `info`;
+/// Logging for the host agent: like `paliadin_shared::telemetry::init` (`RUST_LOG`, default `info`;
 /// JSON with `PALIADIN_LOG_JSON=1`) but without colours, and never panicking when stderr is
 /// gone: stderr is the SSH channel's, which closes when the worker's connection drops — exactly
 /// when a turn may still be finishing its delivery.
@@ -46,16 +46,16 @@ pub fn init_logging() {
     };
 }
 
-/// The shim's settings: the tmux side of the worker's settings, for this host.
+/// The host agent's settings: the tmux side of the worker's settings, for this host.
 #[derive(Debug, Clone, Args)]
-pub struct ShimConfig {
+pub struct HostAgentConfig {
     /// Command started in a new session (default: `claude` if on PATH, else the demo agent).
     #[arg(long, env = "PALIADIN_AGENT_CMD")]
     pub agent_cmd: Option<String>,
     /// Where agents write reply files (default: a per-user runtime dir).
     #[arg(long, env = "PALIADIN_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
-    /// Working directory of new agent sessions (default: the shim's, i.e. the home directory).
+    /// Working directory of new agent sessions (default: the host agent's, i.e. the home directory).
     #[arg(long, env = "PALIADIN_WORKDIR")]
     pub workdir: Option<PathBuf>,
     #[command(flatten)]
@@ -98,9 +98,9 @@ pub struct ShimConfig {
     pub private: bool,
 }
 
-/// Why the shim could not start.
+/// Why the host agent could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum ShimError {
+pub enum HostAgentError {
     #[error("the agent command {cmd:?} is unusable: {source}")]
     AgentCmd {
         cmd: String,
@@ -118,14 +118,15 @@ pub enum ShimError {
     Launch(String),
 }
 
-impl ShimConfig {
+impl HostAgentConfig {
     /// The tmux configuration these settings describe, and how the agent command was chosen.
-    pub fn tmux_config(&self) -> Result<(TmuxConfig, String), ShimError> {
+    pub fn tmux_config(&self) -> Result<(TmuxConfig, String), HostAgentError> {
         let (cmd, why) = crate::agent_cmd::resolve(self.agent_cmd.as_deref());
-        let mut cfg = TmuxConfig::from_agent_cmd(&cmd).map_err(|source| ShimError::AgentCmd {
-            cmd: cmd.clone(),
-            source,
-        })?;
+        let mut cfg =
+            TmuxConfig::from_agent_cmd(&cmd).map_err(|source| HostAgentError::AgentCmd {
+                cmd: cmd.clone(),
+                source,
+            })?;
         if self.private {
             let home = private_home()?;
             cfg.spool_dir = home.join(".local/state/paliadin/spool");
@@ -142,7 +143,7 @@ impl ShimConfig {
         cfg.launch = self
             .launch
             .launch(cfg.agent_argv.first().map(String::as_str))
-            .map_err(ShimError::Launch)?;
+            .map_err(HostAgentError::Launch)?;
         cfg.control = self.tmux_control;
         cfg.tmux_bin = self.tmux_bin.clone();
         cfg.max_reply_bytes = self.max_reply_bytes;
@@ -162,15 +163,15 @@ impl ShimConfig {
     }
 
     /// The validated session prefix.
-    pub fn prefix(&self) -> Result<paliadin_shared::SessionPrefix, ShimError> {
+    pub fn prefix(&self) -> Result<paliadin_shared::SessionPrefix, HostAgentError> {
         paliadin_shared::SessionPrefix::parse(&self.session_prefix)
-            .map_err(|e| ShimError::Prefix(e.0))
+            .map_err(|e| HostAgentError::Prefix(e.0))
     }
 
     /// Prepares the spool and its watcher: the host every request of this process drives.
-    pub fn start(&self) -> Result<TmuxHost, ShimError> {
+    pub fn start(&self) -> Result<TmuxHost, HostAgentError> {
         let (cfg, agent) = self.tmux_config()?;
-        tracing::info!(%agent, spool = %cfg.spool_dir.display(), socket = ?cfg.socket, agent_env = ?cfg.agent_env, "shim configured");
+        tracing::info!(%agent, spool = %cfg.spool_dir.display(), socket = ?cfg.socket, agent_env = ?cfg.agent_env, "host agent configured");
         let host = TmuxHost::start(cfg)?;
         if let Ok(locks) = lock::dir(host.spool().root()) {
             lock::prune(&locks, std::time::Duration::from_secs(48 * 3600));
@@ -181,26 +182,29 @@ impl ShimConfig {
 
 /// The home of this (agent) account, checked to be its own and closed to everyone else: the
 /// agent's spool, workdir and Claude Code's transcripts live there.
-fn private_home() -> Result<PathBuf, ShimError> {
+fn private_home() -> Result<PathBuf, HostAgentError> {
     use std::os::unix::fs::MetadataExt;
-    let uid = crate::spool::trust::current_uid().map_err(|e| ShimError::Private(e.to_string()))?;
+    let uid =
+        crate::spool::trust::current_uid().map_err(|e| HostAgentError::Private(e.to_string()))?;
     if uid == 0 {
-        return Err(ShimError::Private("refusing to run agents as root".into()));
+        return Err(HostAgentError::Private(
+            "refusing to run agents as root".into(),
+        ));
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .filter(|h| h.is_absolute())
-        .ok_or_else(|| ShimError::Private("HOME is not set to an absolute path".into()))?;
+        .ok_or_else(|| HostAgentError::Private("HOME is not set to an absolute path".into()))?;
     let meta = std::fs::symlink_metadata(&home)
-        .map_err(|e| ShimError::Private(format!("home {}: {e}", home.display())))?;
+        .map_err(|e| HostAgentError::Private(format!("home {}: {e}", home.display())))?;
     if !meta.is_dir() || meta.uid() != uid {
-        return Err(ShimError::Private(format!(
+        return Err(HostAgentError::Private(format!(
             "home {} is not a directory owned by this account (uid {uid})",
             home.display()
         )));
     }
     if meta.mode() & 0o077 != 0 {
-        return Err(ShimError::Private(format!(
+        return Err(HostAgentError::Private(format!(
             "home {} is open to group or others (mode {:o}): chmod 700 it",
             home.display(),
             meta.mode() & 0o7777

@@ -1,16 +1,16 @@
-//! One `run`/`takeover` inside the shim: lock the turn, replay a recorded outcome if the turn
+//! One `run`/`takeover` inside the host agent: lock the turn, replay a recorded outcome if the turn
 //! already ended on this host, otherwise drive it with [`TmuxHost::run_turn`] and forward its
 //! progress as pushed lines.
 //!
 //! Exactly-once delivery across connections rests on three things:
-//! - the per-turn lock ([`super::lock`]): a resumed turn waits for an older shim process that
+//! - the per-turn lock ([`super::lock`]): a resumed turn waits for an older host agent process that
 //!   is still delivering it;
 //! - receipts: a `run` for a turn whose files already exist on the host does not paste, it
 //!   reports `delivered` and watches (the worker may not have heard of the first delivery);
 //! - the outcome record `<spool>/done/<turn_id>.outcome`: a turn that ended while nobody was
 //!   listening (the connection dropped just before its final line) is answered from it.
 //!
-//! When the channel goes away, the shim *detaches* its turns: a delivered turn is abandoned at
+//! When the channel goes away, the host agent *detaches* its turns: a delivered turn is abandoned at
 //! once (pane and files left for the resumed request); one still being delivered finishes its
 //! delivery first, so a paste is never cut between the text and its Enter.
 
@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// A turn this shim process is running, as seen by cancel/abandon/detach.
+/// A turn this host agent process is running, as seen by cancel/abandon/detach.
 #[derive(Debug, Default)]
 pub struct Running {
     pub control: TurnControl,
@@ -230,7 +230,7 @@ pub async fn run(
 }
 
 /// Any file of the turn, at the top of the spool or settled in `done/`: the agent received it.
-/// A shim process that wins the turn's lock late — after the turn ended and the worker settled
+/// A host agent process that wins the turn's lock late — after the turn ended and the worker settled
 /// its files — must see that too, or it would paste the message again.
 fn has_traces(spool: &SpoolDir, turn: Uuid) -> bool {
     crate::tmux::resume::received(spool, turn)

@@ -1,6 +1,6 @@
-//! Per-turn locks on the host: at most one shim process drives a given turn at a time.
+//! Per-turn locks on the host: at most one host agent process drives a given turn at a time.
 //!
-//! Each SSH connection runs its own shim process. When a connection drops mid-turn, the old
+//! Each SSH connection runs its own host agent process. When a connection drops mid-turn, the old
 //! process may still be finishing a delivery while the worker, reconnected, already asks a new
 //! process to resume the same turn. The new process waits for the old one's lock, then sees
 //! what the old one did (receipts, a recorded outcome) and never pastes twice.
@@ -44,7 +44,7 @@ pub fn dir(spool: &Path) -> io::Result<PathBuf> {
 }
 
 /// Removes lock files older than `age` (left by turns nobody resumed). Must exceed the longest
-/// turn, so a held lock is never removed (a turn is capped at 24 h; the shim uses 48 h).
+/// turn, so a held lock is never removed (a turn is capped at 24 h; the host agent uses 48 h).
 pub fn prune(dir: &Path, age: Duration) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

@@ -1,11 +1,11 @@
-//! The shim's wire protocol (version [`PROTOCOL`]): JSON lines, one object per line, UTF-8.
+//! The host agent's wire protocol (version [`PROTOCOL`]): JSON lines, one object per line, UTF-8.
 //!
-//! The shim speaks first: a [`Body::Hello`] line (no id). Then the worker sends [`Request`]s,
-//! each with an `id` it chose (unique per connection), and the shim answers with [`Response`]s
+//! The host agent speaks first: a [`Body::Hello`] line (no id). Then the worker sends [`Request`]s,
+//! each with an `id` it chose (unique per connection), and the host agent answers with [`Response`]s
 //! carrying that id, so many turns multiplex on one channel. A `run`/`takeover` request gets
 //! any number of pushed `delivered` / `content` / `activity` / `permission` / `waiting` lines
 //! (and `retrying` / `compacting` when it asked for `statuses`) and then exactly one final
-//! `reply` or `error`; every other request gets exactly one `ok` or `error`. A line the shim
+//! `reply` or `error`; every other request gets exactly one `ok` or `error`. A line the host agent
 //! cannot attribute to a request (malformed JSON, no id) is answered with `"id": null`.
 //! The normative description is `docs/hosts.md` ("Protocol").
 
@@ -17,14 +17,14 @@ use paliadin_shared::events::ErrorCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Bumped on any incompatible change; the worker refuses a shim that speaks another version.
+/// Bumped on any incompatible change; the worker refuses a host agent that speaks another version.
 pub const PROTOCOL: u32 = 2;
-/// The longest request line the shim accepts (a 32 KiB message is at most ~64 KiB as JSON).
+/// The longest request line the host agent accepts (a 32 KiB message is at most ~64 KiB as JSON).
 pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// The longest response line the worker accepts: a reply of `PALIADIN_MAX_REPLY_BYTES`
 /// (default 4 MiB) as JSON, with room for escaping.
 pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
-/// The operations a shim knows, as spelled on the wire.
+/// The operations a host agent knows, as spelled on the wire.
 pub const OPS: [&str; 14] = [
     "ping",
     "health",
@@ -42,7 +42,7 @@ pub const OPS: [&str; 14] = [
     "transcript",
 ];
 
-/// Worker → shim.
+/// Worker → host agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
     pub id: u64,
@@ -112,7 +112,7 @@ pub struct TurnArgs {
     pub user_id: Uuid,
     pub session: String,
     pub message: String,
-    /// The time left for the turn; the shim interrupts the agent when it passes.
+    /// The time left for the turn; the host agent interrupts the agent when it passes.
     pub timeout_ms: u64,
     /// The turn's conversation (absent from an older worker: the user's id stands in, so its
     /// agent is never switched away).
@@ -125,13 +125,13 @@ pub struct TurnArgs {
     /// names them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uploads: Vec<WireUpload>,
-    /// The worker reads the pushed `retrying` and `compacting` lines: only then does the shim
+    /// The worker reads the pushed `retrying` and `compacting` lines: only then does the host agent
     /// send them (an older worker, which never sets it, would fail on a type it does not know;
-    /// an older shim ignores the field and sends none).
+    /// an older host agent ignores the field and sends none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub statuses: bool,
     /// The worker reads pushed `step` lines (the work log, `crate::worklog`): only then does
-    /// the shim follow the agent's transcript and send them (compatible both ways, as
+    /// the host agent follow the agent's transcript and send them (compatible both ways, as
     /// `statuses`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub steps: bool,
@@ -182,7 +182,7 @@ where
         .and_then(paliadin_shared::domain::AgentKind::parse))
 }
 
-/// Shim → worker.
+/// Host agent → worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub id: Option<u64>,
@@ -287,7 +287,7 @@ pub struct Health {
     /// `alive`, `dead` or `missing`, when a session was asked about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
-    /// Turns this shim process is running.
+    /// Turns this host agent process is running.
     pub turns: usize,
 }
 

@@ -5,7 +5,7 @@
 use paliadin_shared::domain::AgentKind;
 use paliadin_shared::domain::trailer::Trailer;
 use paliadin_shared::domain::usage::{TurnUsage, Usage};
-use paliadin_worker::shim::proto::{self, Body, Response};
+use paliadin_worker::host_agent::proto::{self, Body, Response};
 use uuid::Uuid;
 
 #[test]
