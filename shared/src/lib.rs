@@ -15,6 +15,7 @@
 //! - [`render`]: Markdown to sanitised HTML for finished replies.
 //! - [`secret`]: bearer tokens and their hashes (only hashes are stored).
 //! - [`telemetry`]: the one tracing initialiser both binaries use.
+//! - [`trust`]: whether a directory of ours (a spool, a socket's) is this user's alone.
 
 pub mod attempt;
 pub mod config;
@@ -28,5 +29,6 @@ pub mod queue;
 pub mod render;
 pub mod secret;
 pub mod telemetry;
+pub mod trust;
 
 pub use domain::*;

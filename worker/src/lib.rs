@@ -27,7 +27,6 @@ pub mod agent_cmd;
 pub mod cli;
 pub mod config;
 pub mod contract;
-pub mod demo;
 pub mod doctor;
 pub mod driver;
 pub mod hook;

@@ -1,7 +1,7 @@
 //! The documentation cites nothing that is not there: every relative link of `README.md`,
 //! `CONTRIBUTING.md` and `docs/**/*.md` names a file of the repository (and, for a Markdown
 //! file, a heading that exists when it has a `#fragment`), and every Rust path cited in code
-//! spans (`` `spool::trust` ``, `` `pipeline::lease::a_panic_in_a_turn_stops_its_heartbeat` ``,
+//! spans (`` `shared::trust` ``, `` `pipeline::lease::a_panic_in_a_turn_stops_its_heartbeat` ``,
 //! `` `TurnQueue::ensure` ``) names an item defined in the workspace. A test binary's name
 //! (`tests/tests/<binary>/`, `worker/tests/<binary>`) starts a test path: its modules are files
 //! and its last segment a test function. Paths into external crates (`tokio::`, `sqlx::`, …)
@@ -195,7 +195,7 @@ impl Workspace {
     fn load() -> Self {
         let root = repo();
         let mut files = Vec::new();
-        for krate in ["shared", "api", "worker", "tests"] {
+        for krate in ["shared", "api", "worker", "demo-agent", "tests"] {
             walk(&root.join(krate), ".rs", &mut files);
         }
         let sources = files
@@ -209,7 +209,7 @@ impl Workspace {
             })
             .collect();
         let mut test_roots = Vec::new();
-        for dir in ["tests/tests", "worker/tests"] {
+        for dir in ["tests/tests", "worker/tests", "demo-agent/tests"] {
             for e in std::fs::read_dir(root.join(dir))
                 .expect("tests dir")
                 .flatten()
@@ -433,7 +433,7 @@ fn every_rust_path_cited_in_the_docs_names_an_item_that_exists() {
 fn the_checker_tells_a_real_item_from_an_invented_one() {
     let ws = Workspace::load();
     assert!(ws.cited_path_exists("pipeline::lease::release::a_stale_attempt_can_write_nothing"));
-    assert!(ws.cited_path_exists("spool::trust"));
+    assert!(ws.cited_path_exists("shared::trust"));
     assert!(ws.cited_path_exists("TurnQueue::ensure"));
     assert!(
         ws.cited_path_exists("TurnControl::abandon"),

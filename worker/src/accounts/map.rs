@@ -142,7 +142,7 @@ impl AccountMap {
 
     fn read(&self, meta: &std::fs::Metadata) -> Result<HashMap<Uuid, AccountName>, String> {
         let path = self.path.display();
-        let me = crate::spool::trust::current_uid().map_err(|e| e.to_string())?;
+        let me = paliadin_shared::trust::current_uid().map_err(|e| e.to_string())?;
         if !meta.file_type().is_file() {
             return Err(format!(
                 "the account map {path} is not a regular file (or is a symlink)"

@@ -100,7 +100,7 @@ pub fn socket(report: &mut Report, socket: &crate::tmux::Socket) {
         );
         return;
     }
-    match crate::spool::trust::check_tree(dir) {
+    match paliadin_shared::trust::check_tree(dir) {
         Ok(()) => {
             let running = if socket.server_runs() {
                 "running"

@@ -184,8 +184,8 @@ impl HostAgentConfig {
 /// agent's spool, workdir and Claude Code's transcripts live there.
 fn private_home() -> Result<PathBuf, HostAgentError> {
     use std::os::unix::fs::MetadataExt;
-    let uid =
-        crate::spool::trust::current_uid().map_err(|e| HostAgentError::Private(e.to_string()))?;
+    let uid = paliadin_shared::trust::current_uid()
+        .map_err(|e| HostAgentError::Private(e.to_string()))?;
     if uid == 0 {
         return Err(HostAgentError::Private(
             "refusing to run agents as root".into(),

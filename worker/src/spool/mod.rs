@@ -15,9 +15,10 @@
 //! `done_retention`, for debugging and for counting receipts); until then — and after
 //! *abandon* — they stay for the next worker, who also looks in `done/` for a reply.
 
+use paliadin_shared::trust;
+
 mod feed;
 mod text;
-pub mod trust;
 mod watch;
 
 pub(crate) use feed::open_regular;

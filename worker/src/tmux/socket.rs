@@ -7,7 +7,7 @@
 //!
 //! `PALIADIN_TMUX_SOCKET`:
 //! - unset or empty: `$XDG_RUNTIME_DIR/paliadin/tmux.sock`, else `/tmp/paliadin-<uid>/tmux.sock`
-//!   (the directory `0700`, owned by this user: checked like the spool's, `spool::trust`);
+//!   (the directory `0700`, owned by this user: checked like the spool's, `shared::trust`);
 //! - a path (it holds a `/`): that socket;
 //! - a bare name: tmux's own `-L NAME` place, `/tmp/tmux-<uid>/NAME`, with `TMUX_TMPDIR`
 //!   ignored (tests and several simulated hosts on one machine use names).
@@ -73,7 +73,7 @@ impl Socket {
     /// run when it fails: a directory another user controls could swap the server.
     pub fn prepare(&self) -> std::io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("/"));
-        crate::spool::trust::prepare_dir(dir).map_err(|e| {
+        paliadin_shared::trust::prepare_dir(dir).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
                 format!("the tmux socket directory {}: {e}", dir.display()),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 /// Where the agent of `cfg` keeps the transcript of `conversation` on this host: Claude Code's
 /// `<config>/projects/<slug>/<id>.jsonl` ([`crate::tmux::launch::claude_transcript`]), the
-/// demo agent's `<state>/<id>.jsonl` (`crate::demo::memory`), both from the agent's own
+/// demo agent's `<state>/<id>.jsonl` (`paliadin_demo_agent::memory`), both from the agent's own
 /// environment. None for another agent, whose transcript Paliadin cannot name.
 pub fn path(cfg: &TmuxConfig, conversation: Uuid) -> Option<PathBuf> {
     match cfg.launch.kind {

@@ -130,7 +130,7 @@ pub fn source(cfg: &TmuxConfig, conversation: Uuid) -> Option<Source> {
     Some(Source { format, locate })
 }
 
-/// The demo agent's conversation file (`crate::demo::memory`): `$PALIADIN_DEMO_STATE_DIR`, else
+/// The demo agent's conversation file (`paliadin_demo_agent::memory`): `$PALIADIN_DEMO_STATE_DIR`, else
 /// `$HOME/.local/state/paliadin-demo`, as the agent's environment has them.
 pub fn demo_transcript(env: &crate::tmux::AgentEnv, conversation: Uuid) -> Option<PathBuf> {
     let dir = match env.get("PALIADIN_DEMO_STATE_DIR").filter(|d| !d.is_empty()) {

@@ -144,7 +144,7 @@ impl Rig {
         let id = Uuid::new_v4().simple().to_string();
         let socket = format!("paliadin-test-{}", &id[..12]);
         let root = std::env::temp_dir().join(format!("paliadin-driver-test-{id}"));
-        let agent = env!("CARGO_BIN_EXE_paliadin-demo-agent").to_owned();
+        let agent = demo_agent();
         let mut cfg = LocalConfig::new(vec![agent]);
         cfg.socket = Some(socket.clone());
         cfg.spool_dir = root.join("spool");
@@ -266,4 +266,22 @@ pub fn assert_ok(
     );
     assert_eq!(rec.calls().first(), Some(&Call::Delivered));
     reply.text.clone()
+}
+
+/// The demo agent binary, built by `cargo build --bins` into the same profile directory as this
+/// test (`target/<profile>/deps/<test>` → `target/<profile>/paliadin-demo-agent`); it lives in
+/// its own crate, so cargo gives no `CARGO_BIN_EXE_` for it here.
+fn demo_agent() -> String {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join("paliadin-demo-agent");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --bins` first",
+        bin.display()
+    );
+    bin.display().to_string()
 }

@@ -19,10 +19,10 @@ pub struct Spool {
 
 impl Spool {
     /// Opens the spool dir, creating it (and its parents, mode 0700) if missing; refuses one
-    /// that is not this user's alone (`crate::spool::trust`).
+    /// that is not this user's alone (`paliadin_shared::trust`).
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<Spool> {
         let dir = dir.into();
-        crate::spool::trust::prepare_dir(&dir)?;
+        paliadin_shared::trust::prepare_dir(&dir)?;
         Ok(Spool { dir })
     }
 

@@ -2,7 +2,7 @@
 //! `[PALIADIN:<turn_id>] <message>` from the keyboard (bracketed paste + Enter) and answers
 //! through the spool files in `$PALIADIN_SPOOL_DIR`. See `docs/agent-protocol.md`.
 
-use paliadin_worker::demo;
+use paliadin_demo_agent as demo;
 use std::process::ExitCode;
 
 fn usage() -> String {

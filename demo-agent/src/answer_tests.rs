@@ -2,9 +2,9 @@
 //! leaves no `.md`.
 
 use super::{Outcome, Stop, Turn, answer};
-use crate::demo::control::Control;
-use crate::demo::spool::Spool;
-use crate::demo::terminal::Screen;
+use crate::control::Control;
+use crate::spool::Spool;
+use crate::terminal::Screen;
 use paliadin_shared::domain::trailer::{Reply, parse_reply};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ struct Fixture {
     spool: Spool,
     control: Arc<Control>,
     screen: Screen,
-    memory: crate::demo::Memory,
+    memory: crate::Memory,
 }
 
 impl Fixture {
@@ -27,7 +27,7 @@ impl Fixture {
             dir,
             control: Arc::new(Control::default()),
             screen: Screen::default(),
-            memory: crate::demo::Memory::none(),
+            memory: crate::Memory::none(),
         }
     }
 
