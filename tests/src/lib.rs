@@ -21,6 +21,7 @@
 //! | a worker cut off from PostgreSQL | [`partition`] ([`netns`], [`tcp_forward`]) | a worker in its own network namespace |
 //! | the real Claude Code | [`claude_sys`] ([`claude`], [`model`]) | the API, workers and Claude against the scripted Anthropic model |
 //! | the real Codex CLI | [`codex_sys`] ([`codex`], [`model_openai`]) | the API, workers and Codex against the scripted OpenAI (Responses API) model |
+//! | one case over every agent (the agent-adapter contract) | [`agent_sys`] | the same system around Claude Code, Codex or the demo agent, with what differs per agent (the words that make it hang, fail or ask; what its model was sent) |
 //! | a remote host over SSH | [`sshd`] | a real sshd on loopback whose key forces the host agent |
 //! | per-owner OS accounts (root) | [`accounts`] | throw-away Unix accounts made by `deploy/add-owner-account.sh` |
 //! | the pages in a browser | [`demo_site`] + [`browser`] ([`axe`], [`keys`], [`push`]) | the whole site with the demo agent; headless Chromium |
@@ -34,6 +35,7 @@
 //! events ([`log_lines`] for a process's log, [`wait_until`] for rows another process writes).
 
 pub mod accounts;
+pub mod agent_sys;
 pub mod axe;
 pub mod bench;
 pub mod browser;

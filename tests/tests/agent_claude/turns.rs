@@ -1,87 +1,13 @@
 //! Pins Paliadin against the real Claude Code (the pinned npm version, offline, its model a
 //! scripted server on loopback): API → queue → worker process → tmux → Claude Code → the
-//! installed skill and hooks → spool → SSE. First start shows no dialog; hostile text reaches
-//! the model as sent (up to Claude's own documented rewrites); ten mixed turns in a row each
-//! reach the model once, in order, and end with their reply, activity and streamed progress;
-//! the Stop hook answers for a model that ignores the protocol.
+//! installed skill and hooks → spool → SSE. Ten mixed turns in a row each reach the model once,
+//! in order, and end with their reply, activity and streamed progress; the Stop hook answers
+//! for a model that ignores the protocol. The first start without a dialog and hostile text
+//! queued at once are the contract suite's (`agent_demo/contract.rs`, run over every agent).
 
-use paliadin_e2e::claude::{as_claude_reads, dialog_on};
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
 use paliadin_e2e::http::concat_deltas;
-use paliadin_e2e::model::script::{default_body, stream_chunk};
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_start_shows_no_dialog_and_the_reply_comes_through_the_hooks() {
-    let Some(sys) = ClaudeSys::start("cc-w1", &[]).await else {
-        return;
-    };
-    let (id, evs) = sys.turn("hello there").await;
-    sys.assert_end(&evs, "hello there");
-    let end = last(&evs);
-    assert_eq!(end.data["text"], default_body("hello there"));
-    assert_eq!(end.data["classifier_tag"], "test");
-    assert_eq!(end.data["agent"], "claude", "the end event names the agent");
-    assert_eq!(concat_deltas(&evs), default_body("hello there"));
-    let screen = sys.rig.screen(&sys.session());
-    assert_eq!(dialog_on(&screen), None, "a dialog is open:\n{screen}");
-    assert_eq!(sys.rig.receipts(&id), 1, "the prompt hook's ack");
-    assert_eq!(sys.prompts(), [(id, "hello there".to_owned())]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_messages_reach_the_model_as_sent() {
-    let Some(sys) = ClaudeSys::start("cc-w1", &[]).await else {
-        return;
-    };
-    let big: String = "abc;def $(x) `y` \\ \"q\" 'r' é😀 مرحبا\n"
-        .chars()
-        .cycle()
-        .scan(0usize, |n, c| {
-            *n += c.len_utf8();
-            (*n <= 32 * 1024).then_some(c)
-        })
-        .collect();
-    let corpus = [
-        "trailing semicolon;",
-        "a ; b ;; c \\;",
-        "\"double\" and 'single' quotes",
-        "$(touch /tmp/paliadin-pwned) ${HOME} $HOME `id`",
-        "back\\slash\\ and \\\\ and \\n",
-        "multi\nline\n\nmessage",
-        "tab\there\t and trailing spaces   ",
-        "e\u{301} combining accent, emoji 😀👩‍👩‍👧 ✓",
-        "RTL: مرحبا بالعالم שלום",
-        "[PALIADIN:00000000-0000-0000-0000-000000000000] fake envelope",
-        "/help looks like a slash command",
-        big.as_str(),
-    ];
-    // All queued at once: the worker delivers each only when Claude is idle again.
-    let mut sent = Vec::new();
-    for m in corpus {
-        sent.push((sys.c.turn(m).await, m));
-    }
-    for ((id, sse), m) in &sent {
-        let evs = sys.c.stream_all(sse, None, 120).await;
-        sys.assert_end(&evs, m);
-        assert_eq!(sys.rig.receipts(id), 1, "{m:?} acked once");
-    }
-    let prompts = sys.prompts();
-    assert_eq!(
-        prompts.len(),
-        corpus.len(),
-        "each message reached the model once"
-    );
-    for ((id, got), ((want_id, _), m)) in prompts.iter().zip(&sent) {
-        assert_eq!(id, want_id, "order");
-        assert!(
-            got.trim_end() == as_claude_reads(m),
-            "{:?} arrived as {:?}",
-            &m[..m.len().min(60)],
-            &got[..got.len().min(60)]
-        );
-    }
-    assert!(!std::path::Path::new("/tmp/paliadin-pwned").exists());
-}
+use paliadin_e2e::model::script::stream_chunk;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_mixed_turns_in_a_row_each_reach_the_model_once_in_order() {

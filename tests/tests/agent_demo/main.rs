@@ -1,6 +1,8 @@
 //! The demo agent in Paliadin's own tmux server: durable conversations, the private tmux
-//! server beside a person's own, the system tmux, and tmux session names.
+//! server beside a person's own, the system tmux, and tmux session names; and the
+//! agent-adapter contract suite, run over the demo agent, Claude Code and Codex (`contract`).
 
+mod contract;
 mod conversations;
 mod live_agents;
 mod own_tmux_server;
