@@ -1,6 +1,8 @@
 //! Prometheus metrics of a worker process: claims, outcomes by error code, turn latencies,
 //! lease losses, listener reconnects, turns in flight, agent errors by kind, and tmux command
-//! latency.
+//! latency. What they say of each host's agents also goes to the `hosts` table
+//! ([`WorkerMetrics::agents_of`], written by the runtime with its heartbeat) for the admin
+//! dashboard.
 //!
 //! Each [`Worker`](crate::runtime::Worker) owns a [`WorkerMetrics`] with its own registry (two
 //! workers in one process, as in tests, keep separate figures). A driver brings its own
@@ -23,7 +25,8 @@ use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -68,8 +71,27 @@ pub struct WorkerMetrics {
     /// `paliadin_agent_errors_total{kind}`: turns that ended `agent_error`, by failure kind.
     pub agent_errors: IntCounterVec,
     /// `paliadin_turns_deferred_total{reason}`: claims put back in the queue without spending
-    /// an attempt (`agents_full`: the host had no room for the turn's agent).
-    pub deferred: IntCounterVec,
+    /// an attempt (`agents_full`: the host had no room for the turn's agent). Count with
+    /// [`WorkerMetrics::deferred`], which also counts them per host.
+    deferred: IntCounterVec,
+    /// The same waits per host, for the `hosts` table ([`WorkerMetrics::agents_of`]).
+    deferred_by_host: Mutex<HashMap<String, u64>>,
+}
+
+/// What this worker's metrics say of one host's agents ([`WorkerMetrics::agents_of`]):
+/// the gauges as last set, the counters since this process started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentFigures {
+    /// None: the host's driver counts no agents (a host agent's host: its counts stay there).
+    pub live: Option<u64>,
+    /// 0: no limit.
+    pub max: u64,
+    pub starts: u64,
+    pub resumes: u64,
+    pub stops_idle: u64,
+    pub stops_capacity: u64,
+    pub stops_crash: u64,
+    pub deferred: u64,
 }
 
 impl Default for WorkerMetrics {
@@ -168,6 +190,7 @@ impl WorkerMetrics {
             registry: r,
             agent_errors,
             deferred,
+            deferred_by_host: Mutex::default(),
             claimed,
             finished,
             queue_wait,
@@ -209,6 +232,67 @@ impl WorkerMetrics {
         let known = paliadin_shared::domain::agent_failure::KNOWN_KINDS.contains(&kind);
         let label = if known { kind } else { "other" };
         self.agent_errors.with_label_values(&[label]).inc();
+    }
+
+    /// Counts a turn put back in the queue because every agent of `host` was at work.
+    pub fn deferred(&self, host: &str) {
+        self.deferred.with_label_values(&["agents_full"]).inc();
+        *self
+            .deferred_by_host
+            .lock()
+            .expect("lock")
+            .entry(host.to_owned())
+            .or_default() += 1;
+    }
+
+    /// The agents of `host` as this worker's metrics count them: the `paliadin_agents_*` and
+    /// `paliadin_agent_*_total` families its driver exports with that `host` label (the local
+    /// driver's), plus the turns that waited for room there. A host behind a host agent has
+    /// only the latter (its driver exports no agent figures: they stay on that host).
+    pub fn agents_of(&self, host: &str) -> AgentFigures {
+        let mut f = AgentFigures {
+            deferred: self
+                .deferred_by_host
+                .lock()
+                .expect("lock")
+                .get(host)
+                .copied()
+                .unwrap_or(0),
+            ..AgentFigures::default()
+        };
+        for family in self.registry.gather() {
+            for m in family.get_metric() {
+                let label = |name: &str| {
+                    m.get_label()
+                        .iter()
+                        .find(|l| l.name() == name)
+                        .map(|l| l.value())
+                };
+                if label("host") != Some(host) {
+                    continue;
+                }
+                let gauge = m.get_gauge().get_value() as u64;
+                let counter = m.get_counter().get_value() as u64;
+                let slot = match (family.name(), label("reason"), label("mode")) {
+                    ("paliadin_agents_live", _, _) => {
+                        f.live = Some(gauge);
+                        continue;
+                    }
+                    ("paliadin_agents_max", _, _) => {
+                        f.max = gauge;
+                        continue;
+                    }
+                    ("paliadin_agent_starts_total", _, Some("start")) => &mut f.starts,
+                    ("paliadin_agent_starts_total", _, Some("resume")) => &mut f.resumes,
+                    ("paliadin_agent_stops_total", Some("idle"), _) => &mut f.stops_idle,
+                    ("paliadin_agent_stops_total", Some("capacity"), _) => &mut f.stops_capacity,
+                    ("paliadin_agent_stops_total", Some("crash"), _) => &mut f.stops_crash,
+                    _ => continue,
+                };
+                *slot = counter;
+            }
+        }
+        f
     }
 
     /// Exports a driver's own metrics (e.g. tmux call latency); a collector already exported

@@ -42,6 +42,29 @@ function tiles(s) {
   set('t-stale', stale ? `${stale} stale` : 'all alive');
   set('t-hosts', `${s.hosts.filter((h) => h.reachable).length} / ${s.hosts.length}`);
   set('t-sessions', `${num(s.hosts.reduce((n, h) => n + h.sessions, 0))} sessions`);
+  agentTile(s.hosts);
+}
+
+const NO_AGENTS = { live: null, max: null, starts: 0, resumes: 0, stops: { idle: 0, capacity: 0, crash: 0 }, deferred: 0 };
+const agentsOf = (h) => h.agents || NO_AGENTS;
+
+// Live agents over the hosts whose workers count them (not those behind a host agent).
+function agentTile(hosts) {
+  const counted = hosts.map(agentsOf).filter((a) => a.live != null);
+  const live = counted.reduce((n, a) => n + a.live, 0);
+  const limited = counted.length > 0 && counted.every((a) => a.max != null);
+  set('t-agents', counted.length ? (limited ? `${num(live)} / ${num(counted.reduce((n, a) => n + a.max, 0))}` : num(live)) : '–');
+  const all = hosts.map(agentsOf);
+  const sum = (f) => all.reduce((n, a) => n + f(a), 0);
+  const stops = { idle: sum((a) => a.stops.idle), capacity: sum((a) => a.stops.capacity), crash: sum((a) => a.stops.crash) };
+  set('t-agent-stops', `${num(sum((a) => a.resumes))} resumed · ${num(stops.idle + stops.capacity + stops.crash)} stops`);
+  $('t-agent-stops').title = `stopped: idle ${stops.idle} · for room ${stops.capacity} · crashed ${stops.crash}`;
+}
+
+// "2 / 3", "2 (no limit)", or "–" when no worker counts them (a host behind a host agent).
+function liveAgents(a) {
+  if (a.live == null) return '–';
+  return a.max == null ? `${num(a.live)} (no limit)` : `${num(a.live)} / ${num(a.max)}`;
 }
 
 function charts(s) {
@@ -125,10 +148,18 @@ function tables(s) {
     cell(tr, w.version);
     cell(tr, ago(w.started_at)).title = w.started_at;
   });
-  fill($('hosts'), s.hosts, 5, 'No hosts registered', (tr, h) => {
+  fill($('hosts'), s.hosts, 12, 'No hosts registered', (tr, h) => {
+    const a = agentsOf(h);
+    tr.dataset.host = h.name;
     cell(tr, h.name, 'mono');
     pill(cell(tr), h.reachable ? 'yes' : 'no');
     cell(tr, num(h.sessions), 'num');
+    const live = cell(tr, liveAgents(a), 'num agents-live');
+    live.title = a.counted_at ? `counted ${ago(a.counted_at)}` : 'not counted by its workers (a host agent keeps its own count)';
+    for (const [n, cls] of [[a.starts, 'starts'], [a.resumes, 'resumes'], [a.stops.idle, 'stops-idle'],
+      [a.stops.capacity, 'stops-capacity'], [a.stops.crash, 'stops-crash'], [a.deferred, 'deferred']]) {
+      cell(tr, num(n), `num agents-${cls}`);
+    }
     cell(tr, ago(h.last_seen_at)).title = h.last_seen_at;
     cell(tr, h.last_error || '');
   });

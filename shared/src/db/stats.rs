@@ -1,5 +1,6 @@
 //! SQL for the admin stats: pgmq queue metrics, turns by state, per-minute throughput and
-//! backlog over the last hour, latency percentiles and usage over a window, workers and hosts.
+//! backlog over the last hour, latency percentiles and usage over a window, workers and hosts
+//! (with each host's live agents).
 //!
 //! Every query reads a bounded range through an index (`migrations/*_stats_indexes.sql`): the
 //! last hour of finished turns (index-only), the turns that waited during the last hour, the
@@ -283,7 +284,10 @@ impl WorkerStatus {
 async fn hosts(pool: &PgPool) -> Result<Vec<HostStats>, sqlx::Error> {
     sqlx::query_as(
         "SELECT h.name, h.address, h.reachable, h.last_error, h.last_seen_at,
-                (SELECT count(*) FROM agent_sessions s WHERE s.host = h.name) AS sessions
+                (SELECT count(*) FROM agent_sessions s WHERE s.host = h.name) AS sessions,
+                h.agents_live, h.agents_max, h.agents_counted_at, h.agent_starts,
+                h.agent_resumes, h.agent_stops_idle, h.agent_stops_capacity,
+                h.agent_stops_crash, h.turns_deferred
            FROM hosts h ORDER BY h.name",
     )
     .fetch_all(pool)

@@ -1,7 +1,9 @@
-//! The admin's views: stats, turns, fleet, metrics, the dashboard and the OpenAPI document.
+//! The admin's views: stats, turns, fleet and its live agents, metrics, the dashboard and the
+//! OpenAPI document.
 
 mod dashboard;
 mod fleet;
+mod live_agents;
 mod metrics;
 mod openapi;
 mod stats;

@@ -6,6 +6,7 @@
 //! `paliadin_permission` (a decision for a running turn's permission request),
 //! with a poll timer as fallback — a lost notification costs at most one poll interval.
 
+mod agents;
 mod dead_letter;
 mod failover;
 mod sink;
@@ -170,6 +171,7 @@ impl Worker {
             (i / 2).clamp(Duration::from_secs(1), Duration::from_secs(60))
         });
         let mut sweep = tokio::time::interval(every);
+        let mut agents = agents::Recorder::new(&ctx.metrics, &self.hosts);
         // Live terminal views of the served hosts (`crate::terminal`), until shutdown; woken
         // by `paliadin_terminal` notifications on this loop's listener.
         let (views_tx, views_rx) = tokio::sync::mpsc::channel(crate::terminal::WAKE_QUEUE);
@@ -213,6 +215,7 @@ impl Worker {
                     for driver in ctx.drivers.values() {
                         driver.stop_idle(idle.unwrap_or(Duration::MAX)).await;
                     }
+                    agents.record(&ctx.pool, &ctx.metrics, true).await;
                 }
                 _ = beat.tick() => {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
@@ -221,6 +224,7 @@ impl Worker {
                         ctx.metrics.heartbeat_failures.inc();
                     }
                     self.report_hosts(true).await;
+                    agents.record(&ctx.pool, &ctx.metrics, false).await;
                 }
             }
         }
@@ -229,6 +233,7 @@ impl Worker {
         for driver in ctx.drivers.values() {
             driver.close().await;
         }
+        agents.record(&ctx.pool, &ctx.metrics, false).await;
         fleet::stop_worker(&ctx.pool, &ctx.worker_id).await?;
         tracing::info!(worker = %ctx.worker_id, "worker stopped");
         Ok(())

@@ -180,10 +180,7 @@ pub const ROOM_RETRY_MAX_SECS: i32 = 10;
 /// the reason in its `status` event), spending no attempt, and is read again after a while.
 async fn wait_for_room(ctx: &Ctx, attempt: Attempt, e: &DriveError) {
     let delay = room_retry_secs(attempt.turn().releases);
-    ctx.metrics
-        .deferred
-        .with_label_values(&["agents_full"])
-        .inc();
+    ctx.metrics.deferred(attempt.host().as_str());
     if attempt.defer(delay, "agents_full").await {
         tracing::info!(detail = %e, delay_s = delay, "the host has no room for another agent: the turn waits in the queue");
     } else {

@@ -171,4 +171,51 @@ pub struct HostStats {
     pub sessions: i64,
     pub last_error: Option<String>,
     pub last_seen_at: DateTime<Utc>,
+    /// Its live agents (`docs/operations.md`, "Live agents").
+    #[serde(default)]
+    #[sqlx(flatten)]
+    pub agents: HostAgents,
+}
+
+/// The agents of one tmux host, as the workers serving it record them with their heartbeat.
+/// Hosts behind a host agent (SSH, `accounts://`) report none of these to their workers: there
+/// `live` stays `null` and the counters 0.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, FromRow, ToSchema)]
+pub struct HostAgents {
+    /// Live agents on the host's tmux server when a worker last counted them (at each agent
+    /// start under a limit, and each idle sweep: every minute at most); `null`: never counted.
+    #[sqlx(rename = "agents_live")]
+    pub live: Option<i32>,
+    /// `PALIADIN_MAX_LIVE_AGENTS` as that worker applies it; `null`: no limit (or not counted).
+    #[sqlx(rename = "agents_max")]
+    pub max: Option<i32>,
+    /// When `live` was counted.
+    #[sqlx(rename = "agents_counted_at")]
+    pub counted_at: Option<DateTime<Utc>>,
+    /// Agents started for a conversation without earlier turns, since the host was first served.
+    #[sqlx(rename = "agent_starts")]
+    pub starts: i64,
+    /// Agents started to resume a conversation with earlier turns (after any stop).
+    #[sqlx(rename = "agent_resumes")]
+    pub resumes: i64,
+    /// Agents stopped or found gone, by reason.
+    #[sqlx(flatten)]
+    pub stops: AgentStops,
+    /// Times a turn went back to the queue because every agent of the host was at work.
+    #[sqlx(rename = "turns_deferred")]
+    pub deferred: i64,
+}
+
+/// Why agents stopped (`paliadin_agent_stops_total{reason}`), since the host was first served.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, FromRow, ToSchema)]
+pub struct AgentStops {
+    /// No turn for `PALIADIN_AGENT_IDLE_SECS`.
+    #[sqlx(rename = "agent_stops_idle")]
+    pub idle: i64,
+    /// The least recently used idle agent, stopped to make room on a full host.
+    #[sqlx(rename = "agent_stops_capacity")]
+    pub capacity: i64,
+    /// Found gone during a turn or just before the next paste.
+    #[sqlx(rename = "agent_stops_crash")]
+    pub crash: i64,
 }
