@@ -241,3 +241,42 @@ async fn a_live_host_agent_is_reported_with_its_version() {
     assert!(l.contains("(protocol 2)"), "{l}");
     assert!(!out.contains("fail host"), "{out}");
 }
+
+#[tokio::test]
+async fn an_agent_that_cannot_resume_is_a_warning_and_one_that_can_is_ok() {
+    let db = TestDb::new().await;
+    let dir = Dir::new("resume");
+    let spool = spool(&dir, 0o700);
+    let agent = demo_agent();
+    let run = |env: &[(&str, &str)]| {
+        let mut all = vec![
+            ("DATABASE_URL", db.url.as_str()),
+            ("PALIADIN_SPOOL_DIR", path_str(&spool)),
+        ];
+        all.extend_from_slice(env);
+        doctor("paliadin-worker", &all)
+    };
+    // The demo agent resumes by default.
+    let (code, out) = run(&[("PALIADIN_AGENT_CMD", &agent)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "ok   agent conversations:").contains("resumes"),
+        "{out}"
+    );
+    // A custom command declares no resume form: it forgets, which is allowed and said.
+    let (code, out) = run(&[("PALIADIN_AGENT_CMD", "/bin/cat")]);
+    assert_eq!(code, 0, "a warning, not a failure: {out}");
+    let warned = line(&out, "warn agent conversations:");
+    assert!(
+        warned.contains("this agent does not remember earlier turns after a restart")
+            && warned.contains("PALIADIN_AGENT_RESUME_ARGS"),
+        "{out}"
+    );
+    // The same with a resume form is fine.
+    let (code, out) = run(&[
+        ("PALIADIN_AGENT_CMD", "/bin/cat"),
+        ("PALIADIN_AGENT_RESUME_ARGS", "--continue {conversation}"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    line(&out, "ok   agent conversations:");
+}

@@ -26,6 +26,14 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+/// The `activity` a turn shows when a new agent resumed its conversation.
+pub const RESUMED: &str = "resumed this conversation in a new agent";
+/// The `activity` a turn of a conversation with earlier turns shows when a new agent started
+/// it afresh because the agent cannot resume (`PALIADIN_AGENT_RESUME_ARGS=-`, or a custom
+/// `PALIADIN_AGENT_CMD` without resume arguments; `doctor` warns of the same).
+pub const FORGETS: &str =
+    "a new agent started: this agent does not remember earlier turns after a restart";
+
 /// Why a host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -299,7 +307,7 @@ impl TmuxHost {
     ) -> Result<Reply, DriveError> {
         let progress = turn.progress;
         // On takeover the message is never pasted again: its reply may even exist already.
-        let mut resumed = false;
+        let mut started = None;
         if !spec.already_delivered {
             // A takeover, or any attempt after one that pressed Enter (an SSH host agent does
             // not know the attempt number): look at what the earlier attempt left first.
@@ -307,15 +315,19 @@ impl TmuxHost {
             if resume && self.earlier_delivery_arrived(spec.turn_id, feed).await {
                 tracing::info!("the agent already received this turn: not pasting it again");
             } else {
-                resumed = self.deliver(spec, resume, progress, feed, control).await?;
+                started = self.deliver(spec, resume, progress, feed, control).await?;
             }
             self.sessions.touch(&spec.session).await;
             progress.delivered().await;
-            if resumed {
-                // The person sees once that a new agent took the conversation up where it was.
-                progress
-                    .activity("resumed this conversation in a new agent")
-                    .await;
+            // The person sees once that a new agent took the conversation up where it was, or
+            // that it could not: an agent without a way to resume starts it afresh.
+            let continues = spec.conversation.continues;
+            match started {
+                Some(Mode::Resume) => progress.activity(RESUMED).await,
+                Some(Mode::Start) if continues && !self.cfg.launch.can_resume() => {
+                    progress.activity(FORGETS).await;
+                }
+                _ => {}
             }
         }
         let watch = wait::Watch {
@@ -351,7 +363,7 @@ impl TmuxHost {
         progress: &dyn Progress,
         feed: &mut TurnFeed,
         control: &TurnControl,
-    ) -> Result<bool, DriveError> {
+    ) -> Result<Option<Mode>, DriveError> {
         acting(control)?;
         let started = Instant::now();
         let pane = spec.session.pane_target();
@@ -364,7 +376,11 @@ impl TmuxHost {
             self.sessions.evict(&spec.session);
             ensured = self.ensure(&spec.session, spec.conversation).await?;
         }
-        let mut resumed = ensured == Ensured::Created(Mode::Resume);
+        // The agent this delivery started, and how (the last one, when it had to start again).
+        let mut new_agent = match ensured {
+            Ensured::Created(mode) => Some(mode),
+            _ => None,
+        };
         if !ensured.created() {
             self.no_question(&spec.session, progress, control).await;
         }
@@ -413,8 +429,11 @@ impl TmuxHost {
                     );
                     restarted = true;
                     self.sessions.evict(&spec.session);
-                    let again = self.ensure(&spec.session, spec.conversation).await?;
-                    resumed |= again == Ensured::Created(Mode::Resume);
+                    if let Ensured::Created(mode) =
+                        self.ensure(&spec.session, spec.conversation).await?
+                    {
+                        new_agent = Some(mode);
+                    }
                 }
                 Err(SubmitError::Tmux(e)) => return Err(lost(e)),
                 Err(e @ SubmitError::NotTaken(_)) => {
@@ -425,7 +444,7 @@ impl TmuxHost {
         };
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(?ensured, ?confirmed, ms, "delivered");
-        Ok(resumed)
+        Ok(new_agent)
     }
 
     /// Escape interrupts the agent; it then stops without its Stop hook, so its busy marker is

@@ -6,6 +6,7 @@
 
 use super::rig::{Rig, assert_ok};
 use paliadin_worker::driver::Conversation;
+use paliadin_worker::tmux::host::{FORGETS, RESUMED};
 use uuid::Uuid;
 
 /// Runs `message` in `conv` on session `s` and returns the reply's text.
@@ -15,10 +16,20 @@ async fn say(
     conv: Conversation,
     message: &str,
 ) -> String {
+    say_seeing(rig, s, conv, message).await.0
+}
+
+/// [`say`], with the turn's `activity` lines.
+async fn say_seeing(
+    rig: &Rig,
+    s: &paliadin_shared::SessionName,
+    conv: Conversation,
+    message: &str,
+) -> (String, Vec<String>) {
     let mut spec = rig.spec(s, message);
     spec.conversation = conv;
     let (out, rec) = rig.run(&spec).await;
-    assert_ok(&out, &rec)
+    (assert_ok(&out, &rec), rec.activities())
 }
 
 fn pane_pid(rig: &Rig, s: &paliadin_shared::SessionName) -> Option<u32> {
@@ -54,9 +65,13 @@ async fn a_restarted_agent_resumes_its_conversation() {
         nix::sys::signal::SIGKILL,
     )
     .unwrap();
-    let recalled = say(&rig, &s, continued, "/recall").await;
+    let (recalled, said) = say_seeing(&rig, &s, continued, "/recall").await;
     assert!(recalled.contains("the first thing I said"), "{recalled}");
     assert_ne!(pane_pid(&rig, &s), Some(pid), "a new agent answered");
+    assert!(
+        said.iter().any(|a| a == RESUMED),
+        "the turn says so: {said:?}"
+    );
     // The whole tmux server goes (a reboot).
     let killed = std::process::Command::new("tmux")
         .args(["-L", &rig.socket, "kill-server"])
@@ -134,8 +149,15 @@ async fn an_agent_that_cannot_resume_forgets_after_a_restart_and_still_answers()
         continues: true,
         ..conv
     };
-    let recalled = say(&rig, &s, continued, "/recall").await;
+    let (recalled, said) = say_seeing(&rig, &s, continued, "/recall").await;
     assert!(recalled.contains("no earlier message"), "{recalled}");
+    assert!(
+        said.iter().any(|a| a == FORGETS),
+        "the turn says it forgot: {said:?}"
+    );
+    // The next turn of the same agent says nothing of it.
+    let (_, said) = say_seeing(&rig, &s, continued, "/echo again").await;
+    assert!(!said.iter().any(|a| a == FORGETS), "{said:?}");
 }
 
 #[tokio::test]
