@@ -12,3 +12,4 @@ mod systemd;
 mod systemd_boot;
 mod upgrade;
 mod upgrade_rolling;
+mod upgrade_takeover;
