@@ -121,6 +121,14 @@ impl Codex {
     /// are `cache_read`, as the worker reads Codex's rollout).
     pub fn reported(&self, turn: uuid::Uuid) -> [i64; 4] {
         let answers: Vec<_> = self
+    /// Adds top-level settings (`key = value` lines) to Codex's `config.toml`, before its
+    /// tables. Call before Codex starts.
+    pub fn configure(&self, lines: &str) {
+        let path = self.codex_home.join("config.toml");
+        let old = std::fs::read_to_string(&path).expect("config.toml");
+        std::fs::write(&path, format!("{}\n{old}", lines.trim_end())).expect("config.toml");
+    }
+
             .server
             .spent()
             .into_iter()

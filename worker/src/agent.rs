@@ -17,7 +17,8 @@
 //! | reply | `.md.tmp` (Write tool) published by `PostToolUse`/`Stop` | `.md.tmp` (one shell command) published by `Stop` | itself |
 //! | permission | `PermissionRequest` hook | `PermissionRequest` hook (`Bash`) | `/dialog` |
 //! | failure | `StopFailure` hook (+ the screen) | the rollout's `task_complete` error (`codex-watch`) | `fail …` |
-//! | first-run dialogs | pre-seeded in `~/.claude.json` | hook trust and project trust pre-seeded in `config.toml`; no update check | none |
+//! | compaction status | `PreCompact` / `PostCompact` hooks | the same hooks | `/compact` |
+//! | first-run dialogs | pre-seeded in `~/.claude.json` | hook trust and project trust pre-seeded in `config.toml`; API-key login from the installer's `OPENAI_API_KEY`; no update check | none |
 //! | interrupt | Escape | Escape (`Interrupt` hook) | Escape |
 //!
 //! [`crate::tmux::launch::AgentKind`] is the older, coarser view that code outside this
@@ -97,6 +98,8 @@ const CODEX: Adapter = Adapter {
         ("Stop", "codex-stop"),
         ("PermissionRequest", "permission-request"),
         ("Interrupt", "codex-interrupt"),
+        ("PreCompact", "pre-compact"),
+        ("PostCompact", "post-compact"),
     ],
     first_run: &[
         "Hooks need review",

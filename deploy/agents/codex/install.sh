@@ -2,13 +2,13 @@
 # Installs Paliadin's instructions and hooks for the OpenAI Codex CLI (docs/agents.md):
 #   $CODEX_HOME/AGENTS.md    Paliadin's reply protocol (a marked section; the rest is kept)
 #   $CODEX_HOME/config.toml  the compiled hook program `paliadin-hook` registered for
-#                            UserPromptSubmit, PostToolUse, Stop, PermissionRequest and
-#                            Interrupt, trusted in advance ([hooks.state], so that Codex's
+#                            UserPromptSubmit, PostToolUse, Stop, PermissionRequest,
+#                            Interrupt, PreCompact and PostCompact, trusted in advance ([hooks.state], so that Codex's
 #                            "Hooks need review" screen does not stop an unattended start);
 #                            WORKDIR trusted as a project; the spool writable in the sandbox
 # Everything Paliadin adds to config.toml sits between two marker lines and is replaced on the
 # next run; the rest of the file is kept. CODEX_HOME defaults to $HOME/.codex. The model
-# provider (and its API key variable) stay the operator's: docs/agents.md shows one.
+# provider stays the operator's: docs/agents.md shows both ways.
 # Needs POSIX sh, python3 (3.11: tomllib) and a built paliadin-hook.
 set -eu
 
@@ -136,6 +136,9 @@ for event, key, hook, timeout in wanted:
               "command = %s" % toml_str(command), "timeout = %d" % timeout, ""]
     # Codex trusts a hook by the SHA-256 of its definition as compact JSON with sorted keys,
     # under "<config file>:<event>:<group index>:<handler index>" (checked on 0.171.0).
+    # Codex compacts the conversation (`trigger` auto or manual, as Claude Code's hooks say).
+    ("PreCompact", "pre_compact", "pre-compact", 30),
+    ("PostCompact", "post_compact", "post-compact", 30),
     identity = {"event_name": key, "hooks": [{"async": False, "command": command,
                                               "timeout": timeout, "type": "command"}]}
     digest = hashlib.sha256(json.dumps(identity, separators=(",", ":"), sort_keys=True)

@@ -80,7 +80,7 @@ impl OpenAiModel {
             .iter()
             .filter(|r| r.path == "/v1/responses" && request::is_main_loop(&r.body))
             .filter_map(|r| request::turn_view(&r.body))
-            .filter(|v| v.step == 0 && !v.stop_blocked)
+            .filter(|v| v.step == 0 && !v.stop_blocked && !v.summarised)
             .map(|v| (v.turn_id, v.message))
             .collect()
     }
@@ -132,9 +132,20 @@ async fn responses(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value
         script::Play::Answer(a) => {
             let usage = {
                 let mut spent = shared.spent.lock().expect("spent");
-                let usage = sse::Usage::nth(spent.len() as i64 + 1);
+                let mut usage = sse::Usage::nth(spent.len() as i64 + 1);
+                if view.as_ref().is_some_and(script::fills_context) {
+                    usage.input += script::FULL_CONTEXT;
+                }
                 spent.push(Spent {
                     turn_id: view.as_ref().map(|v| v.turn_id),
+    // Codex compacting the conversation: a summary, not a step of any turn.
+    if request::is_compaction(&req) {
+        let answer = sse::Answer::text(script::summary(view.as_ref()));
+        let frames = answer.to_sse_frames(&model, sse::Usage::nth(0));
+        return sse_response(Body::from_stream(futures::stream::iter(
+            frames.into_iter().map(Ok::<_, std::io::Error>),
+        )));
+    }
                     usage,
                 });
                 usage

@@ -3,7 +3,7 @@
 //! person's message as the model received it, how many model steps (tool calls) followed it,
 //! and the reply path the prompt hook's reminder named.
 
-use crate::model::request::envelope;
+use crate::model::request::{SUMMARY_TURN, envelope};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -21,6 +21,27 @@ pub struct TurnView {
     pub stop_blocked: bool,
     /// The last tool call's output, when there is one after the prompt.
     pub last_output: Option<String>,
+    /// The turn is named by a compaction summary (the conversation goes on from it), not by
+    /// the person's prompt.
+    pub summarised: bool,
+}
+
+/// The words that open Codex 0.171.0's request to summarise the conversation (its own
+/// automatic compaction, or `/compact`), in the last user message.
+pub const COMPACT_PROMPT: &str = "CONTEXT CHECKPOINT COMPACTION";
+
+/// True for Codex's request to summarise the conversation.
+pub fn is_compaction(req: &Value) -> bool {
+    req.get("input")
+        .and_then(Value::as_array)
+        .and_then(|input| input.iter().rev().find(|i| is_user_message(i)))
+        .is_some_and(|m| texts(m).iter().any(|t| t.contains(COMPACT_PROMPT)))
+}
+
+/// The envelope a compaction summary names after [`SUMMARY_TURN`].
+fn summarised(text: &str) -> Option<(Uuid, &str)> {
+    let (_, after) = text.split_once(SUMMARY_TURN)?;
+    envelope(after.trim_start().lines().next()?)
 }
 
 /// Every text of one `input` item: message content, tool call arguments and outputs.
@@ -65,15 +86,17 @@ pub fn is_main_loop(req: &Value) -> bool {
 /// The Paliadin turn a request is on, if its newest enveloped user message is there.
 pub fn turn_view(req: &Value) -> Option<TurnView> {
     let input = req.get("input")?.as_array()?;
-    let (at, turn_id, message) = input.iter().enumerate().rev().find_map(|(i, item)| {
-        if !is_user_message(item) {
-            return None;
-        }
-        texts(item)
-            .iter()
-            .rev()
-            .find_map(|t| envelope(t).map(|(id, body)| (i, id, body.to_owned())))
-    })?;
+    let (at, turn_id, message, summarised) =
+        input.iter().enumerate().rev().find_map(|(i, item)| {
+            if !is_user_message(item) {
+                return None;
+            }
+            texts(item).iter().rev().find_map(|t| {
+                envelope(t)
+                    .map(|(id, body)| (i, id, body.to_owned(), false))
+                    .or_else(|| summarised(t).map(|(id, body)| (i, id, body.to_owned(), true)))
+            })
+        })?;
     let later = &input[at..];
     let step = later
         .iter()
@@ -95,6 +118,7 @@ pub fn turn_view(req: &Value) -> Option<TurnView> {
         tmp_path,
         stop_blocked,
         last_output,
+        summarised,
     })
 }
 

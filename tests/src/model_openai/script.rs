@@ -7,6 +7,7 @@
 //! | `tools N PATH` | reads the file PATH N times (`cat`, sandboxed: no approval), then replies |
 //! | `work N PATH` | says `Look number i.` and runs `cat PATH` in each of N answers, then `cat`s [`MISSING_FILE`] beside PATH (the command fails), then replies `Worked N times.` |
 //! | `bash CMD` | runs `CMD` with `exec_command` asking for `require_escalated` (Codex asks for approval), then replies `Ran it.`, or `Not run. <why>` when the call's output says it was rejected |
+//! | `full …` | reads `/etc/hostname` once, reporting [`FULL_CONTEXT`] more input tokens than usual (past the test's `model_auto_compact_token_limit`: Codex compacts before it goes on), then, from the summary, replies |
 //! | `chat …` | ignores the protocol and only talks (the Stop hook's fallback must answer) |
 //! | `hang …` | starts a response and never finishes it (cancel / timeout send Escape) |
 //! | `fail-auth …` | `401` `invalid_api_key` |
@@ -14,7 +15,8 @@
 //! | `fail-server …` | `500` `server_error` |
 //!
 //! The reply path comes from the prompt hook's reminder in the conversation: without the hook
-//! the model does not know where to write.
+//! the model does not know where to write. Asked to compact the conversation, the model answers
+//! with a summary naming the turn in progress and its reply file ([`summary`]).
 
 use super::request::TurnView;
 use super::sse::{Answer, Item};
@@ -71,6 +73,30 @@ pub fn failure(word: &str) -> Option<Failure> {
     })
 }
 
+/// Input tokens the `full` script's first answer adds to its usage: above the
+/// `model_auto_compact_token_limit` the compaction test sets (50 000).
+pub const FULL_CONTEXT: i64 = 80_000;
+
+/// Whether the answer to this request reports a nearly full context (the `full` script's
+/// first step, before any compaction).
+pub fn fills_context(view: &TurnView) -> bool {
+    view.message.split_whitespace().next() == Some("full") && view.step == 0 && !view.summarised
+}
+
+/// The scripted model's summary of a conversation Codex asks it to compact, naming the turn in
+/// progress and its reply file (as the Anthropic model's does: [`crate::model::script::summary`]).
+pub fn summary(view: Option<&TurnView>) -> String {
+    let named = view.map(|v| crate::model::request::TurnView {
+        turn_id: v.turn_id,
+        message: v.message.clone(),
+        step: 0,
+        tmp_path: v.tmp_path.clone(),
+        stop_blocked: false,
+        denied: None,
+    });
+    crate::model::script::summary(named.as_ref())
+}
+
 /// The reply body (without trailer) the default script writes for `message`.
 pub fn default_body(message: &str) -> String {
     crate::model::script::default_body(message)
@@ -94,6 +120,13 @@ pub fn play(view: &TurnView) -> Play {
     match word {
         "chat" => Play::Answer(Answer::text(format!("Plain answer: {rest}"))),
         "hang" => Play::Hang,
+        "full" if !view.summarised && view.step == 0 => Play::Answer(Answer::call(
+            "exec_command",
+            json!({"cmd": "cat /etc/hostname", "yield_time_ms": 2000}),
+        )),
+        "full" if !view.summarised => {
+            protocol(view, view.step - 1, &default_body(&view.message), &["Bash"])
+        }
         "tools" => {
             let n: usize = rest
                 .split_whitespace()
