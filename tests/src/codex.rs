@@ -30,10 +30,26 @@ pub struct Codex {
     pub agent_cmd: String,
 }
 
+/// Which model provider Codex is pointed at the scripted model through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// A custom `[model_providers.scripted]` whose key comes from `env_key` (the wrapper sets
+    /// the variable).
+    Custom,
+    /// OpenAI's own built-in provider, its base URL moved by `openai_base_url`, logged in by
+    /// the installer with `OPENAI_API_KEY` from its environment (the agent's has none).
+    OpenAi,
+}
+
 impl Codex {
     /// Sets up Codex for `rig`, or returns None after printing why the suite is skipped.
     /// Without a binary and without the skip reason, the test fails instead.
     pub async fn setup(rig: &TmuxRig) -> Option<Codex> {
+        Codex::setup_with(rig, Provider::Custom).await
+    }
+
+    /// [`Codex::setup`] through `provider`.
+    pub async fn setup_with(rig: &TmuxRig, provider: Provider) -> Option<Codex> {
         let Some(bin) = codex_bin() else {
             match std::env::var("PALIADIN_CODEX_SKIP") {
                 Ok(why) => {
@@ -56,19 +72,28 @@ impl Codex {
         std::fs::create_dir_all(&rig.spool).expect("spool");
         std::fs::write(workdir.join("notes.txt"), "a file for cat\n").expect("file");
         // The operator's part: the model provider and the approval policy.
-        let config = format!(
-            "model = \"gpt-scripted\"\nmodel_provider = \"scripted\"\n\
-             approval_policy = \"on-request\"\nsandbox_mode = \"workspace-write\"\n\n\
-             [model_providers.scripted]\nname = \"scripted\"\nbase_url = \"{}/v1\"\n\
-             env_key = \"PALIADIN_TEST_OPENAI_KEY\"\nwire_api = \"responses\"\n\
-             request_max_retries = 0\nstream_max_retries = 0\n",
-            server.base_url
-        );
+        let common = "model = \"gpt-scripted\"\napproval_policy = \"on-request\"\n\
+                      sandbox_mode = \"workspace-write\"\n";
+        let config = match provider {
+            Provider::Custom => format!(
+                "{common}model_provider = \"scripted\"\n\n\
+                 [model_providers.scripted]\nname = \"scripted\"\nbase_url = \"{}/v1\"\n\
+                 env_key = \"PALIADIN_TEST_OPENAI_KEY\"\nwire_api = \"responses\"\n\
+                 request_max_retries = 0\nstream_max_retries = 0\n",
+                server.base_url
+            ),
+            Provider::OpenAi => format!("{common}openai_base_url = \"{}/v1\"\n", server.base_url),
+        };
         std::fs::write(codex_home.join("config.toml"), config).expect("config.toml");
-        install(&home, &codex_home, &workdir, &rig.spool);
+        let key = (provider == Provider::OpenAi).then_some(API_KEY);
+        install_with(&home, &codex_home, &workdir, &rig.spool, key, &bin);
         let wrapper = base.join("codex-agent");
+        let env_key = match provider {
+            Provider::Custom => format!(" PALIADIN_TEST_OPENAI_KEY='{API_KEY}'"),
+            Provider::OpenAi => String::new(),
+        };
         let script = format!(
-            "#!/bin/sh\nexport HOME='{}' CODEX_HOME='{}' PALIADIN_TEST_OPENAI_KEY='{API_KEY}'\n\
+            "#!/bin/sh\nunset OPENAI_API_KEY\nexport HOME='{}' CODEX_HOME='{}'{env_key}\n\
              exec '{}' \"$@\"\n",
             home.display(),
             codex_home.display(),
@@ -96,6 +121,14 @@ impl Codex {
         ]
     }
 
+    /// Adds top-level settings (`key = value` lines) to Codex's `config.toml`, before its
+    /// tables. Call before Codex starts.
+    pub fn configure(&self, lines: &str) {
+        let path = self.codex_home.join("config.toml");
+        let old = std::fs::read_to_string(&path).expect("config.toml");
+        std::fs::write(&path, format!("{}\n{old}", lines.trim_end())).expect("config.toml");
+    }
+
     /// Codex's rollouts (its conversations) in this home.
     pub fn rollouts(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -121,14 +154,6 @@ impl Codex {
     /// are `cache_read`, as the worker reads Codex's rollout).
     pub fn reported(&self, turn: uuid::Uuid) -> [i64; 4] {
         let answers: Vec<_> = self
-    /// Adds top-level settings (`key = value` lines) to Codex's `config.toml`, before its
-    /// tables. Call before Codex starts.
-    pub fn configure(&self, lines: &str) {
-        let path = self.codex_home.join("config.toml");
-        let old = std::fs::read_to_string(&path).expect("config.toml");
-        std::fs::write(&path, format!("{}\n{old}", lines.trim_end())).expect("config.toml");
-    }
-
             .server
             .spent()
             .into_iter()
@@ -186,16 +211,35 @@ pub fn pids_mentioning(needle: &str) -> Vec<u32> {
 
 /// Runs `deploy/agents/codex/install.sh` for `home` as an operator would.
 pub fn install(home: &Path, codex_home: &Path, workdir: &Path, spool: &Path) {
-    let out = std::process::Command::new(repo_root().join("deploy/agents/codex/install.sh"))
-        .arg("--hook-bin")
+    let bin = codex_bin().expect("codex");
+    install_with(home, codex_home, workdir, spool, None, &bin);
+}
+
+/// [`install`] with `OPENAI_API_KEY` in the installer's environment when `key` is given (it
+/// logs Codex in with it, through `--codex-bin`).
+pub fn install_with(
+    home: &Path,
+    codex_home: &Path,
+    workdir: &Path,
+    spool: &Path,
+    key: Option<&str>,
+    bin: &Path,
+) {
+    let mut cmd = std::process::Command::new(repo_root().join("deploy/agents/codex/install.sh"));
+    cmd.arg("--hook-bin")
         .arg(crate::procs::binary("paliadin-hook"))
+        .arg("--codex-bin")
+        .arg(bin)
         .arg("--spool-dir")
         .arg(spool)
         .arg(workdir)
         .env("HOME", home)
         .env("CODEX_HOME", codex_home)
-        .output()
-        .expect("run install.sh");
+        .env_remove("OPENAI_API_KEY");
+    if let Some(key) = key {
+        cmd.env("OPENAI_API_KEY", key);
+    }
+    let out = cmd.output().expect("run install.sh");
     assert!(out.status.success(), "codex install.sh: {out:?}");
 }
 

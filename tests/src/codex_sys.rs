@@ -2,7 +2,7 @@
 //! `paliadin-worker` processes on a private tmux rig whose agent is Codex pointed at the
 //! scripted OpenAI model ([`crate::codex`]).
 
-use crate::codex::Codex;
+use crate::codex::{Codex, Provider};
 use crate::db::TestDb;
 use crate::http::{Client, SseEvent, user};
 use crate::procs::{TmuxRig, session_of};
@@ -26,8 +26,17 @@ pub struct CodexSys {
 impl CodexSys {
     /// None when the suite is skipped (see [`Codex::setup`]).
     pub async fn start(worker_id: &str, env: &[(&str, String)]) -> Option<CodexSys> {
+        CodexSys::start_with(worker_id, Provider::Custom, env).await
+    }
+
+    /// [`CodexSys::start`] with Codex reaching the scripted model through `provider`.
+    pub async fn start_with(
+        worker_id: &str,
+        provider: Provider,
+        env: &[(&str, String)],
+    ) -> Option<CodexSys> {
         let rig = TmuxRig::new();
-        let codex = Codex::setup(&rig).await?;
+        let codex = Codex::setup_with(&rig, provider).await?;
         let db = TestDb::new().await;
         let api = start_api(&db, ApiConfig::default()).await;
         let (owner, token) = user(&db, "owner@codex", Role::Owner).await;

@@ -6,6 +6,9 @@
 #                            Interrupt, PreCompact and PostCompact, trusted in advance ([hooks.state], so that Codex's
 #                            "Hooks need review" screen does not stop an unattended start);
 #                            WORKDIR trusted as a project; the spool writable in the sandbox
+#   $CODEX_HOME/auth.json    with OPENAI_API_KEY in the installer's environment: Codex logged
+#                            in with that key (`codex login --with-api-key`), so that OpenAI's
+#                            own provider starts without its sign-in screen
 # Everything Paliadin adds to config.toml sits between two marker lines and is replaced on the
 # next run; the rest of the file is kept. CODEX_HOME defaults to $HOME/.codex. The model
 # provider stays the operator's: docs/agents.md shows both ways.
@@ -14,7 +17,7 @@ set -eu
 
 usage() {
     cat <<'USAGE'
-Usage: install.sh [--spool-dir DIR] [--hook-bin PATH] [WORKDIR]
+Usage: install.sh [--spool-dir DIR] [--hook-bin PATH] [--codex-bin PATH] [WORKDIR]
 
   WORKDIR          directory the agent runs in: trusted as a project (no trust screen)
   --spool-dir DIR  the spool: writable for commands Codex runs in its workspace-write sandbox
@@ -22,12 +25,16 @@ Usage: install.sh [--spool-dir DIR] [--hook-bin PATH] [WORKDIR]
                    table itself
   --hook-bin PATH  the paliadin-hook program to register (default: the first paliadin-hook
                    on PATH, else target/release or target/debug of this checkout)
+  --codex-bin PATH the codex that logs in with OPENAI_API_KEY (default: codex on PATH)
+
+With OPENAI_API_KEY set, Codex is logged in with it (API-key login for OpenAI's own provider).
 USAGE
 }
 
 spool=""
 workdir=""
 hook_bin=""
+codex_bin=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
@@ -35,6 +42,8 @@ while [ $# -gt 0 ]; do
         --spool-dir=*) spool=${1#--spool-dir=}; shift ;;
         --hook-bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; hook_bin=$2; shift 2 ;;
         --hook-bin=*) hook_bin=${1#--hook-bin=}; shift ;;
+        --codex-bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; codex_bin=$2; shift 2 ;;
+        --codex-bin=*) codex_bin=${1#--codex-bin=}; shift ;;
         -*) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
         *) [ -z "$workdir" ] || { usage >&2; exit 2; }; workdir=$1; shift ;;
     esac
@@ -127,6 +136,9 @@ wanted = [
     ("PermissionRequest", "permission_request", "permission-request", 86400),
     # Codex caps an Interrupt hook at 3 s, and trusts it by that timeout (0.171.0).
     ("Interrupt", "interrupt", "codex-interrupt", 3),
+    # Codex compacts the conversation (`trigger` auto or manual, as Claude Code's hooks say).
+    ("PreCompact", "pre_compact", "pre-compact", 30),
+    ("PostCompact", "post_compact", "post-compact", 30),
 ]
 lines = [BEGIN]
 trust = []
@@ -136,9 +148,6 @@ for event, key, hook, timeout in wanted:
               "command = %s" % toml_str(command), "timeout = %d" % timeout, ""]
     # Codex trusts a hook by the SHA-256 of its definition as compact JSON with sorted keys,
     # under "<config file>:<event>:<group index>:<handler index>" (checked on 0.171.0).
-    # Codex compacts the conversation (`trigger` auto or manual, as Claude Code's hooks say).
-    ("PreCompact", "pre_compact", "pre-compact", 30),
-    ("PostCompact", "post_compact", "post-compact", 30),
     identity = {"event_name": key, "hooks": [{"async": False, "command": command,
                                               "timeout": timeout, "type": "command"}]}
     digest = hashlib.sha256(json.dumps(identity, separators=(",", ":"), sort_keys=True)
@@ -163,5 +172,19 @@ text = (rest + "\n\n" if rest else "") + "\n".join(lines) + "\n"
 tomllib.loads(text)  # never leave Codex a file it cannot read
 save(config_path, text)
 PY
+
+# Login with an API key: the key is read by `codex login` from its standard input, never from
+# an argument, and kept in $CODEX_HOME/auth.json (mode 0600), where OpenAI's own provider finds
+# it; a custom provider with `env_key` does not need it.
+if [ -n "${OPENAI_API_KEY:-}" ]; then
+    [ -n "$codex_bin" ] || codex_bin=$(command -v codex || true)
+    [ -n "$codex_bin" ] && [ -x "$codex_bin" ] || {
+        echo "install.sh: OPENAI_API_KEY is set but there is no codex to log in with (--codex-bin)" >&2
+        exit 1
+    }
+    printf '%s' "$OPENAI_API_KEY" | CODEX_HOME="$codex_home" "$codex_bin" login --with-api-key \
+        >/dev/null 2>&1 || { echo "install.sh: codex login --with-api-key failed" >&2; exit 1; }
+    echo "Codex logged in with the API key from OPENAI_API_KEY ($codex_home/auth.json)"
+fi
 
 echo "Paliadin instructions in $codex_home/AGENTS.md; $hook_bin registered in $codex_home/config.toml"

@@ -11,7 +11,7 @@ pub mod sse;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
@@ -25,6 +25,8 @@ use uuid::Uuid;
 pub struct Logged {
     pub path: String,
     pub body: Value,
+    /// The request's `Authorization` header (the key Codex sent).
+    pub authorization: Option<String>,
 }
 
 /// The usage one answer reported, and the turn its request was on.
@@ -108,21 +110,39 @@ impl Drop for OpenAiModel {
     }
 }
 
-fn log(shared: &Shared, uri: &Uri, body: &Value) {
+fn log(shared: &Shared, uri: &Uri, headers: &HeaderMap, body: &Value) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     shared.log.lock().expect("log").push(Logged {
         path: uri.path().to_owned(),
         body: body.clone(),
+        authorization,
     });
 }
 
-async fn responses(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value>) -> Response {
-    log(&shared, &uri, &req);
+async fn responses(
+    State(shared): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(req): Json<Value>,
+) -> Response {
+    log(&shared, &uri, &headers, &req);
     let model = req
         .get("model")
         .and_then(Value::as_str)
         .unwrap_or("scripted")
         .to_owned();
     let view = request::turn_view(&req);
+    // Codex compacting the conversation: a summary, not a step of any turn.
+    if request::is_compaction(&req) {
+        let answer = sse::Answer::text(script::summary(view.as_ref()));
+        let frames = answer.to_sse_frames(&model, sse::Usage::nth(0));
+        return sse_response(Body::from_stream(futures::stream::iter(
+            frames.into_iter().map(Ok::<_, std::io::Error>),
+        )));
+    }
     let play = match &view {
         Some(v) => script::play(v),
         None => script::Play::Answer(sse::Answer::text("Not a Paliadin turn.")),
@@ -138,14 +158,6 @@ async fn responses(State(shared): State<Shared>, uri: Uri, Json(req): Json<Value
                 }
                 spent.push(Spent {
                     turn_id: view.as_ref().map(|v| v.turn_id),
-    // Codex compacting the conversation: a summary, not a step of any turn.
-    if request::is_compaction(&req) {
-        let answer = sse::Answer::text(script::summary(view.as_ref()));
-        let frames = answer.to_sse_frames(&model, sse::Usage::nth(0));
-        return sse_response(Body::from_stream(futures::stream::iter(
-            frames.into_iter().map(Ok::<_, std::io::Error>),
-        )));
-    }
                     usage,
                 });
                 usage
@@ -185,8 +197,8 @@ fn sse_response(body: Body) -> Response {
         .expect("response")
 }
 
-async fn other(State(shared): State<Shared>, uri: Uri) -> Response {
-    log(&shared, &uri, &Value::Null);
+async fn other(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
+    log(&shared, &uri, &headers, &Value::Null);
     (
         StatusCode::NOT_FOUND,
         Json(json!({"error": {"message": "not here", "type": "invalid_request_error"}})),

@@ -7,6 +7,7 @@
 
 mod compaction;
 mod control;
+mod login;
 mod permission;
 mod turns;
 mod usage;
