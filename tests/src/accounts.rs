@@ -47,6 +47,16 @@ impl TestAccounts {
     /// Creates the worker account and an agent account per owner (unique names), mapped to
     /// them in [`Self::map`].
     pub fn create(owners: &[uuid::Uuid]) -> TestAccounts {
+        TestAccounts::create_with(owners, &[], &[])
+    }
+
+    /// [`TestAccounts::create`] with more `deploy/add-owner-account.sh` arguments for owner `i`
+    /// in `extra[i]` (e.g. `--agent codex`), and `env` in the script's environment.
+    pub fn create_with(
+        owners: &[uuid::Uuid],
+        extra: &[Vec<String>],
+        env: &[(&str, &str)],
+    ) -> TestAccounts {
         let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let dir = PathBuf::from(format!("/tmp/paliadin-iso-{tag}"));
         std::fs::create_dir_all(dir.join("bin")).expect("test dir");
@@ -61,11 +71,14 @@ impl TestAccounts {
         };
         run(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", &a.worker]));
         let script = crate::claude::repo_root().join("deploy/add-owner-account.sh");
-        for (user, agent) in owners.iter().zip(&a.agents) {
+        for (i, (user, agent)) in owners.iter().zip(&a.agents).enumerate() {
             run(Command::new(&script)
                 .args(["--user-id", &user.to_string(), "--account", agent])
                 .args(["--group", &group, "--map"])
-                .arg(a.map()));
+                .arg(a.map())
+                .args(extra.get(i).into_iter().flatten())
+                .env_remove("OPENAI_API_KEY")
+                .envs(env.iter().copied()));
         }
         let host_agent = a.bin("paliadin-shim");
         let rule = format!(

@@ -1,5 +1,6 @@
-//! Choosing the agent command: `PALIADIN_AGENT_CMD` if set; otherwise `claude` when it is on
-//! `PATH`; otherwise the project's `paliadin-demo-agent` (next to this binary, or on `PATH`).
+//! Choosing the agent command: `PALIADIN_AGENT_CMD` if set; otherwise the program of the agent
+//! `PALIADIN_AGENT` names (`claude`, `codex`: as found on `PATH`); otherwise `claude` when it is
+//! on `PATH`; otherwise the project's `paliadin-demo-agent` (next to this binary, or on `PATH`).
 
 use std::path::{Path, PathBuf};
 
@@ -18,8 +19,19 @@ fn is_executable(p: &Path) -> bool {
 
 /// The command line to start in new sessions, and a note for the log on how it was chosen.
 pub fn resolve(configured: Option<&str>) -> (String, &'static str) {
+    resolve_for(configured, None)
+}
+
+/// [`resolve`] for the agent `agent` names (`PALIADIN_AGENT`, or an owner's line in an
+/// `accounts://` map): without a command, Claude Code and Codex are their own programs.
+pub fn resolve_for(configured: Option<&str>, agent: Option<&str>) -> (String, &'static str) {
     if let Some(cmd) = configured.filter(|c| !c.trim().is_empty()) {
         return (cmd.to_owned(), "PALIADIN_AGENT_CMD");
+    }
+    match agent.map(str::trim) {
+        Some("codex") => return ("codex".to_owned(), "PALIADIN_AGENT=codex"),
+        Some("claude") => return ("claude".to_owned(), "PALIADIN_AGENT=claude"),
+        _ => {}
     }
     if on_path("claude").is_some() {
         if !skill_installed() {

@@ -5,6 +5,7 @@
 //! the contract suite, `agent_demo/contract.rs`, which runs Codex too.
 //! `PALIADIN_CODEX_SKIP` makes them skip loudly where Codex cannot be installed.
 
+mod accounts;
 mod compaction;
 mod control;
 mod login;

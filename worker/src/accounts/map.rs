@@ -1,10 +1,18 @@
-//! The account map: which Unix account runs each owner's agent. One line per owner,
-//! `<user id> <account>` (`#` starts a comment), written by the operator:
+//! The account map: which Unix account runs each owner's agent, and optionally which agent.
+//! One line per owner, `<user id> <account> [<agent> [<command>]]` (`#` starts a comment),
+//! written by the operator:
 //!
 //! ```text
-//! # user id                              agent account
+//! # user id                              agent account  agent  command
 //! 0193a1f2-6c1e-7b7a-9d1e-2f4a5b6c7d8e   pa-alice
+//! 0193a1f2-6c1e-7b7a-9d1e-2f4a5b6c7d8f   pa-bob         codex  /usr/local/bin/codex
 //! ```
+//!
+//! `<agent>` (`claude`, `codex`, `demo` or `other`) chooses that owner's agent in place of the
+//! worker's `PALIADIN_AGENT`; `<command>` (the rest of the line, split as a shell would, never
+//! run by one) in place of `PALIADIN_AGENT_CMD` (default: the agent's own program on the
+//! account's `PATH`). Both are read when the owner's host agent starts (the worker's first turn
+//! of that owner); a change takes effect when the worker restarts.
 //!
 //! The map is trusted only as a regular file (not a symlink) owned by root or by the worker's
 //! account and writable by no one else; an account appears once (two owners sharing one
@@ -12,6 +20,7 @@
 //! changes (size, time or inode), so adding an owner needs no restart; a map that turns bad
 //! stops every turn of the host (fails closed) until it is fixed.
 
+use crate::agent::Agent;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -50,8 +59,26 @@ impl std::fmt::Display for AccountName {
     }
 }
 
+/// One owner's line: the account, and the agent when the line names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub account: AccountName,
+    pub agent: Option<OwnerAgent>,
+}
+
+/// The agent a map line chooses for its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerAgent {
+    pub agent: Agent,
+    /// The command that runs it; None: the agent's own program, as the host agent finds it.
+    pub cmd: Option<String>,
+}
+
+/// Largest agent command in the map, bytes.
+const MAX_CMD: usize = 4096;
+
 /// Parses the map's text; errors name the line.
-pub fn parse(text: &str) -> Result<HashMap<Uuid, AccountName>, String> {
+pub fn parse(text: &str) -> Result<HashMap<Uuid, Entry>, String> {
     let mut map = HashMap::new();
     let mut accounts = HashSet::new();
     for (i, line) in text.lines().enumerate() {
@@ -60,10 +87,17 @@ pub fn parse(text: &str) -> Result<HashMap<Uuid, AccountName>, String> {
             continue;
         }
         let n = i + 1;
-        let mut words = line.split_whitespace();
-        let (Some(user), Some(account), None) = (words.next(), words.next(), words.next()) else {
-            return Err(format!("line {n}: expected `<user id> <account>`"));
-        };
+        let (user, rest) = word(line);
+        let (account, rest) = word(rest);
+        let (agent, cmd) = word(rest);
+        if account.is_empty() {
+            return Err(format!(
+                "line {n}: expected `<user id> <account> [<agent> [<command>]]`"
+            ));
+        }
+        let agent = (!agent.is_empty())
+            .then(|| owner_agent(agent, cmd).map_err(|e| format!("line {n}: {e}")))
+            .transpose()?;
         let user =
             Uuid::parse_str(user).map_err(|_| format!("line {n}: {user:?} is not a user id"))?;
         let account = AccountName::parse(account).map_err(|e| format!("line {n}: {e}"))?;
@@ -72,11 +106,33 @@ pub fn parse(text: &str) -> Result<HashMap<Uuid, AccountName>, String> {
                 "line {n}: account {account} is given to two owners"
             ));
         }
-        if map.insert(user, account).is_some() {
+        if map.insert(user, Entry { account, agent }).is_some() {
             return Err(format!("line {n}: user {user} is listed twice"));
         }
     }
     Ok(map)
+}
+
+/// The first word of `s` and what follows it (leading whitespace skipped).
+fn word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    s.split_once(char::is_whitespace).unwrap_or((s, ""))
+}
+
+/// The agent word of a line and the rest of it, the command.
+fn owner_agent(word: &str, cmd: &str) -> Result<OwnerAgent, String> {
+    let agent = Agent::detect(Some(word), None)?;
+    let cmd = Some(cmd.trim()).filter(|c| !c.is_empty());
+    if let Some(c) = cmd {
+        if c.len() > MAX_CMD {
+            return Err(format!("the agent command is longer than {MAX_CMD} bytes"));
+        }
+        crate::tmux::split_agent_cmd(c).map_err(|e| format!("agent command {c:?}: {e}"))?;
+    }
+    Ok(OwnerAgent {
+        agent,
+        cmd: cmd.map(str::to_owned),
+    })
 }
 
 /// What identifies one version of the file.
@@ -84,7 +140,7 @@ type Stamp = (u64, u64, i64, i64);
 
 struct Loaded {
     stamp: Option<Stamp>,
-    map: Result<Arc<HashMap<Uuid, AccountName>>, String>,
+    map: Result<Arc<HashMap<Uuid, Entry>>, String>,
 }
 
 /// The map file, read again when it changes.
@@ -105,7 +161,7 @@ impl AccountMap {
     }
 
     /// The current map, or why it cannot be used.
-    pub fn current(&self) -> Result<Arc<HashMap<Uuid, AccountName>>, String> {
+    pub fn current(&self) -> Result<Arc<HashMap<Uuid, Entry>>, String> {
         let meta = std::fs::symlink_metadata(&self.path)
             .map_err(|e| format!("the account map {}: {e}", self.path.display()))?;
         let stamp = (
@@ -130,8 +186,8 @@ impl AccountMap {
         loaded.map.clone()
     }
 
-    /// The account of `user`.
-    pub fn account(&self, user: Uuid) -> Result<AccountName, String> {
+    /// The line of `user`: their account and agent.
+    pub fn account(&self, user: Uuid) -> Result<Entry, String> {
         self.current()?.get(&user).cloned().ok_or_else(|| {
             format!(
                 "user {user} has no agent account in {}",
@@ -140,7 +196,7 @@ impl AccountMap {
         })
     }
 
-    fn read(&self, meta: &std::fs::Metadata) -> Result<HashMap<Uuid, AccountName>, String> {
+    fn read(&self, meta: &std::fs::Metadata) -> Result<HashMap<Uuid, Entry>, String> {
         let path = self.path.display();
         let me = paliadin_shared::trust::current_uid().map_err(|e| e.to_string())?;
         if !meta.file_type().is_file() {
@@ -175,8 +231,33 @@ mod tests {
         let a = Uuid::new_v4();
         let b = Uuid::new_v4();
         let m = parse(&format!("# owners\n{a}  pa-alice # Alice\n\n{b}\tpa_bob\n")).unwrap();
-        assert_eq!(m[&a].as_str(), "pa-alice");
-        assert_eq!(m[&b].as_str(), "pa_bob");
+        assert_eq!(m[&a].account.as_str(), "pa-alice");
+        assert_eq!(m[&b].account.as_str(), "pa_bob");
+        assert_eq!(m[&a].agent, None);
+    }
+
+    #[test]
+    fn a_line_may_choose_its_owner_s_agent_and_command() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let m = parse(&format!(
+            "{a} pa-a codex\n{b} pa-b codex /opt/codex/bin/codex -c 'model=\"x y\"' # Bob\n"
+        ))
+        .unwrap();
+        let agent = |u: &Uuid| m[u].agent.clone().unwrap();
+        assert_eq!(agent(&a).agent, Agent::Codex);
+        assert_eq!(agent(&a).cmd, None);
+        assert_eq!(agent(&b).agent, Agent::Codex);
+        assert_eq!(
+            agent(&b).cmd.as_deref(),
+            Some("/opt/codex/bin/codex -c 'model=\"x y\"'")
+        );
+        for bad in [
+            format!("{a} pa-a gpt"),
+            format!("{a} pa-a codex 'unbalanced"),
+            format!("{a} pa-a codex {}", "x".repeat(MAX_CMD + 1)),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -188,7 +269,7 @@ mod tests {
             format!("{a} root"),
             format!("{a} -oProxy"),
             format!("{a} Alice"),
-            format!("{a} pa x"),
+            format!("{a} pa x y"),
             format!("{a} pa;x"),
             "alice pa-x".to_owned(),
             format!("{a} {}", "p".repeat(33)),

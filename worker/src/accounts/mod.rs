@@ -5,7 +5,8 @@
 //!
 //! Address syntax (one entry of `PALIADIN_HOSTS`, see `docs/hosts.md` and `docs/security.md`):
 //! `accounts://MAP[?shim=PATH&sudo=PATH]`, e.g. `accounts:///etc/paliadin/accounts`
-//! - `MAP`: the absolute path of the account map, one `<user id> <account>` per line
+//! - `MAP`: the absolute path of the account map, one `<user id> <account> [<agent> [<command>]]`
+//!   per line
 //!   ([`map`]); written by the operator, never derived from anything a user typed;
 //! - `shim`: the absolute path of `paliadin-shim` (default: the one next to the worker), as the
 //!   sudoers rule names it;
@@ -21,7 +22,7 @@
 
 pub mod map;
 
-pub use map::{AccountMap, AccountName};
+pub use map::{AccountMap, AccountName, Entry, OwnerAgent};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -37,7 +38,7 @@ pub struct AccountsError {
 /// Where the account map is and how the worker becomes an agent account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountsTarget {
-    /// The account map (`<user id> <account>` lines).
+    /// The account map (`<user id> <account> [<agent> [<command>]]` lines).
     pub map: PathBuf,
     /// `paliadin-shim`, by the absolute path the sudoers rule allows.
     pub host_agent: PathBuf,
@@ -54,6 +55,24 @@ pub struct HostAgentSettings {
     pub agent_cmd: Option<String>,
     /// `PALIADIN_AGENT`, `PALIADIN_AGENT_START_ARGS`, `PALIADIN_AGENT_RESUME_ARGS` when set.
     pub launch: crate::tmux::launch::LaunchSettings,
+}
+
+impl HostAgentSettings {
+    /// The settings of one owner's host agent: the worker's, or the agent (and command) the
+    /// account map names for that owner, which replace the worker's agent settings whole.
+    pub fn for_owner(&self, agent: Option<&OwnerAgent>) -> HostAgentSettings {
+        let Some(a) = agent else {
+            return self.clone();
+        };
+        HostAgentSettings {
+            agent_cmd: a.cmd.clone(),
+            launch: crate::tmux::launch::LaunchSettings {
+                agent: Some(a.agent.as_str().to_owned()),
+                ..Default::default()
+            },
+            ..self.clone()
+        }
+    }
 }
 
 impl AccountsTarget {

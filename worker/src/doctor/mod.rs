@@ -64,7 +64,7 @@ fn accounts(report: &mut Report, name: &str, target: &crate::accounts::AccountsT
         Err(e) => report.fail(
             &check,
             e,
-            "write one `<user id> <account>` line per owner, owned by root, mode 0644 \
+            "write one `<user id> <account> [<agent> [<command>]]` line per owner, owned by root, mode 0644 \
              (docs/security.md, \"Per-owner isolation\")",
         ),
     }

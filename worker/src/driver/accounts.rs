@@ -54,17 +54,20 @@ impl AccountsDriver {
     /// The host agent of `user`'s account. A user without an account gets no agent: the turn
     /// fails (as an upstream error, so failover does not move the user elsewhere).
     fn host_agent(&self, user: Uuid) -> Result<Arc<SshDriver>, DriveError> {
-        let account = self.map.account(user).map_err(|e| {
+        let entry = self.map.account(user).map_err(|e| {
             tracing::warn!(host = %self.label, error = %e, "no agent account for the user");
             DriveError::Upstream(e)
         })?;
+        let account = entry.account.clone();
         let mut host_agents = self.host_agents.lock().expect("host_agents");
         let host_agent = host_agents.entry(account.clone()).or_insert_with(|| {
+            let settings = self.settings.for_owner(entry.agent.as_ref());
             let (sudo, args) = (
                 self.target.sudo.clone(),
-                self.target.args(&account, &self.settings),
+                self.target.args(&account, &settings),
             );
-            tracing::info!(host = %self.label, %account, "starting the account's host agent");
+            let agent = settings.launch.agent.as_deref().unwrap_or("the worker's");
+            tracing::info!(host = %self.label, %account, agent, "starting the account's host agent");
             let connect = move || {
                 let mut cmd = Command::new(&sudo);
                 // Nothing of the worker's environment (DATABASE_URL above all) reaches the

@@ -121,7 +121,8 @@ pub enum HostAgentError {
 impl HostAgentConfig {
     /// The tmux configuration these settings describe, and how the agent command was chosen.
     pub fn tmux_config(&self) -> Result<(TmuxConfig, String), HostAgentError> {
-        let (cmd, why) = crate::agent_cmd::resolve(self.agent_cmd.as_deref());
+        let (cmd, why) =
+            crate::agent_cmd::resolve_for(self.agent_cmd.as_deref(), self.launch.agent.as_deref());
         let mut cfg =
             TmuxConfig::from_agent_cmd(&cmd).map_err(|source| HostAgentError::AgentCmd {
                 cmd: cmd.clone(),
