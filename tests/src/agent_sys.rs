@@ -316,6 +316,16 @@ impl AgentSys {
         }
     }
 
+    /// What turn `id` (its reply `reply`) was answered with: the whole input its model was sent
+    /// (the demo agent: its reply, which is all it shows).
+    pub fn context(&self, id: Uuid, reply: &str) -> String {
+        match &self.agent {
+            Backend::Claude(c) => c.server.context_of(id),
+            Backend::Codex(c) => c.server.context_of(id),
+            Backend::Demo => reply.to_owned(),
+        }
+    }
+
     /// The agent's conversations on disk, where it keeps one file each: Codex's rollouts, the
     /// demo agent's conversation files; None for Claude Code (its project directory holds
     /// other files too).

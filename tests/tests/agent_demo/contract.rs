@@ -10,7 +10,8 @@
 //! the owner allows and denies a command the agent asks about; each model failure ends the turn
 //! at once with `agent_error` and its kind, and the next turn works; cancel and timeout
 //! interrupt the agent and the next turn works; the conversation resumes after the agent, and
-//! then its tmux server, is killed.
+//! then its tmux server, is killed; a new conversation knows nothing of the one before it, and
+//! each, chosen again, resumes with its own context and none of the other's.
 
 use paliadin_e2e::agent_sys::{AgentSys, Which, last};
 use paliadin_e2e::http::{SseEvent, concat_deltas, next_event, read_to_terminal, read_until};
@@ -47,6 +48,7 @@ each_agent!(
     each_model_failure_ends_the_turn_with_agent_error_and_the_next_turn_works,
     cancel_and_timeout_interrupt_the_agent_and_the_next_turn_works,
     the_conversation_resumes_after_the_agent_or_its_tmux_server_is_killed,
+    a_new_conversation_knows_nothing_of_the_other_and_each_resumes_its_own,
 );
 
 /// A failure must end the turn well before the turn's limit (60 s in these tests).
@@ -316,4 +318,40 @@ async fn the_conversation_resumes_after_the_agent_or_its_tmux_server_is_killed(w
             "resumed, not started afresh"
         );
     }
+}
+
+async fn a_new_conversation_knows_nothing_of_the_other_and_each_resumes_its_own(which: Which) {
+    let Some(sys) = AgentSys::start(which, "ct-switch", &[]).await else {
+        return;
+    };
+    let alpha = "alpha secret is swordfish";
+    let (_, a, _) = sys.say(None, alpha).await;
+    sys.idle().await;
+    let (s, v) = sys.c.post("/api/paliadin/reset", &json!({})).await;
+    assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
+    let b = v["session_id"].as_str().unwrap().to_owned();
+    assert_ne!(a, b, "a new conversation");
+    let beta = "beta colour is blue";
+    let (id, _, reply) = sys.say(Some(&b), beta).await;
+    let context = sys.context(id, &reply);
+    assert!(
+        !context.contains("swordfish"),
+        "the new conversation's first turn saw the one before: {context}"
+    );
+    sys.idle().await;
+
+    let again = sys.recalling("back in alpha");
+    let (id, _, reply) = sys.say(Some(&a), &again).await;
+    sys.assert_remembers(id, &reply, &[alpha], "alpha chosen again");
+    let context = sys.context(id, &reply);
+    assert!(
+        !context.contains("beta colour"),
+        "alpha saw beta: {context}"
+    );
+    sys.idle().await;
+
+    let (id, _, reply) = sys.say(Some(&b), &sys.recalling("back in beta")).await;
+    sys.assert_remembers(id, &reply, &[beta], "beta chosen again");
+    let context = sys.context(id, &reply);
+    assert!(!context.contains("swordfish"), "beta saw alpha: {context}");
 }
