@@ -24,6 +24,8 @@ const newBtn = $('new-chat');
 
 const turns = new Map(); // turn_id → {turn_id, sse_url, message, reply}
 let pending = []; // unfinished turn ids, oldest first; pending[0] is the one streamed
+/** The conversation being loaded onto the page (history and unfinished turns). */
+let showing = Promise.resolve();
 let stream = null; // the one TurnStream
 let sessionId = null;
 let resume = loadLive();
@@ -301,20 +303,29 @@ async function switchTo(id) {
   announce('Conversation loaded');
 }
 
-async function load() {
-  const link = linked();
-  sessionId = link.session || storedSession();
-  if (!sessionId) {
-    // First visit on this browser: continue the latest conversation, if any.
-    const { status, data } = await api('GET', '/api/paliadin/turns?limit=1');
-    if (status !== 200) return;
-    if (Array.isArray(data) && data.length) setSession(data[0].session_id);
-  }
-  await showConversation(link);
+function load() {
+  showing = (async () => {
+    const link = linked();
+    sessionId = link.session || storedSession();
+    if (!sessionId) {
+      // First visit on this browser: continue the latest conversation, if any.
+      const { status, data } = await api('GET', '/api/paliadin/turns?limit=1');
+      if (status !== 200) return;
+      if (Array.isArray(data) && data.length) setSession(data[0].session_id);
+    }
+    await renderConversation(link);
+  })();
+  return showing;
 }
 
-/** Renders the current conversation's turns and follows its unfinished ones. */
-async function showConversation(link) {
+/** Renders the current conversation's turns and follows its unfinished ones; a message sent
+ * meanwhile waits for it (`showing`). */
+function showConversation(link) {
+  showing = renderConversation(link);
+  return showing;
+}
+
+async function renderConversation(link) {
   if (sessionId) {
     const q = new URLSearchParams({ session_id: sessionId, limit: '100' });
     const { status, data } = await api('GET', `/api/paliadin/turns?${q}`);
@@ -329,7 +340,8 @@ async function showConversation(link) {
         setSession(sessionId);
       }
     }
-    for (const item of data) render(item);
+    // A turn already on the page (its own live element) is not shown twice.
+    for (const item of data) if (!turns.has(item.turn_id)) render(item);
   }
   if (resume && !turns.has(resume.turn_id)) resume = null;
   refreshChrome();
@@ -354,6 +366,9 @@ function newSessionId() {
 
 async function send(message, files = []) {
   if (!message.trim()) return;
+  // A message sent while the conversation is still being loaded (just after opening the page,
+  // or choosing another conversation) goes below its history, never before or into it.
+  await showing.catch(() => {});
   // Chosen here, so quick successive sends of a new conversation all land in it.
   if (!sessionId) setSession(newSessionId());
   const reply = addTurn(message, files);
