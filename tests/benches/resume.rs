@@ -46,7 +46,12 @@ async fn start() -> Option<(ClaudeSys, Log)> {
     let api = start_api(&db, ApiConfig::default()).await;
     let (owner, token) = user(&db, "owner@resume", Role::Owner).await;
     let mut env = claude.worker_env();
-    env.push(("RUST_LOG", "warn,paliadin_worker=info".to_owned()));
+    // PALIADIN_BENCH_LOG: another filter for the worker's log (e.g. its tmux layer at debug).
+    let filter = std::env::var("PALIADIN_BENCH_LOG");
+    env.push((
+        "RUST_LOG",
+        filter.unwrap_or_else(|_| "warn,paliadin_worker=info".to_owned()),
+    ));
     env.push(("PALIADIN_LOG_JSON", "1".to_owned()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut cmd = tokio::process::Command::new(binary("paliadin-worker"));
@@ -259,6 +264,46 @@ fn logged(log: &Log, message: &str, conversation: Uuid) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// [`claim_to_delivered`], printing (stderr) how the delivery was confirmed and the worker's log
+/// lines of the turn up to it: the phases of a slow one.
+async fn measured(sys: &ClaudeSys, log: &Log, turn: Uuid) -> f64 {
+    let ms = claim_to_delivered(sys, turn).await;
+    eprintln!(
+        "turn {turn}: claim → delivered {ms:.0} ms, {}",
+        confirmed(log, turn)
+    );
+    let id = turn.to_string();
+    for v in log.lock().expect("log").iter() {
+        let in_turn = v["span"]["turn_id"].as_str() == Some(id.as_str());
+        if in_turn {
+            let f = &v["fields"];
+            eprintln!(
+                "    {} {}",
+                v["timestamp"].as_str().unwrap_or("?"),
+                serde_json::to_string(f).unwrap_or_default()
+            );
+        }
+        if in_turn && v["fields"]["message"].as_str() == Some("delivered") {
+            break;
+        }
+    }
+    ms
+}
+
+/// How the worker's delivery of `turn` was confirmed (its `delivered` log line): `Ack { enters:
+/// 1 }` when the prompt hook's receipt followed the first Enter; each further Enter came after
+/// `ack_timeout` (2 s) without one.
+fn confirmed(log: &Log, turn: Uuid) -> String {
+    let id = turn.to_string();
+    log.lock()
+        .expect("log")
+        .iter()
+        .filter(|v| v["fields"]["message"].as_str() == Some("delivered"))
+        .find(|v| v["span"]["turn_id"].as_str() == Some(id.as_str()))
+        .and_then(|v| v["fields"]["confirmed"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -337,7 +382,7 @@ async fn main() {
             &format!("a new conversation, number {i}"),
         )
         .await;
-        ms.push(claim_to_delivered(&sys, turn).await);
+        ms.push(measured(&sys, &log, turn).await);
     }
     row("new conversation (`--session-id`)", "none", &ms);
 
@@ -349,7 +394,7 @@ async fn main() {
         stop_agent(&sys).await;
         sizes.push(size(&a_path));
         let (turn, _) = say(&sys, Some(a), &format!("back in A, resume {i}")).await;
-        ms.push(claim_to_delivered(&sys, turn).await);
+        ms.push(measured(&sys, &log, turn).await);
         if i == 0 {
             let context = sys.claude.server.context_of(turn);
             per_copy = context.matches("turn 5 of conversation A").count();
@@ -374,7 +419,7 @@ async fn main() {
         sizes.push(size(&a_path));
         std::fs::remove_file(&a_path).expect("delete A's transcript");
         let (turn, _) = say(&sys, Some(a), &format!("restored A, resume {i}")).await;
-        ms.push(claim_to_delivered(&sys, turn).await);
+        ms.push(measured(&sys, &log, turn).await);
     }
     row(
         &format!(
@@ -421,7 +466,7 @@ async fn main() {
         stop_agent(&sys).await;
         sizes.push(size(&c_path));
         let (turn, _) = say(&sys, Some(c), &format!("back in C, resume {i}")).await;
-        ms.push(claim_to_delivered(&sys, turn).await);
+        ms.push(measured(&sys, &log, turn).await);
         // How many of the ten copies of A's turn 5 the model was sent: all, or a compaction.
         let seen = sys
             .claude

@@ -5,7 +5,8 @@
 //! stdin, `load-buffer -b NAME -`), then `paste-buffer -p -d -r`
 //! pastes it (bracketed if the agent asked for it, LF kept as LF, buffer deleted after). Enter
 //! is a separate `send-keys`, sent at once (measured against Claude Code: docs/claude-code.md,
-//! "Delivery timing"; `settle` can add a pause). Submission is
+//! "Delivery timing"; `settle` can add a pause), except into an agent that has just started,
+//! which gets it once the paste shows on its screen ([`drawn`]). Submission is
 //! confirmed by the agent's `.ack` file (or any other file of the turn); without one, Enter is
 //! retried; an agent that writes no ack at all is recognised, after the last attempt, by its
 //! screen having changed.
@@ -39,6 +40,21 @@ pub enum SubmitError {
     /// The worker no longer holds the turn (`TurnControl::may_act`): no Enter was sent.
     #[error("this worker no longer holds the turn")]
     LeaseLost,
+}
+
+/// Waits until `pane` shows something else than `before` (a paste drawn in the agent's input),
+/// polling every 20 ms, at most `limit`; false when it never did.
+pub async fn drawn(tmux: &Tmux, pane: &str, before: &str, limit: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if capture(tmux, pane).await.is_ok_and(|now| now != before) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Pastes `text` into `pane` through a private buffer. Nothing reaches the pane on error.

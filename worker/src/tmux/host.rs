@@ -411,8 +411,26 @@ impl TmuxHost {
         let mut restarted = false;
         let confirmed = loop {
             acting(control)?;
+            // A Claude Code that has just started draws its prompt before it reads its input:
+            // under load the paste and an Enter sent at once arrive in one read, and the Enter
+            // is taken as part of the paste (the envelope then waits in the input for the next
+            // Enter, `ack_timeout` later: the resume benchmark's +2 s, docs/performance.md). A
+            // new agent gets its Enter once the paste shows, waiting at most as long as a lost
+            // Enter would cost.
+            let shown = match new_agent {
+                Some(_) => deliver::capture(&self.tmux, &pane).await.ok(),
+                None => None,
+            };
             let submitted = match deliver::paste(&self.tmux, &pane, spec.turn_id, &text).await {
-                Ok(()) => deliver::submit(&self.tmux, &pane, feed, &self.cfg, control).await,
+                Ok(()) => {
+                    if let Some(before) = &shown {
+                        let limit = self.cfg.ack_timeout;
+                        if !deliver::drawn(&self.tmux, &pane, before, limit).await {
+                            tracing::info!("the paste did not show on the new agent's screen");
+                        }
+                    }
+                    deliver::submit(&self.tmux, &pane, feed, &self.cfg, control).await
+                }
                 Err(e) => Err(SubmitError::Tmux(e)),
             };
             match submitted {
