@@ -4,7 +4,8 @@
 //! and choosing an earlier conversation again give each its own memory and nothing of the
 //! other's; a turn without `session_id` continues the owner's latest conversation; an owner
 //! forgets a conversation (its turns, events and permission requests), nobody else can; an
-//! agent idle past `PALIADIN_AGENT_IDLE_SECS` is stopped and its conversation resumes.
+//! agent idle past `PALIADIN_AGENT_IDLE_SECS` is stopped and its conversation resumes; an agent
+//! that cannot resume (a custom one, `PALIADIN_AGENT=other`) forgets after a restart and says so.
 //! The same matrix against the real Claude Code: `agent_claude/conversations.rs`.
 
 use paliadin_api::config::ApiConfig;
@@ -345,4 +346,44 @@ async fn an_idle_agent_is_stopped_and_its_conversation_resumes() {
             && e.data["text"] == "resumed this conversation in a new agent"),
         "{evs:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_cannot_resume_says_so_on_the_page_after_a_restart() {
+    // `PALIADIN_AGENT=other`: the demo agent as a custom agent, started with no arguments and
+    // without a resume form.
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (owner, token) = user(&db, "o@forgets", Role::Owner).await;
+    let rig = TmuxRig::new();
+    let worker = rig.worker_with(&db.url, "forget-w1", &[("PALIADIN_AGENT", "other")]);
+    let sys = Sys {
+        c: Client::new(&api.base, Some(&token)),
+        worker,
+        rig,
+        owner,
+        _api: api,
+        db,
+    };
+    let forgets = |evs: &[SseEvent]| {
+        evs.iter().any(|e| {
+            e.event == "activity"
+                && e.data["text"]
+                    == "a new agent started: this agent does not remember earlier turns after a restart"
+        })
+    };
+    let (evs, conv) = sys.say_all(None, "my name is Ada").await;
+    assert!(
+        !forgets(&evs),
+        "a first turn has nothing to forget: {evs:?}"
+    );
+    sys.rig.kill_agent(&sys.session());
+    let (evs, _) = sys.say_all(Some(&conv), "/recall").await;
+    assert!(forgets(&evs), "the page is told: {evs:?}");
+    let text = evs.last().unwrap().data["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("no earlier message"), "it did forget: {text}");
+    let (evs, _) = sys.say_all(Some(&conv), "/echo again").await;
+    assert!(!forgets(&evs), "said once: {evs:?}");
 }
