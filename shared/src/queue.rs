@@ -18,6 +18,68 @@ use uuid::Uuid;
 /// ([`TurnQueue::payload`]); returns the message id.
 pub const SEND_SQL: &str = "SELECT pgmq.send($1::text, $2::jsonb, $3::jsonb)";
 
+/// A statement of one queue with its table names written in: `{q}` is replaced by the queue's
+/// table (`q_<queue>`), `{a}` by its archive (`a_<queue>`), as `pgmq.format_table_name` names
+/// them. The text is made once per queue and kept, so that each connection prepares it once
+/// and reuses its plan; pgmq's functions and `paliadin_read_heads` instead build their SQL with
+/// `format()` and plan it again on every call, which cost more than the statements themselves
+/// (docs/performance.md, "PostgreSQL per turn"). `queue` is a [`HostName::queue_name`]
+/// (`[a-z0-9_]`, never user text).
+pub fn queue_sql(template: &'static str, queue: &str) -> &'static str {
+    type Made = std::collections::HashMap<(&'static str, String), &'static str>;
+    static MADE: std::sync::LazyLock<Mutex<Made>> = std::sync::LazyLock::new(Mutex::default);
+    let mut made = MADE.lock().expect("lock");
+    let key = (template, queue.to_owned());
+    if let Some(sql) = made.get(&key) {
+        return sql;
+    }
+    debug_assert!(
+        queue
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    );
+    let sql = template
+        .replace("{q}", &format!("q_{queue}"))
+        .replace("{a}", &format!("a_{queue}"));
+    // One string per (statement, host) for the life of the process: a handful.
+    let sql: &'static str = Box::leak(sql.into_boxed_str());
+    made.insert(key, sql);
+    sql
+}
+
+/// The group heads of a queue, leased (`$1`: seconds, `$2`: at most this many): the statement of
+/// `paliadin_read_heads` (migration `20261201000002_queue_heads.sql`), the same semantics, as a
+/// [`queue_sql`] template. A group's head is its oldest message, visible or not; at most one
+/// message per group, oldest first, skipping rows other readers hold.
+const HEADS_SQL: &str = "WITH RECURSIVE heads AS (
+        (SELECT COALESCE(headers->>'x-pgmq-group', '_default_fifo_group') AS grp, msg_id
+           FROM pgmq.{q}
+          ORDER BY COALESCE(headers->>'x-pgmq-group', '_default_fifo_group'), msg_id
+          LIMIT 1)
+        UNION ALL
+        SELECT n.grp, n.msg_id
+          FROM heads h,
+               LATERAL (SELECT COALESCE(headers->>'x-pgmq-group', '_default_fifo_group') AS grp,
+                               msg_id
+                          FROM pgmq.{q}
+                         WHERE COALESCE(headers->>'x-pgmq-group', '_default_fifo_group') > h.grp
+                         ORDER BY COALESCE(headers->>'x-pgmq-group', '_default_fifo_group'), msg_id
+                         LIMIT 1) n
+    ), selected AS (
+        SELECT q.msg_id
+          FROM heads h JOIN pgmq.{q} q ON q.msg_id = h.msg_id
+         WHERE q.vt <= clock_timestamp()
+         ORDER BY q.msg_id
+         LIMIT $2
+           FOR UPDATE OF q SKIP LOCKED
+    )
+    UPDATE pgmq.{q} m
+       SET vt = clock_timestamp() + make_interval(secs => $1::int), read_ct = read_ct + 1,
+           last_read_at = clock_timestamp()
+      FROM selected s
+     WHERE m.msg_id = s.msg_id
+    RETURNING m.msg_id, m.read_ct, m.message";
+
 /// The message body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TurnMessage {
@@ -134,6 +196,12 @@ impl TurnQueue {
         )
     }
 
+    /// The statement [`Self::read_heads`] runs on `host`'s queue: `$1` the lease in seconds,
+    /// `$2` how many heads at most; returns `msg_id, read_ct, message`.
+    pub fn heads_sql(host: &HostName) -> &'static str {
+        queue_sql(HEADS_SQL, &host.queue_name())
+    }
+
     /// Reads up to `qty` group heads (at most one per user), leasing each for `vt_secs`.
     pub async fn read_heads(
         &self,
@@ -142,13 +210,12 @@ impl TurnQueue {
         qty: i32,
     ) -> Result<Vec<Leased>, pgmq::errors::PgmqError> {
         let read_at = tokio::time::Instant::now();
-        let rows: Vec<(i64, i32, sqlx::types::Json<TurnMessage>)> =
-            sqlx::query_as("SELECT msg_id, read_ct, message FROM paliadin_read_heads($1, $2, $3)")
-                .bind(host.queue_name())
-                .bind(vt_secs)
-                .bind(qty)
-                .fetch_all(&self.pgmq.connection)
-                .await?;
+        let sql = Self::heads_sql(host);
+        let rows: Vec<(i64, i32, sqlx::types::Json<TurnMessage>)> = sqlx::query_as(sql)
+            .bind(vt_secs)
+            .bind(qty)
+            .fetch_all(&self.pgmq.connection)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(msg_id, read_ct, message)| Leased {

@@ -131,14 +131,9 @@ pub async fn post_turn(
     // A retry of an earlier `client_turn_id` is found under the user's lock in the enqueue
     // (before the cap), and answered below with that turn.
     // Without a session_id, the turn continues the owner's latest conversation (its agent
-    // remembers it); an owner with no turn yet starts one.
-    let session_id = match v.session_id {
-        Some(s) => s,
-        None => paliadin_shared::db::conversations::latest(&st.pool, user.id)
-            .await?
-            .unwrap_or_else(Uuid::now_v7),
-    };
-    match enqueue(&st, user.id, session_id, TurnKind::Message, &v).await? {
+    // remembers it), read under the user's lock in the enqueue; an owner with no turn yet
+    // starts one.
+    match enqueue(&st, user.id, v.session_id, TurnKind::Message, &v).await? {
         Some(row) => Ok(Json(TurnResponse::of(&row))),
         None => {
             // A retry, or a race with a concurrent retry of the same client_turn_id.
@@ -156,7 +151,7 @@ pub async fn post_turn(
 pub async fn enqueue(
     st: &AppState,
     user: Uuid,
-    session_id: Uuid,
+    session_id: Option<Uuid>,
     kind: TurnKind,
     v: &Valid,
 ) -> Result<Option<turns::TurnRow>, AppError> {

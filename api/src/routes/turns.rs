@@ -207,7 +207,7 @@ pub async fn reset(
     let row = enqueue(
         &st,
         user.id,
-        Uuid::now_v7(),
+        Some(Uuid::now_v7()),
         TurnKind::Reset,
         &reset_request(),
     )

@@ -76,18 +76,21 @@ async fn beat(inner: Arc<Inner>, lease: Lease, stop: CancellationToken) {
 /// fenced. No row lock: the attempt's own `finish` holds the turn row while it commits, and
 /// the heartbeat must keep renewing meanwhile; a renewal that races a newer claim only keeps
 /// the newer owner's message invisible a little longer.
+///
+/// One statement, one round trip ([`fenced::renew`]): the fence check and the message's new
+/// visibility timeout, where it was a transaction of four.
 async fn renew(inner: &Inner, vt: i32) -> Result<Option<bool>, DbError> {
     let (turn, leased) = (&inner.turn, &inner.leased);
-    let mut tx = inner.pool.begin().await?;
-    let Some(cancel) = fenced::check_fence(&mut tx, turn.id, turn.attempt).await? else {
-        return Ok(None);
-    };
-    inner
-        .queue
-        .extend(&mut tx, &leased.host, leased.msg_id, vt)
-        .await?;
-    tx.commit().await?;
-    Ok(Some(cancel))
+    let queue = leased.host.queue_name();
+    Ok(fenced::renew(
+        &inner.pool,
+        turn.id,
+        turn.attempt,
+        &queue,
+        leased.msg_id,
+        vt,
+    )
+    .await?)
 }
 
 /// Puts the turn back in the queue for `delay_secs` if this attempt still owns it: the turn

@@ -27,7 +27,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Enqueue<'a> {
     pub user: Uuid,
-    pub session_id: Uuid,
+    /// The conversation; `None`: the user's latest (that of their newest turn), or a new one
+    /// for a user with no turn yet — read under the user's lock, in the admission statement.
+    pub session_id: Option<Uuid>,
     pub kind: TurnKind,
     pub message: &'a UserMessage,
     pub page_origin: Option<&'a str>,
@@ -79,6 +81,7 @@ pub async fn enqueue(
         taken,
         pinned,
         tokens_today,
+        latest,
     } = turns::admission(&mut tx, req.user, req.client_turn_id, budget.is_some()).await?;
     // A retry whose turn exists (a concurrent retry committed it while this one waited for the
     // lock) is answered with that turn: checked before the cap, which that turn may have filled.
@@ -100,7 +103,7 @@ pub async fn enqueue(
     let new = turns::NewTurn {
         id: Uuid::now_v7(),
         user_id: req.user,
-        session_id: req.session_id,
+        session_id: req.session_id.or(latest).unwrap_or_else(Uuid::now_v7),
         client_turn_id: req.client_turn_id,
         kind: req.kind,
         message: req.message.as_str(),

@@ -60,6 +60,37 @@ pub async fn check_fence(
     .await
 }
 
+/// A lease renewal in one statement: [`check_fence`] (no row lock) and, only if it passes, the
+/// queue message's visibility timeout set to `vt_secs` from now (what `pgmq.set_vt` does,
+/// written into the statement by [`crate::queue::queue_sql`]). `None` = fenced out (nothing
+/// written), else whether a cancel is asked for.
+pub async fn renew(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    queue: &str,
+    msg_id: i64,
+    vt_secs: i32,
+) -> Result<Option<bool>, sqlx::Error> {
+    let sql = crate::queue::queue_sql(
+        "WITH f AS (
+             SELECT cancel_requested FROM turns WHERE id = $1 AND attempt = $2 AND state = 'running'
+         ), v AS (
+             UPDATE pgmq.{q} SET vt = clock_timestamp() + make_interval(secs => $4::int)
+              WHERE msg_id = $3 AND EXISTS (SELECT 1 FROM f)
+         )
+         SELECT cancel_requested FROM f",
+        queue,
+    );
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .bind(attempt)
+        .bind(msg_id)
+        .bind(vt_secs)
+        .fetch_optional(pool)
+        .await
+}
+
 /// [`check_fence`] under the turn's row lock (held until the caller's transaction ends): a
 /// concurrent claim waits, so what the caller does next is still done by the owner.
 pub async fn lock_fence(
@@ -170,17 +201,25 @@ pub struct Failure<'a> {
 }
 
 /// A finish in **one statement** (fenced by the attempt, and only while the turn runs): the
-/// result columns (`set`, its parameters from `$8`), `finished_at`, the terminal event with the
+/// result columns (`set`, its parameters from `$7`), `finished_at`, the terminal event with the
 /// next seq ([`append_sql!`], with its NOTIFY at commit), the archive of the queue message
-/// (`$6`, `$7`). The statement returns the event's seq; no row = fenced out, nothing written.
+/// `$6` (what `pgmq.archive` does: the message moved to the queue's archive table, written
+/// into the statement by [`crate::queue::queue_sql`]). The statement returns the event's seq;
+/// no row = fenced out, nothing written.
 macro_rules! finish_sql {
     ($set:literal) => {
         append_sql!(
             set: concat!(", ", $set, ", finished_at = clock_timestamp()"),
             filter: "AND state = 'running'",
             returning: "",
-            with: ", arch AS (SELECT pgmq.archive($6::text, $7::bigint) AS archived FROM bump)",
-            select: ", (SELECT archived FROM arch) AS archived",
+            with: ", del AS (
+                 DELETE FROM pgmq.{q} m WHERE m.msg_id = $6::bigint AND EXISTS (SELECT 1 FROM bump)
+              RETURNING m.msg_id, m.vt, m.read_ct, m.enqueued_at, m.last_read_at, m.message, m.headers
+             ), arch AS (
+                 INSERT INTO pgmq.{a} (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
+                 SELECT * FROM del RETURNING msg_id
+             )",
+            select: ", EXISTS (SELECT 1 FROM arch) AS archived",
         )
     };
 }
@@ -195,12 +234,11 @@ fn finish_query<'q>(
     t: &Terminal<'q>,
 ) -> FinishQuery<'q> {
     append::bind(
-        sqlx::query_as(sql),
+        sqlx::query_as(crate::queue::queue_sql(sql, t.queue)),
         id,
         Some(attempt),
         std::slice::from_ref(t.event),
     )
-    .bind(t.queue)
     .bind(t.msg_id)
 }
 
@@ -213,8 +251,8 @@ pub async fn finish_succeeded(
     t: &Terminal<'_>,
 ) -> Result<bool, sqlx::Error> {
     let sql = finish_sql!(
-        "state = 'succeeded', reply_text = $8, used_tools = $9, rows_seen = $10,
-         chip_count = $11, classifier_tag = $12, agent = $13"
+        "state = 'succeeded', reply_text = $7, used_tools = $8, rows_seen = $9,
+         chip_count = $10, classifier_tag = $11, agent = $12"
     );
     let row = finish_query(sql, id, attempt, t)
         .bind(&reply.text)
@@ -237,8 +275,8 @@ pub async fn finish_failed(
     t: &Terminal<'_>,
 ) -> Result<bool, sqlx::Error> {
     let sql = finish_sql!(
-        "state = 'failed', error_code = $8, error_message = $9,
-         reply_text = COALESCE($10, reply_text), error_kind = $11"
+        "state = 'failed', error_code = $7, error_message = $8,
+         reply_text = COALESCE($9, reply_text), error_kind = $10"
     );
     let row = finish_query(sql, id, attempt, t)
         .bind(failure.code.as_str())

@@ -41,8 +41,13 @@ pub async fn stored(pool: &PgPool, user: Uuid, session_id: Uuid) -> sqlx::Result
 }
 
 /// Appends `data`, which starts at byte `offset` of `user`'s conversation's transcript, unless
-/// the total would pass `max_bytes` (then the transcript is marked capped). One transaction,
-/// the conversation's row locked.
+/// the total would pass `max_bytes` (then the transcript is marked capped).
+///
+/// The common case — the conversation's row exists, is `user`'s, holds exactly `offset` bytes
+/// and stays under the limit — is one statement: the row's update (its row lock; under READ
+/// COMMITTED a concurrent append's update is waited for and the condition checked again on
+/// the row it left) and the chunk's insert. Anything else goes the long way: one transaction,
+/// the row created if missing and locked, then the same checks one by one.
 pub async fn append(
     pool: &PgPool,
     user: Uuid,
@@ -51,6 +56,29 @@ pub async fn append(
     data: &[u8],
     max_bytes: i64,
 ) -> sqlx::Result<Appended> {
+    let total = offset + data.len() as i64;
+    let appended: Option<i64> = sqlx::query_scalar(
+        "WITH up AS (
+             UPDATE transcripts SET bytes = $4, chunks = chunks + 1, updated_at = now()
+              WHERE session_id = $1 AND user_id = $2 AND bytes = $3 AND NOT capped AND $4 <= $5
+          RETURNING chunks - 1 AS seq
+         ), ins AS (
+             INSERT INTO transcript_chunks (session_id, seq, start_at, data)
+             SELECT $1, seq, $3, $6 FROM up
+         )
+         SELECT $4 FROM up",
+    )
+    .bind(session_id)
+    .bind(user)
+    .bind(offset)
+    .bind(total)
+    .bind(max_bytes)
+    .bind(data)
+    .fetch_optional(pool)
+    .await?;
+    if appended.is_some() {
+        return Ok(Appended::Stored(total));
+    }
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO transcripts (session_id, user_id) VALUES ($1, $2)

@@ -79,10 +79,11 @@ pub struct NewTurn<'a> {
     pub host: &'a str,
 }
 
-/// Inserts a turn and sends its pgmq message in **one statement**: `pgmq.send` on the host's
-/// queue as [`crate::queue::SEND_SQL`] sends it (body and headers from
-/// [`crate::queue::TurnQueue::payload`]), the row with that
-/// `msg_id`, and `pg_notify(work_channel, host)` (delivered at commit). `None` when the user's
+/// Inserts a turn and sends its pgmq message in **one statement**: the message inserted into the
+/// host's queue table as `pgmq.send(queue, body, headers)` inserts it (visible at once; body and
+/// headers from [`crate::queue::TurnQueue::payload`]; written as a plain insert,
+/// [`crate::queue::queue_sql`], so that its plan is kept), the row with that `msg_id`, and
+/// `pg_notify(work_channel, host)` (delivered at commit). `None` when the user's
 /// `client_turn_id` is taken: the caller rolls back, and the message goes with it.
 pub async fn insert_sent(
     conn: &mut PgConnection,
@@ -91,31 +92,36 @@ pub async fn insert_sent(
     work_channel: &str,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
     let (body, headers) = crate::queue::TurnQueue::payload(t.id, t.user_id);
-    sqlx::query_as(concat!(
-        "WITH m AS (SELECT pgmq.send($9::text, $10::jsonb, $11::jsonb) AS msg_id),
+    let sql = crate::queue::queue_sql(
+        concat!(
+            "WITH m AS (
+                 INSERT INTO pgmq.{q} (vt, message, headers)
+                 VALUES (clock_timestamp(), $9::jsonb, $10::jsonb) RETURNING msg_id),
               t AS (
              INSERT INTO turns (id, user_id, session_id, client_turn_id, kind, message, page_origin, host, msg_id)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, m.msg_id FROM m
              ON CONFLICT (user_id, client_turn_id) DO NOTHING
              RETURNING ",
-        cols!(),
-        ")
-         SELECT t.*, pg_notify($12, $8) IS NULL AS notified FROM t"
-    ))
-    .bind(t.id)
-    .bind(t.user_id)
-    .bind(t.session_id)
-    .bind(t.client_turn_id)
-    .bind(t.kind)
-    .bind(t.message)
-    .bind(t.page_origin)
-    .bind(t.host)
-    .bind(queue_name)
-    .bind(body)
-    .bind(headers)
-    .bind(work_channel)
-    .fetch_optional(conn)
-    .await
+            cols!(),
+            ")
+         SELECT t.*, pg_notify($11, $8) IS NULL AS notified FROM t"
+        ),
+        queue_name,
+    );
+    sqlx::query_as(sql)
+        .bind(t.id)
+        .bind(t.user_id)
+        .bind(t.session_id)
+        .bind(t.client_turn_id)
+        .bind(t.kind)
+        .bind(t.message)
+        .bind(t.page_origin)
+        .bind(t.host)
+        .bind(body)
+        .bind(headers)
+        .bind(work_channel)
+        .fetch_optional(conn)
+        .await
 }
 
 /// What an enqueue must know under the user's lock, in one statement.
@@ -129,6 +135,8 @@ pub struct Admission {
     pub pinned: Option<String>,
     /// The model tokens its turns used today (UTC); 0 unless a daily budget was given.
     pub tokens_today: i64,
+    /// The conversation of its newest turn (through `turns_user_latest`), if any.
+    pub latest: Option<Uuid>,
 }
 
 /// [`Admission`] of `user`; `budget`: whether a daily token budget applies (only then are
@@ -149,7 +157,9 @@ pub async fn admission(
                         + cache_read_tokens + cache_creation_tokens), 0)::int8
                    FROM turn_usage WHERE user_id = $1
                     AND recorded_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
-                ELSE 0 END AS tokens_today",
+                ELSE 0 END AS tokens_today,
+                (SELECT session_id FROM turns WHERE user_id = $1
+                  ORDER BY queued_at DESC LIMIT 1) AS latest",
     )
     .bind(user)
     .bind(client_turn_id)

@@ -1,8 +1,10 @@
-//! Pins `paliadin_read_heads` (the index walk the workers read queue heads with, migration
-//! `20261201000002_queue_heads.sql`) to pgmq's `read_grouped_head` contract, with real
-//! PostgreSQL/pgmq: on 40 pseudo-random queues — groups of 1 to 20 messages, some heads and some
-//! later messages leased (invisible), several batch sizes — both functions lease exactly the same
-//! messages, in the same order; and a queue created by `TurnQueue` has the group-head index.
+//! Pins the workers' read of the queue heads (`TurnQueue::heads_sql`, the index walk written
+//! for each queue's table) and `paliadin_read_heads` (the same walk as a function, migration
+//! `20261201000002_queue_heads.sql`, which older workers call) to pgmq's `read_grouped_head`
+//! contract, with real PostgreSQL/pgmq: on 40 pseudo-random queues — groups of 1 to 20
+//! messages, some heads and some later messages leased (invisible), several batch sizes — all
+//! three lease exactly the same messages, in the same order; and a queue created by `TurnQueue`
+//! has the group-head index.
 
 use paliadin_e2e::db::TestDb;
 use paliadin_shared::HostName;
@@ -37,6 +39,24 @@ async fn heads(pool: &PgPool, sql: &'static str, queue: &str, qty: i32) -> Vec<i
         .await
         .unwrap();
     tx.rollback().await.unwrap();
+    ids
+}
+
+/// The same with the workers' statement (`$1` the lease, `$2` the batch), in leasing order.
+async fn worker_heads(pool: &PgPool, host: &HostName, qty: i32) -> Vec<i64> {
+    let mut tx = pool.begin().await.unwrap();
+    let mut ids: Vec<i64> = sqlx::query_as(TurnQueue::heads_sql(host))
+        .bind(30)
+        .bind(qty)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, _): (i64, i32, serde_json::Value)| id)
+        .collect();
+    tx.rollback().await.unwrap();
+    // An UPDATE … RETURNING returns its rows in no promised order; the lease is the set.
+    ids.sort_unstable();
     ids
 }
 
@@ -83,6 +103,13 @@ async fn our_head_read_leases_what_pgmqs_read_grouped_head_leases() {
             let theirs = heads(&db.pool, PGMQ, &name, qty).await;
             let ours = heads(&db.pool, OURS, &name, qty).await;
             assert_eq!(ours, theirs, "scenario {scenario}, qty {qty}");
+            let mut sorted = theirs.clone();
+            sorted.sort_unstable();
+            let workers = worker_heads(&db.pool, &host, qty).await;
+            assert_eq!(
+                workers, sorted,
+                "scenario {scenario}, qty {qty} (workers' statement)"
+            );
         }
     }
 }
