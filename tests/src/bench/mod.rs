@@ -7,6 +7,7 @@ pub mod fanout;
 pub mod floor;
 pub mod graphile;
 pub mod load;
+pub mod pgprof;
 pub mod rig;
 pub mod stats;
 
@@ -45,6 +46,10 @@ pub struct Args {
     /// with a message, where it cannot run).
     #[arg(long, value_enum)]
     pub compare: Option<Compare>,
+    /// Also print where PostgreSQL's time goes in each phase: per statement where the server
+    /// preloads `pg_stat_statements`, WAL bytes, rows and index scans per table (`pgprof`).
+    #[arg(long)]
+    pub pg_profile: bool,
 }
 
 /// A queue to compare with, under the same open-loop load.
@@ -93,11 +98,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         table.floor_ms
     );
 
+    let prof = Profile {
+        on: args.pg_profile,
+        statements: args.pg_profile && pgprof::prepare(&rig.db.pool).await,
+    };
     for &rate in &args.rates {
+        let pg = prof.snapshot(&rig).await;
         let cpu = cpu::snapshot(&rig.pids().await);
         let p = load::open_loop(&users, rate, args.secs, args.max_turns).await;
         let title = format!("Open loop, {rate} turns/s offered");
-        let ours = report(&table, &rig, &title, &p, &cpu).await;
+        let ours = report(&table, &rig, &title, &p, (&cpu, &prof, pg)).await;
         if let Some(g) = graphile.as_mut() {
             let hold = ours.hold.mean();
             if hold.is_finite() {
@@ -110,10 +120,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     drop(graphile);
+    let pg = prof.snapshot(&rig).await;
     let cpu = cpu::snapshot(&rig.pids().await);
     let p = load::closed_loop(&users, args.secs, args.max_turns).await;
     let closed = format!("Closed loop, {} users back to back", users.len());
-    report(&table, &rig, &closed, &p, &cpu).await;
+    report(&table, &rig, &closed, &p, (&cpu, &prof, pg)).await;
 
     if args.idle_streams > 0 {
         let before = fanout::db_connections(&rig.db.pool).await;
@@ -137,10 +148,42 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let cpu = cpu::snapshot(&rig.pids().await);
         let p = load::closed_loop(&users, args.secs, args.max_turns).await;
         let title = format!("Closed loop with {} idle streams open", args.idle_streams);
-        report(&table, &rig, &title, &p, &cpu).await;
+        report(&table, &rig, &title, &p, (&cpu, &Profile::OFF, None)).await;
     }
     println!("\npaliadin-bench: done");
     Ok(())
+}
+
+/// `--pg-profile`: whether it is on, and whether per-statement figures are there.
+struct Profile {
+    on: bool,
+    statements: bool,
+}
+
+impl Profile {
+    async fn snapshot(&self, rig: &rig::Rig) -> Option<pgprof::Probe> {
+        match self.on {
+            true => Some(pgprof::snapshot(&rig.db.pool, self.statements).await),
+            false => None,
+        }
+    }
+
+    const OFF: Profile = Profile {
+        on: false,
+        statements: false,
+    };
+
+    async fn after(
+        &self,
+        rig: &rig::Rig,
+        before: Option<pgprof::Probe>,
+    ) -> Option<(pgprof::Probe, pgprof::Probe)> {
+        let before = before?;
+        Some((
+            before,
+            pgprof::snapshot(&rig.db.pool, self.statements).await,
+        ))
+    }
 }
 
 /// Installs and starts graphile-worker; `None`, with a printed reason, where it cannot run.
@@ -162,9 +205,11 @@ async fn report(
     rig: &rig::Rig,
     title: &str,
     p: &load::Phase,
-    cpu_before: &cpu::Snapshot,
+    (cpu_before, prof, pg): (&cpu::Snapshot, &Profile, Option<pgprof::Probe>),
 ) -> load::Figures {
     let cpu_after = cpu::snapshot(&rig.pids().await);
+    // Before the figures' own queries.
+    let pg_after = prof.after(rig, pg).await;
     let f = load::figures(p, &rig.tmux.spool, &rig.db.pool).await;
     table.header(title);
     table.row("accept (POST → 200)", &f.accept);
@@ -181,5 +226,8 @@ async fn report(
         p.failed + p.seen.len() - done
     );
     cpu::report(cpu_before, &cpu_after, done);
+    if let Some((before, after)) = pg_after {
+        pgprof::report(&rig.db.pool, &before, &after, done).await;
+    }
     f
 }
