@@ -1,10 +1,14 @@
 //! The turn queues: one pgmq queue per tmux host (`turns_<host>`), each message carrying a turn
 //! id and the header `x-pgmq-group = <user_id>` so that reading group heads serialises a user's
-//! turns: `paliadin_read_heads` (pgmq's `read_grouped_head` contract, walking a group-head index
-//! instead of grouping the whole queue; migration `20261201000002_queue_heads.sql`).
+//! turns: [`TurnQueue::heads_sql`] (pgmq's `read_grouped_head` contract, walking a group-head
+//! index instead of grouping the whole queue; migration `20261201000002_queue_heads.sql`, whose
+//! `paliadin_read_heads` runs the same walk for workers of earlier releases).
 //!
-//! pgmq's `delete`/`archive`/`set_vt` match on `msg_id` only; callers fence them with the turn's
-//! attempt in the same transaction (see `db::fenced`).
+//! The statements of every turn (the head read, the enqueue's send, the finish's archive, the
+//! lease renewal) are written for each queue's table ([`queue_sql`]) rather than calling pgmq's
+//! functions, which plan their SQL again on every call; they read and write the tables as those
+//! functions do. pgmq's `delete`/`archive`/`set_vt` match on `msg_id` only; callers fence them
+//! with the turn's attempt in the same transaction or statement (see `db::fenced`).
 
 use crate::domain::HostName;
 use pgmq::PGMQueueExt;
@@ -291,8 +295,7 @@ impl TurnQueue {
     }
 }
 
-/// The queue's group-head index, which `paliadin_read_heads` walks instead of scanning the
-/// queue (migration `20261201000002_queue_heads.sql`). Idempotent.
+/// The queue's group-head index, which the head read walks instead of scanning the queue (migration `20261201000002_queue_heads.sql`). Idempotent.
 async fn heads_index(conn: &mut PgConnection, queue: &str) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT paliadin_queue_heads_index($1)")
         .bind(queue)
