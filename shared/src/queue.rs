@@ -37,10 +37,13 @@ pub fn queue_sql(template: &'static str, queue: &str) -> &'static str {
     if let Some(sql) = made.get(&key) {
         return sql;
     }
-    debug_assert!(
-        queue
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    // Checked in release builds too: this text becomes part of SQL.
+    assert!(
+        !queue.is_empty()
+            && queue
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "not a queue name: {queue:?}"
     );
     let sql = template
         .replace("{q}", &format!("q_{queue}"))
