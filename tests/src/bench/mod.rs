@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod fanout;
+pub mod fleet;
 pub mod floor;
 pub mod graphile;
 pub mod load;

@@ -2,7 +2,8 @@
 //! system, measures the floor, runs an open-loop, a closed-loop and a fan-out phase, and prints
 //! every table. With `--compare graphile` it also runs the open-loop phase against
 //! graphile-worker where Node.js is installed (CI's machines: the install is ≈ 5 s, cached in
-//! `target/bench-graphile/`) and says why it skipped where it is not. Asserts nothing about time.
+//! `target/bench-graphile/`) and says why it skipped where it is not. `paliadin-bench fleet`
+//! runs at its smallest beside it (two SSH hosts, two workers). Asserts nothing about time.
 
 use paliadin_e2e::procs::binary;
 
@@ -64,4 +65,76 @@ async fn the_bench_prints_its_tables() {
             "no graphile skip line in:\n{text}"
         );
     }
+}
+
+/// `paliadin-bench fleet` at its smallest (20 owners on 2 SSH hosts, 2 workers, 5 s of load at
+/// a tenth of real time): the hosts come up with one channel per worker, the active owners'
+/// turns — a permission request among them, answered by the bench — all end, and the
+/// configuration's section and the summary are printed. Asserts nothing about time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_mode_prints_its_table() {
+    let out = tokio::process::Command::new(binary("paliadin-bench"))
+        .args([
+            "fleet",
+            "--owners",
+            "20",
+            "--hosts",
+            "2",
+            "--workers",
+            "2",
+            "--concurrency",
+            "4",
+            "--active",
+            "0.5",
+            "--think",
+            "10",
+            // One turn in three asks, so that 5 s of load surely holds one.
+            "--ask",
+            "0.34",
+            "--time-scale",
+            "0.1",
+            "--secs",
+            "5",
+            "--idle-secs",
+            "1",
+            "--max-secs",
+            "150",
+            "--seed",
+            "26",
+        ])
+        .output()
+        .await
+        .expect("run paliadin-bench fleet");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "## Fleet: 20 owners on 2 hosts, 2 workers × 4 slots",
+        "4 SSH channels (2 per host; sshd sees 4)",
+        "warm-up: 10 agents started",
+        "| dispatch (POST → agent's `.ack`) |",
+        "SSH channels: 4 ssh clients under the workers, 4 connections on the sshds",
+        "## Fleet summary (time scale 0.1; CPU in % of one core)",
+        "| 20 | 2 | 2 × 4 (2) | 10 |",
+        "paliadin-bench fleet: done",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start:?} in:\n{text}"))
+    };
+    let done = line("throughput: ");
+    assert!(done.contains("; 0 failed"), "{done}");
+    let asked: usize = done
+        .split(" turns in all, ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no permission count in {done:?}"));
+    assert!(asked >= 1, "no permission answered: {done}");
+    assert!(line("turns in the database: ").contains("; handed back (`releases`): 0"));
 }
