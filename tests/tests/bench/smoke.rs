@@ -9,56 +9,49 @@ use paliadin_e2e::procs::binary;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bench_prints_its_tables() {
-    let out = tokio::process::Command::new(binary("paliadin-bench"))
-        .args([
-            "--workers",
-            "1",
-            "--users",
-            "2",
-            "--rates",
-            "4",
-            "--secs",
-            "1",
-            "--max-turns",
-            "4",
-            "--floor-samples",
-            "5",
-            "--idle-streams",
-            // More than one user may open by default (16): the bench's API must allow them.
-            "20",
-            "--compare",
-            "graphile",
-        ])
-        .output()
-        .await
-        .expect("run paliadin-bench");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = bench(&[
+        "--workers",
+        "1",
+        "--users",
+        "2",
+        "--rates",
+        "4",
+        "--secs",
+        "1",
+        "--max-turns",
+        "4",
+        "--floor-samples",
+        "5",
+        "--idle-streams",
+        // More than one user may open by default (16): the bench's API must allow them.
+        "20",
+        "--compare",
+        "graphile",
+    ])
+    .await;
+    holds(
+        &text,
+        &[
+            "## Floor (same run)",
+            "| one durable commit | 5 |",
+            "## Open loop, 4 turns/s offered",
+            "| dispatch (POST → agent's `.ack`) | 4 |",
+            "## Closed loop, 2 users back to back",
+            "## SSE fan-out: 20 idle streams on one API process",
+            "throughput: ",
+            "paliadin-bench: done",
+        ],
     );
-    for needle in [
-        "## Floor (same run)",
-        "| one durable commit | 5 |",
-        "## Open loop, 4 turns/s offered",
-        "| dispatch (POST → agent's `.ack`) | 4 |",
-        "## Closed loop, 2 users back to back",
-        "## SSE fan-out: 20 idle streams on one API process",
-        "throughput: ",
-        "paliadin-bench: done",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
-    }
     let node = std::process::Command::new("node").arg("--version").output();
     if node.is_ok_and(|o| o.status.success()) {
-        for needle in [
-            "## graphile-worker beside ours, 4 turns/s offered",
-            "| graphile-worker: enqueue → start (`add_job` sent → task called) | 4 |",
-            "per-user order kept: yes",
-        ] {
-            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
-        }
+        holds(
+            &text,
+            &[
+                "## graphile-worker beside ours, 4 turns/s offered",
+                "| graphile-worker: enqueue → start (`add_job` sent → task called) | 4 |",
+                "per-user order kept: yes",
+            ],
+        );
     } else {
         assert!(
             text.contains("graphile comparison skipped: `node` not found"),
@@ -73,56 +66,48 @@ async fn the_bench_prints_its_tables() {
 /// configuration's section and the summary are printed. Asserts nothing about time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_mode_prints_its_table() {
-    let out = tokio::process::Command::new(binary("paliadin-bench"))
-        .args([
-            "fleet",
-            "--owners",
-            "20",
-            "--hosts",
-            "2",
-            "--workers",
-            "2",
-            "--concurrency",
-            "4",
-            "--active",
-            "0.5",
-            "--think",
-            "10",
-            // One turn in three asks, so that 5 s of load surely holds one.
-            "--ask",
-            "0.34",
-            "--time-scale",
-            "0.1",
-            "--secs",
-            "5",
-            "--idle-secs",
-            "1",
-            "--max-secs",
-            "150",
-            "--seed",
-            "26",
-        ])
-        .output()
-        .await
-        .expect("run paliadin-bench fleet");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = bench(&[
+        "fleet",
+        "--owners",
+        "20",
+        "--hosts",
+        "2",
+        "--workers",
+        "2",
+        "--concurrency",
+        "4",
+        "--active",
+        "0.5",
+        "--think",
+        "10",
+        // One turn in three asks, so that 5 s of load surely holds one.
+        "--ask",
+        "0.34",
+        "--time-scale",
+        "0.1",
+        "--secs",
+        "5",
+        "--idle-secs",
+        "1",
+        "--max-secs",
+        "150",
+        "--seed",
+        "26",
+    ])
+    .await;
+    holds(
+        &text,
+        &[
+            "## Fleet: 20 owners on 2 hosts, 2 workers × 4 slots",
+            "4 SSH channels (2 per host; sshd sees 4)",
+            "warm-up: 10 agents started",
+            "| dispatch (POST → agent's `.ack`) |",
+            "SSH channels: 4 ssh clients under the workers, 4 connections on the sshds",
+            "## Fleet summary (time scale 0.1; CPU in % of one core)",
+            "| 20 | 2 | 2 × 4 (2) | 10 |",
+            "paliadin-bench fleet: done",
+        ],
     );
-    for needle in [
-        "## Fleet: 20 owners on 2 hosts, 2 workers × 4 slots",
-        "4 SSH channels (2 per host; sshd sees 4)",
-        "warm-up: 10 agents started",
-        "| dispatch (POST → agent's `.ack`) |",
-        "SSH channels: 4 ssh clients under the workers, 4 connections on the sshds",
-        "## Fleet summary (time scale 0.1; CPU in % of one core)",
-        "| 20 | 2 | 2 × 4 (2) | 10 |",
-        "paliadin-bench fleet: done",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
-    }
     let line = |start: &str| {
         text.lines()
             .find(|l| l.starts_with(start))
@@ -137,4 +122,27 @@ async fn the_fleet_mode_prints_its_table() {
         .unwrap_or_else(|| panic!("no permission count in {done:?}"));
     assert!(asked >= 1, "no permission answered: {done}");
     assert!(line("turns in the database: ").contains("; handed back (`releases`): 0"));
+}
+
+/// Runs `paliadin-bench` with `args`; its standard output, once it exited successfully.
+async fn bench(args: &[&str]) -> String {
+    let out = tokio::process::Command::new(binary("paliadin-bench"))
+        .args(args)
+        .output()
+        .await
+        .expect("run paliadin-bench");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bench failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Asserts that `text` holds every one of `needles`.
+fn holds(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
 }
