@@ -59,8 +59,9 @@ impl Ensured {
     }
 }
 
-/// Most looks at a dead agent's screen for its last words, and the pause between two.
-const WORDS_LOOKS: usize = 5;
+/// Most looks at a dead agent's screen for its last words (a second at most), and the pause
+/// between two.
+const WORDS_LOOKS: usize = 20;
 const WORDS_SETTLE: Duration = Duration::from_millis(50);
 
 /// Session operations plus the per-session health cache.
@@ -333,14 +334,15 @@ impl Sessions {
         let target = s.pane_target();
         let args = ["capture-pane", "-p", "-J", "-S", "-200", "-t", &target];
         // tmux may mark the pane dead before it has read the agent's last output from the
-        // terminal (seen under load: "env:" without the rest of its line): read until two
-        // looks agree, a few at most (a failed start only, never a turn's path).
+        // terminal (seen under load: "env:" without the rest of its line, or only tmux's own
+        // "Pane is dead" line): read until two looks agree on a screen with the agent's words
+        // on it, a bounded number of looks (a failed start only, never a turn's path).
         let mut last: Option<String> = None;
         for _ in 0..WORDS_LOOKS {
             let Ok(screen) = self.tmux.run(&args).await else {
                 break;
             };
-            if last.as_deref() == Some(screen.as_str()) {
+            if last.as_deref() == Some(screen.as_str()) && has_agent_words(&screen) {
                 break;
             }
             last = Some(screen);
@@ -415,6 +417,13 @@ pub const EXIT_LINES: usize = 8;
 pub const EXIT_CHARS: usize = 600;
 
 /// The last non-blank lines of `screen`, bounded, control characters removed.
+/// Whether a dead pane's screen holds anything but tmux's own "Pane is dead (…)" line.
+fn has_agent_words(screen: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead"))
+}
+
 pub fn last_lines(screen: &str) -> String {
     let lines: Vec<String> = screen
         .lines()
