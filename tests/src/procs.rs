@@ -34,6 +34,21 @@ pub fn session_of(user: &uuid::Uuid) -> String {
     format!("paliadin-{}", &user.simple().to_string()[..8])
 }
 
+/// The window of a conversation's agent in its owner's session, as [`TmuxRig::agent_pid`] and
+/// [`TmuxRig::screen`] take it (`paliadin_shared::SessionName::for_conversation`).
+pub fn window_of(user: &uuid::Uuid, conversation: &uuid::Uuid) -> String {
+    format!("{}:c-{}", session_of(user), conversation.simple())
+}
+
+/// The exact tmux target of an agent's pane: `=session:` (the session's active pane) or, for a
+/// conversation's window (`session:window`), `=session:=window`.
+pub fn pane_target(name: &str) -> String {
+    match name.split_once(':') {
+        Some((session, window)) => format!("={session}:={window}"),
+        None => format!("={name}:"),
+    }
+}
+
 /// A private tmux server and spool directory for one test; the server is killed on drop.
 pub struct TmuxRig {
     pub socket: String,
@@ -120,16 +135,27 @@ impl TmuxRig {
         cmd.spawn().expect("spawn paliadin-worker")
     }
 
-    /// The pid of the process in a session's pane (the agent: `env` execs it), if any.
+    /// The pid of the process in a session's pane (the agent: `env` execs it), if any; a
+    /// conversation's window may be named ([`window_of`]).
     pub fn agent_pid(&self, session: &str) -> Option<u32> {
+        let format = match session.split_once(':') {
+            // tmux 3.3a answers for the current window when the one named is missing.
+            Some(_) => "#{window_name} #{pane_pid}".to_owned(),
+            None => "#{pane_pid}".to_owned(),
+        };
         let out = std::process::Command::new("tmux")
             .args(["-L", &self.socket, "display-message", "-p", "-t"])
-            .arg(format!("={session}:"))
-            .arg("#{pane_pid}")
+            .arg(pane_target(session))
+            .arg(&format)
             .stderr(Stdio::null())
             .output()
             .ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        let out = String::from_utf8_lossy(&out.stdout);
+        let pid = match session.split_once(':') {
+            Some((_, window)) => out.trim().strip_prefix(window)?.trim(),
+            None => out.trim(),
+        };
+        pid.parse().ok()
     }
 
     /// SIGKILLs the agent in `session` (an OOM kill, a crash); panics when there is none.
@@ -164,7 +190,7 @@ impl TmuxRig {
                 "capture-pane",
                 "-p",
                 "-t",
-                &format!("={session}:"),
+                &pane_target(session),
             ])
             .output()
             .expect("tmux capture-pane");

@@ -51,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     config.control = cli.tmux_control;
     config.max_reply_bytes = cli.max_reply_bytes;
     config.max_live_agents = cli.limits.resolve();
+    config.max_live_agents_per_user = cli.limits.per_user();
     let mut served = Vec::new();
     for spec in &specs {
         let driver: Arc<dyn Driver> = match &spec.address {

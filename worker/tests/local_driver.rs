@@ -1,12 +1,15 @@
 //! Pins the local tmux driver against real tmux (a private server per test) and the real demo
 //! agent: byte-exact delivery of hostile text, streaming, activity, every failure outcome,
 //! recovery after each, parallel users, takeover without a second paste, the driver's own
-//! tmux timings, and durable conversations (`local_driver/conversations.rs`).
+//! tmux timings, durable conversations (`local_driver/conversations.rs`) and conversations side
+//! by side in windows of their owner's session (`local_driver/windows.rs`).
 
 #[path = "local_driver/conversations.rs"]
 mod conversations;
 #[path = "local_driver/rig.rs"]
 mod rig;
+#[path = "local_driver/windows.rs"]
+mod windows;
 
 use paliadin_worker::driver::{DriveError, Driver, TurnControl};
 use rig::{Call, Recorder, Rig, assert_ok, echo_reply};

@@ -93,6 +93,11 @@ pub async fn terminal(
     let pane = terminal::pane_of(&st.pool, owner).await?;
     let view = match pane {
         Some((host, Some(session_name))) => {
+            // The conversation's agent is a window of the owner's session.
+            let session_name = match paliadin_shared::SessionName::parse(&session_name) {
+                Ok(s) => s.for_conversation(session_id).to_string(),
+                Err(_) => session_name,
+            };
             let v = NewView {
                 id,
                 owner,

@@ -16,7 +16,7 @@ pub use agent::AgentKind;
 pub use envelope::Envelope;
 pub use host::HostName;
 pub use message::{MAX_MESSAGE_BYTES, MessageError, UserMessage};
-pub use session::{SessionName, SessionPrefix};
+pub use session::{SessionName, SessionPrefix, WINDOW_PREFIX};
 pub use turn::{TurnKind, TurnState};
 
 /// Why a domain value was refused.

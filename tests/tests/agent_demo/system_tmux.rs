@@ -8,7 +8,7 @@
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
 use paliadin_e2e::http::{Client, SseEvent, assert_streamed_reply, next_event, user};
-use paliadin_e2e::procs::{TmuxRig, session_of};
+use paliadin_e2e::procs::{TmuxRig, session_of, window_of};
 use paliadin_e2e::system::{Api, start_api};
 use paliadin_shared::db::users::{Role, UserRow};
 use tokio::process::Child;
@@ -135,16 +135,21 @@ async fn cancel_interrupts_the_agent_and_reset_starts_a_new_conversation() {
     let (s, v) = c.post("/api/paliadin/reset", &serde_json::json!({})).await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
     assert!(rig.has_session(&session), "reset killed the session");
+    let fresh: uuid::Uuid = v["session_id"].as_str().unwrap().parse().unwrap();
     let (_, sse) = c.turn("fresh start").await;
     assert_eq!(
         c.stream_all(&sse, None, 60).await.last().unwrap().event,
         "end"
     );
+    // In a window of its own, next to the old conversation's agent, which keeps running.
+    let theirs = rig.agent_pid(&window_of(&owner.id, &fresh));
+    assert!(theirs.is_some(), "no agent for the new conversation");
     assert_ne!(
-        rig.agent_pid(&session),
+        theirs,
         Some(before),
         "the new conversation's turn reached the old conversation's agent"
     );
+    assert_eq!(rig.agent_pid(&session), Some(before));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

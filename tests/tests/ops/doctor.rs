@@ -238,7 +238,7 @@ async fn a_live_host_agent_is_reported_with_its_version() {
     );
     let l = line(&out, "ok   host near reachable:");
     assert!(l.contains("paliadin-shim"), "{l}");
-    assert!(l.contains("(protocol 2)"), "{l}");
+    assert!(l.contains("(protocol 3)"), "{l}");
     assert!(!out.contains("fail host"), "{out}");
 }
 

@@ -100,7 +100,7 @@ async fn bad_requests_get_error_lines_and_the_host_agent_keeps_serving() {
     let hello = host_agent.recv().await;
     assert_eq!(
         (hello["type"].as_str(), hello["protocol"].as_u64()),
-        (Some("hello"), Some(2))
+        (Some("hello"), Some(3))
     );
     host_agent.send_raw(b"{not json").await;
     let v = host_agent.recv().await;

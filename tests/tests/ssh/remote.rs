@@ -9,7 +9,7 @@
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
 use paliadin_e2e::http::{Client, assert_streamed_reply, user};
-use paliadin_e2e::procs::session_of;
+use paliadin_e2e::procs::{session_of, window_of};
 use paliadin_e2e::sshd::{SshHost, wait_host, worker};
 use paliadin_e2e::system::start_api;
 use paliadin_shared::db::users::Role;
@@ -54,13 +54,17 @@ async fn a_turn_runs_end_to_end_over_ssh() {
         .expect("an agent on h1");
     let (s, v) = c.post("/api/paliadin/reset", &serde_json::json!({})).await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
+    let fresh: uuid::Uuid = v["session_id"].as_str().unwrap().parse().unwrap();
     let (_, sse) = c.turn("/echo again").await;
     assert_eq!(
         c.stream_all(&sse, None, 60).await.last().unwrap().event,
         "end"
     );
     assert!(h1.rig.has_session(&session_of(&owner.id)));
-    assert_ne!(h1.rig.agent_pid(&session_of(&owner.id)), Some(before));
+    // A window of its own, next to the first conversation's agent.
+    let theirs = h1.rig.agent_pid(&window_of(&owner.id, &fresh));
+    assert!(theirs.is_some(), "no agent for the new conversation on h1");
+    assert_ne!(theirs, Some(before));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,11 +26,10 @@ fn is_session_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// A tmux session name (`PALIADIN_SESSION`, for `.busy-<session>`).
+/// An agent's tmux name (`PALIADIN_SESSION`, for `.busy-<name>`): a session, or a
+/// conversation's window in one (`paliadin_shared::SessionName`).
 fn is_tmux_session(s: &str) -> bool {
-    (1..=80).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    paliadin_shared::SessionName::parse(s).is_ok()
 }
 
 /// The spool directory of this hook run.
@@ -289,6 +288,10 @@ mod tests {
         assert!(is_tmux_session("paliadin-0123abcd.1"));
         assert!(!is_tmux_session(""));
         assert!(!is_tmux_session("a b"));
+        assert!(is_tmux_session(
+            "paliadin-0123abcd:c-0123456789abcdef0123456789abcdef"
+        ));
+        assert!(!is_tmux_session("a:b:c"));
     }
 
     #[test]

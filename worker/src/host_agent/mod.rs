@@ -155,6 +155,8 @@ impl HostAgentConfig {
         } else {
             self.limits.resolve()
         };
+        // An owner's agents are counted on any server, their own account's too.
+        cfg.max_live_agents_per_user = self.limits.per_user();
         Ok((cfg, format!("{cmd} ({why})")))
     }
 

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Bumped on any incompatible change; the worker refuses a host agent that speaks another version.
-pub const PROTOCOL: u32 = 2;
+/// 3: a session may name a conversation's window (`<session>:c-<hex>`), which a host agent of
+/// version 2 refuses as an invalid name.
+pub const PROTOCOL: u32 = 3;
 /// The longest request line the host agent accepts (a 32 KiB message is at most ~64 KiB as JSON).
 pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// The longest response line the worker accepts: a reply of `PALIADIN_MAX_REPLY_BYTES`

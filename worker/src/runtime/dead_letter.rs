@@ -42,7 +42,7 @@ async fn interrupt(ctx: &Ctx, attempt: &Attempt) {
     };
     let session =
         match sessions::session_name(&ctx.pool, turn.user_id, host.as_str(), &ctx.prefix).await {
-            Ok(s) => s,
+            Ok(s) => s.for_conversation(turn.session_id),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot resolve the session to interrupt its agent");
                 return;

@@ -264,7 +264,8 @@ async fn drive(ctx: &Ctx, attempt: &Attempt) -> Result<Reply, DriveError> {
     let spec = TurnSpec {
         turn_id: turn.id,
         user_id: turn.user_id,
-        session,
+        // Each conversation's agent is a window of its owner's session.
+        session: session.for_conversation(turn.session_id),
         conversation: Conversation {
             id: turn.session_id,
             continues,

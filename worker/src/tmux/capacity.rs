@@ -3,8 +3,12 @@
 //! idle stop: its conversation resumes with its next turn); when every agent is at work, the
 //! turn does not start one and waits in the queue ([`crate::contract::DriveError::AgentsFull`]).
 //!
+//! An owner holds at most `PALIADIN_MAX_LIVE_AGENTS_PER_USER` live agents (one per conversation,
+//! each a window of the owner's session): a turn that would start one more first stops the
+//! owner's own least recently used idle agent, or waits in the queue as above.
+//!
 //! The server itself is the shared state, so every worker and host agent on it agrees: an agent
-//! is a session with [`USED_OPTION`] (when it was last used), and it is *at work* while its
+//! is a window with [`USED_OPTION`] (when it was last used), and it is *at work* while its
 //! [`TURN_OPTION`] (a Unix-seconds deadline, renewed every [`TURN_RENEW`] while a turn runs
 //! on it) lies ahead, or while its busy marker (`super::busy`) exists. Counting and starting
 //! happen under one `flock` on `<spool>/.agents.lock`, so two processes never both take the
@@ -14,6 +18,7 @@ use super::session::USED_OPTION;
 use super::{Tmux, TmuxError};
 use clap::Args;
 use paliadin_shared::SessionName;
+use paliadin_shared::domain::WINDOW_PREFIX;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::time::Duration;
@@ -43,6 +48,13 @@ pub struct LimitSettings {
     #[arg(long, env = "PALIADIN_MAX_LIVE_AGENTS",
         value_parser = clap::value_parser!(u64).range(0..=MAX_LIMIT))]
     pub max_live_agents: Option<u64>,
+    /// Most live agents of one owner on one tmux host (one per conversation,
+    /// `docs/operations.md`, "Live agents"): before a turn starts another, the owner's least
+    /// recently used idle agent is stopped; when none is idle, the turn waits in the queue.
+    /// 0: no limit of its own.
+    #[arg(long, env = "PALIADIN_MAX_LIVE_AGENTS_PER_USER", default_value_t = 3,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_LIMIT))]
+    pub max_live_agents_per_user: u64,
 }
 
 /// The largest `PALIADIN_MAX_LIVE_AGENTS` taken.
@@ -56,6 +68,11 @@ impl LimitSettings {
             Some(n) => Some(n as usize),
             None => Some(derived_limit()),
         }
+    }
+
+    /// The limit per owner: None when there is none.
+    pub fn per_user(&self) -> Option<usize> {
+        (self.max_live_agents_per_user > 0).then_some(self.max_live_agents_per_user as usize)
     }
 }
 
@@ -80,10 +97,14 @@ fn mem_total(meminfo: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// One agent session as the server lists it.
+/// One agent as the server lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
+    /// Its address: a conversation's window (`<session>:c-<hex>`), or a session whose agent
+    /// was started before windows.
     pub session: SessionName,
+    /// tmux's id of its window (`@<n>`), to stop exactly this one.
+    pub window_id: String,
     /// When it was last used (Unix milliseconds; [`USED_OPTION`] holds seconds with
     /// milliseconds, or whole seconds from older releases).
     pub used_ms: u64,
@@ -100,10 +121,13 @@ impl Agent {
     }
 }
 
-/// The agent sessions of the server (those with [`USED_OPTION`]); none when no server runs.
+/// The agents of the server (the windows with [`USED_OPTION`]); none when no server runs.
 pub async fn list(tmux: &Tmux) -> Result<Vec<Agent>, TmuxError> {
-    let fmt = format!("#{{session_name}}\t#{{{USED_OPTION}}}\t#{{{TURN_OPTION}}}\t#{{pane_dead}}");
-    let out = match tmux.run(&["list-sessions", "-F", &fmt]).await {
+    let fmt = format!(
+        "#{{session_name}}\t#{{window_name}}\t#{{window_id}}\t#{{{USED_OPTION}}}\t\
+         #{{{TURN_OPTION}}}\t#{{pane_dead}}"
+    );
+    let out = match tmux.run(&["list-windows", "-a", "-F", &fmt]).await {
         Err(e) if e.is_missing() => return Ok(Vec::new()),
         other => other?,
     };
@@ -114,13 +138,19 @@ fn parse(out: &str) -> Vec<Agent> {
     out.lines()
         .filter_map(|l| {
             let mut f = l.split('\t');
-            let session = SessionName::parse(f.next()?).ok()?;
+            let (session, window, window_id) = (f.next()?, f.next()?, f.next()?);
+            // A conversation's window, or the one agent of a session from before windows.
+            let session = match window.starts_with(WINDOW_PREFIX) {
+                true => SessionName::parse(&format!("{session}:{window}")).ok()?,
+                false => SessionName::parse(session).ok()?,
+            };
             let used: f64 = f.next()?.parse().ok()?;
             let used_ms = (used * 1000.0) as u64;
             let turn_until = f.next().and_then(|t| t.parse().ok()).unwrap_or(0);
             let dead = f.next() == Some("1");
             Some(Agent {
                 session,
+                window_id: window_id.to_owned(),
                 used_ms,
                 turn_until,
                 dead,
@@ -227,14 +257,16 @@ mod tests {
         assert_eq!(mem_total(info), Some(24683784 * 1024));
         assert_eq!(
             LimitSettings {
-                max_live_agents: Some(0)
+                max_live_agents: Some(0),
+                max_live_agents_per_user: 3
             }
             .resolve(),
             None
         );
         assert_eq!(
             LimitSettings {
-                max_live_agents: Some(2)
+                max_live_agents: Some(2),
+                max_live_agents_per_user: 0
             }
             .resolve(),
             Some(2)
@@ -243,11 +275,17 @@ mod tests {
 
     #[test]
     fn the_least_recently_used_idle_agent_is_chosen() {
-        let out = "paliadin-aaaa\t100\t0\t0\npaliadin-bbbb\t50\t999\t0\npaliadin-cccc\t70.5\t\t0\n\
-                   paliadin-dddd\t10\t0\t1\ncontrol\t\t\t0\npaliadin-ffff\t70.25\t0\t0\n";
+        let out = "paliadin-aaaa\tclaude\t@1\t100\t0\t0\npaliadin-bbbb\tc-b\t@2\t50\t999\t0\n\
+                   paliadin-cccc\tnode\t@3\t70.5\t\t0\npaliadin-dddd\tenv\t@4\t10\t0\t1\n\
+                   control\tx\t@5\t\t\t0\npaliadin-ffff\tclaude\t@6\t70.25\t0\t0\n";
         let agents = parse(out);
         assert_eq!(agents.len(), 5, "{agents:?}");
         assert_eq!(agents[2].used_ms, 70_500);
+        // A conversation's window is addressed in its session; an agent from before windows
+        // by its session.
+        assert_eq!(agents[1].session.as_str(), "paliadin-bbbb:c-b");
+        assert_eq!(agents[1].window_id, "@2");
+        assert_eq!(agents[0].session.as_str(), "paliadin-aaaa");
         let now = 200;
         // bbbb is at work (its mark lies ahead), dddd is dead: ffff is the oldest idle one,
         // by milliseconds.
@@ -260,6 +298,6 @@ mod tests {
         assert_eq!(lru, None);
         // A lapsed mark (a worker that died mid-turn) no longer protects it.
         let lru = least_recently_used(&agents, &s("paliadin-eeee"), 1000, |_| false);
-        assert_eq!(lru.map(|a| a.session.as_str()), Some("paliadin-bbbb"));
+        assert_eq!(lru.map(|a| a.session.as_str()), Some("paliadin-bbbb:c-b"));
     }
 }

@@ -55,6 +55,7 @@ impl TmuxError {
             || s.contains("no current target")
             || s.contains("no current session")
             || s.contains("no such session")
+            || s.contains("no such window")
         {
             TmuxError::NotFound(s)
         } else {

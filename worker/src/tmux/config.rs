@@ -87,6 +87,9 @@ pub struct TmuxConfig {
     /// Most live agents on this tmux server (`PALIADIN_MAX_LIVE_AGENTS`, [`super::capacity`]);
     /// None: no limit.
     pub max_live_agents: Option<usize>,
+    /// Most live agents of one owner on this tmux server (`PALIADIN_MAX_LIVE_AGENTS_PER_USER`,
+    /// [`super::capacity`]); None: no limit of its own.
+    pub max_live_agents_per_user: Option<usize>,
 }
 
 impl TmuxConfig {
@@ -118,6 +121,7 @@ impl TmuxConfig {
             done_retention: Duration::from_secs(3600),
             max_reply_bytes: crate::spool::DEFAULT_MAX_REPLY_BYTES,
             max_live_agents: None,
+            max_live_agents_per_user: Some(3),
         }
     }
 

@@ -159,6 +159,22 @@ impl TmuxHost {
         progress: &dyn Progress,
         control: &TurnControl,
     ) -> Result<Reply, DriveError> {
+        // The conversation's window, or the agent started for it before windows.
+        let resolved = self
+            .sessions
+            .resolve(&spec.session)
+            .await
+            .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
+        let moved;
+        let spec = if resolved == spec.session {
+            spec
+        } else {
+            moved = TurnSpec {
+                session: resolved,
+                ..spec.clone()
+            };
+            &moved
+        };
         // The limit stands still while the person answers a permission request.
         let clock = TurnClock::new(spec.timeout);
         let mut feed = self.watcher.subscribe(spec.turn_id);
@@ -620,20 +636,20 @@ impl TmuxHost {
         }
     }
 
-    /// Makes room for `s`'s agent when it has to be started on a host at its live-agent limit
-    /// ([`capacity`]): stops the least recently used idle agents until one place is free.
-    /// Returns the host's agent lock, to hold until the new agent is marked at work; None when
-    /// there is no limit or the session's agent is trusted to run. `AgentsFull` when every
-    /// agent is at work: nothing was started or pasted.
+    /// Makes room for `s`'s agent when it has to be started ([`capacity`]): when its owner
+    /// holds `PALIADIN_MAX_LIVE_AGENTS_PER_USER` live agents, stops the owner's least recently
+    /// used idle one; when the host holds `PALIADIN_MAX_LIVE_AGENTS`, stops the least recently
+    /// used idle agents until one place is free. Returns the host's agent lock, to hold until
+    /// the new agent is marked at work; None when there is no limit or the agent is trusted to
+    /// run. `AgentsFull` when the agents that would have to go are all at work: nothing was
+    /// started or pasted.
     async fn room(
         &self,
         s: &SessionName,
         conv: Conversation,
     ) -> Result<Option<capacity::AgentsLock>, DriveError> {
-        let Some(max) = self.cfg.max_live_agents else {
-            return Ok(None);
-        };
-        if self.sessions.cached(s, conv.id) {
+        let (max, per_user) = (self.cfg.max_live_agents, self.cfg.max_live_agents_per_user);
+        if (max.is_none() && per_user.is_none()) || self.sessions.cached(s, conv.id) {
             return Ok(None);
         }
         let lock = match capacity::lock(self.spool().root()).await {
@@ -650,23 +666,53 @@ impl TmuxHost {
             .await
             .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
         let mut live = agents.iter().filter(|a| !a.dead).count();
-        // Its own session (alive or not) is replaced in place: no new place is taken.
+        // Its own agent (alive or not) is replaced in place: no new place is taken.
         if agents.iter().any(|a| &a.session == s) {
-            self.events.counted(live, Some(max));
+            self.events.counted(live, max);
             return Ok(Some(lock));
         }
         let root = self.spool().root();
         let now = super::session::unix_now();
         let mut stopped: Vec<SessionName> = Vec::new();
-        while live >= max {
+        let busy = |x: &SessionName| busy::path(root, x).exists();
+        // The owner's own limit first: stopping one of theirs also frees a place on the host.
+        if let Some(cap) = per_user {
+            let owner = s.session();
+            loop {
+                let theirs: Vec<capacity::Agent> = agents
+                    .iter()
+                    .filter(|a| !a.dead && a.session.session() == owner)
+                    .filter(|a| !stopped.contains(&a.session))
+                    .cloned()
+                    .collect();
+                if theirs.len() < cap {
+                    break;
+                }
+                let Some(lru) = capacity::least_recently_used(&theirs, s, now, busy) else {
+                    self.events.counted(live, max);
+                    tracing::info!(
+                        owner = %owner,
+                        live = theirs.len(),
+                        cap,
+                        "every agent of this owner is at work: the turn waits in the queue"
+                    );
+                    return Err(DriveError::AgentsFull(format!(
+                        "the owner has {} live agents, at most {cap}, all at work",
+                        theirs.len()
+                    )));
+                };
+                self.stop_for_room(lru, live, cap).await?;
+                stopped.push(lru.session.clone());
+                live -= 1;
+            }
+        }
+        while let Some(max) = max.filter(|max| live >= *max) {
             let candidates: Vec<capacity::Agent> = agents
                 .iter()
                 .filter(|a| !stopped.contains(&a.session))
                 .cloned()
                 .collect();
-            let Some(lru) = capacity::least_recently_used(&candidates, s, now, |x| {
-                busy::path(root, x).exists()
-            }) else {
+            let Some(lru) = capacity::least_recently_used(&candidates, s, now, busy) else {
                 self.events.counted(live, Some(max));
                 tracing::info!(
                     live,
@@ -677,22 +723,32 @@ impl TmuxHost {
                     "{live} live agents, at most {max}, all at work"
                 )));
             };
-            let victim = lru.session.clone();
-            self.sessions
-                .kill(&victim)
-                .await
-                .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
-            self.take_interrupted(&victim);
-            let idle_ms = super::session::unix_now_ms().saturating_sub(lru.used_ms);
-            tracing::info!(session = %victim, idle_ms, live, max,
-                "stopped the least recently used idle agent to make room; its conversation resumes with its next turn");
-            self.events.stopped(StopReason::Capacity, 1);
-            stopped.push(victim);
+            self.stop_for_room(lru, live, max).await?;
+            stopped.push(lru.session.clone());
             live -= 1;
         }
         // With the agent about to start.
-        self.events.counted(live + 1, Some(max));
+        self.events.counted(live + 1, max);
         Ok(Some(lock))
+    }
+
+    /// Stops `lru` to make room (`live` agents against a limit of `max`).
+    async fn stop_for_room(
+        &self,
+        lru: &capacity::Agent,
+        live: usize,
+        max: usize,
+    ) -> Result<(), DriveError> {
+        self.sessions
+            .kill_agent(lru)
+            .await
+            .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
+        self.take_interrupted(&lru.session);
+        let idle_ms = super::session::unix_now_ms().saturating_sub(lru.used_ms);
+        tracing::info!(session = %lru.session, idle_ms, live, max,
+            "stopped the least recently used idle agent to make room; its conversation resumes with its next turn");
+        self.events.stopped(StopReason::Capacity, 1);
+        Ok(())
     }
 
     /// Keeps the session's agent marked at work ([`capacity::TURN_OPTION`]) while a turn runs
@@ -752,11 +808,12 @@ impl TmuxHost {
             }
         };
         let mut stopped = 0;
-        for s in idle_ones {
-            if busy::path(self.spool().root(), &s).exists() {
+        for agent in idle_ones {
+            let s = &agent.session;
+            if busy::path(self.spool().root(), s).exists() {
                 continue;
             }
-            match self.sessions.kill(&s).await {
+            match self.sessions.kill_agent(&agent).await {
                 Ok(()) => {
                     tracing::info!(session = %s, idle_s = idle.as_secs(), "stopped an idle agent; its conversation resumes with its next turn");
                     stopped += 1;

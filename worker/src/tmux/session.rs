@@ -1,7 +1,13 @@
-//! Session lifecycle on one tmux server: create, check, wait until ready, kill.
+//! Agent lifecycle on one tmux server: create, check, wait until ready, kill.
 //!
-//! Sessions are always targeted exactly: `=name` for session commands and `=name:` for the
-//! session's active pane (verified on tmux 3.3a; a bare `name` would prefix-match `name-2`).
+//! Each conversation's agent is a window of its owner's session (`<session>:c-<hex>`,
+//! [`SessionName::for_conversation`]); the session is made with its first window and goes with
+//! its last. Agents started before windows (one per session) are still found and driven
+//! ([`Sessions::resolve`]) until they stop.
+//!
+//! Targets are always exact: `=name` for session commands, `=name:=window` for a window's pane
+//! and `=name:` for the session's active pane (verified on tmux 3.3a; a bare `name` would
+//! prefix-match `name-2`).
 //! Successful health checks are cached per session for `health_ttl`; any failure and every
 //! reset evicts the entry, so the next turn checks again.
 
@@ -106,8 +112,8 @@ impl Sessions {
     /// One `display` call. tmux 3.3a prints empty fields and exits 0 for a missing session, so
     /// the reply must name the session to count as found (newer versions exit 1 instead).
     pub async fn health(&self, s: &SessionName) -> Result<Health, TmuxError> {
-        let fmt =
-            "#{session_name}\t#{pane_dead}\t#{@paliadin-conversation}\t#{pane_current_command}";
+        let fmt = "#{session_name}\t#{window_name}\t#{pane_dead}\t#{@paliadin-conversation}\t\
+                   #{pane_current_command}";
         let out = match self
             .tmux
             .run(&["display-message", "-p", "-t", &s.pane_target(), fmt])
@@ -116,11 +122,15 @@ impl Sessions {
             Err(e) if e.is_missing() => return Ok(Health::Missing),
             other => other?,
         };
-        let mut fields = out.trim_end_matches('\n').splitn(4, '\t');
-        let health = match (fields.next(), fields.next(), fields.next(), fields.next()) {
-            (Some(name), ..) if name != s.as_str() => Health::Missing,
-            (_, Some("1"), ..) => Health::Dead,
-            (_, _, conv, cmd) => Health::Alive {
+        let mut fields = out.trim_end_matches('\n').splitn(5, '\t');
+        let (name, window) = (fields.next(), fields.next());
+        let named =
+            name == Some(s.session().as_str()) && s.window().is_none_or(|w| window == Some(w));
+        let health = match (fields.next(), fields.next(), fields.next()) {
+            // tmux 3.3a answers for the current window when the one asked for is missing.
+            _ if !named => Health::Missing,
+            (Some("1"), ..) => Health::Dead,
+            (_, conv, cmd) => Health::Alive {
                 command: cmd.unwrap_or("").to_owned(),
                 conversation: conv.and_then(|c| Uuid::parse_str(c).ok()),
             },
@@ -130,6 +140,53 @@ impl Sessions {
             _ => self.evict(s),
         }
         Ok(health)
+    }
+
+    /// Where the agent of `s` (a conversation's window) is: `s` itself, or, when that window
+    /// does not exist, the owner's session when its agent was started before windows and
+    /// holds the same conversation (it is driven where it runs, and stops as any agent does).
+    pub async fn resolve(&self, s: &SessionName) -> Result<SessionName, TmuxError> {
+        let Some(conv) = s.conversation() else {
+            return Ok(s.clone());
+        };
+        if self.cached(s, conv) || self.health(s).await? != Health::Missing {
+            return Ok(s.clone());
+        }
+        let base = s.session();
+        match self.health(&base).await? {
+            Health::Alive {
+                conversation: Some(c),
+                ..
+            } if c == conv && !self.has_windows(&base).await? => {
+                tracing::info!(session = %base, %conv, "driving the agent started before windows");
+                Ok(base)
+            }
+            _ => {
+                self.evict(&base);
+                Ok(s.clone())
+            }
+        }
+    }
+
+    /// Whether the session holds any conversation's window.
+    async fn has_windows(&self, base: &SessionName) -> Result<bool, TmuxError> {
+        let out = match self
+            .tmux
+            .run(&[
+                "list-windows",
+                "-t",
+                &base.exact_target(),
+                "-F",
+                "#{window_name}",
+            ])
+            .await
+        {
+            Err(e) if e.is_missing() => return Ok(false),
+            other => other?,
+        };
+        Ok(out
+            .lines()
+            .any(|w| w.starts_with(paliadin_shared::domain::WINDOW_PREFIX)))
     }
 
     /// Makes sure the session runs an agent holding `conv`: trusts the cache, else checks,
@@ -204,28 +261,49 @@ impl Sessions {
             .agent_env
             .to_remove(super::agent_env::names_of(&server_env));
         let env_args = cfg.agent_env.tmux_args();
-        let mut args = vec![
-            "new-session",
-            "-d",
-            "-s",
-            s.as_str(),
-            "-x",
-            &w,
-            "-y",
-            &h,
-            "-c",
-            &workdir,
-        ];
-        args.extend(env_args.iter().map(String::as_str));
-        args.extend(["-e", &spool, "-e", &session, "-e", &conversation_env]);
-        args.extend(["--", "env"]);
+        let base = s.session();
+        let in_session = base.exact_target() + ":";
+        // A conversation's window goes into its owner's session, which is made with it when
+        // there is none yet (or none any more: a session goes with its last window).
+        let (head, tail): (Vec<&str>, Vec<&str>) = match s.window() {
+            Some(window) => (
+                vec!["new-session", "-d", "-s", base.as_str(), "-n", window],
+                vec!["new-window", "-d", "-t", &in_session, "-n", window],
+            ),
+            None => (vec!["new-session", "-d", "-s", s.as_str()], Vec::new()),
+        };
+        let mut rest = vec!["-c", &workdir];
+        rest.extend(env_args.iter().map(String::as_str));
+        rest.extend(["-e", &spool, "-e", &session, "-e", &conversation_env]);
+        rest.extend(["--", "env"]);
         for name in &removed {
-            args.extend(["-u", name.as_str()]);
+            rest.extend(["-u", name.as_str()]);
         }
-        args.push("--");
-        args.extend(cfg.agent_argv.iter().map(String::as_str));
-        args.extend(launch_args.iter().map(String::as_str));
+        rest.push("--");
+        rest.extend(cfg.agent_argv.iter().map(String::as_str));
+        rest.extend(launch_args.iter().map(String::as_str));
+        let size = ["-x", w.as_str(), "-y", h.as_str()];
+        let exists = s.window().is_some() && self.session_exists(&base).await?;
+        let first = if exists { &tail } else { &head };
+        let with = |cmd: &[&str], sized: bool| -> Vec<String> {
+            let mut a: Vec<String> = cmd.iter().map(|x| (*x).to_owned()).collect();
+            if sized {
+                a.extend(size.iter().map(|x| (*x).to_owned()));
+            }
+            a.extend(rest.iter().map(|x| (*x).to_owned()));
+            a
+        };
+        let args = with(first, !exists);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match self.tmux.run_unlisted(&args).await {
+            // Another worker made the session a moment ago: the window goes into it.
+            Err(TmuxError::Failed { stderr, .. })
+                if stderr.contains("duplicate session") && s.window().is_some() =>
+            {
+                let args = with(&tail, false);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.tmux.run_unlisted(&args).await?;
+            }
             // Another worker created it a moment ago: that one is as good as ours.
             Err(TmuxError::Failed { stderr, .. }) if stderr.contains("duplicate session") => {}
             other => {
@@ -235,7 +313,7 @@ impl Sessions {
         // Which conversation this agent holds (read back by `health`). A session that went
         // already (its agent exited at once): the readiness check says so.
         let id = conversation.to_string();
-        self.set_option(s, false, CONVERSATION_OPTION, &id).await?;
+        self.set_option(s, CONVERSATION_OPTION, &id).await?;
         self.touch(s).await;
         tracing::info!(session = %s, %conversation, mode = mode.as_str(), "agent started");
         // A never-attached pane may not have seen a SIGWINCH; setting the size sends one.
@@ -248,11 +326,25 @@ impl Sessions {
         Ok(())
     }
 
+    /// Whether the owner's session exists (`has-session -t =name`).
+    async fn session_exists(&self, base: &SessionName) -> Result<bool, TmuxError> {
+        match self
+            .tmux
+            .run(&["has-session", "-t", &base.exact_target()])
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_missing() => Ok(false),
+            Err(TmuxError::Failed { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the session's pane stays when its agent exits (`remain-on-exit`, on for every
     /// new session by the server's configuration). Best effort.
     pub async fn keep_dead_panes(&self, s: &SessionName, keep: bool) {
         let value = if keep { "on" } else { "off" };
-        if let Err(e) = self.set_option(s, true, "remain-on-exit", value).await {
+        if let Err(e) = self.set_option(s, "remain-on-exit", value).await {
             tracing::warn!(error = %e, session = %s, "cannot set remain-on-exit");
         }
     }
@@ -260,7 +352,7 @@ impl Sessions {
     /// Marks the session's agent as used now ([`USED_OPTION`]). Best effort.
     pub async fn touch(&self, s: &SessionName) {
         let now = format!("{:.3}", unix_now_ms() as f64 / 1000.0);
-        if let Err(e) = self.set_option(s, false, USED_OPTION, &now).await {
+        if let Err(e) = self.set_option(s, USED_OPTION, &now).await {
             tracing::debug!(error = %e, session = %s, "cannot mark the agent as used");
         }
     }
@@ -271,7 +363,7 @@ impl Sessions {
     pub async fn mark_turn(&self, s: &SessionName) {
         let until = (unix_now() + super::capacity::TURN_MARK.as_secs()).to_string();
         if let Err(e) = self
-            .set_option(s, false, super::capacity::TURN_OPTION, &until)
+            .set_option(s, super::capacity::TURN_OPTION, &until)
             .await
         {
             tracing::debug!(error = %e, session = %s, "cannot mark the agent at work");
@@ -281,29 +373,24 @@ impl Sessions {
     /// The turn on the session's agent has ended: used now, and no longer at work.
     pub async fn end_turn(&self, s: &SessionName) {
         self.touch(s).await;
-        if let Err(e) = self
-            .set_option(s, false, super::capacity::TURN_OPTION, "0")
-            .await
-        {
+        if let Err(e) = self.set_option(s, super::capacity::TURN_OPTION, "0").await {
             tracing::debug!(error = %e, session = %s, "cannot mark the agent idle");
         }
     }
 
-    /// `set-option [-w] -t =name: <option> <value>` (3.3a takes no `=name` for set-option: "no
-    /// such session"); a session that is gone has nothing to set, and that is no error.
+    /// `set-option -w -t <pane target> <option> <value>`: every mark of an agent is its
+    /// window's (the session's windows are several agents; formats read a window's option
+    /// before its session's, so an agent started before windows reads the same). 3.3a takes no
+    /// `=name` for set-option ("no such session"). A session or window that is gone has
+    /// nothing to set, and that is no error.
     async fn set_option(
         &self,
         s: &SessionName,
-        window: bool,
         option: &str,
         value: &str,
     ) -> Result<(), TmuxError> {
         let pane = s.pane_target();
-        let mut args = vec!["set-option"];
-        if window {
-            args.push("-w");
-        }
-        args.extend(["-t", &pane, option, value]);
+        let args = ["set-option", "-w", "-t", &pane, option, value];
         match self.tmux.run(&args).await {
             Err(e) if e.is_missing() => Ok(()),
             other => other.map(|_| ()),
@@ -313,7 +400,10 @@ impl Sessions {
     /// The sessions whose agent has not been used for `idle` (by [`USED_OPTION`]) and runs no
     /// turn ([`super::capacity::TURN_OPTION`]), and how many agents the server holds; sessions
     /// without the mark (the control session, sessions from before idle stops) are never idle.
-    pub async fn idle(&self, idle: Duration) -> Result<(Vec<SessionName>, usize), TmuxError> {
+    pub async fn idle(
+        &self,
+        idle: Duration,
+    ) -> Result<(Vec<super::capacity::Agent>, usize), TmuxError> {
         let agents = super::capacity::list(&self.tmux).await?;
         let (now, now_ms) = (unix_now(), unix_now_ms());
         let live = agents.iter().filter(|a| !a.dead).count();
@@ -321,7 +411,6 @@ impl Sessions {
         let idle = agents
             .into_iter()
             .filter(|a| a.between_turns(now) && now_ms.saturating_sub(a.used_ms) >= idle_ms)
-            .map(|a| a.session)
             .collect();
         Ok((idle, live))
     }
@@ -351,14 +440,28 @@ impl Sessions {
         last.map(|screen| last_lines(&screen)).unwrap_or_default()
     }
 
-    /// `kill-session -t =name`; a missing session or server is fine.
+    /// Stops the agent: `kill-window -t =name:=window` for a conversation's window (the
+    /// session goes with its last window), `kill-session -t =name` for a whole session (its
+    /// every agent). A missing session, window or server is fine.
     pub async fn kill(&self, s: &SessionName) -> Result<(), TmuxError> {
         self.evict(s);
-        match self
-            .tmux
-            .run(&["kill-session", "-t", &s.exact_target()])
+        let (verb, target) = match s.window() {
+            Some(_) => ("kill-window", s.pane_target()),
+            None => ("kill-session", s.exact_target()),
+        };
+        self.ignore_missing(&[verb, "-t", &target]).await
+    }
+
+    /// Stops one agent as [`super::capacity::list`] found it, by its window's id (exact, and
+    /// never another window: ids are not reused while the server runs).
+    pub async fn kill_agent(&self, a: &super::capacity::Agent) -> Result<(), TmuxError> {
+        self.evict(&a.session);
+        self.ignore_missing(&["kill-window", "-t", &a.window_id])
             .await
-        {
+    }
+
+    async fn ignore_missing(&self, args: &[&str]) -> Result<(), TmuxError> {
+        match self.tmux.run(args).await {
             Err(e) if e.is_missing() => Ok(()),
             other => other.map(|_| ()),
         }

@@ -74,6 +74,12 @@ async fn stop_holder(
     session: &SessionName,
     conversation: Uuid,
 ) -> Result<(), DriveError> {
+    // The conversation's window, or an agent started for it before windows.
+    let window = session.for_conversation(conversation);
+    let session = &match host.sessions().resolve(&window).await {
+        Ok(s) => s,
+        Err(e) => return Err(DriveError::TmuxUnavailable(e.to_string())),
+    };
     match host.sessions().health(session).await {
         Ok(Health::Alive {
             conversation: Some(c),

@@ -185,7 +185,7 @@ async fn an_idle_agent_is_stopped_and_its_conversation_resumes() {
         .to_string();
     let target = s.pane_target();
     assert!(
-        tmux(&["set-option", "-t", &target, "@paliadin-used", &old])
+        tmux(&["set-option", "-w", "-t", &target, "@paliadin-used", &old])
             .status
             .success()
     );
