@@ -1,8 +1,12 @@
 //! The turn queues: one pgmq queue per tmux host (`turns_<host>`), each message carrying a turn
-//! id and the header `x-pgmq-group = <user_id>` so that reading group heads serialises a user's
-//! turns: [`TurnQueue::heads_sql`] (pgmq's `read_grouped_head` contract, walking a group-head
-//! index instead of grouping the whole queue; migration `20261201000002_queue_heads.sql`, whose
-//! `paliadin_read_heads` runs the same walk for workers of earlier releases).
+//! id and the header `x-pgmq-group = <session_id>` (the turn's conversation) so that reading
+//! group heads serialises a conversation's turns while the conversations of one owner, like
+//! those of different owners, run side by side: [`TurnQueue::heads_sql`] (pgmq's
+//! `read_grouped_head` contract, walking a group-head index instead of grouping the whole queue;
+//! migration `20261201000002_queue_heads.sql`, whose `paliadin_read_heads` runs the same walk for
+//! workers of earlier releases). Releases before migration
+//! `20261209000100_conversation_groups.sql` grouped by the owner (`<user_id>`); that migration
+//! rewrote the messages they had queued.
 //!
 //! The statements of every turn (the head read, the enqueue's send, the finish's archive, the
 //! lease renewal) are written for each queue's table ([`queue_sql`]) rather than calling pgmq's
@@ -93,6 +97,7 @@ pub struct TurnMessage {
     pub turn_id: Uuid,
 }
 
+/// The message's FIFO group: the turn's conversation (`session_id`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct GroupHeader {
     #[serde(rename = "x-pgmq-group")]
@@ -175,14 +180,15 @@ impl TurnQueue {
     /// Enqueues a turn on the caller's connection (use the turn row's transaction): the one
     /// way a turn's message is sent, `pgmq.send(queue, body, headers)` with [`Self::payload`];
     /// an enqueue runs the same call inside its insert ([`crate::db::turns::insert_sent`]).
+    /// `session_id` is the turn's conversation (`turns.session_id`), its group.
     pub async fn send(
         &self,
         conn: &mut PgConnection,
         host: &HostName,
         turn_id: Uuid,
-        user_id: Uuid,
+        session_id: Uuid,
     ) -> Result<i64, pgmq::errors::PgmqError> {
-        let (body, headers) = Self::payload(turn_id, user_id);
+        let (body, headers) = Self::payload(turn_id, session_id);
         Ok(sqlx::query_scalar(SEND_SQL)
             .bind(host.queue_name())
             .bind(body)
@@ -192,10 +198,11 @@ impl TurnQueue {
     }
 
     /// The body and headers of a turn's message: `{turn_id}` and the FIFO group header (the
-    /// user), for [`SEND_SQL`].
-    pub fn payload(turn_id: Uuid, user_id: Uuid) -> (serde_json::Value, serde_json::Value) {
+    /// turn's conversation, `session_id`: its turns run in order, one at a time, and other
+    /// conversations of the same owner alongside), for [`SEND_SQL`].
+    pub fn payload(turn_id: Uuid, session_id: Uuid) -> (serde_json::Value, serde_json::Value) {
         let header = GroupHeader {
-            group: user_id.to_string(),
+            group: session_id.to_string(),
         };
         (
             serde_json::to_value(TurnMessage { turn_id }).expect("a message serialises"),
@@ -209,7 +216,7 @@ impl TurnQueue {
         queue_sql(HEADS_SQL, &host.queue_name())
     }
 
-    /// Reads up to `qty` group heads (at most one per user), leasing each for `vt_secs`.
+    /// Reads up to `qty` group heads (at most one per conversation), leasing each for `vt_secs`.
     pub async fn read_heads(
         &self,
         host: &HostName,

@@ -88,7 +88,7 @@ pub async fn enqueue(
     if taken {
         return Ok(Enqueued::ClientIdTaken);
     }
-    // Resets count too: they are turns in the user's group like any other.
+    // Resets count too: they are queued turns of the user's like any other.
     if queued >= req.max_queued {
         return Ok(Enqueued::TooMany);
     }

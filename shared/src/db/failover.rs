@@ -66,8 +66,8 @@ pub async fn move_user(
     if repin(&mut tx, user, from, &to).await? == 0 {
         return Ok(None);
     }
-    let queued: Vec<(Uuid, Option<i64>)> = sqlx::query_as(
-        "SELECT id, msg_id FROM turns
+    let queued: Vec<(Uuid, Uuid, Option<i64>)> = sqlx::query_as(
+        "SELECT id, session_id, msg_id FROM turns
           WHERE user_id = $1 AND host = $2 AND state = 'queued'
           ORDER BY queued_at, id FOR UPDATE",
     )
@@ -76,8 +76,9 @@ pub async fn move_user(
     .fetch_all(&mut *tx)
     .await?;
     let mut turns = Vec::with_capacity(queued.len());
-    for (id, old_msg) in queued {
-        let msg = queue.send(&mut tx, &to, id, user).await?;
+    // Sent in their queued order, so each conversation's turns keep their order on `to`.
+    for (id, session, old_msg) in queued {
+        let msg = queue.send(&mut tx, &to, id, session).await?;
         if let Some(old) = old_msg {
             queue.delete(&mut tx, from, old).await?;
         }

@@ -81,17 +81,17 @@ pub struct NewTurn<'a> {
 
 /// Inserts a turn and sends its pgmq message in **one statement**: the message inserted into the
 /// host's queue table as `pgmq.send(queue, body, headers)` inserts it (visible at once; body and
-/// headers from [`crate::queue::TurnQueue::payload`]; written as a plain insert,
-/// [`crate::queue::queue_sql`], so that its plan is kept), the row with that `msg_id`, and
-/// `pg_notify(work_channel, host)` (delivered at commit). `None` when the user's
-/// `client_turn_id` is taken: the caller rolls back, and the message goes with it.
+/// headers from [`crate::queue::TurnQueue::payload`], grouped by the turn's conversation;
+/// written as a plain insert, [`crate::queue::queue_sql`], so that its plan is kept), the row
+/// with that `msg_id`, and `pg_notify(work_channel, host)` (delivered at commit). `None` when
+/// the user's `client_turn_id` is taken: the caller rolls back, and the message goes with it.
 pub async fn insert_sent(
     conn: &mut PgConnection,
     t: &NewTurn<'_>,
     queue_name: &str,
     work_channel: &str,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
-    let (body, headers) = crate::queue::TurnQueue::payload(t.id, t.user_id);
+    let (body, headers) = crate::queue::TurnQueue::payload(t.id, t.session_id);
     let sql = crate::queue::queue_sql(
         concat!(
             "WITH m AS (

@@ -11,5 +11,6 @@ mod schema_version;
 mod systemd;
 mod systemd_boot;
 mod upgrade;
+mod upgrade_conversation_groups;
 mod upgrade_rolling;
 mod upgrade_takeover;

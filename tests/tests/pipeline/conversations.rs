@@ -121,8 +121,8 @@ async fn running_and_waiting_conversations_say_so() {
     let (_, token) = user(&db, "o@x", Role::Owner).await;
     let c = &Client::new(&api.base, Some(&token));
     let (run, wait) = (Uuid::now_v7(), Uuid::now_v7());
-    // One turn runs per user at a time: the request blocks the first conversation, and the
-    // second one's turn waits in the queue behind it (queued counts as running).
+    // The request holds the first conversation's turn; the second conversation's turn runs
+    // beside it (`hang`; were it still queued, that would count as running too).
     let body = json!({"user_message": "ask:Bash now", "session_id": wait.to_string()});
     let (_, v) = c.post("/api/paliadin/turn", &body).await;
     let (_, mut stream) = c.open_stream(v["sse_url"].as_str().unwrap(), None).await;

@@ -4,6 +4,7 @@
 
 mod agent_kind;
 mod cap;
+mod conversation_heads;
 mod conversations;
 mod enqueue;
 mod heads;

@@ -1,0 +1,213 @@
+//! The upgrade to conversation groups (migration `20261209000100_conversation_groups.sql`): a
+//! database at the schema before it (every earlier migration, plus pgmq) holds turns sent as
+//! the earlier releases sent them, grouped by their owner (`x-pgmq-group = <user_id>`): on one
+//! host an owner's four queued turns in two conversations behind a fifth that is in flight
+//! (leased and claimed), on a second host another owner's three in two conversations. Before the
+//! migration each owner has one head at most; after it, one per conversation: the in-flight turn
+//! holds its conversation only, each conversation's older turns come first, and every message is
+//! still there with its lease, read count and body, only its group changed.
+
+use paliadin_e2e::db::TestDb;
+use paliadin_shared::HostName;
+use paliadin_shared::attempt::{Attempt, Claimer, Lease, Outcome, TurnControl};
+use paliadin_shared::queue::{SEND_SQL, TurnQueue};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The migration under test: the schema before it is every migration older than this.
+const MIGRATION: i64 = 20261209000100;
+
+/// Creates the schema as it was before [`MIGRATION`] in `db`.
+async fn previous_schema(db: &TestDb) {
+    pgmq::install::install_sql_from_embedded(&db.pool)
+        .await
+        .expect("install pgmq");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+    let dir = std::env::temp_dir().join(format!("paliadin-before-groups-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let version: Option<i64> = name.split('_').next().and_then(|v| v.parse().ok());
+        if version.is_some_and(|v| v < MIGRATION) {
+            std::fs::copy(format!("{src}/{name}"), dir.join(&name)).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    migrator
+        .run(&db.pool)
+        .await
+        .expect("the earlier migrations");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+async fn add_owner(db: &TestDb, email: &str, host: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO users (id, email, role) VALUES ($1, $2, 'owner')")
+        .bind(id)
+        .bind(email)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO agent_sessions (user_id, host) VALUES ($1, $2)")
+        .bind(id)
+        .bind(host)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    id
+}
+
+/// A queued turn of `user` in conversation `session` on `host`, its message sent as the earlier
+/// releases sent it: grouped by the owner.
+async fn old_turn(db: &TestDb, host: &HostName, user: Uuid, session: Uuid) -> Uuid {
+    let id = Uuid::now_v7();
+    let mut tx = db.pool.begin().await.unwrap();
+    let msg: i64 = sqlx::query_scalar(SEND_SQL)
+        .bind(host.queue_name())
+        .bind(json!({ "turn_id": id }))
+        .bind(json!({ "x-pgmq-group": user.to_string() }))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO turns (id, user_id, session_id, message, host, msg_id)
+         VALUES ($1, $2, $3, 'from before the upgrade', $4, $5)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(session)
+    .bind(host.as_str())
+    .bind(msg)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// A queue's messages: turn, msg_id, read count, lease end, body, group; in msg_id order.
+type Row = (Uuid, i64, i32, String, Value, Option<String>);
+
+async fn messages(db: &TestDb, host: &HostName) -> Vec<Row> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT (message->>'turn_id')::uuid, msg_id, read_ct, vt::text, message,
+                headers->>'x-pgmq-group'
+           FROM pgmq.q_{} ORDER BY msg_id",
+        host.queue_name()
+    )))
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Leases and claims the heads of `host`'s queue; returns the attempts, by turn.
+async fn claim_heads(claimer: &Claimer, host: &HostName) -> Vec<(Uuid, Attempt)> {
+    let mut claimed = Vec::new();
+    for l in claimer.queue.read_heads(host, 3600, 10).await.unwrap() {
+        let attempt = claimer
+            .claim(&l, TurnControl::default())
+            .await
+            .unwrap()
+            .expect("a head is claimable");
+        claimed.push((l.turn_id, attempt));
+    }
+    claimed.sort_by_key(|(id, _)| *id);
+    claimed
+}
+
+fn turns_of(claimed: &[(Uuid, Attempt)]) -> Vec<Uuid> {
+    claimed.iter().map(|(id, _)| *id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_and_in_flight_turns_move_to_their_conversations_group() {
+    let db = TestDb::empty().await;
+    previous_schema(&db).await;
+    let queue = Arc::new(TurnQueue::new(db.pool.clone()).await);
+    let (local, other) = (HostName::local(), HostName::parse("other").unwrap());
+    for host in [&local, &other] {
+        queue.ensure(host).await.unwrap();
+    }
+    let claimer = Claimer {
+        pool: db.pool.clone(),
+        queue: queue.clone(),
+        worker_id: "old-w".into(),
+        lease: Lease {
+            secs: 3600,
+            every: Duration::from_secs(3600),
+        },
+        max_attempts: 3,
+    };
+
+    // Owner o on `local`: a1 in flight, then b1, a2, b2, a3 queued.
+    let o = add_owner(&db, "o@x", "local").await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let a1 = old_turn(&db, &local, o, a).await;
+    let mut in_flight = claim_heads(&claimer, &local).await;
+    assert_eq!(turns_of(&in_flight), [a1]);
+    let (_, a1_attempt) = in_flight.pop().unwrap();
+    let b1 = old_turn(&db, &local, o, b).await;
+    let a2 = old_turn(&db, &local, o, a).await;
+    let b2 = old_turn(&db, &local, o, b).await;
+    let a3 = old_turn(&db, &local, o, a).await;
+    // Owner p on `other`: c1, d1, c2 queued.
+    let p = add_owner(&db, "p@x", "other").await;
+    let (cc, d) = (Uuid::now_v7(), Uuid::now_v7());
+    let c1 = old_turn(&db, &other, p, cc).await;
+    let d1 = old_turn(&db, &other, p, d).await;
+    let c2 = old_turn(&db, &other, p, cc).await;
+    let before = [messages(&db, &local).await, messages(&db, &other).await];
+    // Each owner is one group so far: o's is held by a1.
+    let owner = |u: Uuid| Some(u.to_string());
+    assert!(before[0].iter().all(|m| m.5 == owner(o)), "{before:?}");
+    assert!(before[1].iter().all(|m| m.5 == owner(p)), "{before:?}");
+
+    // The upgrade: the release's migrations, as `paliadin-api migrate` applies them.
+    paliadin_shared::db::migrate(&db.pool).await.unwrap();
+
+    // Every message is still there, unchanged but for its group: its conversation.
+    let session = |t: Uuid| {
+        Some(if [a1, a2, a3].contains(&t) {
+            a
+        } else if [b1, b2].contains(&t) {
+            b
+        } else if [c1, c2].contains(&t) {
+            cc
+        } else {
+            assert_eq!(t, d1);
+            d
+        })
+        .map(|s| s.to_string())
+    };
+    let after = [messages(&db, &local).await, messages(&db, &other).await];
+    for (was, is) in before.iter().zip(&after) {
+        let expected: Vec<Row> = was
+            .iter()
+            .cloned()
+            .map(|(turn, msg, read_ct, vt, body, _)| (turn, msg, read_ct, vt, body, session(turn)))
+            .collect();
+        assert_eq!(is, &expected, "the messages kept, grouped by conversation");
+    }
+
+    // o's second conversation runs beside a1; its first waits for a1.
+    let claimer = Claimer {
+        worker_id: "new-w".into(),
+        ..claimer
+    };
+    let mut b_first = claim_heads(&claimer, &local).await;
+    assert_eq!(turns_of(&b_first), [b1]);
+    assert_eq!(turns_of(&claim_heads(&claimer, &other).await), [c1, d1]);
+    assert!(claim_heads(&claimer, &local).await.is_empty());
+    // a1, begun before the upgrade, finishes: a2 is next in its conversation, b2 still waits.
+    assert!(a1_attempt.finish(Outcome::Cancelled).await.unwrap());
+    let mut a_next = claim_heads(&claimer, &local).await;
+    assert_eq!(turns_of(&a_next), [a2]);
+    let (_, b1_attempt) = b_first.pop().unwrap();
+    assert!(b1_attempt.finish(Outcome::Cancelled).await.unwrap());
+    assert_eq!(turns_of(&claim_heads(&claimer, &local).await), [b2]);
+    let (_, a2_attempt) = a_next.pop().unwrap();
+    assert!(a2_attempt.finish(Outcome::Cancelled).await.unwrap());
+    assert_eq!(turns_of(&claim_heads(&claimer, &local).await), [a3]);
+}
