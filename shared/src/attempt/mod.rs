@@ -82,7 +82,8 @@ impl Claimer {
             Some(leased.host.as_str()),
         );
         let with_event = Some((&claimed, self.max_attempts));
-        let fenced = fenced::claim(&self.pool, leased.turn_id, &self.worker_id, with_event);
+        let at = Some((leased.host.as_str(), leased.msg_id));
+        let fenced = fenced::claim(&self.pool, leased.turn_id, &self.worker_id, at, with_event);
         let Some(turn) = fenced.await? else {
             let mut conn = self.pool.acquire().await?;
             self.queue

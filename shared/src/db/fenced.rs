@@ -18,6 +18,7 @@ pub async fn claim(
     pool: &PgPool,
     id: Uuid,
     worker: &str,
+    at: Option<(&str, i64)>,
     claimed: Option<(&NewEvent, i32)>,
 ) -> Result<Option<TurnRow>, sqlx::Error> {
     let (event, max_spent) = match claimed {
@@ -25,11 +26,15 @@ pub async fn claim(
         None => (&[][..], -1),
     };
     // `$6` = max_spent, `$7` = worker. The event goes in only while the claim's attempt (the
-    // old `attempt + 1`, the new `attempt`) spends no more than max_spent.
+    // old `attempt + 1`, the new `attempt`) spends no more than max_spent. `$8`, `$9`: the
+    // queue (host) and message the claim was read from, when given: a turn whose message moved
+    // meanwhile (a failover re-sent it to another host, which turns of other conversations of
+    // the same owner may see while one of them is being read) is not claimed from the old one.
     let sql = append_sql!(
         set: ", attempt = attempt + 1, state = 'running', worker_id = $7,
                claimed_at = COALESCE(claimed_at, clock_timestamp())",
-        filter: "AND state IN ('queued', 'running')",
+        filter: "AND state IN ('queued', 'running')
+                 AND ($8::text IS NULL OR (host = $8 AND (msg_id IS NULL OR msg_id = $9)))",
         added: (
             "(attempt + 1 - releases <= $6)::int * cardinality($3::text[])",
             "(attempt - releases <= $6)::int * cardinality($3::text[])"
@@ -41,6 +46,8 @@ pub async fn claim(
     append::bind(sqlx::query_as(sql), id, None, event)
         .bind(max_spent)
         .bind(worker)
+        .bind(at.map(|(host, _)| host))
+        .bind(at.map(|(_, msg)| msg))
         .fetch_optional(pool)
         .await
 }

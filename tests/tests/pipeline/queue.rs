@@ -160,7 +160,7 @@ async fn a_turn_past_max_attempts_fails_and_does_not_block_the_user() {
     let (_, next_sse) = c.turn("next").await;
     // Simulate two workers that claimed and died.
     for w in ["dead1", "dead2"] {
-        fenced::claim(&db.pool, doomed.parse().unwrap(), w, None)
+        fenced::claim(&db.pool, doomed.parse().unwrap(), w, None, None)
             .await
             .unwrap()
             .unwrap();

@@ -1,8 +1,8 @@
 //! A turn past `PALIADIN_MAX_ATTEMPTS` (handovers not counted): its dead letter. An earlier
 //! attempt may have delivered it, so the agent may still be working on it; the agent is
 //! interrupted as a cancel does (Escape, then its input cleared), *before* the turn is failed
-//! `worker_lost` and its user's group released — otherwise the user's next turn would be pasted
-//! into that work and join it.
+//! `worker_lost` and its conversation's group released — otherwise the conversation's next turn
+//! would be pasted into that work and join it.
 
 use super::Ctx;
 use crate::driver::{Conversation, Progress, TurnControl, TurnSpec};

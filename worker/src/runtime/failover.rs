@@ -6,8 +6,10 @@ use crate::hosts::Failover;
 use paliadin_shared::attempt::Attempt;
 
 /// With `move`, re-pins the turn's user to a healthy host, with their queued turns. Runs before
-/// the failed turn is finished, so its user's group stays held until the move is committed;
-/// fenced by the attempt, so a worker that lost the turn meanwhile moves nobody.
+/// the failed turn is finished, so its conversation's group stays held until the move is
+/// committed; fenced by the attempt, so a worker that lost the turn meanwhile moves nobody. A
+/// turn of the user's other conversations that a worker read from the old host meanwhile is
+/// not claimed there: the claim checks the turn's host and message (`fenced::claim`).
 pub async fn after_unreachable(ctx: &Ctx, attempt: &Attempt) {
     if ctx.config.failover != Failover::Move {
         return;

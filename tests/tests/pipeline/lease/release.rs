@@ -1,5 +1,6 @@
 //! Fencing of an [`Attempt`]'s own writes: a stale attempt writes nothing, its release
-//! (`set_vt 0`) is one step with its ownership check, and its failover move moves nobody.
+//! (`set_vt 0`) is one step with its ownership check, and its failover move moves nobody; a turn
+//! whose message a move re-sent to another host is not claimed from the message read before.
 
 use super::message;
 use paliadin_api::config::ApiConfig;
@@ -151,6 +152,49 @@ async fn a_stale_attempt_cannot_move_its_user_to_another_host() {
         (moved.to.as_str(), pinned_to().await.as_str()),
         ("spare", "spare")
     );
+}
+
+#[tokio::test]
+async fn a_turn_moved_to_another_host_is_not_claimed_from_its_old_message() {
+    let db = TestDb::new().await;
+    let api = start_api(&db, ApiConfig::default()).await;
+    let (_, token) = user(&db, "o@x", Role::Owner).await;
+    let c = Client::new(&api.base, Some(&token));
+    // Two conversations of one owner: both turns are group heads, read at once.
+    for conversation in [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()] {
+        let body = serde_json::json!({ "user_message": "hello", "session_id": conversation });
+        assert_eq!(c.post("/api/paliadin/turn", &body).await.0, 200);
+    }
+    let queue = TurnQueue::new(db.pool.clone()).await;
+    let read = queue.read_heads(&HostName::local(), 30, 2).await.unwrap();
+    assert_eq!(read.len(), 2, "one head per conversation");
+    sqlx::query("INSERT INTO hosts (name) VALUES ('local'), ('spare') ON CONFLICT DO NOTHING")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // The first turn's worker finds the host unreachable and moves the owner, with the
+    // other conversation's queued turn, whose message another worker has just read.
+    let failing = claim(&db, "w1", &read[0]).await;
+    let moved = failing.move_user().await.unwrap().expect("moved");
+    assert_eq!(moved.turns, vec![read[1].turn_id]);
+    // That worker's claim of the old message fails: the turn runs once, from the spare host.
+    let late = claimer(&db, "w2").await;
+    let got = late.claim(&read[1], TurnControl::default()).await.unwrap();
+    assert!(
+        got.is_none(),
+        "claimed from a message the move had replaced"
+    );
+    let row = turns::get(&db.pool, read[1].turn_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.host.as_str(), row.attempt), ("spare", 0));
+    let spare = queue
+        .read_heads(&HostName::parse("spare").unwrap(), 30, 1)
+        .await
+        .unwrap();
+    let fresh = claim(&db, "w3", &spare[0]).await;
+    assert_eq!(fresh.number(), 1);
 }
 
 #[tokio::test]
