@@ -123,9 +123,8 @@ async fn claim_to_delivered(sys: &ClaudeSys, turn: Uuid) -> f64 {
 
 /// Waits until Claude has ended its turn (its Stop hook removed the busy marker).
 async fn idle(sys: &ClaudeSys) {
-    let marker = sys.rig.spool.join(format!(".busy-{}", sys.session()));
     paliadin_e2e::wait_until(60, "Claude finished its turn", || {
-        let gone = !marker.exists();
+        let gone = !sys.rig.busy(&sys.session());
         async move { gone }
     })
     .await;

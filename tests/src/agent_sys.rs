@@ -145,9 +145,8 @@ impl AgentSys {
     /// demo agent writes none): an agent killed inside its Stop hook has not written its last
     /// answer to its transcript yet.
     pub async fn idle(&self) {
-        let marker = self.rig.spool.join(format!(".busy-{}", self.session()));
         crate::wait_until(30, "the agent finished its turn", || {
-            let gone = !marker.exists();
+            let gone = !self.rig.busy(&self.session());
             async move { gone }
         })
         .await;

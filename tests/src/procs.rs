@@ -158,6 +158,20 @@ impl TmuxRig {
         pid.parse().ok()
     }
 
+    /// Whether an agent of `session` (the session's own, or any conversation's window in it)
+    /// is busy: its busy marker (`.busy-<session>` or `.busy-<session>:<window>`) exists.
+    pub fn busy(&self, session: &str) -> bool {
+        let Ok(dir) = std::fs::read_dir(&self.spool) else {
+            return false;
+        };
+        let own = format!(".busy-{session}");
+        let window = format!("{own}:");
+        dir.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name == own || name.starts_with(&window)
+        })
+    }
+
     /// SIGKILLs the agent in `session` (an OOM kill, a crash); panics when there is none.
     pub fn kill_agent(&self, session: &str) -> u32 {
         let pid = self

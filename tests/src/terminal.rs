@@ -100,6 +100,8 @@ impl TermSys {
         let session = self.session();
         let made = Command::new("tmux")
             .args(["-L", &self.rig.socket, "new-session", "-d", "-s", &session])
+            // The conversation's window, as the worker names its agent's.
+            .args(["-n", &format!("c-{}", conversation.simple())])
             .args(["-x", &cols.to_string(), "-y", &rows.to_string()])
             .args(["sh", "-c", program])
             .status()

@@ -46,8 +46,7 @@ async fn a_compacted_conversation_keeps_answering() {
         sys.assert_end(&evs, m);
     }
     // Claude is idle once its Stop hook removed the busy marker.
-    let busy = sys.rig.spool.join(format!(".busy-{}", sys.session()));
-    until(30, "the agent idle", || !busy.exists()).await;
+    until(30, "the agent idle", || !sys.rig.busy(&sys.session())).await;
     let tmux = |args: &[&str]| {
         let ok = std::process::Command::new("tmux")
             .args(["-L", &sys.rig.socket])

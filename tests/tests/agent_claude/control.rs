@@ -7,7 +7,7 @@
 use paliadin_e2e::claude::{API_KEY, Claude, dialog_on, install_skill};
 use paliadin_e2e::claude_sys::{ClaudeSys, last};
 use paliadin_e2e::http::{Client, SseEvent, next_event, user};
-use paliadin_e2e::procs::{TmuxRig, session_of};
+use paliadin_e2e::procs::{TmuxRig, pane_target, session_of, window_of};
 use paliadin_e2e::sshd::{SshHost, wait_host, worker};
 use paliadin_e2e::wait_until;
 use std::process::Command;
@@ -39,16 +39,21 @@ async fn reset_and_clear_leave_the_next_turn_working() {
         .await;
     assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
     let before = sys.rig.agent_pid(&sys.session());
+    let fresh: uuid::Uuid = v["session_id"].as_str().unwrap().parse().unwrap();
+    let window = window_of(&sys.owner.id, &fresh);
     let (after, evs) = sys.turn("after the reset").await;
     sys.assert_end(&evs, "after the reset");
-    // A new conversation: a Claude of its own, which knows nothing of the one before.
-    assert_ne!(sys.rig.agent_pid(&sys.session()), before);
+    // A new conversation: a Claude of its own (a window next to the first one's), which knows
+    // nothing of the one before.
+    let theirs = sys.rig.agent_pid(&window);
+    assert!(theirs.is_some(), "no agent for the new conversation");
+    assert_ne!(theirs, before);
     let context = sys.claude.server.context_of(after.parse().unwrap());
     assert!(context.contains("after the reset"), "{context}");
     assert!(!context.contains("before the reset"), "{context}");
 
     // An operator attached to the session types /clear (a fixed command, not user text).
-    let target = format!("={}:", sys.session());
+    let target = pane_target(&window);
     let keys = ["-l", "/clear"];
     for args in [&keys[..], &["Enter"][..]] {
         let ok = Command::new("tmux")
@@ -59,7 +64,7 @@ async fn reset_and_clear_leave_the_next_turn_working() {
         assert!(ok.success());
     }
     wait_until(30, "/clear emptied the screen", || async {
-        !sys.rig.screen(&sys.session()).contains("after the reset")
+        !sys.rig.screen(&window).contains("after the reset")
     })
     .await;
     let (_, evs) = sys.turn("after the clear").await;

@@ -32,9 +32,8 @@ async fn say(sys: &ClaudeSys, conversation: Option<&str>, message: &str) -> (Uui
 /// is an idle agent's here — one killed inside its Stop hook has not written its last answer
 /// to its transcript yet, and Claude resumes such a turn as interrupted.
 async fn idle(sys: &ClaudeSys) {
-    let marker = sys.rig.spool.join(format!(".busy-{}", sys.session()));
     paliadin_e2e::wait_until(30, "Claude finished its turn", || {
-        let gone = !marker.exists();
+        let gone = !sys.rig.busy(&sys.session());
         async move { gone }
     })
     .await;
@@ -115,4 +114,69 @@ async fn a_conversation_chosen_again_gets_its_own_context_and_none_of_the_other(
     remembers(&sys, id, &["beta colour is blue"], "B chosen again");
     let context = sys.claude.server.context_of(id);
     assert!(!context.contains("swordfish"), "B saw A: {context}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_conversations_of_one_owner_run_at_the_same_time_each_in_order() {
+    let Some(sys) = ClaudeSys::start("cc-side", &[]).await else {
+        return;
+    };
+    let (_, a) = say(&sys, None, "alpha opens").await;
+    let b = Uuid::new_v4().to_string();
+    // A slow turn in each conversation, and A's next turn behind A's slow one.
+    let post = |conversation: String, message: &'static str| {
+        let c = &sys.c;
+        async move {
+            let body = json!({ "user_message": message, "session_id": conversation });
+            let (s, v) = c.post("/api/paliadin/turn", &body).await;
+            assert_eq!(s, 200, "{v}");
+            let id: Uuid = v["turn_id"].as_str().unwrap().parse().unwrap();
+            (id, v["sse_url"].as_str().unwrap().to_owned(), message)
+        }
+    };
+    let posted = [
+        post(a.clone(), "slow 8000 alpha takes its time").await,
+        post(b.clone(), "slow 8000 beta takes its time").await,
+        post(a.clone(), "alpha after its slow turn").await,
+    ];
+    for (_, sse, message) in &posted {
+        let evs = sys.c.stream_all(sse, None, 120).await;
+        sys.assert_end(&evs, message);
+    }
+    let times = |id: Uuid| {
+        let pool = sys.db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (f64, f64)>(
+                "SELECT extract(epoch FROM delivered_at)::float8,
+                        extract(epoch FROM finished_at)::float8
+                   FROM turns WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (a1, b1, a2) = (
+        times(posted[0].0).await,
+        times(posted[1].0).await,
+        times(posted[2].0).await,
+    );
+    // Side by side: each slow turn reached its agent before the other's ended.
+    assert!(a1.0 < b1.1 && b1.0 < a1.1, "A {a1:?}, B {b1:?}");
+    // In order within A.
+    assert!(
+        a2.0 >= a1.1,
+        "A's second turn overtook its first: {a1:?} {a2:?}"
+    );
+    let context = sys.claude.server.context_of(posted[1].0);
+    assert!(!context.contains("alpha"), "B saw A: {context}");
+    remembers(
+        &sys,
+        posted[2].0,
+        &["alpha opens", "slow 8000 alpha takes its time"],
+        "A's next turn",
+    );
+    let context = sys.claude.server.context_of(posted[2].0);
+    assert!(!context.contains("beta"), "A saw B: {context}");
 }

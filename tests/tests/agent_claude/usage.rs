@@ -148,9 +148,8 @@ async fn each_turn_records_what_the_model_reported_and_its_cost() {
 
     // The worker's counter has each turn whole, closing request included, once the agent has
     // stopped after it (`worker/src/usage/closing.rs`): not only what the end event gave.
-    let busy = sys.rig.spool.join(format!(".busy-{}", sys.session()));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while busy.exists() {
+    while sys.rig.busy(&sys.session()) {
         assert!(std::time::Instant::now() < deadline, "the agent stops");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

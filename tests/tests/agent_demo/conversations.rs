@@ -5,12 +5,13 @@
 //! other's; a turn without `session_id` continues the owner's latest conversation; an owner
 //! forgets a conversation (its turns, events and permission requests), nobody else can; an
 //! agent idle past `PALIADIN_AGENT_IDLE_SECS` is stopped and its conversation resumes; an agent
-//! that cannot resume (a custom one, `PALIADIN_AGENT=other`) forgets after a restart and says so.
-//! The same matrix against the real Claude Code: `agent_claude/conversations.rs`.
+//! that cannot resume (a custom one, `PALIADIN_AGENT=other`) forgets after a restart and says so;
+//! two conversations of one owner run at the same time, each in its own agent window and each in
+//! order. The same matrix against the real Claude Code: `agent_claude/conversations.rs`.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
-use paliadin_e2e::http::{Client, SseEvent, read_to_terminal, read_until, user};
+use paliadin_e2e::http::{Client, SseEvent, next_event, read_to_terminal, read_until, user};
 use paliadin_e2e::procs::{TmuxRig, session_of};
 use paliadin_e2e::system::{Api, start_api};
 use paliadin_shared::db::users::{Role, UserRow};
@@ -308,6 +309,85 @@ async fn an_owner_forgets_a_conversation_and_nobody_else_can() {
 }
 
 /// How many turns conversation `id` has.
+/// Posts `message` in `conversation` and opens its stream.
+async fn post(
+    sys: &Sys,
+    conversation: &str,
+    message: &str,
+) -> (String, impl futures::Stream<Item = SseEvent> + Unpin) {
+    let body = json!({ "user_message": message, "session_id": conversation });
+    let (s, v) = sys.c.post("/api/paliadin/turn", &body).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, stream) = sys
+        .c
+        .open_stream(v["sse_url"].as_str().unwrap(), None)
+        .await;
+    (v["turn_id"].as_str().unwrap().to_owned(), stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_of_one_owner_run_side_by_side_each_in_order() {
+    let sys = start().await;
+    let (_, a) = sys.say(None, "alpha opens").await;
+    let b = uuid::Uuid::new_v4().to_string();
+    // A's agent is at work on a turn only a cancel ends, and A's next turn waits behind it...
+    let (hang, mut hanging) = post(&sys, &a, "/hang").await;
+    while next_event(&mut hanging, 30).await.data["state"] != "delivered" {}
+    let (next_a, mut after) = post(&sys, &a, "/echo alpha again").await;
+    // ...while B, the same owner's other conversation, starts its own agent and answers.
+    let (end, _) = sys.say(Some(&b), "/echo beta meanwhile").await;
+    assert!(
+        end.data["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("beta meanwhile")
+    );
+    let state = |id: String| {
+        let pool = sys.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT state::text FROM turns WHERE id = $1::uuid")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(state(hang.clone()).await, "running");
+    assert_eq!(state(next_a.clone()).await, "queued", "A's order broke");
+    let (ta, tb) = (
+        uuid::Uuid::parse_str(&a).unwrap(),
+        uuid::Uuid::parse_str(&b).unwrap(),
+    );
+    let (pa, pb) = (
+        sys.rig
+            .agent_pid(&paliadin_e2e::procs::window_of(&sys.owner.id, &ta)),
+        sys.rig
+            .agent_pid(&paliadin_e2e::procs::window_of(&sys.owner.id, &tb)),
+    );
+    assert!(pa.is_some() && pb.is_some() && pa != pb, "{pa:?} {pb:?}");
+    // A's hanging turn is cancelled; its next turn then runs, in A's agent.
+    let (s, v) = sys
+        .c
+        .post(&format!("/api/paliadin/turn/{hang}/cancel"), &json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        read_to_terminal(&mut hanging, 60)
+            .await
+            .last()
+            .unwrap()
+            .event,
+        "cancelled"
+    );
+    let end = read_to_terminal(&mut after, 60).await;
+    assert_eq!(end.last().unwrap().event, "end", "{end:?}");
+    let recall = sys.recall(&a).await;
+    assert!(recall.contains("alpha again"), "{recall}");
+    assert!(!recall.contains("beta"), "A's agent saw B: {recall}");
+    let recall = sys.recall(&b).await;
+    assert!(!recall.contains("alpha"), "B's agent saw A: {recall}");
+}
+
 async fn turns_of(db: &TestDb, id: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM turns WHERE session_id = $1::uuid")
         .bind(id)
