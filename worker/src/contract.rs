@@ -274,6 +274,14 @@ pub trait Driver: Send + Sync {
         0
     }
 
+    /// The live agent windows of conversations on this driver's host (`<session>:c-<hex>`,
+    /// [`SessionName::conversation`]), for the conversations list's `idle` / `stopped`
+    /// (`paliadin_shared::db::live_agents`). `None`: this driver cannot tell (a remote host's
+    /// agents are not listed here); the API then says neither live nor stopped.
+    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+        None
+    }
+
     /// Removes the files sent with `user`'s `turns` from this driver's host (their rows are
     /// gone: [`paliadin_shared::db::uploads::take_purges`]). `Err` keeps them queued.
     async fn purge_uploads(&self, _user: Uuid, _turns: &[Uuid]) -> Result<(), String> {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod failover;
 pub mod fenced;
 pub mod fleet;
+pub mod live_agents;
 pub mod permissions;
 pub mod push;
 pub mod retention;

@@ -91,6 +91,22 @@ impl Driver for LocalDriver {
         self.host.stop_idle(idle).await
     }
 
+    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+        match crate::tmux::capacity::list(self.host.tmux()).await {
+            Ok(agents) => Some(
+                agents
+                    .into_iter()
+                    .filter(|a| !a.dead && a.session.conversation().is_some())
+                    .map(|a| a.session)
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the live agents");
+                None
+            }
+        }
+    }
+
     async fn close(&self) {
         self.host.close().await;
     }

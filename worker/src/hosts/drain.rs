@@ -44,6 +44,10 @@ impl Driver for Draining {
         self.0.stop_idle(idle).await
     }
 
+    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+        self.0.live_conversations().await
+    }
+
     async fn close(&self) {
         self.0.close().await
     }

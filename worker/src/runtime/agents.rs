@@ -4,12 +4,17 @@
 //! host's totals, so they add up over every worker that serves the host and outlive each one.
 //! The live count is written when it changed, and after each idle sweep (which counts afresh):
 //! several workers on one tmux server then do not put back an older count than another's.
+//! After each sweep the live conversations of each local host are listed too ([`list_live`]).
 
 use super::ServedHost;
+use crate::driver::Driver;
 use crate::metrics::{AgentFigures, WorkerMetrics};
+use paliadin_shared::HostName;
 use paliadin_shared::db::fleet::{self, AgentsSeen};
+use paliadin_shared::db::live_agents::{self, LiveWindow};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What was last written per host: the figures the next write is the increment over.
 #[derive(Default)]
@@ -42,6 +47,34 @@ impl Recorder {
                     tracing::warn!(host = %name, error = %e, "cannot record the host's agents")
                 }
             }
+        }
+    }
+}
+
+/// Writes which conversations have a live agent on each of `drivers`' hosts
+/// (`paliadin_shared::db::live_agents`), for the conversations list's `idle` / `stopped`;
+/// after each idle sweep. A driver that cannot list its agents (a remote host) is skipped.
+pub async fn list_live<'a>(
+    pool: &PgPool,
+    drivers: impl IntoIterator<Item = (&'a HostName, &'a Arc<dyn Driver>)>,
+) {
+    for (host, driver) in drivers {
+        // Taken before the listing: a turn that ends after it still counts as live.
+        let listed_at = chrono::Utc::now();
+        let Some(live) = driver.live_conversations().await else {
+            continue;
+        };
+        let windows: Vec<LiveWindow> = live
+            .iter()
+            .filter_map(|s| {
+                Some(LiveWindow {
+                    tmux_session: s.session().as_str().to_owned(),
+                    conversation: s.conversation()?,
+                })
+            })
+            .collect();
+        if let Err(e) = live_agents::replace(pool, host.as_str(), &windows, listed_at).await {
+            tracing::warn!(host = %host, error = %e, "cannot record the host's live agents");
         }
     }
 }

@@ -216,6 +216,7 @@ impl Worker {
                         driver.stop_idle(idle.unwrap_or(Duration::MAX)).await;
                     }
                     agents.record(&ctx.pool, &ctx.metrics, true).await;
+                    agents::list_live(&ctx.pool, ctx.drivers.iter()).await;
                 }
                 _ = beat.tick() => {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
