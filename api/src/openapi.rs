@@ -91,6 +91,8 @@ impl Modify for Security {
         routes::conversations::ConversationPage,
         routes::conversations::Conversation,
         routes::conversations::ConversationState,
+        routes::conversations::AgentWindow,
+        routes::turns::TurnWindow,
         routes::push::PushKey,
         routes::uploads::UploadResponse,
         routes::push::SubscriptionSaved,

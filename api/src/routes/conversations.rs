@@ -33,15 +33,31 @@ pub struct ConversationsQuery {
     pub q: Option<String>,
 }
 
-/// `running` (a turn is queued or running), `waiting` (one waits for your permission),
-/// `done` (the newest turn succeeded or was cancelled), `failed`.
+/// What a conversation is doing: `running` (a turn runs), `waiting` (a running turn waits for
+/// the person: a permission request), `queued` (a turn is queued, none runs), `idle` (no turn is
+/// queued or running and its agent is live, or its host does not say: then `window.live` is
+/// `null`), `stopped` (no turn is queued or running and its agent was stopped: its next turn
+/// resumes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationState {
     Running,
     Waiting,
-    Done,
-    Failed,
+    Queued,
+    Idle,
+    Stopped,
+}
+
+/// The conversation's agent: a window of its owner's tmux session on a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgentWindow {
+    /// The window's name, `c-<32 hex of the conversation id>`.
+    pub name: String,
+    /// The host of the conversation's newest turn: where its agent runs (or ran).
+    pub host: String,
+    /// Whether the agent is live, as the host last listed its agents (a turn that ended since
+    /// counts as live); `null`: the host does not report its agents (e.g. an SSH host).
+    pub live: Option<bool>,
 }
 
 /// One conversation in the list.
@@ -52,7 +68,20 @@ pub struct Conversation {
     pub title: String,
     pub last_activity: DateTime<Utc>,
     pub state: ConversationState,
+    /// The newest turn failed.
+    pub last_failed: bool,
+    /// Its agent's window.
+    pub window: AgentWindow,
     pub turns: i64,
+}
+
+/// The name of `conversation`'s agent window: `c-<32 hex>`.
+pub fn window_name(conversation: Uuid) -> String {
+    format!(
+        "{}{}",
+        paliadin_shared::domain::WINDOW_PREFIX,
+        conversation.simple()
+    )
 }
 
 /// A page of conversations.
@@ -135,18 +164,26 @@ pub async fn forget(
 fn view(r: ConversationRow) -> Conversation {
     let state = if r.waiting {
         ConversationState::Waiting
-    } else if r.active {
+    } else if r.running {
         ConversationState::Running
-    } else if r.last_state == TurnState::Failed {
-        ConversationState::Failed
+    } else if r.active {
+        ConversationState::Queued
+    } else if r.agent_live == Some(false) {
+        ConversationState::Stopped
     } else {
-        ConversationState::Done
+        ConversationState::Idle
     };
     Conversation {
         session_id: r.session_id,
         title: title(&r.first_message),
         last_activity: r.last_activity,
         state,
+        last_failed: r.last_state == TurnState::Failed,
+        window: AgentWindow {
+            name: window_name(r.session_id),
+            host: r.host,
+            live: r.agent_live,
+        },
         turns: r.turns,
     }
 }
@@ -187,6 +224,12 @@ fn parse_cursor(raw: &str) -> Result<Cursor, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_named_for_their_conversation() {
+        let id = Uuid::parse_str("0badcafe-0000-4000-8000-000000000001").unwrap();
+        assert_eq!(window_name(id), "c-0badcafe000040008000000000000001");
+    }
 
     #[test]
     fn titles_are_one_short_line() {

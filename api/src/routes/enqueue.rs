@@ -30,6 +30,8 @@ pub struct TurnResponse {
     pub turn_id: Uuid,
     pub sse_url: String,
     pub session_id: Uuid,
+    /// The agent window the turn goes to (`c-<32 hex of session_id>` on its host).
+    pub window: crate::routes::turns::TurnWindow,
 }
 
 impl TurnResponse {
@@ -38,6 +40,7 @@ impl TurnResponse {
             turn_id: row.id,
             sse_url: format!("/api/paliadin/stream/{}", row.id),
             session_id: row.session_id,
+            window: crate::routes::turns::TurnWindow::of(row),
         }
     }
 }

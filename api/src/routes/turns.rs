@@ -58,6 +58,28 @@ pub struct HistoryItem {
     /// event; absent when none did (a failed or cancelled turn, a reset, an older worker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<paliadin_shared::domain::AgentKind>,
+    /// The agent window the turn goes to, runs in or ran in: `c-<32 hex of the conversation>`
+    /// on its host (the one that answered, when `agent` names one).
+    pub window: TurnWindow,
+}
+
+/// The agent window of a turn: its conversation's window on the turn's host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TurnWindow {
+    /// `c-<32 hex of the conversation id>`.
+    pub name: String,
+    /// The host whose tmux server ran it.
+    pub host: String,
+}
+
+impl TurnWindow {
+    /// The window of `turn`'s conversation on its host.
+    pub fn of(turn: &turns::TurnRow) -> TurnWindow {
+        TurnWindow {
+            name: crate::routes::conversations::window_name(turn.session_id),
+            host: turn.host.to_string(),
+        }
+    }
 }
 
 pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, AppError> {
@@ -121,6 +143,7 @@ pub async fn history(
     Ok(Json(
         rows.into_iter()
             .map(|r| HistoryItem {
+                window: TurnWindow::of(&r),
                 usage: spent.remove(&r.id),
                 uploads: sent.remove(&r.id).unwrap_or_default(),
                 steps: steps.get(&r.id).copied().unwrap_or(0),

@@ -18,8 +18,16 @@ pub struct ConversationRow {
     pub last_state: crate::domain::TurnState,
     /// A turn is queued or running.
     pub active: bool,
+    /// A turn is running.
+    pub running: bool,
     /// A running turn waits for its person (an undecided permission request).
     pub waiting: bool,
+    /// The host of the newest turn: where the conversation's agent window is.
+    pub host: String,
+    /// Whether the conversation's agent window on `host` is live, as the host last listed its
+    /// agents (`live_agents`); a turn that ended after that listing counts as live (its agent
+    /// answered it). NULL: the host never listed them (unknown, e.g. behind a host agent).
+    pub agent_live: Option<bool>,
 }
 
 /// Where a page starts: conversations strictly older than this one.
@@ -44,7 +52,8 @@ pub async fn list(
              SELECT t.session_id,
                     max(GREATEST(t.queued_at, COALESCE(t.finished_at, t.queued_at))) AS last_activity,
                     count(*) AS turns,
-                    bool_or(t.state IN ('queued', 'running')) AS active
+                    bool_or(t.state IN ('queued', 'running')) AS active,
+                    bool_or(t.state = 'running') AS running
                FROM turns t
               WHERE t.user_id = $1 AND t.kind = 'message'
                 AND ($4::text IS NULL OR t.session_id IN (
@@ -53,17 +62,27 @@ pub async fn list(
                         AND (m.message ILIKE $4 ESCAPE '\\' OR m.reply_text ILIKE $4 ESCAPE '\\')))
               GROUP BY t.session_id
          )
-         SELECT c.session_id, c.last_activity, c.turns, c.active,
+         SELECT c.session_id, c.last_activity, c.turns, c.active, c.running,
                 (SELECT left(f.message, 200) FROM turns f
                   WHERE f.user_id = $1 AND f.session_id = c.session_id AND f.kind = 'message'
                   ORDER BY f.queued_at, f.id LIMIT 1) AS first_message,
-                (SELECT l.state FROM turns l
-                  WHERE l.user_id = $1 AND l.session_id = c.session_id AND l.kind = 'message'
-                  ORDER BY l.queued_at DESC, l.id DESC LIMIT 1) AS last_state,
+                l.state AS last_state, l.host,
+                (SELECT CASE WHEN h.agents_listed_at IS NULL THEN NULL
+                             ELSE COALESCE(l.finished_at > h.agents_listed_at, false) OR EXISTS (
+                                  SELECT 1 FROM live_agents a
+                                    JOIN agent_sessions s ON s.session_name = a.tmux_session
+                                                         AND s.host = a.host
+                                   WHERE s.user_id = $1 AND a.host = l.host
+                                     AND a.session_id = c.session_id) END
+                   FROM hosts h WHERE h.name = l.host) AS agent_live,
                 EXISTS (SELECT 1 FROM turns w JOIN turn_permissions p ON p.turn_id = w.id
                          WHERE w.user_id = $1 AND w.session_id = c.session_id
                            AND w.state = 'running' AND p.decision IS NULL) AS waiting
            FROM conv c
+          CROSS JOIN LATERAL (
+                SELECT n.state, n.host, n.finished_at FROM turns n
+                 WHERE n.user_id = $1 AND n.session_id = c.session_id AND n.kind = 'message'
+                 ORDER BY n.queued_at DESC, n.id DESC LIMIT 1) l
           WHERE $2::timestamptz IS NULL OR (c.last_activity, c.session_id) < ($2, $3)
           ORDER BY c.last_activity DESC, c.session_id DESC
           LIMIT $5",

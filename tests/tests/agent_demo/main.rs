@@ -3,6 +3,7 @@
 //! agent-adapter contract suite, run over the demo agent, Claude Code and Codex (`contract`).
 
 mod contract;
+mod conversation_states;
 mod conversations;
 mod live_agents;
 mod own_tmux_server;

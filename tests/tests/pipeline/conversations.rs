@@ -1,6 +1,7 @@
 //! Pins `GET /api/paliadin/conversations` with the real API and a worker (scripted driver): the
 //! owner's conversations newest first with a title, last activity, state (running, waiting,
-//! done, failed) and turn count; paging by cursor; search over their own messages and replies
+//! queued, idle: a scripted host does not list its agents, so never stopped), whether the last
+//! turn failed, the agent window and turn count; paging by cursor; search over their own messages and replies
 //! (case-insensitive, `%` taken literally); nothing of another user's; clear 400s; 404 for
 //! anyone who is not an owner.
 
@@ -61,10 +62,20 @@ async fn the_owner_lists_pages_and_searches_their_conversations() {
         ]
     );
     let items = page["items"].as_array().unwrap();
-    assert_eq!(items[0]["state"], "failed");
+    assert_eq!(
+        (&items[0]["state"], &items[0]["last_failed"]),
+        (&json!("idle"), &json!(true)),
+        "{page}"
+    );
     assert_eq!(
         (items[2]["state"].as_str(), items[2]["turns"].as_i64()),
-        (Some("done"), Some(2))
+        (Some("idle"), Some(2))
+    );
+    assert_eq!(items[2]["last_failed"], false);
+    // Its agent's window, on a host that does not say whether the agent is live.
+    assert_eq!(
+        items[2]["window"],
+        json!({"name": format!("c-{}", a.simple()), "host": "local", "live": null})
     );
     assert_eq!(items[2]["session_id"], a.to_string());
     assert_eq!(page["next_before"], Value::Null);
@@ -122,7 +133,7 @@ async fn running_and_waiting_conversations_say_so() {
     let c = &Client::new(&api.base, Some(&token));
     let (run, wait) = (Uuid::now_v7(), Uuid::now_v7());
     // The request holds the first conversation's turn; the second conversation's turn runs
-    // beside it (`hang`; were it still queued, that would count as running too).
+    // beside it (`hang`, once its `delivered` status came).
     let body = json!({"user_message": "ask:Bash now", "session_id": wait.to_string()});
     let (_, v) = c.post("/api/paliadin/turn", &body).await;
     let (_, mut stream) = c.open_stream(v["sse_url"].as_str().unwrap(), None).await;
@@ -130,6 +141,8 @@ async fn running_and_waiting_conversations_say_so() {
     let body = json!({"user_message": "hang on", "session_id": run.to_string()});
     let (s, v) = c.post("/api/paliadin/turn", &body).await;
     assert_eq!(s, 200, "{v}");
+    let (_, mut hanging) = c.open_stream(v["sse_url"].as_str().unwrap(), None).await;
+    while next_event(&mut hanging, 30).await.data["state"] != "delivered" {}
     let (_, page) = c.get("/api/paliadin/conversations").await;
     let states: Vec<(&str, &str)> = page["items"]
         .as_array()
