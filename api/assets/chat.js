@@ -45,6 +45,23 @@ function showAgent(t, agent) {
   t.reply.bubble.append(p);
 }
 
+/** A window name shortened for reading: `c-` and its first 8 hex digits. */
+function shortWindow(name) {
+  return name.length > 10 ? `${name.slice(0, 10)}…` : name;
+}
+
+/** Says under a reply which agent window answered it (`window`: {name, host} of the turn). */
+function showWindow(t, window) {
+  if (!window || !window.name) return;
+  const p = document.createElement('p');
+  p.className = 'agent-window';
+  p.dataset.window = window.name;
+  p.dataset.host = window.host || '';
+  p.title = `tmux window ${window.name}${window.host ? ` on host ${window.host}` : ''}`;
+  p.textContent = `Agent window ${shortWindow(window.name)}${window.host ? ` on ${window.host}` : ''}`;
+  t.reply.bubble.append(p);
+}
+
 /** Shows what a reply cost under it, and counts it in the conversation's total. */
 function showUsage(t, usage) {
   if (!usage || typeof usage !== 'object') return;
@@ -132,7 +149,7 @@ function turnLink(session, turn) {
 }
 
 function track(item, reply) {
-  const t = { turn_id: item.turn_id, sse_url: item.sse_url, message: item.user_message, reply };
+  const t = { turn_id: item.turn_id, sse_url: item.sse_url, message: item.user_message, reply, window: item.window };
   turns.set(t.turn_id, t);
   reply.root.dataset.turn = t.turn_id;
   reply.setTurn(t.turn_id, turnLink(item.session_id || sessionId, t.turn_id));
@@ -189,7 +206,12 @@ function follow() {
     },
     permissionDecided: (d) => r.decided(d),
     end: (d) => {
-      keepBottom(() => { r.finish(d.text, d.html); showAgent(t, d.agent); showUsage(t, d.usage); });
+      keepBottom(() => {
+        r.finish(d.text, d.html);
+        showAgent(t, d.agent);
+        if (d.agent) showWindow(t, t.window);
+        showUsage(t, d.usage);
+      });
       announce('Reply finished');
       turnEvent('end', t.turn_id, sessionId, d);
       settle(t.turn_id);
@@ -219,6 +241,7 @@ function render(item) {
   if (item.state === 'succeeded') {
     reply.finish(item.text, item.html);
     showAgent(t, item.agent);
+    if (item.agent) showWindow(t, item.window);
     showUsage(t, item.usage);
   }
   else if (item.state === 'failed') reply.fail(item.error_code, item.error_message, () => send(t.message), item.error_kind);

@@ -9,6 +9,7 @@ mod authz;
 mod browser;
 mod codex;
 mod compaction;
+mod conversation_states;
 mod failures;
 mod login;
 mod notify;
