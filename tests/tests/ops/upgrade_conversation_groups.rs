@@ -2,10 +2,11 @@
 //! database at the schema before it (every earlier migration, plus pgmq) holds turns sent as
 //! the earlier releases sent them, grouped by their owner (`x-pgmq-group = <user_id>`): on one
 //! host an owner's four queued turns in two conversations behind a fifth that is in flight
-//! (leased and claimed), on a second host another owner's three in two conversations. Before the
-//! migration each owner has one head at most; after it, one per conversation: the in-flight turn
-//! holds its conversation only, each conversation's older turns come first, and every message is
-//! still there with its lease, read count and body, only its group changed.
+//! (leased and claimed), on a second host another owner's three in two conversations. Those were
+//! accepted as "one at a time, in the order posted" and keep it: after the migration each
+//! owner's messages are still one group, named after the owner's latest conversation, and run
+//! in the order posted, every message still there with its lease, read count and body; a turn
+//! the new release sends in another conversation of the owner runs beside them.
 
 use paliadin_e2e::db::TestDb;
 use paliadin_shared::HostName;
@@ -122,7 +123,7 @@ fn turns_of(claimed: &[(Uuid, Attempt)]) -> Vec<Uuid> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queued_and_in_flight_turns_move_to_their_conversations_group() {
+async fn queued_and_in_flight_turns_keep_their_owners_order() {
     let db = TestDb::empty().await;
     previous_schema(&db).await;
     let queue = Arc::new(TurnQueue::new(db.pool.clone()).await);
@@ -152,12 +153,12 @@ async fn queued_and_in_flight_turns_move_to_their_conversations_group() {
     let a2 = old_turn(&db, &local, o, a).await;
     let b2 = old_turn(&db, &local, o, b).await;
     let a3 = old_turn(&db, &local, o, a).await;
-    // Owner p on `other`: c1, d1, c2 queued.
+    // Owner p on `other`: c1, then two in d, the latest conversation.
     let p = add_owner(&db, "p@x", "other").await;
     let (cc, d) = (Uuid::now_v7(), Uuid::now_v7());
     let c1 = old_turn(&db, &other, p, cc).await;
-    let d1 = old_turn(&db, &other, p, d).await;
-    let c2 = old_turn(&db, &other, p, cc).await;
+    old_turn(&db, &other, p, d).await;
+    old_turn(&db, &other, p, d).await;
     let before = [messages(&db, &local).await, messages(&db, &other).await];
     // Each owner is one group so far: o's is held by a1.
     let owner = |u: Uuid| Some(u.to_string());
@@ -167,47 +168,70 @@ async fn queued_and_in_flight_turns_move_to_their_conversations_group() {
     // The upgrade: the release's migrations, as `paliadin-api migrate` applies them.
     paliadin_shared::db::migrate(&db.pool).await.unwrap();
 
-    // Every message is still there, unchanged but for its group: its conversation.
-    let session = |t: Uuid| {
-        Some(if [a1, a2, a3].contains(&t) {
-            a
-        } else if [b1, b2].contains(&t) {
-            b
-        } else if [c1, c2].contains(&t) {
-            cc
-        } else {
-            assert_eq!(t, d1);
-            d
-        })
-        .map(|s| s.to_string())
-    };
+    // Every message is still there, unchanged but for its group: its owner's latest
+    // conversation (o's: a, a3's; p's: d).
     let after = [messages(&db, &local).await, messages(&db, &other).await];
-    for (was, is) in before.iter().zip(&after) {
+    for ((was, is), latest) in before.iter().zip(&after).zip([a, d]) {
         let expected: Vec<Row> = was
             .iter()
             .cloned()
-            .map(|(turn, msg, read_ct, vt, body, _)| (turn, msg, read_ct, vt, body, session(turn)))
+            .map(|(turn, msg, read_ct, vt, body, _)| {
+                (turn, msg, read_ct, vt, body, Some(latest.to_string()))
+            })
             .collect();
-        assert_eq!(is, &expected, "the messages kept, grouped by conversation");
+        assert_eq!(is, &expected, "the messages kept, one group per owner");
     }
 
-    // o's second conversation runs beside a1; its first waits for a1.
+    // a1 still holds o's older turns back; p's run one at a time from the first.
     let claimer = Claimer {
         worker_id: "new-w".into(),
         ..claimer
     };
-    let mut b_first = claim_heads(&claimer, &local).await;
-    assert_eq!(turns_of(&b_first), [b1]);
-    assert_eq!(turns_of(&claim_heads(&claimer, &other).await), [c1, d1]);
     assert!(claim_heads(&claimer, &local).await.is_empty());
-    // a1, begun before the upgrade, finishes: a2 is next in its conversation, b2 still waits.
-    assert!(a1_attempt.finish(Outcome::Cancelled).await.unwrap());
-    let mut a_next = claim_heads(&claimer, &local).await;
-    assert_eq!(turns_of(&a_next), [a2]);
-    let (_, b1_attempt) = b_first.pop().unwrap();
-    assert!(b1_attempt.finish(Outcome::Cancelled).await.unwrap());
-    assert_eq!(turns_of(&claim_heads(&claimer, &local).await), [b2]);
-    let (_, a2_attempt) = a_next.pop().unwrap();
-    assert!(a2_attempt.finish(Outcome::Cancelled).await.unwrap());
-    assert_eq!(turns_of(&claim_heads(&claimer, &local).await), [a3]);
+    assert_eq!(turns_of(&claim_heads(&claimer, &other).await), [c1]);
+    // A turn of a new conversation of o, sent by this release, runs beside a1 at once.
+    let e = Uuid::now_v7();
+    let e1 = new_turn(&db, &queue, &local, o, e).await;
+    let mut beside = claim_heads(&claimer, &local).await;
+    assert_eq!(turns_of(&beside), [e1]);
+    // A turn of o's latest conversation waits behind every older one.
+    let a4 = new_turn(&db, &queue, &local, o, a).await;
+    let (_, e1_attempt) = beside.pop().unwrap();
+    assert!(e1_attempt.finish(Outcome::Cancelled).await.unwrap());
+    assert!(claim_heads(&claimer, &local).await.is_empty());
+    // The rest in the order posted, one at a time.
+    let mut running = a1_attempt;
+    for next in [b1, a2, b2, a3, a4] {
+        assert!(running.finish(Outcome::Cancelled).await.unwrap());
+        let mut claimed = claim_heads(&claimer, &local).await;
+        assert_eq!(turns_of(&claimed), [next]);
+        running = claimed.pop().unwrap().1;
+    }
+}
+
+/// A turn of `user` in conversation `session`, sent as this release sends it.
+async fn new_turn(
+    db: &TestDb,
+    queue: &TurnQueue,
+    host: &HostName,
+    user: Uuid,
+    session: Uuid,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let mut tx = db.pool.begin().await.unwrap();
+    let msg = queue.send(&mut tx, host, id, session).await.unwrap();
+    sqlx::query(
+        "INSERT INTO turns (id, user_id, session_id, message, host, msg_id)
+         VALUES ($1, $2, $3, 'after the upgrade', $4, $5)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(session)
+    .bind(host.as_str())
+    .bind(msg)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
 }

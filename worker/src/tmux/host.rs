@@ -162,7 +162,7 @@ impl TmuxHost {
         // The conversation's window, or the agent started for it before windows.
         let resolved = self
             .sessions
-            .resolve(&spec.session)
+            .resolve(&spec.session, spec.already_delivered || spec.resume)
             .await
             .map_err(|e| DriveError::TmuxUnavailable(e.to_string()))?;
         let moved;

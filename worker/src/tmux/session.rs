@@ -145,19 +145,24 @@ impl Sessions {
     /// Where the agent of `s` (a conversation's window) is: `s` itself, or, when that window
     /// does not exist, the owner's session when its agent was started before windows and
     /// holds the same conversation (it is driven where it runs, and stops as any agent does).
-    pub async fn resolve(&self, s: &SessionName) -> Result<SessionName, TmuxError> {
+    /// A `takeover` (the turn may be in that agent already) also takes an agent of a release
+    /// from before conversations, which names none.
+    pub async fn resolve(&self, s: &SessionName, takeover: bool) -> Result<SessionName, TmuxError> {
         let Some(conv) = s.conversation() else {
             return Ok(s.clone());
         };
-        if self.cached(s, conv) || self.health(s).await? != Health::Missing {
+        if self.cached(s, conv) {
+            return Ok(s.clone());
+        }
+        if self.health(s).await? != Health::Missing {
             return Ok(s.clone());
         }
         let base = s.session();
         match self.health(&base).await? {
-            Health::Alive {
-                conversation: Some(c),
-                ..
-            } if c == conv && !self.has_windows(&base).await? => {
+            Health::Alive { conversation, .. }
+                if (conversation == Some(conv) || (takeover && conversation.is_none()))
+                    && !self.has_windows(&base).await? =>
+            {
                 tracing::info!(session = %base, %conv, "driving the agent started before windows");
                 Ok(base)
             }

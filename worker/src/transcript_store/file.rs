@@ -76,7 +76,7 @@ async fn stop_holder(
 ) -> Result<(), DriveError> {
     // The conversation's window, or an agent started for it before windows.
     let window = session.for_conversation(conversation);
-    let session = &match host.sessions().resolve(&window).await {
+    let session = &match host.sessions().resolve(&window, false).await {
         Ok(s) => s,
         Err(e) => return Err(DriveError::TmuxUnavailable(e.to_string())),
     };
