@@ -276,8 +276,9 @@ pub trait Driver: Send + Sync {
 
     /// The live agent windows of conversations on this driver's host (`<session>:c-<hex>`,
     /// [`SessionName::conversation`]), for the conversations list's `idle` / `stopped`
-    /// (`paliadin_shared::db::live_agents`). `None`: this driver cannot tell (a remote host's
-    /// agents are not listed here); the API then says neither live nor stopped.
+    /// (`paliadin_shared::db::live_agents`). `None`: this driver cannot tell now (an
+    /// `accounts://` host, whose accounts' tmux servers no one process sees; an unreachable SSH
+    /// host or one whose host agent is too old); the API then says neither live nor stopped.
     async fn live_conversations(&self) -> Option<Vec<SessionName>> {
         None
     }

@@ -3,6 +3,7 @@
 
 mod claude_statuses;
 mod codex;
+mod conversation_states;
 mod failures;
 mod host_agent;
 mod remote;

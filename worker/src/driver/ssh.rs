@@ -29,6 +29,12 @@ const GRACE: Duration = Duration::from_secs(10);
 const RESET_LIMIT: Duration = Duration::from_secs(30);
 /// How long one look at a pane may take once connected.
 const PANE_LIMIT: Duration = Duration::from_secs(10);
+/// How long an `agents` listing waits for the host's connection, and for its answer: the idle
+/// sweep asks every served host in turn.
+const AGENTS_WAIT: Duration = Duration::from_secs(1);
+const AGENTS_LIMIT: Duration = Duration::from_secs(5);
+/// The most live agents one host's listing may name.
+const MAX_AGENTS: usize = 10_000;
 
 /// Drives agents on one remote host. One instance serves many turns concurrently.
 pub struct SshDriver {
@@ -227,6 +233,7 @@ impl SshDriver {
                 | Body::Hello { .. }
                 | Body::Ok { .. }
                 | Body::Pane { .. }
+                | Body::Agents { .. }
                 | Body::Transcript { .. } => {}
             }
             if let Some((since, n, answer)) = answered {
@@ -403,6 +410,31 @@ impl Driver for SshDriver {
 
     fn reachability(&self) -> Result<(), String> {
         self.link.reachability()
+    }
+
+    /// One `agents` request: the host agent lists its live conversation windows. `None` when
+    /// the host is not reachable now, or its host agent is too old to know `agents`.
+    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+        let conn = self.link.get(AGENTS_WAIT).await.ok()?;
+        match conn.call(Op::Agents, AGENTS_LIMIT).await {
+            // A host is not trusted: only valid conversation windows, at most MAX_AGENTS.
+            Ok(Body::Agents { windows }) => Some(
+                windows
+                    .iter()
+                    .filter_map(|w| SessionName::parse(w).ok())
+                    .filter(|w| w.conversation().is_some())
+                    .take(MAX_AGENTS)
+                    .collect(),
+            ),
+            Ok(other) => {
+                tracing::debug!(answer = ?other, "the host agent did not list its agents");
+                None
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the host's agents");
+                None
+            }
+        }
     }
 
     /// One `pane` request: the host agent reads its pane as the local driver does. A host

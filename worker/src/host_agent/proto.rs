@@ -27,7 +27,7 @@ pub const MAX_REQUEST_LINE: usize = 256 * 1024;
 /// (default 4 MiB) as JSON, with room for escaping.
 pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
 /// The operations a host agent knows, as spelled on the wire.
-pub const OPS: [&str; 14] = [
+pub const OPS: [&str; 15] = [
     "ping",
     "health",
     "run",
@@ -42,6 +42,7 @@ pub const OPS: [&str; 14] = [
     "upload",
     "purge_uploads",
     "transcript",
+    "agents",
 ];
 
 /// Worker → host agent.
@@ -98,6 +99,10 @@ pub enum Op {
     /// One operation on the transcript file of a conversation (`crate::transcript_store`),
     /// answered `transcript`; a host agent without it answers `unknown_op`.
     Transcript(WireTranscript),
+    /// `agents`: the live agent windows of conversations on the host's tmux server (this host
+    /// agent's sessions only), for the conversations list's `idle` / `stopped`. Only reads; a
+    /// host agent without it answers `unknown_op`.
+    Agents,
     /// The answer to a running turn's pushed `permission` request `n` (`ok`; `unknown_turn`
     /// when no such request waits here).
     Decide {
@@ -248,6 +253,10 @@ pub enum Body {
         size: Option<u64>,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         data: String,
+    },
+    /// The answer to `agents`: each live window as `<session>:c-<32 hex of its conversation>`.
+    Agents {
+        windows: Vec<String>,
     },
     /// The answer to `pane`.
     Pane {

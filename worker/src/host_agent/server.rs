@@ -274,6 +274,22 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
                 }
             })
         }
+        Op::Agents => spawn(shared, id, |s| async move {
+            match crate::tmux::capacity::list(s.host.tmux()).await {
+                Ok(agents) => Body::Agents {
+                    windows: agents
+                        .into_iter()
+                        .filter(|a| {
+                            !a.dead
+                                && a.session.conversation().is_some()
+                                && a.session.has_prefix(&s.prefix)
+                        })
+                        .map(|a| a.session.as_str().to_owned())
+                        .collect(),
+                },
+                Err(e) => Body::error(ErrorCode::TmuxUnavailable, e.to_string()),
+            }
+        }),
         Op::Pane { session } => {
             let session = session_name(shared, &session)?;
             spawn(shared, id, |s| async move {

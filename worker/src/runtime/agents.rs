@@ -4,7 +4,7 @@
 //! host's totals, so they add up over every worker that serves the host and outlive each one.
 //! The live count is written when it changed, and after each idle sweep (which counts afresh):
 //! several workers on one tmux server then do not put back an older count than another's.
-//! After each sweep the live conversations of each local host are listed too ([`list_live`]).
+//! After each sweep the live conversations of each host are listed too ([`list_live`]).
 
 use super::ServedHost;
 use crate::driver::Driver;
@@ -53,7 +53,8 @@ impl Recorder {
 
 /// Writes which conversations have a live agent on each of `drivers`' hosts
 /// (`paliadin_shared::db::live_agents`), for the conversations list's `idle` / `stopped`;
-/// after each idle sweep. A driver that cannot list its agents (a remote host) is skipped.
+/// after each idle sweep. A driver that cannot list its agents now is skipped (its host's last
+/// listing stays).
 pub async fn list_live<'a>(
     pool: &PgPool,
     drivers: impl IntoIterator<Item = (&'a HostName, &'a Arc<dyn Driver>)>,
