@@ -32,7 +32,7 @@ const PANE_LIMIT: Duration = Duration::from_secs(10);
 /// How long an `agents` listing waits for the host's connection, and for its answer: the idle
 /// sweep asks every served host in turn.
 const AGENTS_WAIT: Duration = Duration::from_secs(1);
-const AGENTS_LIMIT: Duration = Duration::from_secs(5);
+const AGENTS_LIMIT: Duration = Duration::from_secs(2);
 /// The most live agents one host's listing may name.
 const MAX_AGENTS: usize = 10_000;
 
@@ -415,6 +415,8 @@ impl Driver for SshDriver {
     /// One `agents` request: the host agent lists its live conversation windows. `None` when
     /// the host is not reachable now, or its host agent is too old to know `agents`.
     async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+        // A host that is down is not waited for.
+        self.link.reachability().ok()?;
         let conn = self.link.get(AGENTS_WAIT).await.ok()?;
         match conn.call(Op::Agents, AGENTS_LIMIT).await {
             // A host is not trusted: only valid conversation windows, at most MAX_AGENTS.

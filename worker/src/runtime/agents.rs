@@ -4,7 +4,7 @@
 //! host's totals, so they add up over every worker that serves the host and outlive each one.
 //! The live count is written when it changed, and after each idle sweep (which counts afresh):
 //! several workers on one tmux server then do not put back an older count than another's.
-//! After each sweep the live conversations of each host are listed too ([`list_live`]).
+//! After each sweep the live conversations of each host are listed too ([`Lister`]).
 
 use super::ServedHost;
 use crate::driver::Driver;
@@ -51,11 +51,30 @@ impl Recorder {
     }
 }
 
-/// Writes which conversations have a live agent on each of `drivers`' hosts
+/// Writes which conversations have a live agent on each served host
 /// (`paliadin_shared::db::live_agents`), for the conversations list's `idle` / `stopped`;
-/// after each idle sweep. A driver that cannot list its agents now is skipped (its host's last
+/// after each idle sweep, in a task of its own (a slow host does not hold the worker's loop),
+/// one listing at a time. A driver that cannot list its agents now is skipped (its host's last
 /// listing stays).
-pub async fn list_live<'a>(
+#[derive(Default)]
+pub struct Lister {
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Lister {
+    /// Starts a listing of every host, unless the previous one still runs.
+    pub fn start(&mut self, ctx: &Arc<super::Ctx>) {
+        if self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let ctx = ctx.clone();
+        self.running = Some(tokio::spawn(async move {
+            list_live(&ctx.pool, ctx.drivers.iter()).await
+        }));
+    }
+}
+
+async fn list_live<'a>(
     pool: &PgPool,
     drivers: impl IntoIterator<Item = (&'a HostName, &'a Arc<dyn Driver>)>,
 ) {

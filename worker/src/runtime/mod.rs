@@ -172,6 +172,7 @@ impl Worker {
         });
         let mut sweep = tokio::time::interval(every);
         let mut agents = agents::Recorder::new(&ctx.metrics, &self.hosts);
+        let mut lister = agents::Lister::default();
         // Live terminal views of the served hosts (`crate::terminal`), until shutdown; woken
         // by `paliadin_terminal` notifications on this loop's listener.
         let (views_tx, views_rx) = tokio::sync::mpsc::channel(crate::terminal::WAKE_QUEUE);
@@ -216,7 +217,7 @@ impl Worker {
                         driver.stop_idle(idle.unwrap_or(Duration::MAX)).await;
                     }
                     agents.record(&ctx.pool, &ctx.metrics, true).await;
-                    agents::list_live(&ctx.pool, ctx.drivers.iter()).await;
+                    lister.start(ctx);
                 }
                 _ = beat.tick() => {
                     let in_flight = (ctx.config.concurrency - slots.available_permits()) as i32;
