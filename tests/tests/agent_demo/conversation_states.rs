@@ -67,7 +67,7 @@ async fn the_list_tells_running_queued_idle_and_stopped_conversations() {
         "states-w1",
         &[
             ("PALIADIN_MAX_LIVE_AGENTS", "1"),
-            ("PALIADIN_AGENT_IDLE_SECS", "4"),
+            ("PALIADIN_AGENT_IDLE_SECS", "6"),
         ],
     );
     let a = "0badcafe-0000-4000-8000-00000000000a";

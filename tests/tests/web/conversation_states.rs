@@ -35,14 +35,14 @@ async fn the_panel_shows_each_conversations_state_and_each_reply_its_agent_windo
     if !enabled("the_panel_shows_each_conversations_state_and_each_reply_its_agent_window") {
         return;
     }
-    // The demo site, with agents stopped after idling for 3 seconds.
+    // The demo site, with agents stopped after idling for 8 seconds.
     let site = {
         let db = TestDb::new().await;
         let api = start_api(&db, ApiConfig::default()).await;
         let (_, owner_token) = user(&db, "owner@states", Role::Owner).await;
         let (_, admin_token) = user(&db, "admin@states", Role::Admin).await;
         let rig = TmuxRig::new();
-        let worker = rig.worker_with(&db.url, "states-w1", &[("PALIADIN_AGENT_IDLE_SECS", "3")]);
+        let worker = rig.worker_with(&db.url, "states-w1", &[("PALIADIN_AGENT_IDLE_SECS", "8")]);
         DemoSite {
             owner_token,
             admin_token,
