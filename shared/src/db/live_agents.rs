@@ -15,6 +15,14 @@ pub struct LiveWindow {
     pub conversation: Uuid,
 }
 
+/// The database's clock now: a listing's time, taken before it begins, on the same clock as
+/// the turns' `finished_at` it is compared with.
+pub async fn clock(pool: &PgPool) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(pool)
+        .await
+}
+
 /// Replaces `host`'s live agents with `live`, as listed at `listed_at` (taken before the
 /// listing began), in one transaction; a listing older than the host's last one is dropped
 /// (several workers may serve one tmux server). Also stamps `hosts.agents_listed_at` (no row

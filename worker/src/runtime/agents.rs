@@ -79,8 +79,15 @@ async fn list_live<'a>(
     drivers: impl IntoIterator<Item = (&'a HostName, &'a Arc<dyn Driver>)>,
 ) {
     for (host, driver) in drivers {
-        // Taken before the listing: a turn that ends after it still counts as live.
-        let listed_at = chrono::Utc::now();
+        // Taken before the listing, by the database's clock (the turns' `finished_at` is): a
+        // turn that ends after it still counts as live.
+        let listed_at = match live_agents::clock(pool).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the hosts' live agents");
+                return;
+            }
+        };
         let Some(live) = driver.live_conversations().await else {
             continue;
         };
