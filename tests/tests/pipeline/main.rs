@@ -9,6 +9,7 @@ mod conversations;
 mod enqueue;
 mod heads;
 mod lease;
+mod live_agents_rows;
 mod permission;
 mod queue;
 mod sse;
