@@ -1,6 +1,6 @@
 //! The worker runtime: register in `workers`, claim group heads from each served host's queue
-//! (one turn per user at a time, users in parallel), run each turn in its own task, and stop
-//! cleanly.
+//! (one turn per conversation at a time, conversations in parallel), run each turn in its own
+//! task, and stop cleanly.
 //!
 //! Wake-ups: LISTEN `paliadin_work` (new turns), `paliadin_cancel` (cancel a running turn) and
 //! `paliadin_permission` (a decision for a running turn's permission request),

@@ -30,9 +30,21 @@ pub fn stopped_path(spool: &Path, session: &SessionName) -> PathBuf {
     spool.join(format!(".stopped-{session}"))
 }
 
-/// Takes the Stop hook's stamp: true when the agent has stopped since the last look.
+/// How long after the Stop hook's stamp the agent counts as having "just" stopped: Claude Code
+/// takes text as its next prompt a few milliseconds after its Stop hook exits, so an older
+/// stamp needs no settling wait (which cost every turn about 100 ms, `docs/performance.md`,
+/// "Hooks").
+const JUST_STOPPED: Duration = Duration::from_secs(2);
+
+/// Takes the Stop hook's stamp: true when the agent has stopped since the last look, within
+/// [`JUST_STOPPED`].
 fn take_stopped(spool: &Path, session: &SessionName) -> bool {
-    std::fs::remove_file(stopped_path(spool, session)).is_ok()
+    let path = stopped_path(spool, session);
+    let age = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok());
+    std::fs::remove_file(&path).is_ok() && age.is_none_or(|a| a < JUST_STOPPED)
 }
 
 /// What [`wait_idle`] found.
@@ -105,6 +117,12 @@ mod tests {
         std::fs::write(stopped_path(&dir, &s), "now\n").unwrap();
         assert_eq!(wait_idle(&dir, &s, limit).await, Idle::JustNow);
         assert_eq!(wait_idle(&dir, &s, limit).await, Idle::Already);
+        // A stamp from long ago: the agent has long settled.
+        let old = std::fs::File::create(stopped_path(&dir, &s)).unwrap();
+        let then = std::time::SystemTime::now() - 2 * JUST_STOPPED;
+        old.set_modified(then).unwrap();
+        assert_eq!(wait_idle(&dir, &s, limit).await, Idle::Already);
+        assert!(!stopped_path(&dir, &s).exists(), "the stamp is taken");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -51,6 +51,9 @@ pub struct Parser {
     hidden: HashSet<String>,
     /// The last entry of the turn was the agent's closing text (nothing open after it).
     closed: bool,
+    /// The result of the turn's reply plumbing (the reply written) is in: every step before it
+    /// is too, and its closing words, which come after a model request of their own, add none.
+    replied: bool,
     /// Entries with a time seen before the envelope (at most [`EARLY_ENTRIES`], the newest):
     /// Claude Code may write a new conversation's first answer before the prompt that asked
     /// for it; those later than the envelope are the turn's.
@@ -77,6 +80,7 @@ impl Parser {
             open: HashSet::new(),
             hidden: HashSet::new(),
             closed: false,
+            replied: false,
             early: Vec::new(),
             held: HashMap::new(),
         }
@@ -88,12 +92,14 @@ impl Parser {
     }
 
     /// Whether the transcript shows the turn finished: past its envelope, every tool call has
-    /// its result and the agent has said its closing words (or the next turn began).
+    /// its result and the agent has written its reply or said its closing words (or the next
+    /// turn began). Not waiting for the closing words after the reply saves the worker their
+    /// model request (hundreds of ms, `docs/performance.md`, "Hooks"): they are no step.
     pub fn settled(&self) -> bool {
         match self.phase {
             Phase::Before => false,
             Phase::After => true,
-            Phase::In => self.open.is_empty() && self.closed,
+            Phase::In => self.open.is_empty() && (self.closed || self.replied),
         }
     }
 
@@ -190,6 +196,7 @@ impl Parser {
             // The reply being written: the text before it is the agent's closing words.
             if held.is_some() {
                 self.open.remove(&id);
+                self.replied = true;
             }
             self.hidden.insert(id);
             return;
@@ -220,6 +227,7 @@ impl Parser {
         }
         self.open.remove(id);
         if self.hidden.contains(id) {
+            self.replied = true;
             return;
         }
         let tool = self.tools.get(id).cloned().unwrap_or_default();
@@ -358,6 +366,8 @@ mod tests {
         )));
         assert!(!p.settled());
         steps.extend(p.line(&result("t3", "written", false)));
+        // The reply is written: nothing after it is a step, the closing words are not awaited.
+        assert!(p.settled());
         steps.extend(p.line(&assistant(
             json!([{"type": "text", "text": "Replied to x."}]),
         )));
