@@ -84,6 +84,16 @@ pub trait Progress: Send + Sync {
     async fn step(&self, _step: &crate::worklog::step::Step) {}
 }
 
+/// A host's live agent windows as its driver lists them ([`Driver::live_conversations`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveAgents {
+    /// Each live conversation's window (`<session>:c-<hex>`).
+    pub windows: Vec<SessionName>,
+    /// The host's live-agent limit as applied there (`PALIADIN_MAX_LIVE_AGENTS`); None: none,
+    /// or not told (a host agent of an earlier release).
+    pub max: Option<usize>,
+}
+
 /// Why a turn did not produce a reply. [`DriveError::code`] names each one.
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError {
@@ -279,7 +289,7 @@ pub trait Driver: Send + Sync {
     /// (`paliadin_shared::db::live_agents`). `None`: this driver cannot tell now (an
     /// `accounts://` host, whose accounts' tmux servers no one process sees; an unreachable SSH
     /// host or one whose host agent is too old); the API then says neither live nor stopped.
-    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+    async fn live_conversations(&self) -> Option<LiveAgents> {
         None
     }
 

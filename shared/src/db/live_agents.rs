@@ -25,12 +25,16 @@ pub async fn clock(pool: &PgPool) -> sqlx::Result<DateTime<Utc>> {
 
 /// Replaces `host`'s live agents with `live`, as listed at `listed_at` (taken before the
 /// listing began), in one transaction; a listing older than the host's last one is dropped
-/// (several workers may serve one tmux server). Also stamps `hosts.agents_listed_at` (no row
-/// for an unknown host: its listing is still kept). Returns whether it was written.
+/// (several workers may serve one tmux server). Also stamps `hosts.agents_listed_at` and
+/// records `counted` (how many agents are live, and the host's limit as applied there) as the
+/// host's live count for the admin dashboard — the one count there is of a host behind a host
+/// agent, whose starts and stops the workers do not see (no row for an unknown host: its
+/// listing is still kept). Returns whether it was written.
 pub async fn replace(
     pool: &PgPool,
     host: &str,
     live: &[LiveWindow],
+    counted: (usize, Option<usize>),
     listed_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
@@ -67,11 +71,17 @@ pub async fn replace(
     .bind(listed_at)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE hosts SET agents_listed_at = $2 WHERE name = $1")
-        .bind(host)
-        .bind(listed_at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE hosts SET agents_listed_at = $2, agents_live = $3, agents_max = $4,
+                agents_counted_at = $2
+          WHERE name = $1",
+    )
+    .bind(host)
+    .bind(listed_at)
+    .bind(i32::try_from(counted.0).unwrap_or(i32::MAX))
+    .bind(counted.1.and_then(|m| i32::try_from(m).ok()))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

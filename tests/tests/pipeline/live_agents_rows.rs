@@ -53,25 +53,55 @@ async fn each_listing_replaces_the_hosts_rows_and_an_older_one_is_dropped() {
         t0 + Duration::from_secs(3),
     );
 
-    assert!(replace(pool, "h2", &[window("p-2", b)], t1).await.unwrap());
+    let counted = |host: &'static str| async move {
+        sqlx::query_as::<_, (Option<i32>, Option<i32>)>(
+            "SELECT agents_live, agents_max FROM hosts WHERE name = $1",
+        )
+        .bind(host)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
     assert!(
-        replace(pool, "h1", &[window("p-1", a), window("p-1", b)], t2)
+        replace(pool, "h2", &[window("p-2", b)], (1, None), t1)
             .await
             .unwrap()
     );
+    assert!(
+        replace(
+            pool,
+            "h1",
+            &[window("p-1", a), window("p-1", b)],
+            (2, Some(5)),
+            t2
+        )
+        .await
+        .unwrap()
+    );
     assert_eq!(rows("h1").await, [("p-1".into(), a), ("p-1".into(), b)]);
     assert_eq!(listed_at("h1").await, Some(t2.timestamp()));
+    // The host's live count and limit for the admin stats come with the listing.
+    assert_eq!(counted("h1").await, (Some(2), Some(5)));
 
     // An older listing is dropped: the newer one stands.
-    assert!(!replace(pool, "h1", &[window("p-1", b)], t1).await.unwrap());
+    assert!(
+        !replace(pool, "h1", &[window("p-1", b)], (1, Some(5)), t1)
+            .await
+            .unwrap()
+    );
     assert_eq!(rows("h1").await.len(), 2);
+    assert_eq!(counted("h1").await, (Some(2), Some(5)));
 
     // A newer one replaces it all, even with nothing live...
-    assert!(replace(pool, "h1", &[], t3).await.unwrap());
+    assert!(replace(pool, "h1", &[], (0, Some(5)), t3).await.unwrap());
     assert_eq!(rows("h1").await, []);
     assert_eq!(listed_at("h1").await, Some(t3.timestamp()));
     // ...and an older one after it is still dropped (the host's row keeps its time).
-    assert!(!replace(pool, "h1", &[window("p-1", a)], t2).await.unwrap());
+    assert!(
+        !replace(pool, "h1", &[window("p-1", a)], (1, Some(5)), t2)
+            .await
+            .unwrap()
+    );
     assert_eq!(rows("h1").await, []);
 
     // The other host's rows were never touched.

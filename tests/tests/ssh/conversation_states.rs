@@ -1,8 +1,9 @@
 //! A remote host's agents in the conversations list, over real SSH: after each idle sweep the
 //! worker asks the host agent which conversation windows are live (`agents`), so a conversation
 //! answered there is `idle` with its window on that host live, and `stopped` once the host agent
-//! stopped its agent for idling (the host agent's own `PALIADIN_AGENT_IDLE_SECS`). The same on
-//! the worker's own host: `agent_demo::conversation_states`.
+//! stopped its agent for idling (the host agent's own `PALIADIN_AGENT_IDLE_SECS`); the admin
+//! stats count the host's live agents from the same listing. The same on the worker's own host:
+//! `agent_demo::conversation_states`.
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
@@ -72,5 +73,37 @@ async fn a_remote_conversation_is_idle_then_stopped_as_its_host_agent_says() {
         e["window"],
         json!({"name": "c-0badcafe0000400080000000000000c1", "host": "h1", "live": true})
     );
+    let (_, admin_token) = user(&db, "admin@ssh-states", Role::Admin).await;
+    let admin = &Client::new(&api.base, Some(&admin_token));
+    let agents = live_on_h1(admin, 1).await;
+    // With the limit the host agent applies (from that host's memory by default).
+    assert!(agents["max"].as_i64().is_some_and(|m| m > 0), "{agents}");
     wait_state(c, conversation, "stopped", json!(false)).await;
+    live_on_h1(admin, 0).await;
+}
+
+/// Waits until the admin stats count `want` live agents on host `h1`; its `agents`.
+async fn live_on_h1(admin: &Client, want: i64) -> Value {
+    let mut last = Value::Null;
+    let seen = async {
+        loop {
+            let (status, s) = admin.get("/api/admin/paliadin/stats").await;
+            assert_eq!(status, 200, "{s}");
+            last = s["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["name"] == "h1")
+                .map(|h| h["agents"].clone())
+                .unwrap_or(Value::Null);
+            if last["live"] == want {
+                return last.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(30), seen).await {
+        Ok(agents) => agents,
+        Err(_) => panic!("h1's live agents: want {want}, the stats show {last}"),
+    }
 }

@@ -91,15 +91,16 @@ impl Driver for LocalDriver {
         self.host.stop_idle(idle).await
     }
 
-    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+    async fn live_conversations(&self) -> Option<crate::contract::LiveAgents> {
         match crate::tmux::capacity::list(self.host.tmux()).await {
-            Ok(agents) => Some(
-                agents
+            Ok(agents) => Some(crate::contract::LiveAgents {
+                windows: agents
                     .into_iter()
                     .filter(|a| !a.dead && a.session.conversation().is_some())
                     .map(|a| a.session)
                     .collect(),
-            ),
+                max: self.host.config().max_live_agents,
+            }),
             Err(e) => {
                 tracing::debug!(error = %e, "cannot list the live agents");
                 None

@@ -414,20 +414,23 @@ impl Driver for SshDriver {
 
     /// One `agents` request: the host agent lists its live conversation windows. `None` when
     /// the host is not reachable now, or its host agent is too old to know `agents`.
-    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+    async fn live_conversations(&self) -> Option<crate::contract::LiveAgents> {
         // A host that is down is not waited for.
         self.link.reachability().ok()?;
         let conn = self.link.get(AGENTS_WAIT).await.ok()?;
         match conn.call(Op::Agents, AGENTS_LIMIT).await {
             // A host is not trusted: only valid conversation windows, at most MAX_AGENTS.
-            Ok(Body::Agents { windows }) => Some(
-                windows
+            Ok(Body::Agents { windows, max }) => Some(crate::contract::LiveAgents {
+                windows: windows
                     .iter()
                     .filter_map(|w| SessionName::parse(w).ok())
                     .filter(|w| w.conversation().is_some())
                     .take(MAX_AGENTS)
                     .collect(),
-            ),
+                max: max
+                    .filter(|m| *m > 0 && *m <= crate::tmux::capacity::MAX_LIMIT)
+                    .map(|m| m as usize),
+            }),
             Ok(other) => {
                 tracing::debug!(answer = ?other, "the host agent did not list its agents");
                 None

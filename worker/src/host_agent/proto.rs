@@ -254,9 +254,13 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         data: String,
     },
-    /// The answer to `agents`: each live window as `<session>:c-<32 hex of its conversation>`.
+    /// The answer to `agents`: each live window as `<session>:c-<32 hex of its conversation>`,
+    /// and the host agent's live-agent limit (`PALIADIN_MAX_LIVE_AGENTS` as applied; absent:
+    /// none).
     Agents {
         windows: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u64>,
     },
     /// The answer to `pane`.
     Pane {

@@ -286,6 +286,7 @@ async fn dispatch(shared: &Arc<Shared>, req: Request) -> Result<(), Body> {
                         })
                         .map(|a| a.session.as_str().to_owned())
                         .collect(),
+                    max: s.host.config().max_live_agents.map(|m| m as u64),
                 },
                 Err(e) => Body::error(ErrorCode::TmuxUnavailable, e.to_string()),
             }

@@ -44,7 +44,7 @@ impl Driver for Draining {
         self.0.stop_idle(idle).await
     }
 
-    async fn live_conversations(&self) -> Option<Vec<SessionName>> {
+    async fn live_conversations(&self) -> Option<crate::contract::LiveAgents> {
         self.0.live_conversations().await
     }
 

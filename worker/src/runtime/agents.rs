@@ -92,6 +92,7 @@ async fn list_live<'a>(
             continue;
         };
         let windows: Vec<LiveWindow> = live
+            .windows
             .iter()
             .filter_map(|s| {
                 Some(LiveWindow {
@@ -100,7 +101,10 @@ async fn list_live<'a>(
                 })
             })
             .collect();
-        if let Err(e) = live_agents::replace(pool, host.as_str(), &windows, listed_at).await {
+        let counted = (live.windows.len(), live.max);
+        if let Err(e) =
+            live_agents::replace(pool, host.as_str(), &windows, counted, listed_at).await
+        {
             tracing::warn!(host = %host, error = %e, "cannot record the host's live agents");
         }
     }
