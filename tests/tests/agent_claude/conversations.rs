@@ -1,8 +1,10 @@
 //! Durable conversations with the real Claude Code (pinned, offline, scripted model): what the
 //! model is sent for a turn after every restart path holds the conversation's earlier prompts
 //! and replies — after Claude is SIGKILLed, after the tmux server is killed, after its worker
-//! is SIGKILLed and replaced — and a conversation chosen again gets exactly its own context,
-//! none of another's. The same matrix with the demo agent: `agent_demo/conversations.rs`.
+//! is SIGKILLed and replaced, after an idle stop and after a stop that made room for another
+//! conversation — and a conversation chosen again gets exactly its own context, none of
+//! another's; two conversations of one owner run at the same time. The same matrix with the
+//! demo agent: `agent_demo/conversations.rs`.
 
 use paliadin_e2e::claude_sys::ClaudeSys;
 use paliadin_e2e::model::json_text;
@@ -179,4 +181,53 @@ async fn two_conversations_of_one_owner_run_at_the_same_time_each_in_order() {
     );
     let context = sys.claude.server.context_of(posted[2].0);
     assert!(!context.contains("beta"), "A saw B: {context}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_remembers_after_an_idle_stop() {
+    let env = [("PALIADIN_AGENT_IDLE_SECS", "2".to_owned())];
+    let Some(sys) = ClaudeSys::start("cc-idle", &env).await else {
+        return;
+    };
+    let first = "the password is tangerine";
+    let (_, a) = say(&sys, None, first).await;
+    let window = paliadin_e2e::procs::window_of(&sys.owner.id, &a.parse().unwrap());
+    assert!(sys.rig.agent_pid(&window).is_some(), "no agent in {window}");
+    paliadin_e2e::wait_until(60, "the agent stopped for idling", || {
+        let gone = sys.rig.agent_pid(&window).is_none();
+        async move { gone }
+    })
+    .await;
+    let (id, _) = say(&sys, Some(&a), "after an idle stop").await;
+    remembers(&sys, id, &[first], "after an idle stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_remembers_after_a_stop_that_made_room() {
+    // The owner may hold one live agent.
+    let env = [("PALIADIN_MAX_LIVE_AGENTS_PER_USER", "1".to_owned())];
+    let Some(sys) = ClaudeSys::start("cc-room", &env).await else {
+        return;
+    };
+    let first = "the password is tangerine";
+    let (_, a) = say(&sys, None, first).await;
+    let window_a = paliadin_e2e::procs::window_of(&sys.owner.id, &a.parse().unwrap());
+    idle(&sys).await;
+    // B needs an agent: A's, the owner's only one, is stopped for room.
+    let b = Uuid::new_v4();
+    let (id, _) = say(&sys, Some(&b.to_string()), "beta needs its own").await;
+    let context = sys.claude.server.context_of(id);
+    assert!(!context.contains("tangerine"), "B saw A: {context}");
+    assert!(
+        sys.rig.agent_pid(&window_a).is_none(),
+        "A's agent still runs"
+    );
+    let window_b = paliadin_e2e::procs::window_of(&sys.owner.id, &b);
+    assert!(sys.rig.agent_pid(&window_b).is_some(), "no agent for B");
+    // A, chosen again, resumes with everything it had (and B's makes room).
+    idle(&sys).await;
+    let (id, _) = say(&sys, Some(&a), "after a stop for room").await;
+    remembers(&sys, id, &[first], "after a stop for room");
+    let context = sys.claude.server.context_of(id);
+    assert!(!context.contains("beta needs"), "A saw B: {context}");
 }
