@@ -51,8 +51,8 @@ pub struct Parser {
     hidden: HashSet<String>,
     /// The last entry of the turn was the agent's closing text (nothing open after it).
     closed: bool,
-    /// The agent's call that writes the turn's reply is in: every step before it is too, and
-    /// its closing words, which come after a model request of their own, add none.
+    /// The result of the turn's reply plumbing (the reply written) is in: every step before it
+    /// is too, and its closing words, which come after a model request of their own, add none.
     replied: bool,
     /// Entries with a time seen before the envelope (at most [`EARLY_ENTRIES`], the newest):
     /// Claude Code may write a new conversation's first answer before the prompt that asked
@@ -92,11 +92,9 @@ impl Parser {
     }
 
     /// Whether the transcript shows the turn finished: past its envelope, every tool call has
-    /// its result and the agent has called for its reply to be written or said its closing
-    /// words (or the next turn began). Not waiting for the reply call's result line (Claude
-    /// Code writes it in a later batch) nor for the closing words after it (a model request of
-    /// their own) saves the worker hundreds of ms (`docs/performance.md`, "Hooks"): neither
-    /// is a step.
+    /// its result and the agent has written its reply or said its closing words (or the next
+    /// turn began). Not waiting for the closing words after the reply saves the worker their
+    /// model request (hundreds of ms, `docs/performance.md`, "Hooks"): they are no step.
     pub fn settled(&self) -> bool {
         match self.phase {
             Phase::Before => false,
@@ -192,19 +190,17 @@ impl Parser {
         let name = str_of(block, "name").to_owned();
         let input = block.get("input").cloned().unwrap_or(Value::Null);
         let raw = input.to_string();
+        self.open.insert(id.clone());
         let held = self.held.remove(&id);
         if self.hide.iter().any(|h| raw.contains(h.as_str())) {
-            // Plumbing (the reply, its partial chunks, its events): no step, and no result
-            // to wait for. The reply's own write (`<turn>.md`, `.md.tmp`) is the turn's last
-            // step: every step before it is in the transcript already, and the text after it
-            // is the agent's closing words.
-            if raw.contains(&format!("{}.md", self.turn)) {
+            // The reply being written: the text before it is the agent's closing words.
+            if held.is_some() {
+                self.open.remove(&id);
                 self.replied = true;
             }
             self.hidden.insert(id);
             return;
         }
-        self.open.insert(id.clone());
         self.flush_pending(out);
         self.tools.insert(id, name.clone());
         let summary = summary(&name, &input);
@@ -231,6 +227,7 @@ impl Parser {
         }
         self.open.remove(id);
         if self.hidden.contains(id) {
+            self.replied = true;
             return;
         }
         let tool = self.tools.get(id).cloned().unwrap_or_default();
@@ -359,25 +356,17 @@ mod tests {
             json!([{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls -la"}}]),
         )));
         steps.extend(p.line(&result("t1", "a\nb", false)));
-        // A chunk of the reply streamed through the spool: plumbing, and not the reply's end.
-        steps.extend(p.line(&assistant(
-            json!([{"type": "tool_use", "id": "tp", "name": "Write",
-            "input": {"file_path": format!("/spool/{turn}.partial"), "content": "chunk"}}]),
-        )));
-        steps.extend(p.line(&result("tp", "written", false)));
-        assert!(!p.settled(), "a partial chunk is not the reply");
         steps.extend(p.line(&assistant(
             json!([{"type": "tool_use", "id": "t2", "name": "Read", "input": {"file_path": "/nope"}}]),
         )));
         steps.extend(p.line(&result("t2", "File does not exist.", true)));
         steps.extend(p.line(&assistant(
             json!([{"type": "tool_use", "id": "t3", "name": "Write",
-            "input": {"file_path": format!("/spool/{turn}.md.tmp"), "content": "reply"}}]),
+            "input": {"file_path": "/spool/x.md.tmp", "content": "reply"}}]),
         )));
-        // The reply is being written: nothing after it is a step, neither its result nor the
-        // closing words are awaited.
-        assert!(p.settled());
+        assert!(!p.settled());
         steps.extend(p.line(&result("t3", "written", false)));
+        // The reply is written: nothing after it is a step, the closing words are not awaited.
         assert!(p.settled());
         steps.extend(p.line(&assistant(
             json!([{"type": "text", "text": "Replied to x."}]),
