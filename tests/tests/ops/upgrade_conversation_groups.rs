@@ -60,21 +60,21 @@ async fn add_owner(db: &TestDb, email: &str, host: &str) -> Uuid {
     id
 }
 
-/// A queued turn of `user` in conversation `session` on `host`, its message sent as the earlier
-/// releases sent it: grouped by the owner.
-async fn old_turn(db: &TestDb, host: &HostName, user: Uuid, session: Uuid) -> Uuid {
+/// A queued turn of `user` in conversation `session` on `host`, its message sent with the group
+/// `group` (the earlier releases grouped by the owner, this one by the conversation).
+async fn queued_turn(db: &TestDb, host: &HostName, user: Uuid, session: Uuid, group: Uuid) -> Uuid {
     let id = Uuid::now_v7();
     let mut tx = db.pool.begin().await.unwrap();
     let msg: i64 = sqlx::query_scalar(SEND_SQL)
         .bind(host.queue_name())
         .bind(json!({ "turn_id": id }))
-        .bind(json!({ "x-pgmq-group": user.to_string() }))
+        .bind(json!({ "x-pgmq-group": group.to_string() }))
         .fetch_one(&mut *tx)
         .await
         .unwrap();
     sqlx::query(
         "INSERT INTO turns (id, user_id, session_id, message, host, msg_id)
-         VALUES ($1, $2, $3, 'from before the upgrade', $4, $5)",
+         VALUES ($1, $2, $3, 'queued', $4, $5)",
     )
     .bind(id)
     .bind(user)
@@ -86,6 +86,11 @@ async fn old_turn(db: &TestDb, host: &HostName, user: Uuid, session: Uuid) -> Uu
     .unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// A turn sent as the earlier releases sent it: grouped by the owner.
+async fn old_turn(db: &TestDb, host: &HostName, user: Uuid, session: Uuid) -> Uuid {
+    queued_turn(db, host, user, session, user).await
 }
 
 /// A queue's messages: turn, msg_id, read count, lease end, body, group; in msg_id order.
@@ -191,11 +196,11 @@ async fn queued_and_in_flight_turns_keep_their_owners_order() {
     assert_eq!(turns_of(&claim_heads(&claimer, &other).await), [c1]);
     // A turn of a new conversation of o, sent by this release, runs beside a1 at once.
     let e = Uuid::now_v7();
-    let e1 = new_turn(&db, &queue, &local, o, e).await;
+    let e1 = new_turn(&db, &local, o, e).await;
     let mut beside = claim_heads(&claimer, &local).await;
     assert_eq!(turns_of(&beside), [e1]);
     // A turn of o's latest conversation waits behind every older one.
-    let a4 = new_turn(&db, &queue, &local, o, a).await;
+    let a4 = new_turn(&db, &local, o, a).await;
     let (_, e1_attempt) = beside.pop().unwrap();
     assert!(e1_attempt.finish(Outcome::Cancelled).await.unwrap());
     assert!(claim_heads(&claimer, &local).await.is_empty());
@@ -209,29 +214,7 @@ async fn queued_and_in_flight_turns_keep_their_owners_order() {
     }
 }
 
-/// A turn of `user` in conversation `session`, sent as this release sends it.
-async fn new_turn(
-    db: &TestDb,
-    queue: &TurnQueue,
-    host: &HostName,
-    user: Uuid,
-    session: Uuid,
-) -> Uuid {
-    let id = Uuid::now_v7();
-    let mut tx = db.pool.begin().await.unwrap();
-    let msg = queue.send(&mut tx, host, id, session).await.unwrap();
-    sqlx::query(
-        "INSERT INTO turns (id, user_id, session_id, message, host, msg_id)
-         VALUES ($1, $2, $3, 'after the upgrade', $4, $5)",
-    )
-    .bind(id)
-    .bind(user)
-    .bind(session)
-    .bind(host.as_str())
-    .bind(msg)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
+/// A turn sent as this release sends it: grouped by its conversation.
+async fn new_turn(db: &TestDb, host: &HostName, user: Uuid, session: Uuid) -> Uuid {
+    queued_turn(db, host, user, session, session).await
 }
