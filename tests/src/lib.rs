@@ -48,6 +48,7 @@ pub mod db;
 pub mod demo_site;
 pub mod fault;
 pub mod fleet;
+pub mod heads;
 pub mod http;
 pub mod keys;
 pub mod log_lines;

@@ -9,8 +9,9 @@
 //! the new release sends in another conversation of the owner runs beside them.
 
 use paliadin_e2e::db::TestDb;
+use paliadin_e2e::heads::{claim_heads, turns_of};
 use paliadin_shared::HostName;
-use paliadin_shared::attempt::{Attempt, Claimer, Lease, Outcome, TurnControl};
+use paliadin_shared::attempt::{Claimer, Lease, Outcome};
 use paliadin_shared::queue::{SEND_SQL, TurnQueue};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -106,25 +107,6 @@ async fn messages(db: &TestDb, host: &HostName) -> Vec<Row> {
     .fetch_all(&db.pool)
     .await
     .unwrap()
-}
-
-/// Leases and claims the heads of `host`'s queue; returns the attempts, by turn.
-async fn claim_heads(claimer: &Claimer, host: &HostName) -> Vec<(Uuid, Attempt)> {
-    let mut claimed = Vec::new();
-    for l in claimer.queue.read_heads(host, 3600, 10).await.unwrap() {
-        let attempt = claimer
-            .claim(&l, TurnControl::default())
-            .await
-            .unwrap()
-            .expect("a head is claimable");
-        claimed.push((l.turn_id, attempt));
-    }
-    claimed.sort_by_key(|(id, _)| *id);
-    claimed
-}
-
-fn turns_of(claimed: &[(Uuid, Attempt)]) -> Vec<Uuid> {
-    claimed.iter().map(|(id, _)| *id).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,10 +6,11 @@
 
 use paliadin_api::config::ApiConfig;
 use paliadin_e2e::db::TestDb;
+use paliadin_e2e::heads::turns_of;
 use paliadin_e2e::http::{Client, user};
 use paliadin_e2e::system::start_api;
 use paliadin_shared::HostName;
-use paliadin_shared::attempt::{Attempt, Claimer, Lease, Outcome, TurnControl};
+use paliadin_shared::attempt::{Attempt, Claimer, Lease, Outcome};
 use paliadin_shared::db::users::Role;
 use paliadin_shared::domain::trailer::{Reply, Trailer};
 use paliadin_shared::queue::TurnQueue;
@@ -20,26 +21,7 @@ use uuid::Uuid;
 
 /// Leases the heads of the local queue and claims each; returns the attempts by turn, sorted.
 async fn claim_heads(claimer: &Claimer) -> Vec<(Uuid, Attempt)> {
-    let leased = claimer
-        .queue
-        .read_heads(&HostName::local(), 3600, 10)
-        .await
-        .unwrap();
-    let mut claimed = Vec::new();
-    for l in &leased {
-        let attempt = claimer
-            .claim(l, TurnControl::default())
-            .await
-            .unwrap()
-            .expect("a head is claimable");
-        claimed.push((l.turn_id, attempt));
-    }
-    claimed.sort_by_key(|(id, _)| *id);
-    claimed
-}
-
-fn turns_of(claimed: &[(Uuid, Attempt)]) -> Vec<Uuid> {
-    claimed.iter().map(|(id, _)| *id).collect()
+    paliadin_e2e::heads::claim_heads(claimer, &HostName::local()).await
 }
 
 async fn succeed(attempt: Attempt) {
